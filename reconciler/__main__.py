@@ -1,0 +1,5 @@
+"""``python -m reconciler`` runs the same program as the ``reconciler`` console script."""
+
+from reconciler.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,84 @@
+"""The ``reconciler`` command line: one thin module per subcommand, one outer error handler.
+
+Only this package prints or exits. Each subcommand is a click command living in its own module,
+imported on first use so that ``reconciler validate`` never pays for the HTTP stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import traceback
+from collections.abc import Sequence
+
+import click
+
+from reconciler.errors import ReconcilerError
+
+# name -> "module:attribute" of the click command; imported only when that command runs.
+COMMANDS: dict[str, str] = {
+    "validate": "reconciler.cli.validate:validate",
+}
+
+BUG_REPORT_HINT = (
+    "This is a bug in reconciler. Please report it with the traceback above and the command "
+    "you ran (leave out any API key)."
+)
+
+
+class _LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="reconciler")
+def cli() -> None:
+    """Declarative reconciler for customer budgets and metadata (Respan, Autumn).
+
+    Manifests in git are the desired state: validate them offline, plan against the live
+    billing API, apply what was reviewed, and keep an audit log of every change.
+    """
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI and return its exit code (callable from tests)."""
+    try:
+        result = cli.main(
+            args=list(argv) if argv is not None else None,
+            prog_name="reconciler",
+            standalone_mode=False,
+        )
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        return 1
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.ClickException as exc:
+        # Usage errors exit 1, never 2: 2 means "changes pending" under --detailed-exitcode.
+        exc.show()
+        return 1
+    except ReconcilerError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        return 130
+    except Exception:
+        traceback.print_exc()
+        click.echo(BUG_REPORT_HINT, err=True)
+        return 1
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

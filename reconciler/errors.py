@@ -1,0 +1,107 @@
+"""The exceptions reconciler raises, translated to exit codes and clean messages by the CLI.
+
+    ReconcilerError
+    ├── ManifestError          invalid manifests; carries every Problem of the run   (exit 1)
+    ├── ConfigError            bad reconciler.yaml, missing credentials, bad flags    (exit 1)
+    ├── SavedPlanError         a saved plan that is corrupt, tampered or for elsewhere (exit 1)
+    ├── StalePlanError         live state moved since the saved plan was made         (exit 1)
+    ├── PolicyViolationError   a guardrail is violated; apply refuses                 (exit 3)
+    ├── AuditError             an audit log that cannot be written or read            (exit 1)
+    └── APIError               a provider API call failed (method, path, status, detail)
+        ├── AuthenticationError    401
+        ├── NotFoundError          404
+        ├── InvalidRequestError    400 / 409 / 422
+        ├── RateLimitedError       429 after retries ran out
+        ├── ServerError            5xx after retries ran out
+        └── TransportError         connection refused / dropped / timed out
+
+Third-party exceptions (httpx, yaml, jsonschema) are translated at one boundary each with
+``raise ... from exc``; no message built here ever contains an API key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from reconciler.problems import Problem
+
+
+class ReconcilerError(Exception):
+    """Base of every error reconciler raises on purpose."""
+
+    exit_code = 1
+
+
+class ManifestError(ReconcilerError):
+    """Manifests failed to load or validate; ``problems`` lists every one of them."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__(f"{len(self.problems)} problem(s) in manifests")
+
+
+class ConfigError(ReconcilerError):
+    """Configuration (reconciler.yaml, environment, flags) is unusable."""
+
+
+class SavedPlanError(ReconcilerError):
+    """A saved plan file cannot be applied here (corrupt, tampered, or for another target)."""
+
+
+class StalePlanError(ReconcilerError):
+    """Live state changed since the saved plan was made."""
+
+
+class PolicyViolationError(ReconcilerError):
+    """A policy guardrail is violated."""
+
+    exit_code = 3
+
+
+class AuditError(ReconcilerError):
+    """The audit log cannot be written or read."""
+
+
+class APIError(ReconcilerError):
+    """A provider API request failed."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        method: str,
+        path: str,
+        status: int | None = None,
+        detail: str | None = None,
+    ) -> None:
+        self.method = method
+        self.path = path
+        self.status = status
+        self.detail = detail
+        super().__init__(message)
+
+
+class AuthenticationError(APIError):
+    """The API rejected the credentials (401)."""
+
+
+class NotFoundError(APIError):
+    """The addressed object does not exist (404)."""
+
+
+class InvalidRequestError(APIError):
+    """The API rejected the request body or parameters (400, 409, 422)."""
+
+
+class RateLimitedError(APIError):
+    """The API kept answering 429 until retries ran out."""
+
+
+class ServerError(APIError):
+    """The API kept failing with 5xx until retries ran out."""
+
+
+class TransportError(APIError):
+    """The connection failed, dropped or timed out until retries ran out."""

@@ -1,0 +1,28 @@
+"""Problems found in manifests or configuration, each pinned to ``path:line:col``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Problem:
+    """One problem in an input file: where it is, what is wrong, and what to do about it.
+
+    Lines and columns are 1-based, as editors show them. Ordering sorts by file, line, column.
+    """
+
+    path: str
+    line: int
+    column: int
+    message: str
+    hint: str = ""
+    severity: Severity = "error"
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}:{self.column}"
+        text = f"{where}: {self.severity}: {self.message}"
+        return f"{text} ({self.hint})" if self.hint else text

@@ -1,0 +1,53 @@
+"""The interface every provider implements; the planner never sees it, only its data."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from reconciler.domain import DesiredCustomer, LiveCustomer, ProviderModel
+from reconciler.plan import Change
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    """What one applied change did: the final HTTP status and whether it took effect."""
+
+    ok: bool
+    status: int | None
+    reason: str = ""
+
+
+class Provider(Protocol):
+    """Reads live customers from one billing API and applies planned changes to it.
+
+    Implementations translate between the API's wire shapes and the pipeline's values, and
+    spend as few requests as the API allows (bulk list first, detail reads only when needed).
+    """
+
+    model: ProviderModel
+    base_url: str
+
+    def read_live(
+        self, environment: str, desired: Sequence[DesiredCustomer]
+    ) -> Mapping[str, LiveCustomer]:
+        """Every live customer of ``environment`` by id, with the fields ``desired`` declares.
+
+        A declared field the API does not return stays absent from ``LiveCustomer.fields``
+        (unknown), never guessed.
+        """
+        ...
+
+    def read_usage(self, environment: str, ids: Iterable[str]) -> Mapping[str, Decimal]:
+        """Current-period usage in USD for ``ids`` (only providers with usage-guarded fields)."""
+        ...
+
+    def apply(self, change: Change) -> ApplyResult:
+        """Send one create/update/delete; raise ``APIError`` when it cannot be done."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
