@@ -8,9 +8,9 @@ provider's ``ProviderModel`` (pure data, so the planner never imports a provider
 from __future__ import annotations
 
 import enum
-from decimal import Decimal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, Final
 
 
@@ -82,7 +82,6 @@ class Lifecycle:
 
 CustomerKey = tuple[str, str, str]
 """``(provider, environment, id)``: the identity of a customer across the pipeline."""
-
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,6 @@ ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "missing")
 MUTATING_ACTIONS: frozenset[str] = frozenset({"create", "update", "delete"})
 
 
-
 @dataclass(frozen=True, slots=True)
 class FieldChange:
     """One changed value: ``path`` is a field or a path inside one (``metadata.tier``)."""
