@@ -76,7 +76,7 @@ class Plan:
 
     def summary(self) -> dict[str, int]:
         """Counts by action plus ``unchanged``, as the JSON plan's ``summary`` holds them."""
-        counts = {action: self.count(action) for action in ACTIONS}
+        counts: dict[str, int] = {action: self.count(action) for action in ACTIONS}
         counts["unchanged"] = self.unchanged
         return counts
 
