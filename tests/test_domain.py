@@ -1,0 +1,36 @@
+"""Values shared across the pipeline."""
+
+import copy
+import pickle
+
+from reconciler.domain import UNKNOWN, LiveCustomer, Source
+from reconciler.providers.catalog import AUTUMN, MODELS, RESPAN
+
+
+def test_unknown_is_a_singleton_that_survives_copy_and_pickle() -> None:
+    """UNKNOWN stays the same object through copying and pickling, so ``is`` checks hold."""
+    assert copy.deepcopy(UNKNOWN) is UNKNOWN
+    assert pickle.loads(pickle.dumps(UNKNOWN)) is UNKNOWN
+    assert repr(UNKNOWN) == "UNKNOWN"
+
+
+def test_live_field_not_returned_is_unknown() -> None:
+    """A managed field the API did not return reads as UNKNOWN, never as None."""
+    live = LiveCustomer("respan", "prod", "acme", {"period_budget": 250.0, "email": None})
+    assert live.get("period_budget") == 250.0
+    assert live.get("email") is None
+    assert live.get("metadata") is UNKNOWN
+
+
+def test_source_prints_file_and_line() -> None:
+    """A source location prints as ``file:line`` for plans and messages."""
+    assert str(Source("customers/acme.yaml", 12, 5)) == "customers/acme.yaml:12"
+
+
+def test_catalog_marks_respan_detail_only_fields() -> None:
+    """The Respan list endpoint lacks metadata, markup and period dates: they cost a retrieve."""
+    detail_only = {name for name, spec in RESPAN.fields.items() if not spec.listed}
+    assert detail_only == {"metadata", "markup_percentage", "period_start", "period_end"}
+    assert set(MODELS) == {"respan", "autumn"}
+    assert AUTUMN.creates_missing
+    assert not RESPAN.creates_missing
