@@ -21,8 +21,8 @@ Third-party exceptions (httpx, yaml, jsonschema) are translated at one boundary 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from reconciler.problems import Problem
@@ -75,11 +75,14 @@ class APIError(ReconcilerError):
         path: str,
         status: int | None = None,
         detail: str | None = None,
+        errors: Mapping[str, Any] | None = None,
     ) -> None:
         self.method = method
         self.path = path
         self.status = status
         self.detail = detail
+        # Per-field validation messages of a 422 (``{"field": "msg"}``), when the API sent them.
+        self.errors = errors
         super().__init__(message)
 
 
