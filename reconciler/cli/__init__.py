@@ -17,6 +17,7 @@ from reconciler.errors import ReconcilerError
 
 # name -> "module:attribute" of the click command; imported only when that command runs.
 COMMANDS: dict[str, str] = {
+    "audit": "reconciler.cli.audit:audit",
     "validate": "reconciler.cli.validate:validate",
 }
 

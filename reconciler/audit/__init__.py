@@ -1,0 +1,22 @@
+"""The tamper-evident audit log: a writer for apply, a verifier for anyone, run provenance."""
+
+from reconciler.audit.chain import GENESIS_HASH, canonical_json, encode_value, record_hash
+from reconciler.audit.context import AuditContext, discover_context
+from reconciler.audit.log import OUTCOMES, AuditLog, Drift, Outcome
+from reconciler.audit.verify import ChainBreak, Verification, verify_log
+
+__all__ = [
+    "GENESIS_HASH",
+    "OUTCOMES",
+    "AuditContext",
+    "AuditLog",
+    "ChainBreak",
+    "Drift",
+    "Outcome",
+    "Verification",
+    "canonical_json",
+    "discover_context",
+    "encode_value",
+    "record_hash",
+    "verify_log",
+]

@@ -1,0 +1,52 @@
+"""The hash chain both the writer and the verifier compute, defined once so they cannot drift.
+
+Each record's ``hash`` is the SHA-256 of its canonical JSON without ``hash``; its ``prev_hash``
+is the previous record's ``hash`` (64 zeros for the first). A line on disk is the canonical JSON
+of the whole record, so any byte changed in it changes either the hash input or the canonical
+form, and the verifier catches both.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from reconciler.domain import UNKNOWN
+
+GENESIS_HASH = "0" * 64
+HASH_FIELD = "hash"
+# How a value the API did not return is written, so a reader never mistakes it for null.
+UNKNOWN_JSON: Mapping[str, bool] = {"unknown": True}
+
+
+def canonical_json(record: Mapping[str, Any]) -> str:
+    """The one serialization hashed and written: sorted keys, no spaces, UTF-8 as is."""
+    return json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """SHA-256 hex of ``record`` without its ``hash`` field."""
+    body = {key: value for key, value in record.items() if key != HASH_FIELD}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def encode_value(value: Any) -> Any:
+    """A plan value as lossless JSON: money and other decimals as strings, UNKNOWN marked.
+
+    Decimals become strings because a JSON number would come back as a float and lose cents.
+    """
+    if value is UNKNOWN:
+        return dict(UNKNOWN_JSON)
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(key): encode_value(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [encode_value(item) for item in value]
+    if isinstance(value, float):
+        # Floats should not reach a plan, but if one does keep its exact text, not a rounding.
+        return str(Decimal(repr(value)))
+    return value

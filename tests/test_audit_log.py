@@ -1,0 +1,267 @@
+"""The audit log writer: records, chain continuity, locking, torn-tail repair, thread safety."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from reconciler.audit import GENESIS_HASH, AuditContext, AuditLog, Drift, record_hash, verify_log
+from reconciler.domain import UNKNOWN, FieldKind
+from reconciler.errors import AuditError
+from reconciler.plan import Change, FieldChange
+
+SCHEMA = json.loads(
+    (Path(__file__).parent.parent / "schemas" / "audit.schema.json").read_text(encoding="utf-8")
+)
+CONTEXT = AuditContext(
+    actor="octocat", git_commit="a" * 40, pull_request=7, plan_checksum="sha256:" + "b" * 64
+)
+
+
+def fixed_clock() -> datetime:
+    return datetime(2026, 11, 1, 12, 30, 0, 123456, tzinfo=UTC)
+
+
+def update(customer_id: str = "acme", before: Any = Decimal("250.00")) -> Change:
+    return Change(
+        action="update",
+        provider="respan",
+        environment="prod",
+        id=customer_id,
+        fields=(
+            FieldChange("period_budget", before, Decimal("300.50"), FieldKind.MONEY),
+            FieldChange("metadata.tier", UNKNOWN, "gold", FieldKind.METADATA),
+        ),
+        payload={"period_budget": Decimal("300.50")},
+    )
+
+
+def read_records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_record_has_every_field_and_matches_schema(tmp_path: Path) -> None:
+    """A record carries provenance, change, outcome and chain fields, valid against the schema."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT, clock=fixed_clock) as log:
+        log.record(update(), "applied", http_status=200)
+    (record,) = read_records(path)
+    jsonschema.validate(record, SCHEMA)
+    assert record["time"] == "2026-11-01T12:30:00.123Z"
+    assert record["actor"] == "octocat"
+    assert record["git_commit"] == "a" * 40
+    assert record["pull_request"] == 7
+    assert record["plan_checksum"] == "sha256:" + "b" * 64
+    assert (record["provider"], record["environment"], record["customer_id"]) == (
+        "respan",
+        "prod",
+        "acme",
+    )
+    assert record["action"] == "update"
+    assert record["outcome"] == "applied"
+    assert record["reason"] is None
+    assert record["http_status"] == 200
+    assert record["seq"] == 1
+    assert record["prev_hash"] == GENESIS_HASH
+    assert record["hash"] == record_hash(record)
+
+
+def test_money_is_a_lossless_string_and_unknown_is_marked(tmp_path: Path) -> None:
+    """Decimals keep their cents as strings; a value the API did not return is not null."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update(before=Decimal("250.10")), "applied", http_status=200)
+    (record,) = read_records(path)
+    assert record["fields"] == [
+        {"path": "period_budget", "before": "250.10", "after": "300.50"},
+        {"path": "metadata.tier", "before": {"unknown": True}, "after": "gold"},
+    ]
+
+
+def test_stale_record_names_the_drifted_field(tmp_path: Path) -> None:
+    """A stale record carries a reason and the field that moved with both values."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(
+            update(),
+            "stale",
+            reason="period_budget moved",
+            drift=[Drift("period_budget", Decimal("250.00"), Decimal("999.00"))],
+        )
+    (record,) = read_records(path)
+    jsonschema.validate(record, SCHEMA)
+    assert record["outcome"] == "stale"
+    assert record["reason"] == "period_budget moved"
+    assert record["drift"] == [{"path": "period_budget", "planned": "250.00", "live": "999.00"}]
+
+
+def test_each_record_is_one_complete_line_chained_to_the_previous(tmp_path: Path) -> None:
+    """Records follow each other by seq and prev_hash, each line ending in a newline."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        for index in range(3):
+            log.record(update(f"c{index}"), "applied", http_status=200)
+    assert path.read_bytes().endswith(b"\n")
+    records = read_records(path)
+    assert [record["seq"] for record in records] == [1, 2, 3]
+    assert records[1]["prev_hash"] == records[0]["hash"]
+    assert records[2]["prev_hash"] == records[1]["hash"]
+
+
+def test_a_new_run_continues_the_existing_chain(tmp_path: Path) -> None:
+    """Reopening the log continues seq and prev_hash from its last record."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update("a"), "applied", http_status=200)
+        first_hash = log.last_hash
+    with AuditLog.open(path, CONTEXT) as log:
+        assert (log.last_seq, log.last_hash) == (1, first_hash)
+        log.record(update("b"), "failed", reason="boom", http_status=500)
+    records = read_records(path)
+    assert records[1]["seq"] == 2
+    assert records[1]["prev_hash"] == first_hash
+    assert verify_log(path).intact
+
+
+def test_second_writer_is_refused_while_the_first_holds_the_lock(tmp_path: Path) -> None:
+    """Two runs never interleave: opening a log another run holds fails with an AuditError."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT), pytest.raises(AuditError, match="in use by another apply"):
+        AuditLog.open(path, CONTEXT)
+    with AuditLog.open(path, CONTEXT) as log:  # released on close
+        assert log.last_seq == 0
+
+
+def test_torn_tail_is_moved_aside_and_the_chain_continues(tmp_path: Path) -> None:
+    """An incomplete last line is saved to .torn, cut off, and the next record chains on."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update("a"), "applied", http_status=200)
+        good_hash = log.last_hash
+    with path.open("ab") as handle:
+        handle.write(b'{"action":"update","customer_id":"b","fie')
+    assert not verify_log(path).intact
+    with AuditLog.open(path, CONTEXT) as log:
+        assert log.recovered_tail == tmp_path / "audit.jsonl.torn"
+        assert (log.last_seq, log.last_hash) == (1, good_hash)
+        log.record(update("c"), "applied", http_status=200)
+    assert (tmp_path / "audit.jsonl.torn").read_bytes() == (
+        b'{"action":"update","customer_id":"b","fie\n'
+    )
+    result = verify_log(path)
+    assert (result.intact, result.records) == (True, 2)
+
+
+def test_a_torn_first_line_leaves_an_empty_chain(tmp_path: Path) -> None:
+    """A log whose only line is torn restarts the chain from the genesis hash."""
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b'{"seq":1,')
+    with AuditLog.open(path, CONTEXT) as log:
+        assert (log.last_seq, log.last_hash, log.recovered_tail is not None) == (
+            0,
+            GENESIS_HASH,
+            True,
+        )
+        log.record(update(), "applied", http_status=200)
+    assert verify_log(path).records == 1
+
+
+def test_an_intact_log_reports_no_recovery(tmp_path: Path) -> None:
+    """Opening a clean log moves nothing aside."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update(), "applied", http_status=200)
+    with AuditLog.open(path, CONTEXT) as log:
+        assert log.recovered_tail is None
+    assert not (tmp_path / "audit.jsonl.torn").exists()
+
+
+def test_a_damaged_last_record_is_not_built_upon(tmp_path: Path) -> None:
+    """A last record that does not hash to itself stops the writer with a pointer to verify."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update(), "applied", http_status=200)
+    path.write_text(path.read_text(encoding="utf-8").replace("300.50", "900.50"), encoding="utf-8")
+    with pytest.raises(AuditError, match="reconciler audit verify"):
+        AuditLog.open(path, CONTEXT)
+
+
+def test_a_last_line_that_is_not_json_is_not_built_upon(tmp_path: Path) -> None:
+    """A complete but unparsable last line stops the writer."""
+    path = tmp_path / "audit.jsonl"
+    path.write_bytes(b"not json\n")
+    with pytest.raises(AuditError, match="last record is damaged"):
+        AuditLog.open(path, CONTEXT)
+
+
+def test_long_records_chain_across_read_chunks(tmp_path: Path) -> None:
+    """A last record longer than the tail-read chunk is still found whole."""
+    path = tmp_path / "audit.jsonl"
+    big = Change(
+        action="update",
+        provider="respan",
+        environment="prod",
+        id="big",
+        fields=(FieldChange("metadata.note", None, "x" * 200_000, FieldKind.METADATA),),
+    )
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update(), "applied", http_status=200)
+        log.record(big, "applied", http_status=200)
+        last = log.last_hash
+    with AuditLog.open(path, CONTEXT) as log:
+        assert (log.last_seq, log.last_hash) == (2, last)
+
+
+def test_concurrent_records_form_one_chain(tmp_path: Path) -> None:
+    """Records written from many threads at once form one unbroken chain with no lost lines."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+
+        def write(worker: int) -> None:
+            for index in range(25):
+                log.record(update(f"w{worker}-{index}"), "applied", http_status=200)
+
+        threads = [threading.Thread(target=write, args=(worker,)) for worker in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    result = verify_log(path)
+    assert (result.intact, result.records) == (True, 200)
+    ids = {record["customer_id"] for record in read_records(path)}
+    assert len(ids) == 200
+
+
+def test_writes_after_close_are_refused(tmp_path: Path) -> None:
+    """A closed log refuses records instead of writing to a reused descriptor."""
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog.open(path, CONTEXT)
+    log.close()
+    log.close()
+    with pytest.raises(AuditError, match="closed"):
+        log.record(update(), "applied")
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_failed_write_refuses_every_later_record() -> None:
+    """After a write error (disk full) the log stops rather than append past a torn line."""
+    with AuditLog.open("/dev/full", CONTEXT) as log:
+        with pytest.raises(AuditError, match="cannot write audit log"):
+            log.record(update("a"), "applied")
+        with pytest.raises(AuditError, match="cannot write audit log"):
+            log.record(update("b"), "applied")
+        assert log.records_written == 0
+
+
+def test_unopenable_path_is_a_clear_audit_error(tmp_path: Path) -> None:
+    """A log in a directory that does not exist fails with an AuditError naming it."""
+    path = tmp_path / "missing" / "audit.jsonl"
+    with pytest.raises(AuditError, match="cannot open audit log"):
+        AuditLog.open(path, CONTEXT)
