@@ -55,6 +55,8 @@ class ProviderModel:
     metadata_authoritative: bool
     # Money fields whose decrease below current usage cuts a customer off (policy check).
     usage_guarded_fields: tuple[str, ...] = ()
+    # Plan note for a declared customer that is missing live and not created ({environment}).
+    missing_note: str = "not found in {environment}"
 
     def field_names(self) -> tuple[str, ...]:
         return tuple(self.fields)

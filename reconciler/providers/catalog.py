@@ -41,6 +41,10 @@ RESPAN = ProviderModel(
     creates_missing=False,
     metadata_authoritative=False,
     usage_guarded_fields=("period_budget",),
+    missing_note=(
+        "not found in {environment}: Respan creates customers from their first request; "
+        "the budget will be applied on the next run after it appears"
+    ),
 )
 
 AUTUMN = ProviderModel(
