@@ -1,0 +1,431 @@
+"""The HTTP transport every API client shares: pacing, retries, typed errors, no leaked keys.
+
+One ``HttpTransport`` per provider connection, used from the applier's bounded thread pool
+(``httpx.Client`` is thread-safe). Each request attempt goes through, in order: the concurrency
+semaphore, the pacer of its endpoint class, the send, the translation of the answer. Between
+attempts ``stamina`` waits with exponential backoff and jitter (or the server's
+``retry_after``), holding neither the semaphore nor a pacer slot.
+
+httpx and HTTP-status failures are translated here, once, into ``reconciler.errors``. The API
+key lives in a ``Secret``: it is revealed only to build the ``Authorization`` header of one
+request, and redacted from any text an answer brings back.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Final
+from urllib.parse import quote, urlsplit
+
+import httpx
+import stamina
+
+from reconciler.clients.pacing import RequestPacer, Unpaced
+from reconciler.clients.retry import (
+    RATE_LIMITED,
+    RetryPolicy,
+    capped_wait,
+    is_retryable_status,
+    is_retryable_transport_error,
+    retry_after_seconds,
+)
+from reconciler.clients.secret import Secret
+from reconciler.errors import (
+    APIError,
+    AuthenticationError,
+    ConfigError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+
+logger = logging.getLogger("reconciler.http")
+# stamina logs each scheduled retry at WARNING on the "stamina" logger; with no logging
+# configured Python would print those to stderr. The CLI's -v configuration still sees them.
+logging.getLogger("stamina").addHandler(logging.NullHandler())
+
+LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
+DEFAULT_PACE: Final = "default"
+_DETAIL_LIMIT = 300
+
+
+def check_base_url(url: str) -> str:
+    """``url`` without a trailing slash, or ``ConfigError`` when it must not be used.
+
+    ``https://`` anything is fine; plain ``http://`` only to this machine (127.0.0.1,
+    localhost, [::1]) because the API key would otherwise cross the network in clear text.
+    """
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError as exc:
+        raise ConfigError(f"base URL is not a valid URL: {exc}") from None
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            "base URL must not carry credentials; put the API key in the environment instead"
+        )
+    if parts.scheme not in ("http", "https") or not host:
+        raise ConfigError(
+            f"base URL must start with https:// (or http:// to a loopback address), "
+            f"got {parts.scheme or 'no scheme'!s}://{host or ''}"
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError("base URL must not have a query string or fragment")
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        raise ConfigError(
+            f"refusing plain http:// to {host}: the API key would travel unencrypted; "
+            "use https:// (plain http is only allowed to 127.0.0.1, localhost or [::1])"
+        )
+    return url.strip().rstrip("/")
+
+
+def encode_path(*segments: str) -> str:
+    """``/seg1/seg2/`` with every segment percent-encoded, slash included.
+
+    A segment of only dots is encoded too (``%2E%2E``): httpx, like browsers, would otherwise
+    resolve ``..`` and address another endpoint.
+    """
+    encoded = []
+    for segment in segments:
+        if segment in (".", ".."):
+            encoded.append(segment.replace(".", "%2E"))
+        else:
+            encoded.append(quote(segment, safe=""))
+    return "/" + "/".join(encoded) + "/"
+
+
+def encode_json(body: Any) -> bytes:
+    """JSON bytes for a request body; ``Decimal`` goes out as a number.
+
+    An integral Decimal becomes an int; any other a float: amounts are cent-exact and a float's
+    repr round-trips them.
+    """
+    return json.dumps(body, default=_json_default, allow_nan=False, separators=(",", ":")).encode()
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    raise TypeError(f"cannot send a {type(value).__name__} as JSON")
+
+
+def decode_json(content: bytes) -> Any:
+    """Parse an answer; numbers with a fraction become ``Decimal`` (money stays exact)."""
+    return json.loads(content, parse_float=Decimal)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A successful (or explicitly accepted) answer: status, decoded JSON body, attempts used."""
+
+    status: int
+    body: Any
+    attempts: int
+
+
+class RequestCounter:
+    """Thread-safe count of request attempts sent, by method (for ``-v`` summaries, benches)."""
+
+    __slots__ = ("_counts", "_lock")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._counts: Counter[str] = Counter()
+
+    def add(self, method: str) -> None:
+        with self._lock:
+            self._counts[method] += 1
+
+    def by_method(self) -> dict[str, int]:
+        """A snapshot: method -> attempts sent."""
+        with self._lock:
+            return dict(sorted(self._counts.items()))
+
+    @property
+    def total(self) -> int:
+        with self._lock:
+            return sum(self._counts.values())
+
+
+class _RetryableAnswer(Exception):
+    """Raised inside an attempt for a status that may be retried; translated after the loop."""
+
+    def __init__(self, status: int, body: Any, retry_after: float | None) -> None:
+        super().__init__(status)
+        self.status = status
+        self.body = body
+        self.retry_after = retry_after
+
+
+class HttpTransport:
+    """Paced, retrying, thread-safe JSON-over-HTTP for one API base URL and key.
+
+    ``pacers`` maps an endpoint class (e.g. ``"list"``, ``"write"``) to its pacer; requests name
+    their class with ``pace=``, unknown classes fall back to ``"default"``, and when there is
+    none they are not paced. ``max_concurrency`` bounds requests in flight (a semaphore plus the
+    httpx pool size).
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: Secret,
+        *,
+        pacers: Mapping[str, RequestPacer] | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = 8,
+        timeout: float = 30.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.base_url = check_base_url(base_url)
+        self._key = api_key
+        self._pacers: dict[str, RequestPacer] = dict(pacers or {})
+        self.retry = retry or RetryPolicy()
+        self.max_concurrency = max_concurrency
+        self.counter = RequestCounter()
+        self._semaphore = threading.BoundedSemaphore(max_concurrency)
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(
+                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
+            ),
+            headers={"Accept": "application/json", **(headers or {})},
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"HttpTransport(base_url={self.base_url!r}, api_key={self._key!r})"
+
+    def close(self) -> None:
+        self._client.close()
+
+    def __enter__(self) -> HttpTransport:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key masked (for errors built by callers from answers)."""
+        return self._key.redact(text)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        idempotent: bool,
+        pace: str = DEFAULT_PACE,
+        accept: Collection[int] = (),
+    ) -> Reply:
+        """Send ``method path`` (an ``encode_path`` result) and return the decoded answer.
+
+        2xx answers, and statuses listed in ``accept``, are returned; anything else raises an
+        ``APIError`` subclass once retries (see ``reconciler.clients.retry``) are spent.
+        """
+        content = None if body is None else encode_json(body)
+        pacer = self._pacers.get(pace) or self._pacers.get(DEFAULT_PACE) or Unpaced()
+        attempt_number = 0
+
+        def on_failure(exc: Exception) -> bool | float:
+            if isinstance(exc, _RetryableAnswer):
+                if not is_retryable_status(exc.status, idempotent=idempotent):
+                    return False
+                if exc.status == RATE_LIMITED and exc.retry_after is not None:
+                    wait = capped_wait(exc.retry_after, self.retry)
+                    logger.debug(
+                        "%s %s: rate limited, retrying in %.2f s as the server asked",
+                        method,
+                        path,
+                        wait,
+                    )
+                    return wait
+                return True
+            if isinstance(exc, httpx.TransportError):
+                return is_retryable_transport_error(exc, idempotent=idempotent)
+            return False
+
+        policy = self.retry
+        try:
+            for attempt in stamina.retry_context(
+                on=on_failure,
+                attempts=policy.attempts,
+                timeout=policy.timeout,
+                wait_initial=policy.wait_initial,
+                wait_max=policy.wait_max,
+                wait_jitter=policy.wait_jitter,
+            ):
+                with attempt:
+                    attempt_number += 1
+                    return self._attempt(
+                        method, path, params, content, pacer, accept, attempt_number
+                    )
+        except _RetryableAnswer as exc:
+            raise self._error(method, path, exc.status, exc.body, attempt_number) from None
+        except httpx.TransportError as exc:
+            raise TransportError(
+                f"{method} {path}: could not complete the request to {self._host()} "
+                f"({type(exc).__name__}: {self.redact(str(exc)) or 'no detail'})"
+                f"{_after(attempt_number)}",
+                method=method,
+                path=path,
+            ) from exc
+        raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        content: bytes | None,
+        pacer: RequestPacer,
+        accept: Collection[int],
+        attempt_number: int,
+    ) -> Reply:
+        headers = {"Authorization": f"Bearer {self._key.reveal()}"}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        with self._semaphore:
+            pacer.wait()
+            self.counter.add(method)
+            started = time.perf_counter()
+            try:
+                response = self._client.request(
+                    method, self.base_url + path, params=params, content=content, headers=headers
+                )
+            except httpx.TransportError as exc:
+                logger.debug(
+                    "%s %s failed after %.0f ms: %s (attempt %d)",
+                    method,
+                    path,
+                    (time.perf_counter() - started) * 1000,
+                    type(exc).__name__,
+                    attempt_number,
+                )
+                raise
+        status = response.status_code
+        logger.debug(
+            "%s %s -> %d in %.0f ms (attempt %d)",
+            method,
+            path,
+            status,
+            (time.perf_counter() - started) * 1000,
+            attempt_number,
+        )
+        body = self._decode(response)
+        if 200 <= status < 300 or status in accept:
+            if body is _NOT_JSON:
+                raise ServerError(
+                    f"{method} {path}: the API answered {status} with a body that is not JSON",
+                    method=method,
+                    path=path,
+                    status=status,
+                )
+            return Reply(status=status, body=body, attempts=attempt_number)
+        if status == RATE_LIMITED or status >= 500:
+            headers_seen = {k.lower(): v for k, v in response.headers.items()}
+            raise _RetryableAnswer(status, body, retry_after_seconds(headers_seen, body))
+        raise self._error(method, path, status, body, attempt_number)
+
+    def _decode(self, response: httpx.Response) -> Any:
+        if not response.content:
+            return None
+        try:
+            return decode_json(response.content)
+        except ValueError:
+            return _NOT_JSON if response.is_success else response.text
+
+    def _error(self, method: str, path: str, status: int, body: Any, attempts: int) -> APIError:
+        detail, errors = _detail_of(body)
+        detail = self.redact(detail)[:_DETAIL_LIMIT] if detail else None
+        errors = _redact_errors(errors, self) if errors else None
+        error_type = _ERROR_BY_STATUS.get(status)
+        if error_type is None:
+            error_type = ServerError if status >= 500 else InvalidRequestError
+        message = f"{method} {path}: the API answered {status}"
+        if detail:
+            message += f": {detail}"
+        if errors:
+            message += " (" + "; ".join(f"{k}: {v}" for k, v in errors.items()) + ")"
+        if error_type in (RateLimitedError, ServerError):
+            message += _after(attempts)
+        if error_type is AuthenticationError:
+            message += " (check the API key in the environment or the key file)"
+        return error_type(
+            message, method=method, path=path, status=status, detail=detail, errors=errors
+        )
+
+    def _host(self) -> str:
+        return urlsplit(self.base_url).netloc
+
+
+class _NotJson:
+    def __repr__(self) -> str:
+        return "<not JSON>"
+
+
+_NOT_JSON: Final = _NotJson()
+
+_ERROR_BY_STATUS: Mapping[int, type[APIError]] = {
+    400: InvalidRequestError,
+    401: AuthenticationError,
+    403: AuthenticationError,
+    404: NotFoundError,
+    409: InvalidRequestError,
+    422: InvalidRequestError,
+    429: RateLimitedError,
+}
+
+
+def _after(attempts: int) -> str:
+    return f" (gave up after {attempts} attempts)" if attempts > 1 else ""
+
+
+def _detail_of(body: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """The human text and per-field errors of an error body (Respan or Autumn shape)."""
+    if isinstance(body, Mapping):
+        text = body.get("detail") or body.get("message")
+        code = body.get("code") or body.get("error_code")
+        errors = body.get("errors")
+        detail = str(text) if text is not None else None
+        if code and detail and str(code) not in detail:
+            detail = f"{detail} [{code}]"
+        return detail, dict(errors) if isinstance(errors, Mapping) else None
+    if isinstance(body, str) and body.strip():
+        return body.strip(), None
+    return None, None
+
+
+def _redact_errors(errors: Mapping[str, Any], transport: HttpTransport) -> dict[str, Any]:
+    return {transport.redact(str(k)): transport.redact(_flat(v)) for k, v in errors.items()}
+
+
+def _flat(value: Any) -> str:
+    if isinstance(value, Sequence) and not isinstance(value, str):
+        return ", ".join(str(item) for item in value)
+    return str(value)
+
+
+__all__ = [
+    "DEFAULT_PACE",
+    "HttpTransport",
+    "Reply",
+    "RequestCounter",
+    "check_base_url",
+    "decode_json",
+    "encode_json",
+    "encode_path",
+]

@@ -1,0 +1,263 @@
+"""The Respan users and credit-transactions API, as typed calls over ``HttpTransport``.
+
+The endpoint table below is the only place that knows Respan's URLs. Every identifier goes into
+its path segment percent-encoded, so ``a/b?c#d`` or ``../credit-transactions/x`` address that
+customer and nothing else (the vendor's own SDK does not encode them).
+
+Bodies are returned as decoded JSON (``dict``); numbers with a fraction are ``Decimal``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+from reconciler.clients.http import HttpTransport, Reply, encode_path
+from reconciler.errors import NotFoundError, ServerError
+
+logger = logging.getLogger("reconciler.http")
+
+PAGE_SIZE: Final = 1000  # the API's maximum
+# Without a usable ``count`` a pager still stops on an empty page, a null ``next`` or a page
+# that adds nothing new; this bounds even a server that invents new items forever.
+MAX_PAGES_WITHOUT_COUNT: Final = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One Respan operation: method, path builder, and whether repeating it is harmless."""
+
+    method: str
+    path: Callable[..., str]
+    idempotent: bool
+
+
+# The one table of Respan URLs. The list endpoint is a POST but only reads: safe to retry.
+ENDPOINTS: Final[Mapping[str, Endpoint]] = {
+    "list_customers": Endpoint("POST", lambda: encode_path("api", "users", "list"), True),
+    "retrieve_customer": Endpoint("GET", lambda ident: encode_path("api", "users", ident), True),
+    "update_customer": Endpoint("PATCH", lambda ident: encode_path("api", "users", ident), True),
+    "delete_customer": Endpoint("DELETE", lambda ident: encode_path("api", "users", ident), True),
+    "list_credit_transactions": Endpoint(
+        "GET", lambda: encode_path("api", "credit-transactions", "list"), True
+    ),
+    "retrieve_credit_transaction": Endpoint(
+        "GET", lambda ident: encode_path("api", "credit-transactions", ident), True
+    ),
+}
+
+
+class RespanClient:
+    """Typed calls to Respan's users API. Thread-safe; share one per run.
+
+    ``transport`` carries the base URL, key, pacing and retries; this class only knows
+    endpoints, parameters and pagination.
+    """
+
+    def __init__(self, transport: HttpTransport) -> None:
+        self.transport = transport
+
+    def __repr__(self) -> str:
+        return f"RespanClient({self.transport!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self.transport.base_url
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def request_counts(self) -> dict[str, int]:
+        """Request attempts sent so far, by HTTP method."""
+        return self.transport.counter.by_method()
+
+    # -- customers ---------------------------------------------------------------------------
+
+    def iter_customer_pages(
+        self,
+        environment: str,
+        filters: Mapping[str, Any] | None = None,
+        sort_by: str | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Yield the customers of ``environment`` page by page, each customer once."""
+
+        def fetch(page: int) -> Any:
+            params: dict[str, str | int] = {
+                "page": page,
+                "page_size": PAGE_SIZE,
+                "environment": environment,
+            }
+            if sort_by:
+                params["sort_by"] = sort_by
+            return self._call(
+                "list_customers", params=params, body={"filters": dict(filters or {})}
+            )
+
+        def key(item: Mapping[str, Any]) -> tuple[str, str]:
+            return (
+                str(item.get("environment") or environment),
+                str(item.get("customer_identifier")),
+            )
+
+        yield from _pages(fetch, key)
+
+    def list_customers(
+        self,
+        environment: str,
+        filters: Mapping[str, Any] | None = None,
+        sort_by: str | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every customer of ``environment`` matching ``filters`` (all pages)."""
+        return [
+            item
+            for page in self.iter_customer_pages(environment, filters, sort_by)
+            for item in page
+        ]
+
+    def retrieve_customer(self, environment: str, identifier: str) -> dict[str, Any]:
+        """One customer's detail (the fields the list does not carry, and period usage)."""
+        return self._call_object(
+            "retrieve_customer", identifier, params={"environment": environment}
+        )
+
+    def update_customer(
+        self, environment: str, identifier: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """PATCH the given fields only; ``NotFoundError`` when the customer does not exist."""
+        return self._call_object(
+            "update_customer", identifier, params={"environment": environment}, body=body
+        )
+
+    def delete_customer(self, environment: str, identifier: str) -> Reply:
+        """Delete a customer (irreversible: its usage data goes too).
+
+        A 404 on the first attempt is ``NotFoundError``; a 404 after a retried attempt means an
+        earlier attempt did delete it, and counts as done (the returned ``Reply`` says 404).
+        """
+        endpoint = ENDPOINTS["delete_customer"]
+        path = endpoint.path(identifier)
+        reply = self.transport.request(
+            endpoint.method,
+            path,
+            params={"environment": environment},
+            idempotent=endpoint.idempotent,
+            accept=(404,),
+        )
+        if reply.status == 404 and reply.attempts == 1:
+            raise NotFoundError(
+                f"{endpoint.method} {path}: the API answered 404: customer not found",
+                method=endpoint.method,
+                path=path,
+                status=404,
+                detail=_text(reply.body),
+            )
+        return reply
+
+    # -- credit transactions -----------------------------------------------------------------
+
+    def list_credit_transactions(self) -> list[dict[str, Any]]:
+        """Every credit transaction of the organization, newest first (all pages)."""
+
+        def fetch(page: int) -> Any:
+            return self._call(
+                "list_credit_transactions", params={"page": page, "page_size": PAGE_SIZE}
+            )
+
+        def key(item: Mapping[str, Any]) -> tuple[str, str]:
+            return ("", str(item.get("id")))
+
+        return [item for page in _pages(fetch, key) for item in page]
+
+    def retrieve_credit_transaction(self, transaction_id: str) -> dict[str, Any]:
+        """One credit transaction by id."""
+        return self._call_object("retrieve_credit_transaction", str(transaction_id))
+
+    # -- plumbing ----------------------------------------------------------------------------
+
+    def _call(
+        self,
+        name: str,
+        *path_args: str,
+        params: Mapping[str, str | int] | None = None,
+        body: Any = None,
+    ) -> _Answer:
+        endpoint = ENDPOINTS[name]
+        path = endpoint.path(*path_args)
+        reply = self.transport.request(
+            endpoint.method, path, params=params, body=body, idempotent=endpoint.idempotent
+        )
+        return _Answer(endpoint.method, path, reply)
+
+    def _call_object(
+        self,
+        name: str,
+        *path_args: str,
+        params: Mapping[str, str | int] | None = None,
+        body: Any = None,
+    ) -> dict[str, Any]:
+        answer = self._call(name, *path_args, params=params, body=body)
+        if not isinstance(answer.reply.body, Mapping):
+            raise answer.malformed("a JSON object")
+        return dict(answer.reply.body)
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """A reply together with the request it answers (for error messages)."""
+
+    method: str
+    path: str
+    reply: Reply
+
+    def malformed(self, expected: str) -> ServerError:
+        return ServerError(
+            f"{self.method} {self.path}: the API answered {self.reply.status} "
+            f"but the body is not {expected}",
+            method=self.method,
+            path=self.path,
+            status=self.reply.status,
+        )
+
+
+def _pages(
+    fetch: Callable[[int], _Answer],
+    key: Callable[[Mapping[str, Any]], tuple[str, str]],
+) -> Iterator[list[dict[str, Any]]]:
+    """Walk ``page=1, 2, ...`` of a ``{"count", "next", "results"}`` list endpoint.
+
+    Stops at an empty page, a null ``next``, or a page that adds no item not seen before (a
+    server repeating itself); never asks for more than ``ceil(count / PAGE_SIZE) + 2`` pages.
+    Yields only items not seen on an earlier page.
+    """
+    seen: set[tuple[str, str]] = set()
+    max_pages = MAX_PAGES_WITHOUT_COUNT
+    page = 1
+    while page <= max_pages:
+        reply = fetch(page)
+        answer = reply.reply.body
+        if not isinstance(answer, Mapping) or not isinstance(answer.get("results"), list):
+            raise reply.malformed('a page ({"results": [...]})')
+        if page == 1:
+            count = answer.get("count")
+            if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
+                max_pages = math.ceil(count / PAGE_SIZE) + 2
+        fresh = []
+        for item in answer["results"]:
+            if isinstance(item, Mapping) and key(item) not in seen:
+                seen.add(key(item))
+                fresh.append(dict(item))
+        if fresh:
+            yield fresh
+        if not answer["results"] or not answer.get("next") or not fresh:
+            return
+        page += 1
+    logger.debug("stopped paging after %d pages, the most the count allows", max_pages)
+
+
+def _text(body: Any) -> str | None:
+    if isinstance(body, Mapping) and body.get("detail") is not None:
+        return str(body["detail"])
+    return None

@@ -1,0 +1,173 @@
+"""The Respan provider: live customers from the users API, changes applied by PATCH and DELETE.
+
+Request economy: one list request per 1000 live customers, plus one retrieve for each declared
+customer (that exists live) whose manifest declares a field the list does not return
+(``metadata``, ``markup_percentage``, ``period_start``, ``period_end``). Retrieves run
+concurrently under the client's pacer; their answers are cached for the run, so
+``read_usage`` never asks for the same customer twice.
+
+A field the API does not return stays absent from ``LiveCustomer.fields`` (unknown): the live
+API may omit ``metadata`` and ``markup_percentage`` from the retrieve answer (API-FACTS), and
+an omitted field must never pass for an equal one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from reconciler.clients.respan import RespanClient
+from reconciler.domain import DesiredCustomer, LiveCustomer
+from reconciler.errors import NotFoundError, ReconcilerError
+from reconciler.plan import Change
+from reconciler.providers.base import ApplyResult
+from reconciler.providers.catalog import RESPAN
+
+GONE_REASON = "customer no longer exists"
+
+
+class RespanProvider:
+    """``Provider`` for Respan over a ``RespanClient``; one instance per run (it caches reads)."""
+
+    model = RESPAN
+
+    def __init__(self, client: RespanClient, *, max_concurrency: int = 8) -> None:
+        self.client = client
+        self.max_concurrency = max(1, max_concurrency)
+        self._lock = threading.Lock()
+        # (environment, customer_identifier) -> retrieve answer, for this run.
+        self._details: dict[tuple[str, str], dict[str, Any]] = {}
+
+    def __repr__(self) -> str:
+        return f"RespanProvider({self.client!r})"
+
+    @property
+    def base_url(self) -> str:
+        return self.client.base_url
+
+    def request_counts(self) -> dict[str, int]:
+        """Request attempts sent so far, by HTTP method."""
+        return self.client.request_counts()
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read_live(
+        self, environment: str, desired: Sequence[DesiredCustomer]
+    ) -> Mapping[str, LiveCustomer]:
+        """Every live customer of ``environment``; detail reads only where manifests need them."""
+        listed = {
+            str(item["customer_identifier"]): item
+            for item in self.client.list_customers(environment)
+            if item.get("customer_identifier") is not None
+        }
+        unlisted = {name for name, spec in self.model.fields.items() if not spec.listed}
+        wanted = sorted(
+            {
+                customer.id
+                for customer in desired
+                if customer.provider == self.model.name
+                and customer.environment == environment
+                and customer.id in listed
+                and unlisted.intersection(customer.fields)
+            }
+        )
+        details = self._retrieve_many(environment, wanted)
+
+        live: dict[str, LiveCustomer] = {}
+        for identifier, item in listed.items():
+            if identifier in wanted and identifier not in details:
+                continue  # deleted between the list and the retrieve
+            detail = details.get(identifier)
+            fields = self._managed(item)
+            usage = None
+            if detail is not None:
+                fields.update(self._managed(detail))
+                usage = _usage(detail)
+            live[identifier] = LiveCustomer(
+                provider=self.model.name,
+                environment=environment,
+                id=identifier,
+                fields=fields,
+                usage=usage,
+            )
+        return live
+
+    def read_usage(self, environment: str, ids: Iterable[str]) -> Mapping[str, Decimal]:
+        """``total_period_usage`` per customer, from this run's retrieves where there were any."""
+        details = self._retrieve_many(environment, sorted(set(ids)))
+        usage: dict[str, Decimal] = {}
+        for identifier, detail in details.items():
+            value = _usage(detail)
+            if value is not None:
+                usage[identifier] = value
+        return usage
+
+    def _retrieve_many(self, environment: str, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Retrieve answers for ``ids``, cached ones reused; customers now gone are left out."""
+        with self._lock:
+            missing = [i for i in ids if (environment, i) not in self._details]
+        if missing:
+            workers = min(self.max_concurrency, len(missing))
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                results = list(pool.map(lambda i: self._retrieve(environment, i), missing))
+            with self._lock:
+                for identifier, detail in zip(missing, results, strict=True):
+                    if detail is not None:
+                        self._details[(environment, identifier)] = detail
+        with self._lock:
+            return {
+                i: self._details[(environment, i)] for i in ids if (environment, i) in self._details
+            }
+
+    def _retrieve(self, environment: str, identifier: str) -> dict[str, Any] | None:
+        try:
+            return self.client.retrieve_customer(environment, identifier)
+        except NotFoundError:
+            return None
+
+    def _managed(self, answer: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: answer[name] for name in self.model.fields if name in answer}
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def apply(self, change: Change) -> ApplyResult:
+        """PATCH the changed fields, DELETE, or nothing (``missing``); Respan cannot create."""
+        if change.action == "missing":
+            return ApplyResult(ok=True, status=None, reason="missing live: nothing to send")
+        if change.action == "create":
+            raise ReconcilerError(
+                f"cannot create Respan customer {change.id!r}: Respan has no create endpoint "
+                "(customers appear with their first API request)"
+            )
+        # Applying invalidates what this run read about the customer.
+        with self._lock:
+            self._details.pop((change.environment, change.id), None)
+        if change.action == "update":
+            try:
+                self.client.update_customer(change.environment, change.id, dict(change.payload))
+            except NotFoundError as exc:
+                return ApplyResult(ok=False, status=exc.status, reason=GONE_REASON)
+            return ApplyResult(ok=True, status=200)
+        try:
+            reply = self.client.delete_customer(change.environment, change.id)
+        except NotFoundError as exc:
+            return ApplyResult(ok=False, status=exc.status, reason=GONE_REASON)
+        if reply.status == 404:
+            return ApplyResult(ok=True, status=404, reason="deleted by an earlier, retried attempt")
+        return ApplyResult(ok=True, status=reply.status)
+
+
+def _usage(detail: Mapping[str, Any]) -> Decimal | None:
+    value = detail.get("total_period_usage")
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except InvalidOperation:
+        return None
