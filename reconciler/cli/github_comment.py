@@ -1,0 +1,76 @@
+"""``reconciler github comment``: post the Markdown plan as the pull request's sticky comment.
+
+Hidden from ``--help``: the composite action in ``action.yml`` calls it after ``plan``. It reads
+the job's environment (``GITHUB_TOKEN``, ``GITHUB_REPOSITORY``, ``GITHUB_EVENT_PATH``,
+``GITHUB_API_URL``); the token is never accepted as a flag, so it never lands in a process list.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import click
+
+from reconciler.errors import ConfigError
+from reconciler.github import (
+    DEFAULT_API_URL,
+    PLAN_COMMENT_MARKER,
+    PullRequest,
+    StickyComment,
+    pull_request_from_event,
+    set_output,
+)
+
+
+@click.group(name="github", hidden=True)
+def github() -> None:
+    """Helpers for the reconciler GitHub Action."""
+
+
+@github.command(name="comment")
+@click.option(
+    "--plan-markdown",
+    "plan_markdown",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="The Markdown plan (plan --format markdown) to post.",
+)
+@click.option(
+    "--pull-request",
+    "number",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Pull request number (default: from the workflow event payload).",
+)
+@click.option(
+    "--marker",
+    default=PLAN_COMMENT_MARKER,
+    show_default=True,
+    help="Hidden first line that identifies the comment to update.",
+)
+def comment(plan_markdown: Path, number: int | None, marker: str) -> int:
+    """Create or update the ONE plan comment on the current pull request."""
+    env = os.environ
+    if number is not None:
+        repository = env.get("GITHUB_REPOSITORY", "")
+        if not repository:
+            raise ConfigError("GITHUB_REPOSITORY is not set (expected owner/name)")
+        pull: PullRequest | None = PullRequest(repository, number)
+    else:
+        pull = pull_request_from_event(env)
+    if pull is None:
+        event = env.get("GITHUB_EVENT_NAME", "unknown")
+        raise ConfigError(
+            f"this workflow event ({event}) is not about a pull request: "
+            "run on pull_request events or pass --pull-request N"
+        )
+    body = plan_markdown.read_text(encoding="utf-8")
+    if not body.strip():
+        raise ConfigError(f"{plan_markdown} is empty: there is no plan to post")
+    api_url = env.get("GITHUB_API_URL") or DEFAULT_API_URL
+    with StickyComment(env.get("GITHUB_TOKEN", ""), api_url, marker=marker) as sticky:
+        result = sticky.publish(pull, body)
+    click.echo(f"{result.action.capitalize()} plan comment on #{pull.number}: {result.url}")
+    set_output("comment-url", result.url, env)
+    return 0

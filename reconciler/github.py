@@ -1,0 +1,349 @@
+"""GitHub Actions integration for the CLI and the composite action in ``action.yml``.
+
+Three things live here, all driven by the environment variables a GitHub runner sets:
+
+* workflow commands (``::error file=...,line=...::message``) so that ``validate --format github``
+  turns problems into inline annotations on the pull request;
+* the job's step summary and step outputs (``GITHUB_STEP_SUMMARY``, ``GITHUB_OUTPUT``), where
+  ``plan`` and ``apply`` append their Markdown;
+* the sticky pull-request comment: ONE comment per pull request, found again by a hidden
+  marker and edited in place, so a pull request pushed ten times shows one current plan.
+
+Library code: nothing here prints or exits. The REST client raises ``APIError`` subclasses and
+never puts the token in a message or a repr.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Literal, Self
+
+import httpx
+
+from reconciler.errors import APIError, ConfigError, TransportError
+
+PLAN_COMMENT_MARKER = "<!-- reconciler-plan -->"
+"""Hidden first line of the Markdown plan; the sticky comment is found again by it."""
+
+MAX_COMMENT_CHARS = 65_536
+"""GitHub refuses issue and pull-request comment bodies longer than this."""
+
+DEFAULT_API_URL = "https://api.github.com"
+_PAGE_SIZE = 100
+_TRUNCATION_NOTE = (
+    "\n\n> [!NOTE]\n> This plan was cut to fit GitHub's comment size limit. "
+    "The full plan is in the job summary of this workflow run.\n"
+)
+
+AnnotationLevel = Literal["debug", "notice", "warning", "error"]
+
+
+def in_github_actions(environ: Mapping[str, str] | None = None) -> bool:
+    """True when running inside a GitHub Actions job (the runner sets ``GITHUB_ACTIONS=true``)."""
+    env = os.environ if environ is None else environ
+    return env.get("GITHUB_ACTIONS") == "true"
+
+
+def escape_data(text: str) -> str:
+    """Escape the message part of a workflow command, as the runner's toolkit does."""
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def escape_property(text: str) -> str:
+    """Escape a property value (``file=``, ``title=``) of a workflow command."""
+    return escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def workflow_command(
+    level: AnnotationLevel,
+    message: str,
+    file: str | None = None,
+    line: int | None = None,
+    col: int | None = None,
+    *,
+    title: str | None = None,
+) -> str:
+    """One workflow-command line, e.g. ``::error file=a.yaml,line=3,col=5::bad value``.
+
+    GitHub shows ``notice``/``warning``/``error`` as annotations on the file and line (in the
+    pull request's diff when the file is part of it); ``debug`` appears only in debug logs.
+    """
+    properties: list[str] = []
+    if file is not None:
+        properties.append(f"file={escape_property(file)}")
+    if line is not None:
+        properties.append(f"line={line}")
+    if col is not None:
+        properties.append(f"col={col}")
+    if title is not None:
+        properties.append(f"title={escape_property(title)}")
+    head = f"::{level} {','.join(properties)}" if properties else f"::{level}"
+    return f"{head}::{escape_data(message)}"
+
+
+def append_step_summary(markdown: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Append ``markdown`` to the job's step summary; False (and nothing written) outside Actions.
+
+    The runner renders the summary file on the workflow run's page after the step ends.
+    """
+    env = os.environ if environ is None else environ
+    target = env.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return False
+    with open(target, "a", encoding="utf-8") as summary:
+        summary.write(markdown if markdown.endswith("\n") else markdown + "\n")
+    return True
+
+
+def set_output(name: str, value: str, environ: Mapping[str, str] | None = None) -> bool:
+    """Set a step output through ``GITHUB_OUTPUT``; False when not running in a step.
+
+    Uses the ``name<<DELIMITER`` form with a random delimiter, so values may span lines.
+    """
+    env = os.environ if environ is None else environ
+    target = env.get("GITHUB_OUTPUT")
+    if not target:
+        return False
+    delimiter = f"ghadelimiter_{uuid.uuid4()}"
+    with open(target, "a", encoding="utf-8") as outputs:
+        outputs.write(f"{name}<<{delimiter}\n{value}\n{delimiter}\n")
+    return True
+
+
+def fit_comment(
+    body: str, marker: str = PLAN_COMMENT_MARKER, limit: int = MAX_COMMENT_CHARS
+) -> str:
+    """The comment body to send: starts with ``marker`` and never exceeds ``limit`` characters.
+
+    The Markdown renderer already folds long plans; this is the last guard. A body that is
+    still too long is cut at a line boundary, open code fences and ``<details>`` blocks are
+    closed so the rest of the page renders, and a note says where the full plan is.
+    """
+    if limit < len(marker) + len(_TRUNCATION_NOTE) + 100:
+        raise ValueError(f"comment limit {limit} leaves no room for a plan")
+    if not body.lstrip().startswith(marker):
+        body = f"{marker}\n{body}"
+    if len(body) <= limit:
+        return body
+    budget = limit - len(_TRUNCATION_NOTE)
+    while True:
+        if budget <= len(marker):
+            return marker + _TRUNCATION_NOTE
+        head = body[:budget]
+        newline = head.rfind("\n")
+        if newline > len(marker):
+            head = head[:newline]
+        closed = _close_open_blocks(head)
+        if len(closed) + len(_TRUNCATION_NOTE) <= limit:
+            return closed + _TRUNCATION_NOTE
+        budget -= len(closed) - len(head) + 1
+
+
+def _close_open_blocks(markdown: str) -> str:
+    lines = markdown.split("\n")
+    fences = sum(1 for line in lines if line.lstrip().startswith("```"))
+    if fences % 2:
+        markdown += "\n```"
+    unclosed = markdown.count("<details") - markdown.count("</details>")
+    return markdown + "\n</details>" * max(unclosed, 0)
+
+
+@dataclass(frozen=True, slots=True)
+class PullRequest:
+    """A pull request of a repository (``owner/name``): where the sticky comment lives."""
+
+    repository: str
+    number: int
+
+
+def pull_request_from_event(environ: Mapping[str, str] | None = None) -> PullRequest | None:
+    """The pull request the current workflow event is about, or None (push, schedule, ...).
+
+    Reads ``GITHUB_REPOSITORY`` and the event payload at ``GITHUB_EVENT_PATH``
+    (``pull_request.number``, or ``issue.number`` for comments on a pull request).
+    """
+    env = os.environ if environ is None else environ
+    repository = env.get("GITHUB_REPOSITORY", "")
+    event_path = env.get("GITHUB_EVENT_PATH", "")
+    if not repository or not event_path:
+        return None
+    try:
+        payload = json.loads(Path(event_path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the workflow event payload {event_path}: {exc}") from exc
+    number: Any = None
+    if isinstance(payload, dict):
+        pull = payload.get("pull_request")
+        issue = payload.get("issue")
+        if isinstance(pull, dict):
+            number = pull.get("number")
+        elif isinstance(issue, dict) and isinstance(issue.get("pull_request"), dict):
+            number = issue.get("number")
+    if isinstance(number, int) and not isinstance(number, bool) and number > 0:
+        return PullRequest(repository, number)
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class CommentResult:
+    """What ``StickyComment.publish`` did: created a new comment or updated the existing one."""
+
+    action: Literal["created", "updated"]
+    comment_id: int
+    url: str
+
+
+class StickyComment:
+    """Creates or updates the ONE comment on a pull request that starts with a marker.
+
+    Talks to GitHub's REST API at ``api_url`` (``GITHUB_API_URL`` on a runner; GitHub
+    Enterprise has its own) with the job's token. Not retried: a failed comment never changes
+    what the plan says, and the action reports it as a warning.
+    """
+
+    def __init__(
+        self,
+        token: str,
+        api_url: str = DEFAULT_API_URL,
+        *,
+        marker: str = PLAN_COMMENT_MARKER,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        if not token:
+            raise ConfigError("no GitHub token: set GITHUB_TOKEN to the job's token")
+        self.api_url = api_url.rstrip("/")
+        self.marker = marker
+        self._client = httpx.Client(
+            base_url=self.api_url,
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": "2022-11-28",
+                "User-Agent": "reconciler",
+            },
+            timeout=timeout,
+            transport=transport,
+        )
+
+    def __repr__(self) -> str:
+        return f"StickyComment(api_url={self.api_url!r}, marker={self.marker!r})"
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the connection pool."""
+        self._client.close()
+
+    def find(self, pull: PullRequest) -> int | None:
+        """The id of the existing comment that starts with the marker, if there is one."""
+        path = f"/repos/{pull.repository}/issues/{pull.number}/comments"
+        url: str | None = path
+        params: dict[str, int] | None = {"per_page": _PAGE_SIZE}
+        while url is not None:
+            response = self._send("GET", url, params=params)
+            comments = _json(response, "GET", path)
+            if not isinstance(comments, list):
+                raise APIError(
+                    f"GitHub API: GET {path} returned {type(comments).__name__}, not a list",
+                    method="GET",
+                    path=path,
+                    status=response.status_code,
+                )
+            for comment in comments:
+                body = comment.get("body") if isinstance(comment, dict) else None
+                if isinstance(body, str) and body.lstrip().startswith(self.marker):
+                    comment_id = comment.get("id")
+                    if isinstance(comment_id, int):
+                        return comment_id
+            url, params = self._next_page(response), None
+        return None
+
+    def publish(self, pull: PullRequest, body: str) -> CommentResult:
+        """Update the marked comment with ``body``, or create it; the body is fitted first."""
+        text = fit_comment(body, self.marker)
+        existing = self.find(pull)
+        if existing is None:
+            path = f"/repos/{pull.repository}/issues/{pull.number}/comments"
+            response = self._send("POST", path, json={"body": text})
+            action: Literal["created", "updated"] = "created"
+        else:
+            path = f"/repos/{pull.repository}/issues/comments/{existing}"
+            response = self._send("PATCH", path, json={"body": text})
+            action = "updated"
+        answer = _json(response, response.request.method, path)
+        comment_id = answer.get("id") if isinstance(answer, dict) else None
+        url = answer.get("html_url") if isinstance(answer, dict) else None
+        return CommentResult(
+            action=action,
+            comment_id=comment_id if isinstance(comment_id, int) else existing or 0,
+            url=url if isinstance(url, str) else "",
+        )
+
+    def _next_page(self, response: httpx.Response) -> str | None:
+        # Follow the Link header only while it stays on the same API host: the token is sent
+        # with every request and must never travel anywhere else.
+        link = response.links.get("next", {}).get("url")
+        if link and link.startswith(self.api_url + "/"):
+            return link
+        return None
+
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        path = httpx.URL(url).path if "://" in url else url
+        try:
+            response = self._client.request(method, url, **kwargs)
+        except httpx.HTTPError as exc:
+            raise TransportError(
+                f"GitHub API: {method} {path} failed: {type(exc).__name__}",
+                method=method,
+                path=path,
+            ) from exc
+        if response.is_success:
+            return response
+        detail = _error_detail(response)
+        hint = ""
+        if response.status_code in (401, 403):
+            hint = " (the job's token needs 'pull-requests: write' permission)"
+        raise APIError(
+            f"GitHub API: {method} {path} returned {response.status_code}: {detail}{hint}",
+            method=method,
+            path=path,
+            status=response.status_code,
+            detail=detail,
+        )
+
+
+def _error_detail(response: httpx.Response) -> str:
+    try:
+        body = response.json()
+    except ValueError:
+        return response.reason_phrase or "no detail"
+    message = body.get("message") if isinstance(body, dict) else None
+    return message if isinstance(message, str) else response.reason_phrase or "no detail"
+
+
+def _json(response: httpx.Response, method: str, path: str) -> Any:
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise APIError(
+            f"GitHub API: {method} {path} returned a body that is not JSON",
+            method=method,
+            path=path,
+            status=response.status_code,
+        ) from exc
