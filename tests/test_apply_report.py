@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.apply import ApplyReport, ChangeOutcome
+from reconciler.apply.report import ApplyReport, ChangeOutcome
 from reconciler.plan import Change
 
 
