@@ -1,0 +1,146 @@
+"""The ASGI layer every emulator puts in front of its routes: statistics, latency, injected
+faults, authentication and rate limiting, in the order a real API gateway applies them.
+
+For each API request: count it under its route template, sleep the configured latency, maybe
+drop the connection, check the API key (401), take a slot from the rate limiter (429), maybe
+answer an injected 429 or 500, then run the route. Paths under ``/_emulator/`` skip all of it.
+How each provider words its 401/429/500 is given by a ``ProviderDialect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Match, Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reconciler.emulator.common import (
+    EmulatorSettings,
+    EmulatorStats,
+    FaultInjector,
+    RateDecision,
+    SlidingWindowLimiter,
+)
+from reconciler.emulator.server import TRANSPORT_EXTENSION
+
+CONTROL_PREFIX = "/_emulator/"
+_CONVERTER = re.compile(r"\{(\w+):\w+\}")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDialect:
+    """How one provider authenticates requests and words the errors the middleware returns.
+
+    ``authenticate`` returns ``None`` for a good key, else the 401 response. ``bucket`` names
+    the rate limiter a request draws from (a key of the middleware's ``limiters``).
+    """
+
+    authenticate: Callable[[Request], Response | None]
+    rate_limited: Callable[[Request, RateDecision], Response]
+    internal_error: Callable[[Request], Response]
+    bucket: Callable[[Request], str]
+
+
+def route_template(method: str, path_template: str) -> str:
+    """The stats name of a route: its method and path, converters left out.
+
+    ``("GET", "/api/users/{customer_identifier:path}/")`` gives
+    ``"GET /api/users/{customer_identifier}/"``.
+    """
+    return f"{method} {_CONVERTER.sub(_drop_converter, path_template)}"
+
+
+def _drop_converter(match: re.Match[str]) -> str:
+    return "{" + match.group(1) + "}"
+
+
+class EmulatorMiddleware:
+    """Wraps a provider's routes with statistics, faults, auth and rate limits (see module doc)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        routes: Sequence[BaseRoute],
+        settings: EmulatorSettings,
+        stats: EmulatorStats,
+        dialect: ProviderDialect,
+        limiters: Mapping[str, SlidingWindowLimiter],
+    ) -> None:
+        self.app = app
+        self.routes = tuple(routes)
+        self.settings = settings
+        self.stats = stats
+        self.dialect = dialect
+        self.limiters = dict(limiters)
+        self.faults = FaultInjector(settings)
+
+    def _template(self, scope: Scope) -> str:
+        for route in self.routes:
+            match, _ = route.matches(scope)
+            if match is not Match.NONE and isinstance(route, Route):
+                return route_template(scope["method"], route.path)
+        return f"{scope['method']} (unmatched)"
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith(CONTROL_PREFIX):
+            await self.app(scope, receive, send)
+            return
+        self.stats.record_request(self._template(scope))
+
+        async def counting_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                self.stats.record_response(int(message["status"]))
+            await send(message)
+
+        draw = self.faults.draw()
+        if draw.delay_seconds > 0:
+            await asyncio.sleep(draw.delay_seconds)
+        if draw.drop:
+            self.stats.record_drop()
+            await _drop_connection(scope, receive)
+            return
+        request = Request(scope, receive)
+        refusal = self._refusal(request, throttle=draw.throttle, fail=draw.fail)
+        if refusal is not None:
+            await refusal(scope, receive, counting_send)
+            return
+        await self.app(scope, receive, counting_send)
+
+    def _refusal(self, request: Request, *, throttle: bool, fail: bool) -> Response | None:
+        unauthorized = self.dialect.authenticate(request)
+        if unauthorized is not None:
+            return unauthorized
+        limiter = self.limiters.get(self.dialect.bucket(request))
+        if limiter is not None:
+            decision = limiter.acquire()
+            if not decision.allowed:
+                return self.dialect.rate_limited(request, decision)
+        if throttle:
+            injected = RateDecision(
+                allowed=False,
+                limit=limiter.count if limiter is not None else 0,
+                remaining=0,
+                retry_after=self.settings.injected_retry_after,
+            )
+            return self.dialect.rate_limited(request, injected)
+        if fail:
+            return self.dialect.internal_error(request)
+        return None
+
+
+async def _drop_connection(scope: Scope, receive: Receive) -> None:
+    """Close the connection without answering (see ``reconciler.emulator.server``)."""
+    transport = scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
+    if transport is None:
+        raise RuntimeError("dropping connections needs the app to run under EmulatorServer")
+    transport.abort()
+    # Wait until the server has seen the disconnect; returning earlier would make uvicorn
+    # try to answer with a 500 of its own on the dead connection.
+    while (await receive())["type"] != "http.disconnect":
+        pass

@@ -1,0 +1,385 @@
+"""The Respan API emulator: users (customers) and credit transactions, over HTTP.
+
+``RespanState`` holds the organization's data (thread-safe; tests may change it directly while
+the server runs). ``create_app`` serves it as the documented API: list with filters, sorting
+and page links, retrieve, PATCH, DELETE, credit transactions, DRF-style error bodies, Bearer
+auth, a per-organization rate limit and injected faults (see ``middleware``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from reconciler.emulator import respan_model as model
+from reconciler.emulator.common import (
+    EmulatorSettings,
+    EmulatorStats,
+    RateDecision,
+    SlidingWindowLimiter,
+)
+from reconciler.emulator.http import (
+    InvalidJSON,
+    Refusal,
+    control_routes_handlers,
+    json_body,
+    path_tail,
+    positive_int,
+    refusing,
+)
+from reconciler.emulator.middleware import EmulatorMiddleware, ProviderDialect
+from reconciler.emulator.respan_query import (
+    Condition,
+    QueryError,
+    parse_filters,
+    parse_sort,
+    sort_customers,
+)
+from reconciler.errors import ConfigError
+
+DEFAULT_API_KEY = "emulator-key"
+"""The documented key the CLI uses when none is given (not a secret)."""
+DEFAULT_RATE_LIMIT = (60, 60.0)
+"""The users API's documented limit: 60 requests per minute per organization."""
+USERS_PREFIX = "/api/users/"
+TRANSACTIONS_PREFIX = "/api/credit-transactions/"
+
+CustomerKey = tuple[str, str]
+"""``(environment, customer_identifier)``."""
+
+
+class RespanState:
+    """One organization's customers and credit transactions, behind one lock."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._customers: dict[CustomerKey, dict[str, Any]] = {}
+        self._transactions: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def from_seed(cls, seed: Mapping[str, Any] | None, *, source: str = "seed") -> RespanState:
+        """State from ``{"customers": [...], "credit_transactions": [...]}`` in the API's own
+        shapes; ``ConfigError`` names ``source`` and the bad entry and field."""
+        state = cls()
+        if seed is None:
+            return state
+        if not isinstance(seed, Mapping):
+            raise ConfigError(
+                f"{source}: expected an object with customers and credit_transactions"
+            )
+        unknown = sorted(set(seed) - {"customers", "credit_transactions"})
+        if unknown:
+            raise ConfigError(
+                f"{source}: unknown key {unknown[0]!r} (expected customers, credit_transactions)"
+            )
+        for index, item in enumerate(_entries(seed, "customers", source)):
+            try:
+                state.add_customer(item)
+            except (model.ValidationFailed, ValueError) as exc:
+                raise ConfigError(f"{source}: customers[{index}]: {exc}") from None
+        for index, item in enumerate(_entries(seed, "credit_transactions", source)):
+            try:
+                state.add_credit_transaction(item, index=index)
+            except (model.ValidationFailed, ValueError) as exc:
+                raise ConfigError(f"{source}: credit_transactions[{index}]: {exc}") from None
+        return state
+
+    # --- customers ----------------------------------------------------------------------------
+
+    @property
+    def customers(self) -> dict[CustomerKey, dict[str, Any]]:
+        """A snapshot of every customer (stored shape), keyed by (environment, identifier)."""
+        with self._lock:
+            return {key: _copy(record) for key, record in self._customers.items()}
+
+    def add_customer(self, customer: Mapping[str, Any]) -> dict[str, Any]:
+        """Create a customer (as usage would) from an API-shaped object; ``ValueError`` if it
+        exists already."""
+        record = model.customer_from_seed(dict(customer))
+        key = (record["environment"], record["customer_identifier"])
+        with self._lock:
+            if key in self._customers:
+                raise ValueError(f"customer {key[1]!r} already exists in {key[0]}")
+            self._customers[key] = record
+            return _copy(record)
+
+    def get_customer(
+        self, customer_identifier: str, *, environment: str = model.DEFAULT_ENVIRONMENT
+    ) -> dict[str, Any] | None:
+        with self._lock:
+            record = self._customers.get((environment, customer_identifier))
+            return None if record is None else _copy(record)
+
+    def update_customer(
+        self,
+        customer_identifier: str,
+        changes: Mapping[str, Any],
+        *,
+        environment: str = model.DEFAULT_ENVIRONMENT,
+    ) -> dict[str, Any]:
+        """Apply a PATCH body (validated as the API does) and bump ``updated_at``.
+
+        ``KeyError`` for an unknown customer, ``ValidationFailed`` for a bad body.
+        """
+        normalized = model.validate_update(changes)
+        with self._lock:
+            record = self._customers[(environment, customer_identifier)]
+            record.update(normalized)
+            record["updated_at"] = model.now_timestamp()
+            return _copy(record)
+
+    def delete_customer(
+        self, customer_identifier: str, *, environment: str = model.DEFAULT_ENVIRONMENT
+    ) -> bool:
+        """Remove a customer; ``False`` when there was none."""
+        with self._lock:
+            return self._customers.pop((environment, customer_identifier), None) is not None
+
+    def list_customers(
+        self,
+        environment: str,
+        conditions: Iterable[Condition] = (),
+        *,
+        sort_field: str = "first_seen",
+        descending: bool = True,
+        match_all: bool = True,
+    ) -> list[dict[str, Any]]:
+        """Matching customers of ``environment``, sorted (ties by identifier)."""
+        wanted = tuple(conditions)
+        combine = all if match_all else any
+        with self._lock:
+            records = [
+                _copy(record)
+                for (env, _), record in self._customers.items()
+                if env == environment
+                and (not wanted or combine(condition.matches(record) for condition in wanted))
+            ]
+        return [dict(r) for r in sort_customers(records, sort_field, descending)]
+
+    # --- credit transactions ----------------------------------------------------------------
+
+    def add_credit_transaction(
+        self, transaction: Mapping[str, Any], *, index: int | None = None
+    ) -> dict[str, Any]:
+        """Record a transaction (either documented shape; missing fields are derived)."""
+        with self._lock:
+            number = len(self._transactions) + 1 if index is None else index + 1
+            record = model.credit_transaction_from_seed(dict(transaction), number)
+            if record["id"] in self._transactions:
+                raise ValueError(f"credit transaction {record['id']!r} already exists")
+            self._transactions[record["id"]] = record
+            return _copy(record)
+
+    def get_credit_transaction(self, transaction_id: str) -> dict[str, Any] | None:
+        with self._lock:
+            record = self._transactions.get(transaction_id)
+            return None if record is None else _copy(record)
+
+    def credit_transactions(self) -> list[dict[str, Any]]:
+        """Every transaction, newest first (ties by id)."""
+        with self._lock:
+            records = [_copy(record) for record in self._transactions.values()]
+        records.sort(key=lambda r: r["id"])
+        records.sort(key=lambda r: model.parse_timestamp(r["created_at"]), reverse=True)
+        return records
+
+
+def _entries(seed: Mapping[str, Any], key: str, source: str) -> list[Any]:
+    entries = seed.get(key, [])
+    if not isinstance(entries, list):
+        raise ConfigError(f"{source}: {key} must be a list")
+    return entries
+
+
+def _copy(record: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: (dict(v) if isinstance(v, dict) else v) for k, v in record.items()}
+
+
+# --- HTTP ----------------------------------------------------------------------------------------
+
+_NOT_FOUND = {"detail": "Not found."}
+
+
+def _environment(request: Request) -> str:
+    environment = request.query_params.get("environment") or model.DEFAULT_ENVIRONMENT
+    if environment not in model.ENVIRONMENTS:
+        raise Refusal(400, {"detail": f'"{environment}" is not a valid environment (prod, test).'})
+    return environment
+
+
+def _page(request: Request, items: list[dict[str, Any]], page: int, page_size: int) -> JSONResponse:
+    start = (page - 1) * page_size
+    has_next = start + page_size < len(items)
+    return JSONResponse(
+        {
+            "count": len(items),
+            "next": str(request.url.include_query_params(page=page + 1)) if has_next else None,
+            "previous": str(request.url.include_query_params(page=page - 1)) if page > 1 else None,
+            "results": items[start : start + page_size],
+        }
+    )
+
+
+async def _object_body(request: Request) -> dict[str, Any]:
+    try:
+        body = await json_body(request)
+    except InvalidJSON as exc:
+        raise Refusal(400, {"detail": f"JSON parse error - {exc}"}) from None
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        kind = type(body).__name__
+        raise Refusal(400, {"detail": f"Invalid data. Expected a dictionary, but got {kind}."})
+    return body
+
+
+def create_app(
+    state: RespanState, settings: EmulatorSettings, *, stats: EmulatorStats | None = None
+) -> Starlette:
+    """The Respan API over ``state``; ``app.state.stats`` holds the request statistics."""
+    stats = stats if stats is not None else EmulatorStats()
+
+    @refusing
+    async def list_customers(request: Request) -> Response:
+        environment = _environment(request)
+        page = positive_int(request, "page", 1)
+        page_size = positive_int(request, "page_size", 50, maximum=1000)
+        body = await _object_body(request) if request.method == "POST" else {}
+        combine = body.get("operator") or "AND"
+        try:
+            sort_field, descending = parse_sort(request.query_params.get("sort_by"))
+            conditions = parse_filters(body.get("filters"))
+            if combine not in ("AND", "OR"):
+                raise QueryError(f"Unsupported operator {combine!r}: use AND or OR.")
+        except QueryError as exc:
+            raise Refusal(400, {"detail": str(exc)}) from None
+        records = state.list_customers(
+            environment,
+            conditions,
+            sort_field=sort_field,
+            descending=descending,
+            match_all=combine == "AND",
+        )
+        return _page(request, [model.list_item(r) for r in records], page, page_size)
+
+    @refusing
+    async def customer(request: Request) -> Response:
+        identifier = path_tail(request, USERS_PREFIX)
+        environment = _environment(request)
+        record = state.get_customer(identifier, environment=environment)
+        if record is None:
+            raise Refusal(404, _NOT_FOUND)
+        if request.method == "DELETE":
+            if not state.delete_customer(identifier, environment=environment):
+                raise Refusal(404, _NOT_FOUND)
+            return Response(status_code=204)
+        if request.method == "PATCH":
+            body = await _object_body(request)
+            try:
+                record = state.update_customer(identifier, body, environment=environment)
+            except model.ValidationFailed as exc:
+                raise Refusal(422, {"detail": "Validation error", "errors": exc.errors}) from None
+            except KeyError:
+                raise Refusal(404, _NOT_FOUND) from None
+        return JSONResponse(model.detail(record, settings.omit_fields))
+
+    @refusing
+    async def list_credit_transactions(request: Request) -> Response:
+        page = positive_int(request, "page", 1)
+        page_size = positive_int(request, "page_size", 100, maximum=1000)
+        return _page(request, state.credit_transactions(), page, page_size)
+
+    @refusing
+    async def credit_transaction(request: Request) -> Response:
+        record = state.get_credit_transaction(path_tail(request, TRANSACTIONS_PREFIX))
+        if record is None:
+            raise Refusal(404, _NOT_FOUND)
+        return JSONResponse(record)
+
+    read_stats, reset_stats = control_routes_handlers(stats)
+    routes = [
+        Route("/api/users/list/", list_customers, methods=["GET", "POST"]),
+        Route(
+            "/api/users/{customer_identifier:path}/", customer, methods=["GET", "PATCH", "DELETE"]
+        ),
+        Route("/api/credit-transactions/list/", list_credit_transactions, methods=["GET"]),
+        Route("/api/credit-transactions/{id:path}/", credit_transaction, methods=["GET"]),
+        Route("/_emulator/stats", read_stats, methods=["GET"]),
+        Route("/_emulator/reset-stats", reset_stats, methods=["POST"]),
+    ]
+    limiters = {}
+    if settings.rate_limit is not None:
+        limiters["api"] = SlidingWindowLimiter(*settings.rate_limit, clock=settings.clock)
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(
+                EmulatorMiddleware,
+                routes=routes,
+                settings=settings,
+                stats=stats,
+                dialect=_dialect(settings),
+                limiters=limiters,
+            )
+        ],
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.state.stats = stats
+    app.state.emulator_state = state
+    return app
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        body = {"detail": f'Method "{request.method}" not allowed.'}
+        return JSONResponse(body, status_code=405, headers=exc.headers)
+    if exc.status_code == 404:
+        return JSONResponse(_NOT_FOUND, status_code=404)
+    return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+
+def _dialect(settings: EmulatorSettings) -> ProviderDialect:
+    expected = settings.api_key.encode()
+
+    def authenticate(request: Request) -> Response | None:
+        header = request.headers.get("authorization", "").strip()
+        if not header:
+            return _unauthorized("Authentication credentials were not provided.")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(token.strip().encode(), expected):
+            return _unauthorized("Invalid API key.")
+        return None
+
+    def rate_limited(request: Request, decision: RateDecision) -> Response:
+        headers = (
+            {"Retry-After": str(decision.retry_after)} if settings.retry_after_header else None
+        )
+        body = {"detail": "Rate limit exceeded", "retry_after": decision.retry_after}
+        return JSONResponse(body, status_code=429, headers=headers)
+
+    def internal_error(request: Request) -> Response:
+        body = {"detail": "Internal server error", "error_code": "INTERNAL_ERROR"}
+        return JSONResponse(body, status_code=500)
+
+    return ProviderDialect(
+        authenticate=authenticate,
+        rate_limited=rate_limited,
+        internal_error=internal_error,
+        bucket=lambda request: "api",
+    )
+
+
+def _unauthorized(detail: str) -> Response:
+    return JSONResponse(
+        {"detail": detail}, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="api"'}
+    )

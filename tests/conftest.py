@@ -1,0 +1,40 @@
+"""Shared fixtures: provider emulators served over real loopback HTTP.
+
+``respan_emulator(seed=..., **settings)`` starts one and returns a ``RunningEmulator`` with
+``.url``, ``.api_key``, ``.state`` and ``.stats()``; every emulator a test starts is stopped
+when the test ends. Tests get no rate limit and no faults unless they ask for them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from reconciler.emulator import EmulatorSettings, RespanState, RunningEmulator, start_emulator
+from reconciler.emulator.running import Seed
+
+RESPAN_TEST_KEY = "rsp_test_key_0123456789abcdef"
+
+EmulatorFactory = Callable[..., RunningEmulator[Any]]
+
+
+def _factory(provider: str, api_key: str) -> Iterator[EmulatorFactory]:
+    running: list[RunningEmulator[Any]] = []
+
+    def start(seed: Seed = None, **overrides: Any) -> RunningEmulator[Any]:
+        options: dict[str, Any] = {"api_key": api_key, "rate_limit": None, **overrides}
+        emulator = start_emulator(provider, EmulatorSettings(**options), seed=seed)
+        running.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in running:
+        emulator.stop()
+
+
+@pytest.fixture
+def respan_emulator() -> Iterator[Callable[..., RunningEmulator[RespanState]]]:
+    """Start Respan emulators: ``respan_emulator(seed={...} or path, **settings_overrides)``."""
+    yield from _factory("respan", RESPAN_TEST_KEY)
