@@ -1,0 +1,82 @@
+"""Money as the pipeline sees it: USD amounts as ``Decimal`` to the cent, and how to show them.
+
+Used by the planner's normalization (so ``250``, ``250.0`` and a float's ``250.00000001`` are the
+same amount) and by every plan renderer (``$1,250.00``, ``+$150.00, +60.0%``).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from typing import Any, Final
+
+CENT: Final = Decimal("0.01")
+_TENTH: Final = Decimal("0.1")
+_HUNDRED: Final = Decimal(100)
+
+
+def to_money(value: Any) -> Decimal | None:
+    """``value`` as a USD amount quantized to the cent, ``None`` staying ``None``.
+
+    Floats (API responses) go through ``repr`` so that ``0.1`` is ``0.10``, not the binary
+    fraction behind it. Half-cents round to even (banker's rounding), the same on both sides
+    of a comparison. Raises ``ValueError`` for booleans, text that is not a number, and
+    non-finite amounts.
+    """
+    if value is None:
+        return None
+    amount = to_decimal(value)
+    return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def to_decimal(value: Any) -> Decimal:
+    """``value`` (``int``, ``float``, ``Decimal`` or numeric ``str``) as a finite ``Decimal``.
+
+    Raises ``ValueError`` for anything else, including ``bool`` (``True`` is not ``1`` here).
+    """
+    if isinstance(value, bool):
+        raise ValueError(f"expected a number, got {value!r}")
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, float):
+        amount = Decimal(repr(value))
+    elif isinstance(value, str):
+        try:
+            amount = Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"expected a number, got {value!r}") from None
+    else:
+        raise ValueError(f"expected a number, got {value!r}")
+    if not amount.is_finite():
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return amount
+
+
+def format_money(amount: Decimal) -> str:
+    """``Decimal("-1250.5")`` -> ``"-$1,250.50"``: dollar sign, thousands separators, cents."""
+    cents = amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+    sign = "-" if cents < 0 else ""
+    return f"{sign}${abs(cents):,.2f}"
+
+
+def format_signed_money(amount: Decimal) -> str:
+    """``Decimal(150)`` -> ``"+$150.00"``; a delta always shows its sign (zero counts as +)."""
+    text = format_money(amount)
+    return text if text.startswith("-") else f"+{text}"
+
+
+def format_delta(before: Decimal | None, after: Decimal | None) -> str:
+    """How an amount moves: ``"+$150.00, +60.0%"``; no percentage when ``before`` is 0 or null.
+
+    A null side counts as zero for the amount (clearing a budget removes its whole value).
+    """
+    start = before if before is not None else Decimal(0)
+    end = after if after is not None else Decimal(0)
+    delta = end - start
+    text = format_signed_money(delta)
+    if before is None or before == 0:
+        return text
+    percent = (delta * _HUNDRED / before).quantize(_TENTH, rounding=ROUND_HALF_EVEN)
+    sign = "-" if percent < 0 else "+"
+    return f"{text}, {sign}{abs(percent):,.1f}%"

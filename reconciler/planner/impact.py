@@ -1,0 +1,80 @@
+"""Money moved by a plan: the amount changes the policy checks and renderers sum up.
+
+A money change is a ``FieldChange`` of kind MONEY in a create or update: a top-level money
+field (``period_budget``) or an amount inside a structured field (an Autumn spend limit's
+``overage_limit``). A null amount (no budget, no limit) counts as zero in sums; a live amount
+the API did not return cannot be compared and is counted apart as unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from decimal import Decimal
+from types import MappingProxyType
+
+from reconciler.domain import UNKNOWN, FieldKind
+from reconciler.plan import Change, FieldChange, Plan
+
+_AMOUNT_ACTIONS = frozenset({"create", "update"})
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyChange:
+    """One amount a plan changes; ``before`` is ``None`` for no amount, UNKNOWN if unread."""
+
+    change: Change
+    field: FieldChange
+    before: object  # Decimal, None (no amount) or UNKNOWN
+    after: Decimal | None
+
+    @property
+    def group(self) -> str:
+        """What the amount is part of: ``period_budget``, ``billing_controls.spend_limits``."""
+        return self.field.path.split("[", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetImpact:
+    """Sum of amount deltas by group (sorted), and how many amounts had an unknown before."""
+
+    deltas: Mapping[str, Decimal]
+    unknown: int = 0
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.deltas and not self.unknown
+
+
+def money_changes(plan: Plan) -> Iterator[MoneyChange]:
+    """Every amount a create or update sets, in plan order (values not money are skipped)."""
+    for change in plan.changes:
+        if change.action not in _AMOUNT_ACTIONS:
+            continue
+        for field in change.fields:
+            if field.kind is not FieldKind.MONEY or not _is_amount(field.after):
+                continue
+            if field.before is UNKNOWN or _is_amount(field.before):
+                yield MoneyChange(change, field, field.before, field.after)
+
+
+def budget_impact(plan: Plan) -> BudgetImpact:
+    """The plan's budget impact: per group, the sum of (after - before), null as zero."""
+    deltas: dict[str, Decimal] = {}
+    unknown = 0
+    for money in money_changes(plan):
+        if money.before is UNKNOWN:
+            unknown += 1
+            continue
+        delta = amount(money.after) - amount(money.before)
+        deltas[money.group] = deltas.get(money.group, Decimal(0)) + delta
+    return BudgetImpact(MappingProxyType(dict(sorted(deltas.items()))), unknown)
+
+
+def amount(value: object) -> Decimal:
+    """An amount for arithmetic: a Decimal as is, ``None`` (no amount) as zero."""
+    return value if isinstance(value, Decimal) else Decimal(0)
+
+
+def _is_amount(value: object) -> bool:
+    return value is None or isinstance(value, Decimal)

@@ -1,0 +1,175 @@
+"""``build_plan``: desired customers vs live customers -> a ``Plan``. Pure: no I/O, no clock.
+
+Rules, for whoever reads a plan or changes this module:
+
+- Only declared fields are managed; an explicit ``null`` clears a field. Values compare in
+  canonical form (``normalize``), so no plan shows a change that is not real.
+- ``lifecycle.ignore_changes`` names top-level fields whose drift is not corrected: they are
+  left out of ``fields``, ``payload`` and ``before`` of an update (so drift in them never makes
+  a saved plan stale). A create still sends them: they are declared.
+- A declared customer not found live is a ``create`` when the provider's model
+  ``creates_missing``, else ``missing`` (reported with the model's note, never sent).
+- A live customer that no manifest declares is left alone, or with ``prune`` planned for
+  ``delete``. Prune never deletes a customer declared in *any* loaded manifest, even one
+  ``--target``/``--exclude`` leave out of this plan. So a declared customer is never deleted,
+  and ``lifecycle.prevent_destroy`` holds by construction: to delete a protected customer
+  someone must remove the flag and the declaration in a reviewed change, as in Terraform. It
+  guards against customers vanishing from the loaded manifest set by mistake only when the
+  declaration is loaded; pass every manifest directory to ``plan --prune``.
+- ``targets``/``excludes`` are ``fnmatch`` globs (case-sensitive) on the customer id. A
+  customer is in the plan when it matches some target (or there are none) and no exclude.
+  ``unchanged`` counts in-plan declared customers that need nothing.
+- Order: by provider, environment, action (create, update, delete, missing), then id; fields
+  in the model's field order, paths inside a field sorted. The same input gives the same plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from fnmatch import fnmatchcase
+from typing import Any
+
+from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, ProviderModel
+from reconciler.errors import ConfigError
+from reconciler.plan import ACTIONS, Change, FieldChange, Plan
+from reconciler.planner.diff import create_value, diff_field
+from reconciler.planner.normalize import normalize
+
+_ACTION_ORDER = {action: index for index, action in enumerate(ACTIONS)}
+
+
+@dataclass(frozen=True, slots=True)
+class PlanOptions:
+    """What the plan covers: ``prune`` undeclared customers, ``targets``/``excludes`` globs."""
+
+    prune: bool = False
+    targets: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()
+
+    def selects(self, customer_id: str) -> bool:
+        """True when ``customer_id`` is inside this plan's target/exclude selection."""
+        if self.targets and not any(fnmatchcase(customer_id, p) for p in self.targets):
+            return False
+        return not any(fnmatchcase(customer_id, pattern) for pattern in self.excludes)
+
+
+def build_plan(
+    desired: Iterable[DesiredCustomer],
+    live: Mapping[CustomerKey, LiveCustomer],
+    models: Mapping[str, ProviderModel],
+    options: PlanOptions = PlanOptions(),
+) -> Plan:
+    """The plan that makes ``live`` match ``desired`` (see the module docstring for rules).
+
+    ``live`` holds every live customer of the environments involved, by key; ``models`` the
+    provider models by name. Raises ``ConfigError`` for a customer of an unknown provider.
+    """
+    declared: set[CustomerKey] = set()
+    changes: list[Change] = []
+    unchanged = 0
+    for customer in desired:
+        declared.add(customer.key)
+        if not options.selects(customer.id):
+            continue
+        model = _model(models, customer.provider)
+        found = live.get(customer.key)
+        if found is None:
+            changes.append(
+                _create(model, customer) if model.creates_missing else _missing(model, customer)
+            )
+            continue
+        change = _update(model, customer, found)
+        if change is None:
+            unchanged += 1
+        else:
+            changes.append(change)
+    if options.prune:
+        for key, found in live.items():
+            if key not in declared and options.selects(key[2]):
+                changes.append(_delete(_model(models, key[0]), key, found))
+    changes.sort(key=lambda c: (c.provider, c.environment, _ACTION_ORDER[c.action], c.id))
+    return Plan(changes=tuple(changes), unchanged=unchanged)
+
+
+def _model(models: Mapping[str, ProviderModel], name: str) -> ProviderModel:
+    try:
+        return models[name]
+    except KeyError:
+        known = ", ".join(sorted(models)) or "none"
+        raise ConfigError(f"unknown provider {name!r} (known: {known})") from None
+
+
+def _update(model: ProviderModel, customer: DesiredCustomer, found: LiveCustomer) -> Change | None:
+    fields: list[FieldChange] = []
+    payload: dict[str, Any] = {}
+    before: dict[str, Any] = {}
+    ignored = customer.lifecycle.ignore_changes
+    for name, spec in model.fields.items():
+        if name not in customer.fields or name in ignored:
+            continue
+        live_value = normalize(spec, found.get(name))
+        before[name] = live_value
+        diff = diff_field(model, spec, normalize(spec, customer.fields[name]), live_value)
+        if diff is not None:
+            fields.extend(diff.changes)
+            payload[name] = diff.payload
+    if not payload:
+        return None
+    return Change(
+        action="update",
+        provider=customer.provider,
+        environment=customer.environment,
+        id=customer.id,
+        fields=tuple(fields),
+        payload=payload,
+        before=before,
+        source=customer.source,
+    )
+
+
+def _create(model: ProviderModel, customer: DesiredCustomer) -> Change:
+    fields: list[FieldChange] = []
+    payload: dict[str, Any] = {}
+    for name, spec in model.fields.items():
+        if name in customer.fields:
+            value = create_value(model, spec, normalize(spec, customer.fields[name]))
+            fields.append(FieldChange(name, None, value, spec.kind))
+            payload[name] = value
+    return Change(
+        action="create",
+        provider=customer.provider,
+        environment=customer.environment,
+        id=customer.id,
+        fields=tuple(fields),
+        payload=payload,
+        source=customer.source,
+    )
+
+
+def _missing(model: ProviderModel, customer: DesiredCustomer) -> Change:
+    return Change(
+        action="missing",
+        provider=customer.provider,
+        environment=customer.environment,
+        id=customer.id,
+        source=customer.source,
+        note=model.missing_note.format(environment=customer.environment),
+    )
+
+
+def _delete(model: ProviderModel, key: CustomerKey, found: LiveCustomer) -> Change:
+    before = {
+        name: normalize(spec, found.fields[name])
+        for name, spec in model.fields.items()
+        if name in found.fields
+    }
+    provider, environment, customer_id = key
+    return Change(
+        action="delete",
+        provider=provider,
+        environment=environment,
+        id=customer_id,
+        before=before,
+        note="not declared in any manifest (prune)",
+    )
