@@ -13,8 +13,10 @@ request, and redacted from any text an answer brings back.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import ssl
 import threading
 import time
 from collections import Counter
@@ -202,6 +204,7 @@ class HttpTransport:
             ),
             headers={"Accept": "application/json", **(headers or {})},
             follow_redirects=False,
+            verify=_tls_context(),
         )
 
     def __repr__(self) -> str:
@@ -370,6 +373,13 @@ class HttpTransport:
 
     def _host(self) -> str:
         return urlsplit(self.base_url).netloc
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # Building a verifying context loads the CA bundle (tens of ms); one per process is enough
+    # and an SSLContext is safe to share between clients and threads.
+    return httpx.create_ssl_context()
 
 
 class _NotJson:

@@ -1,0 +1,169 @@
+"""Tiny real HTTP servers on 127.0.0.1 for client tests: scripted answers and dropped sockets.
+
+The emulator serves the documented API; these serve what it never would (a server that
+repeats pages, echoes the Authorization header, or hangs up) so the client's defences are
+exercised over real sockets too.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import socket
+import socketserver
+import threading
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+
+@dataclass
+class Seen:
+    """One request as the server received it."""
+
+    method: str
+    raw_path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Answer:
+    """One scripted answer."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None  # sent as is instead of ``body`` as JSON
+
+
+Handler = Callable[[Seen], Answer | Awaitable[Answer]]
+
+
+class ScriptedApp:
+    """ASGI app answering each request with ``handler(seen)``; records every request.
+
+    ``handler`` may be a coroutine function (to hold a request open without blocking the
+    server). ``reset()`` swaps it, so one server can serve a whole test module.
+    """
+
+    def __init__(self, handler: Handler) -> None:
+        self.handler = handler
+        self.seen: list[Seen] = []
+        self._lock = threading.Lock()
+
+    def reset(self, handler: Handler) -> ScriptedApp:
+        with self._lock:
+            self.handler = handler
+            self.seen.clear()
+        return self
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        assert scope["type"] == "http"
+        request = Request(scope, receive)
+        seen = Seen(
+            method=request.method,
+            raw_path=scope["raw_path"].decode("ascii"),
+            query=scope["query_string"].decode("ascii"),
+            headers={k.lower(): v for k, v in request.headers.items()},
+            body=await request.body(),
+        )
+        with self._lock:
+            self.seen.append(seen)
+        answer = self.handler(seen)
+        if inspect.isawaitable(answer):
+            answer = await answer
+        if answer.raw is not None:
+            content, media = answer.raw, "text/html"
+        elif answer.body is None:
+            content, media = b"", None
+        else:
+            content, media = json.dumps(answer.body).encode(), "application/json"
+        response = Response(content, answer.status, headers=answer.headers, media_type=media)
+        await response(scope, receive, send)
+
+
+def script(*answers: Answer) -> Handler:
+    """A handler giving ``answers`` in order, repeating the last one forever."""
+    queue = list(answers)
+    lock = threading.Lock()
+
+    def handler(seen: Seen) -> Answer:
+        with lock:
+            return queue.pop(0) if len(queue) > 1 else queue[0]
+
+    return handler
+
+
+def _listening_socket() -> socket.socket:
+    # Bound and listening before the server thread starts: clients can connect at once (the
+    # kernel queues them), so no test waits for the server to come up.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+@contextmanager
+def serve(app: Any) -> Iterator[str]:
+    """Run an ASGI app with uvicorn on a random loopback port; yield its base URL."""
+    sock = _listening_socket()
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="error", lifespan="off", ws="none")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+@contextmanager
+def hang_up_then_answer(drops: int, answer: bytes) -> Iterator[tuple[str, list[int]]]:
+    """A server that closes the first ``drops`` connections unanswered, then sends ``answer``.
+
+    Yields the base URL and a one-item list counting connections accepted.
+    """
+    accepted = [0]
+    lock = threading.Lock()
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            self.request.recv(65536)
+            with lock:
+                accepted[0] += 1
+                drop = accepted[0] <= drops
+            if not drop:
+                self.request.sendall(answer)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", accepted
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def raw_json_answer(status: int, body: Any) -> bytes:
+    """A complete HTTP/1.1 response that closes the connection."""
+    content = json.dumps(body).encode()
+    head = (
+        f"HTTP/1.1 {status} X\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(content)}\r\nConnection: close\r\n\r\n"
+    )
+    return head.encode() + content

@@ -1,0 +1,422 @@
+"""The shared HTTP transport over real loopback sockets: errors, retries, pacing, secrecy."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import socket
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from decimal import Decimal
+
+import pytest
+from scripted_http import (
+    Answer,
+    ScriptedApp,
+    Seen,
+    hang_up_then_answer,
+    raw_json_answer,
+    script,
+    serve,
+)
+
+from reconciler.clients.http import (
+    HttpTransport,
+    check_base_url,
+    decode_json,
+    encode_json,
+    encode_path,
+)
+from reconciler.clients.pacing import Pacer
+from reconciler.clients.retry import RetryPolicy
+from reconciler.clients.secret import Secret
+from reconciler.errors import (
+    APIError,
+    AuthenticationError,
+    ConfigError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+
+KEY = "sk_test_SUPERSECRET_0123456789"
+FAST = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
+
+
+def transport(url: str, **kwargs: object) -> HttpTransport:
+    kwargs.setdefault("retry", FAST)
+    return HttpTransport(url, Secret(KEY), **kwargs)  # type: ignore[arg-type]
+
+
+Server = tuple[str, ScriptedApp]
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[Server]:
+    """One scripted server for the module; each test installs its own answers."""
+    app = ScriptedApp(script(Answer(200, {"ok": True})))
+    with serve(app) as url:
+        yield url, app
+
+
+@pytest.fixture
+def ok_app(server: Server) -> tuple[str, ScriptedApp]:
+    url, app = server
+    app.reset(script(Answer(200, {"ok": True})))
+    return url, app
+
+
+# -- base URLs, paths, bodies --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://api.respan.ai",
+        "https://api.respan.ai/",
+        "http://127.0.0.1:8000",
+        "http://localhost:1234/prefix",
+        "http://[::1]:9",
+    ],
+)
+def test_allowed_base_urls(url: str) -> None:
+    """https anywhere and plain http to loopback are accepted (trailing slash dropped)."""
+    assert check_base_url(url) == url.rstrip("/")
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://api.respan.ai", "refusing plain http:// to api.respan.ai"),
+        ("http://10.0.0.5:8000", "refusing plain http://"),
+        ("ftp://example.com", "must start with https://"),
+        ("api.respan.ai", "must start with https://"),
+        ("https://user:pw@api.respan.ai", "must not carry credentials"),
+        ("https://api.respan.ai/?x=1", "query string"),
+    ],
+)
+def test_refused_base_urls(url: str, message: str) -> None:
+    """Non-loopback http, other schemes and URLs with credentials are a ConfigError."""
+    with pytest.raises(ConfigError) as caught:
+        check_base_url(url)
+    assert message in str(caught.value)
+    assert "pw" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("segment", "encoded"),
+    [
+        ("acme-corp", "acme-corp"),
+        ("../credit-transactions/x", "..%2Fcredit-transactions%2Fx"),
+        ("a/b?c#d", "a%2Fb%3Fc%23d"),
+        ("..", "%2E%2E"),
+        (".", "%2E"),
+        ("...", "..."),
+        ("a%2Fb", "a%252Fb"),
+        ("é x", "%C3%A9%20x"),
+    ],
+)
+def test_encode_path_escapes_every_segment(segment: str, encoded: str) -> None:
+    """Slashes, query and fragment marks, percent signs and dot-only segments are escaped."""
+    assert encode_path("api", "users", segment) == f"/api/users/{encoded}/"
+
+
+@pytest.mark.parametrize("identifier", ["../credit-transactions/x", "a/b?c#d", "..", ".", "%2F"])
+def test_encoded_path_reaches_the_server_unnormalized(identifier: str, ok_app: Server) -> None:
+    """httpx sends the encoded segment as is: no dot-segment removal, no re-decoding of %2F."""
+    url, app = ok_app
+    with transport(url) as client:
+        client.request("GET", encode_path("api", "users", identifier), idempotent=True)
+    assert app.seen[-1].raw_path == encode_path("api", "users", identifier)
+
+
+def test_base_url_path_prefix_is_kept(ok_app: Server) -> None:
+    """A base URL with a path (a proxy mount) prefixes every request path."""
+    url, app = ok_app
+    with transport(url + "/mount/") as client:
+        client.request("GET", "/api/users/x/", idempotent=True, params={"environment": "prod"})
+    assert app.seen[-1].raw_path == "/mount/api/users/x/"
+    assert app.seen[-1].query == "environment=prod"
+
+
+def test_decimals_go_out_as_json_numbers() -> None:
+    """Integral decimals become ints, others floats that round-trip to the cent."""
+    body = {"a": Decimal("250.00"), "b": Decimal("0.1"), "c": Decimal("19.99"), "d": None}
+    assert json.loads(encode_json(body)) == {"a": 250, "b": 0.1, "c": 19.99, "d": None}
+    assert encode_json({"a": Decimal("250.00")}) == b'{"a":250}'
+    with pytest.raises(TypeError, match="set"):
+        encode_json({"a": {1}})
+
+
+def test_fractional_numbers_come_back_as_decimals() -> None:
+    """Money read from an answer is exact: 45.67 is Decimal('45.67'), not a float."""
+    assert decode_json(b'{"usage": 45.67, "n": 3}') == {"usage": Decimal("45.67"), "n": 3}
+
+
+# -- answers and typed errors --------------------------------------------------------------
+
+
+def test_success_returns_body_status_and_attempts(ok_app: Server) -> None:
+    """A 2xx answer comes back decoded, with the attempt count; JSON bodies are sent as JSON."""
+    url, app = ok_app
+    with transport(url) as client:
+        reply = client.request("PATCH", "/x/", body={"b": Decimal(5)}, idempotent=True)
+    assert (reply.status, reply.body, reply.attempts) == (200, {"ok": True}, 1)
+    assert app.seen[-1].body == b'{"b":5}'
+    assert app.seen[-1].headers["content-type"] == "application/json"
+    assert app.seen[-1].headers["authorization"] == f"Bearer {KEY}"
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error_type", "detail"),
+    [
+        (401, {"detail": "Invalid API key."}, AuthenticationError, "Invalid API key."),
+        (404, {"detail": "Not found."}, NotFoundError, "Not found."),
+        (400, {"message": "bad", "code": "invalid_inputs"}, InvalidRequestError, "bad"),
+        (409, {"message": "exists", "code": "customer_already_exists"}, InvalidRequestError, ""),
+        (418, "<html>teapot</html>", InvalidRequestError, "<html>teapot</html>"),
+    ],
+)
+def test_client_errors_are_typed_and_not_retried(
+    status: int, body: object, error_type: type[APIError], detail: str, server: Server
+) -> None:
+    """4xx answers raise their APIError subclass at once, with method, path and detail."""
+    url, scripted = server
+    app = scripted.reset(script(Answer(status, body)))
+    with transport(url) as client, pytest.raises(error_type) as caught:
+        client.request("GET", "/api/users/x/", idempotent=True)
+    error = caught.value
+    assert (error.method, error.path, error.status) == ("GET", "/api/users/x/", status)
+    assert detail in (error.detail or "")
+    assert f"GET /api/users/x/: the API answered {status}" in str(error)
+    assert len(app.seen) == 1
+
+
+def test_validation_errors_carry_the_per_field_messages(server: Server) -> None:
+    """A 422 keeps the API's ``errors`` mapping and names the fields in its message."""
+    url, scripted = server
+    body = {"detail": "Validation error", "errors": {"period_budget": ["must be >= 0"]}}
+    scripted.reset(script(Answer(422, body)))
+    with transport(url) as client, pytest.raises(InvalidRequestError) as caught:
+        client.request("PATCH", "/api/users/x/", body={}, idempotent=True)
+    assert caught.value.errors == {"period_budget": "must be >= 0"}
+    assert "period_budget: must be >= 0" in str(caught.value)
+
+
+def test_accepted_status_is_returned_instead_of_raised(server: Server) -> None:
+    """A status the caller accepts (DELETE's 404) comes back as a reply."""
+    url, scripted = server
+    scripted.reset(script(Answer(404, {"detail": "Not found."})))
+    with transport(url) as client:
+        reply = client.request("DELETE", "/x/", idempotent=True, accept=(404,))
+    assert (reply.status, reply.attempts) == (404, 1)
+
+
+def test_non_json_success_is_a_server_error(server: Server) -> None:
+    """A 200 whose body is not JSON is a ServerError; an empty 2xx body is simply None."""
+    url, scripted = server
+    scripted.reset(script(Answer(200, raw=b"<html>maintenance</html>"), Answer(204)))
+    with transport(url) as client:
+        with pytest.raises(ServerError, match="answered 200 with a body that is not JSON"):
+            client.request("GET", "/x/", idempotent=True)
+        assert client.request("DELETE", "/x/", idempotent=True).body is None
+
+
+# -- retries -------------------------------------------------------------------------------
+
+
+def test_rate_limit_retry_after_in_body_is_honoured(
+    caplog: pytest.LogCaptureFixture, server: Server
+) -> None:
+    """A 429 with ``retry_after`` in the body is retried after that wait, then succeeds."""
+    url, scripted = server
+    scripted.reset(
+        script(Answer(429, {"detail": "Rate limit exceeded", "retry_after": 0.01}), Answer(200, {}))
+    )
+    caplog.set_level(logging.DEBUG, logger="reconciler.http")
+    with transport(url) as client:
+        reply = client.request("GET", "/x/", idempotent=True)
+    assert reply.attempts == 2
+    assert "retrying in 0.01 s as the server asked" in caplog.text
+
+
+def test_rate_limit_retry_after_header_is_honoured_and_capped(
+    caplog: pytest.LogCaptureFixture, server: Server
+) -> None:
+    """A Retry-After header is honoured too, never beyond the policy's cap."""
+    url, scripted = server
+    scripted.reset(
+        script(Answer(429, {"detail": "slow down"}, {"Retry-After": "3600"}), Answer(200, {}))
+    )
+    caplog.set_level(logging.DEBUG, logger="reconciler.http")
+    policy = RetryPolicy(attempts=2, wait_initial=0, wait_jitter=0, max_retry_after=0.02)
+    with transport(url, retry=policy) as client:
+        reply = client.request("POST", "/x/", body={}, idempotent=False)
+    assert reply.attempts == 2
+    assert "retrying in 0.02 s as the server asked" in caplog.text
+
+
+def test_rate_limited_until_attempts_run_out(server: Server) -> None:
+    """Endless 429s end in RateLimitedError naming the attempts made."""
+    url, scripted = server
+    app = scripted.reset(script(Answer(429, {"detail": "Rate limit exceeded", "retry_after": 0})))
+    with transport(url) as client, pytest.raises(RateLimitedError) as caught:
+        client.request("GET", "/x/", idempotent=True)
+    assert caught.value.status == 429
+    assert "gave up after 3 attempts" in str(caught.value)
+    assert len(app.seen) == 3
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_server_errors_are_retried_for_idempotent_requests(status: int, server: Server) -> None:
+    """A transient 5xx on a safe request is retried and the later success returned."""
+    url, scripted = server
+    scripted.reset(script(Answer(status, {"detail": "Internal server error"}), Answer(200, {})))
+    with transport(url) as client:
+        assert client.request("PATCH", "/x/", body={}, idempotent=True).attempts == 2
+
+
+def test_server_errors_give_up_with_a_typed_error(server: Server) -> None:
+    """A server failing every attempt ends in ServerError after the policy's attempts."""
+    url, scripted = server
+    body = {"detail": "Internal server error", "error_code": "INTERNAL_ERROR"}
+    app = scripted.reset(script(Answer(500, body)))
+    with transport(url) as client, pytest.raises(ServerError) as caught:
+        client.request("GET", "/x/", idempotent=True)
+    assert "INTERNAL_ERROR" in str(caught.value)
+    assert "gave up after 3 attempts" in str(caught.value)
+    assert len(app.seen) == 3
+
+
+def test_non_idempotent_request_is_not_retried_on_5xx(server: Server) -> None:
+    """A request that may not be repeated fails on its first 5xx."""
+    url, scripted = server
+    app = scripted.reset(script(Answer(503, {"detail": "busy"}), Answer(200, {})))
+    with transport(url) as client, pytest.raises(ServerError):
+        client.request("POST", "/create/", body={}, idempotent=False)
+    assert len(app.seen) == 1
+
+
+def test_dropped_connections_are_retried_then_succeed() -> None:
+    """A server hanging up without an answer is retried for a safe request."""
+    answer = raw_json_answer(200, {"ok": 1})
+    with hang_up_then_answer(2, answer) as (url, accepted), transport(url) as client:
+        reply = client.request("GET", "/x/", idempotent=True)
+    assert (reply.body, reply.attempts, accepted[0]) == ({"ok": 1}, 3, 3)
+
+
+def test_dropped_connections_give_up_with_transport_error() -> None:
+    """A server that always hangs up ends in TransportError; unsafe requests try once."""
+    with hang_up_then_answer(99, b"") as (url, accepted):
+        with transport(url) as client, pytest.raises(TransportError) as caught:
+            client.request("GET", "/x/", idempotent=True)
+        assert "gave up after 3 attempts" in str(caught.value)
+        assert accepted[0] == 3
+        with transport(url) as client, pytest.raises(TransportError):
+            client.request("POST", "/create/", body={}, idempotent=False)
+        assert accepted[0] == 4
+
+
+def test_connection_refused_is_a_transport_error() -> None:
+    """Nothing listening: TransportError naming the host, after retrying (nothing was sent)."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    with transport(f"http://127.0.0.1:{port}") as client, pytest.raises(TransportError) as c:
+        client.request("POST", "/create/", body={}, idempotent=False)
+    assert f"127.0.0.1:{port}" in str(c.value)
+    assert "ConnectError" in str(c.value)
+    assert client.counter.total == 3
+
+
+# -- pacing, concurrency, counting ---------------------------------------------------------
+
+
+def test_every_attempt_goes_through_the_pacer_and_is_counted(server: Server) -> None:
+    """Retries are paced and counted like first attempts."""
+    url, scripted = server
+    waits: list[float] = []
+    pacer = Pacer(1000, 1.0, sleep=waits.append)
+    scripted.reset(script(Answer(500, {}), Answer(200, {})))
+    with transport(url, pacers={"default": pacer}) as client:
+        client.request("GET", "/x/", idempotent=True)
+        client.request("PATCH", "/x/", body={}, idempotent=True)
+        assert client.counter.by_method() == {"GET": 2, "PATCH": 1}
+        assert client.counter.total == 3
+
+
+def test_requests_use_the_pacer_of_their_endpoint_class(server: Server) -> None:
+    """A request naming a pace class waits on that class's pacer only."""
+    url, scripted = server
+    slept: dict[str, list[float]] = {"list": [], "write": []}
+    pacers = {name: Pacer(1, 3600.0, sleep=slept[name].append) for name in slept}
+    scripted.reset(script(Answer(200, {})))
+    with transport(url, pacers=pacers) as client:
+        for _ in range(3):
+            client.request("POST", "/list/", idempotent=True, pace="list")
+        client.request("POST", "/update/", idempotent=True, pace="write")
+    assert len(slept["list"]) == 2
+    assert slept["write"] == []
+
+
+def test_concurrency_is_bounded(server: Server) -> None:
+    """No more than ``max_concurrency`` requests are ever in flight at once."""
+    url, scripted = server
+    in_flight = 0
+    highest = 0
+
+    async def handler(seen: Seen) -> Answer:
+        nonlocal in_flight, highest
+        in_flight += 1
+        highest = max(highest, in_flight)
+        # Hold the request open (without blocking the server) so that an unbounded client's
+        # requests would overlap; the assertion does not depend on how long this takes.
+        await asyncio.sleep(0.02)
+        in_flight -= 1
+        return Answer(200, {})
+
+    scripted.reset(handler)
+    with (
+        transport(url, max_concurrency=2) as client,
+        ThreadPoolExecutor(max_workers=8) as pool,
+    ):
+        list(pool.map(lambda _: client.request("GET", "/x/", idempotent=True), range(8)))
+    assert highest == 2
+
+
+# -- secrecy -------------------------------------------------------------------------------
+
+
+def test_api_key_never_leaks(caplog: pytest.LogCaptureFixture, server: Server) -> None:
+    """The key appears in no log line (any logger, DEBUG), repr, or error, even when echoed."""
+    url, scripted = server
+
+    def echo(seen: Seen) -> Answer:
+        auth = seen.headers["authorization"]
+        if seen.raw_path == "/bad/":
+            return Answer(422, {"detail": f"bad header {auth}", "errors": {auth: [auth]}})
+        if seen.raw_path == "/broken/":
+            return Answer(500, {"detail": f"crashed on {auth}"})
+        return Answer(200, {"ok": True})
+
+    caplog.set_level(logging.DEBUG)
+    texts: list[str] = []
+    scripted.reset(echo)
+    with transport(url) as client:
+        texts += [repr(client), str(client)]
+        client.request("GET", "/fine/", idempotent=True)
+        for path in ("/bad/", "/broken/"):
+            with pytest.raises(APIError) as caught:
+                client.request("PATCH", path, body={}, idempotent=True)
+            error = caught.value
+            texts += [str(error), repr(error), str(error.detail), str(error.errors)]
+    texts += [record.getMessage() for record in caplog.records]
+    texts += [repr(record.__dict__) for record in caplog.records]
+    texts.append(caplog.text)
+    assert any("/bad/" in text for text in texts)
+    assert not [text for text in texts if KEY in text]
+    assert "***" in " ".join(texts)
