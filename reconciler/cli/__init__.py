@@ -18,6 +18,7 @@ from reconciler.errors import ReconcilerError
 # name -> "module:attribute" of the click command; imported only when that command runs.
 COMMANDS: dict[str, str] = {
     "audit": "reconciler.cli.audit:audit",
+    "emulator": "reconciler.cli.emulator:emulator",
     "github": "reconciler.cli.github_comment:github",
     "validate": "reconciler.cli.validate:validate",
 }

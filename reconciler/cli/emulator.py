@@ -1,0 +1,160 @@
+"""``reconciler emulator``: serve a local emulator of a provider's API until interrupted."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from reconciler.emulator.common import EmulatorSettings, parse_rate_limit
+from reconciler.errors import ConfigError
+
+DEFAULT_KEYS = {"respan": "emulator-key", "autumn": "am_sk_test_emulator"}
+KEY_VARIABLES = {"respan": "RESPAN_API_KEY", "autumn": "AUTUMN_SECRET_KEY"}
+DEFAULT_RATE_LIMITS = {"respan": "60/min", "autumn": "5/s"}
+
+
+def _probability(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 0.0 <= value <= 1.0:
+        raise click.BadParameter("must be between 0 and 1")
+    return value
+
+
+@click.command("emulator")
+@click.option(
+    "--provider",
+    type=click.Choice(sorted(DEFAULT_KEYS)),
+    default="respan",
+    show_default=True,
+    help="Which provider's API to serve.",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=0,
+    show_default=True,
+    help="Port to listen on; 0 picks a free one (printed at start).",
+)
+@click.option(
+    "--seed",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help='JSON {"customers": [...], "credit_transactions": [...]} in the API\'s own shapes.',
+)
+@click.option(
+    "--api-key",
+    metavar="KEY",
+    help="Key clients must send. Default: $RESPAN_API_KEY / $AUTUMN_SECRET_KEY, else the "
+    "documented dev key (respan: emulator-key, autumn: am_sk_test_emulator).",
+)
+@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, help="Delay per request.")
+@click.option(
+    "--jitter-ms", type=click.FloatRange(min=0), default=0.0, help="Extra random delay, up to N."
+)
+@click.option(
+    "--rate-limit",
+    metavar="N/s|N/min|off",
+    help="Requests allowed per organization (respan default 60/min; autumn default 5/s for "
+    "list, five times that for other calls).",
+)
+@click.option(
+    "--fail-rate", type=float, default=0.0, callback=_probability, help="Share of injected 500s."
+)
+@click.option(
+    "--drop-rate",
+    type=float,
+    default=0.0,
+    callback=_probability,
+    help="Share of connections closed without a response.",
+)
+@click.option(
+    "--throttle-rate",
+    type=float,
+    default=0.0,
+    callback=_probability,
+    help="Share of injected 429s (retry_after 1 s).",
+)
+@click.option(
+    "--retry-after-header", is_flag=True, help="Also send a Retry-After header with each 429."
+)
+@click.option(
+    "--omit-fields",
+    metavar="A,B",
+    default="",
+    help="Respan: leave these fields out of retrieve/update responses (e.g. "
+    "metadata,markup_percentage, as the SDK's model documents them).",
+)
+@click.option("--fault-seed", type=int, help="Seed of the fault RNG, for repeatable faults.")
+def emulator(
+    provider: str,
+    host: str,
+    port: int,
+    seed: Path | None,
+    api_key: str | None,
+    latency_ms: float,
+    jitter_ms: float,
+    rate_limit: str | None,
+    fail_rate: float,
+    drop_rate: float,
+    throttle_rate: float,
+    retry_after_header: bool,
+    omit_fields: str,
+    fault_seed: int | None,
+) -> int:
+    """Run a local emulator of the provider's API, for trying plans and applies safely.
+
+    Prints "listening on http://HOST:PORT" once it accepts connections and serves until
+    interrupted (Ctrl-C or SIGTERM). GET /_emulator/stats shows request counts.
+    """
+    from reconciler.emulator.running import start_emulator
+
+    key = api_key or os.environ.get(KEY_VARIABLES[provider]) or DEFAULT_KEYS[provider]
+    settings = EmulatorSettings(
+        api_key=key,
+        rate_limit=parse_rate_limit(rate_limit or DEFAULT_RATE_LIMITS[provider]),
+        retry_after_header=retry_after_header,
+        latency_ms=latency_ms,
+        jitter_ms=jitter_ms,
+        fail_rate=fail_rate,
+        drop_rate=drop_rate,
+        rate_limit_429_rate=throttle_rate,
+        seed=fault_seed,
+        omit_fields=frozenset(name.strip() for name in omit_fields.split(",") if name.strip()),
+    )
+    if host not in {"127.0.0.1", "localhost", "::1"}:
+        click.echo(f"warning: serving on {host}, reachable beyond this machine", err=True)
+    running = start_emulator(provider, settings, seed=seed, host=host, port=port)
+    try:
+        if key == DEFAULT_KEYS[provider]:
+            click.echo("using the default emulator key (see --api-key)", err=True)
+        click.echo(f"listening on {running.url}")
+        sys.stdout.flush()
+        _wait_for_interrupt()
+    finally:
+        running.stop()
+    click.echo("emulator stopped", err=True)
+    return 0
+
+
+def _wait_for_interrupt() -> None:
+    """Block until SIGINT or SIGTERM arrives."""
+    stop = threading.Event()
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    try:
+        previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    except ValueError as exc:  # not the main thread: signals cannot be caught here
+        raise ConfigError("the emulator must run on the main thread") from exc
+    try:
+        while not stop.wait(timeout=1.0):
+            pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
