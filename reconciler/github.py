@@ -145,6 +145,30 @@ def fit_comment(
         budget -= len(closed) - len(head) + 1
 
 
+def plan_failed_comment(
+    exit_code: int, environ: Mapping[str, str] | None = None, marker: str = PLAN_COMMENT_MARKER
+) -> str:
+    """The comment that replaces the plan when ``plan`` failed before producing one.
+
+    Without it the pull request would keep showing the plan of an earlier push as if it were
+    current. Links the workflow run whose log has the errors.
+    """
+    env = os.environ if environ is None else environ
+    server = env.get("GITHUB_SERVER_URL", "https://github.com")
+    repository, run_id = env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
+    where = (
+        f"the [workflow run log]({server}/{repository}/actions/runs/{run_id})"
+        if repository and run_id
+        else "the workflow run log"
+    )
+    return (
+        f"{marker}\n"
+        f"### reconciler plan failed (exit code {exit_code})\n\n"
+        f"No plan could be made for the latest commit of this pull request; the errors are in "
+        f"{where}. Any plan shown here before no longer applies.\n"
+    )
+
+
 def _close_open_blocks(markdown: str) -> str:
     lines = markdown.split("\n")
     fences = sum(1 for line in lines if line.lstrip().startswith("```"))

@@ -131,3 +131,25 @@ def test_the_github_group_is_hidden_but_documented(capsys: pytest.CaptureFixture
     assert github.hidden
     assert main(["github", "--help"]) == 0
     assert "comment" in capsys.readouterr().out
+
+
+def test_failed_plan_replaces_the_old_plan_comment(
+    tmp_path: Path,
+    pr_env: dict[str, str],
+    recorder: GitHubRecorder,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When plan failed (empty Markdown, exit 1) the sticky comment says so and links the run."""
+    old = recorder.add_comment("acme/budgets", 12, f"{PLAN_COMMENT_MARKER}\n## Plan: stale")
+    monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.test")
+    monkeypatch.setenv("GITHUB_RUN_ID", "42")
+    empty = tmp_path / "empty.md"
+    empty.write_text("", encoding="utf-8")
+    args = ["github", "comment", "--plan-markdown", str(empty), "--exit-code", "1"]
+    assert main(args) == 0
+    (patch,) = recorder.writes()
+    assert patch.path == f"/repos/acme/budgets/issues/comments/{old}"
+    body = patch.body["body"]
+    assert body.startswith(PLAN_COMMENT_MARKER)
+    assert "plan failed (exit code 1)" in body
+    assert "https://github.test/acme/budgets/actions/runs/42" in body

@@ -18,6 +18,7 @@ from reconciler.github import (
     PLAN_COMMENT_MARKER,
     PullRequest,
     StickyComment,
+    plan_failed_comment,
     pull_request_from_event,
     set_output,
 )
@@ -44,12 +45,19 @@ def github() -> None:
     help="Pull request number (default: from the workflow event payload).",
 )
 @click.option(
+    "--exit-code",
+    "exit_code",
+    type=int,
+    default=None,
+    help="plan's exit code: with an empty Markdown file, post that the plan failed.",
+)
+@click.option(
     "--marker",
     default=PLAN_COMMENT_MARKER,
     show_default=True,
     help="Hidden first line that identifies the comment to update.",
 )
-def comment(plan_markdown: Path, number: int | None, marker: str) -> int:
+def comment(plan_markdown: Path, number: int | None, exit_code: int | None, marker: str) -> int:
     """Create or update the ONE plan comment on the current pull request."""
     env = os.environ
     if number is not None:
@@ -67,7 +75,9 @@ def comment(plan_markdown: Path, number: int | None, marker: str) -> int:
         )
     body = plan_markdown.read_text(encoding="utf-8")
     if not body.strip():
-        raise ConfigError(f"{plan_markdown} is empty: there is no plan to post")
+        if exit_code in (None, 0, 2):
+            raise ConfigError(f"{plan_markdown} is empty: there is no plan to post")
+        body = plan_failed_comment(exit_code or 1, env, marker)
     api_url = env.get("GITHUB_API_URL") or DEFAULT_API_URL
     with StickyComment(env.get("GITHUB_TOKEN", ""), api_url, marker=marker) as sticky:
         result = sticky.publish(pull, body)
