@@ -1,0 +1,183 @@
+"""Project settings from ``reconciler.yaml``: manifests, audit log, pacing, policy, providers.
+
+The file is read with the manifests' safe, position-keeping YAML reader and validated against
+``schemas/config.schema.json``; every problem is reported as ``file:line:col`` in one
+``ConfigError``. Paths in the file are relative to the file's directory. API keys are never in
+the file: only ``api_key_file``, a path to a file holding one.
+
+Defaults when a key is absent: ``manifests`` empty, ``audit_log`` ``reconciler-audit.jsonl``
+beside the file (``audit_log: null`` turns it off and gives ``None``), ``rate_limit`` ``None``
+(use the provider's documented limit), ``policy`` ``Policy()``, ``providers`` empty.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from reconciler.domain import Policy
+from reconciler.errors import ConfigError
+from reconciler.manifests.loader import display_path
+from reconciler.manifests.schema import schema_problems
+from reconciler.manifests.yamlfile import read_yaml_file
+from reconciler.problems import Problem
+from reconciler.resources import CONFIG_SCHEMA
+
+CONFIG_FILE_NAME = "reconciler.yaml"
+DEFAULT_AUDIT_LOG = "reconciler-audit.jsonl"
+
+_RATE = re.compile(r"\s*([0-9]+)\s*/\s*([a-z]+)\s*", re.IGNORECASE)
+_PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """At most ``count`` requests every ``per_seconds`` seconds."""
+
+    count: int
+    per_seconds: float
+
+    def __str__(self) -> str:
+        unit = "s" if self.per_seconds == 1.0 else "min"
+        if self.per_seconds not in (1.0, 60.0):
+            return f"{self.count}/{self.per_seconds:g}s"
+        return f"{self.count}/{unit}"
+
+    @property
+    def per_second(self) -> float:
+        """Requests per second (for pacers that want a single rate)."""
+        return self.count / self.per_seconds
+
+
+def parse_rate_limit(text: str) -> RateLimit:
+    """``"60/min"`` -> ``RateLimit(60, 60.0)``; accepts ``N/s``, ``N/sec``, ``N/min``, ``N/m``.
+
+    Raises ``ConfigError`` naming the bad value and the accepted forms.
+    """
+    match = _RATE.fullmatch(text)
+    period = _PERIODS.get(match.group(2).lower()) if match else None
+    if match is None or period is None or int(match.group(1)) < 1:
+        raise ConfigError(
+            f"invalid rate limit {text!r}: write N/s or N/min with N at least 1, e.g. 60/min"
+        )
+    return RateLimit(int(match.group(1)), period)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSettings:
+    """Connection settings for one provider from ``providers:``; paths are absolute."""
+
+    base_url: str | None = None
+    api_key_file: Path | None = None
+    rate_limit: RateLimit | None = None
+    api_version: str | None = None
+    emulator_seed: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """The settings of one project (the directory holding ``reconciler.yaml``)."""
+
+    root: Path
+    manifests: tuple[Path, ...] = ()
+    audit_log: Path | None = None
+    rate_limit: RateLimit | None = None
+    policy: Policy = field(default_factory=Policy)
+    providers: Mapping[str, ProviderSettings] = field(default_factory=lambda: MappingProxyType({}))
+
+    def provider(self, name: str) -> ProviderSettings:
+        """Settings for provider ``name`` (all unset when the file does not mention it)."""
+        return self.providers.get(name, ProviderSettings())
+
+    def rate_limit_for(self, name: str) -> RateLimit | None:
+        """The pacing for provider ``name``: its own ``rate_limit``, else the top-level one."""
+        return self.provider(name).rate_limit or self.rate_limit
+
+
+def find_config(cwd: Path) -> Config | None:
+    """The configuration in ``cwd`` (``reconciler.yaml``), or ``None`` when there is none."""
+    path = cwd / CONFIG_FILE_NAME
+    return load_config(path) if path.is_file() else None
+
+
+def load_config(path: Path) -> Config:
+    """Read and check ``path``; raises ``ConfigError`` listing every problem with its position."""
+    display = display_path(path)
+    parsed = read_yaml_file(path, display)
+    problems = [problem for problem in parsed.problems if problem.severity == "error"]
+    documents = [document for document in parsed.documents if document.value is not None]
+    if len(documents) > 1:
+        line = documents[1].node.start_mark.line + 1
+        problems.append(
+            Problem(display, line, 1, "reconciler.yaml holds one document", "remove the '---'")
+        )
+    if not problems and documents:
+        problems.extend(schema_problems(documents[0], CONFIG_SCHEMA))
+    if problems:
+        raise ConfigError(_describe(problems))
+    value: dict[str, Any] = documents[0].value if documents else {}
+    return _config(path.resolve().parent, value)
+
+
+def _describe(problems: list[Problem]) -> str:
+    lines = ["invalid configuration:"]
+    for problem in sorted(problems):
+        lines.append(f"{problem.path}:{problem.line}:{problem.column}: {problem.message}")
+        if problem.hint:
+            lines.append(f"  hint: {problem.hint}")
+    return "\n".join(lines)
+
+
+def _config(root: Path, value: Mapping[str, Any]) -> Config:
+    audit_log = value.get("audit_log", DEFAULT_AUDIT_LOG)
+    rate_limit = value.get("rate_limit")
+    providers = {
+        name: _provider_settings(root, settings or {})
+        for name, settings in (value.get("providers") or {}).items()
+    }
+    return Config(
+        root=root,
+        manifests=tuple(root / entry for entry in value.get("manifests") or ()),
+        audit_log=root / audit_log if audit_log is not None else None,
+        rate_limit=parse_rate_limit(rate_limit) if rate_limit is not None else None,
+        policy=_policy(value.get("policy") or {}),
+        providers=MappingProxyType(providers),
+    )
+
+
+def _provider_settings(root: Path, value: Mapping[str, Any]) -> ProviderSettings:
+    key_file = value.get("api_key_file")
+    rate_limit = value.get("rate_limit")
+    seed = (value.get("emulator") or {}).get("seed")
+    return ProviderSettings(
+        base_url=value.get("base_url"),
+        api_key_file=root / key_file if key_file is not None else None,
+        rate_limit=parse_rate_limit(rate_limit) if rate_limit is not None else None,
+        api_version=value.get("api_version"),
+        emulator_seed=root / seed if seed is not None else None,
+    )
+
+
+def _policy(value: Mapping[str, Any]) -> Policy:
+    defaults = Policy()
+
+    def amount(name: str) -> Decimal | None:
+        number = value.get(name, getattr(defaults, name))
+        return None if number is None else Decimal(repr(number))
+
+    return Policy(
+        max_deletes=int(value.get("max_deletes", defaults.max_deletes)),
+        max_period_budget=amount("max_period_budget"),
+        max_total_budget=amount("max_total_budget"),
+        max_increase_pct=amount("max_increase_pct"),
+        max_decrease_pct=amount("max_decrease_pct"),
+        max_total_budget_change=amount("max_total_budget_change"),
+        forbid_budget_below_usage=bool(
+            value.get("forbid_budget_below_usage", defaults.forbid_budget_below_usage)
+        ),
+    )

@@ -1,0 +1,108 @@
+"""Checks beyond the JSON Schema, on desired customers (after ``defaults`` were merged).
+
+The schema judges each value alone; these judge values together (a period that ends before it
+starts, a period budget above the total budget) and customers across files (one declared twice).
+Suspicious-but-possible values are warnings, which ``--strict`` turns into errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import datetime
+from decimal import Decimal
+
+from reconciler.domain import CustomerKey, DesiredCustomer, Source
+from reconciler.problems import Problem, Severity
+
+_CENT = Decimal("0.01")
+_MONEY_FIELDS = ("period_budget", "total_budget")
+
+
+def parse_instant(text: str) -> datetime | None:
+    """The instant an ISO 8601 timestamp names, or ``None`` when it is not a real date/time."""
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def customer_problems(customer: DesiredCustomer) -> Iterator[Problem]:
+    """Problems of one customer's declared values taken together."""
+    fields = customer.fields
+
+    def at(name: str, message: str, hint: str, severity: Severity = "error") -> Problem:
+        source = customer.field_sources.get(name, customer.source)
+        return Problem(source.file, source.line, source.column, message, hint, severity)
+
+    if customer.id != customer.id.strip():
+        yield at(
+            "",
+            f"customer id '{customer.id}' starts or ends with spaces",
+            "remove the spaces unless the live customer's id really has them",
+            "warning",
+        )
+    instants: dict[str, datetime] = {}
+    for name in ("period_start", "period_end"):
+        text = fields.get(name)
+        if isinstance(text, str):
+            instant = parse_instant(text)
+            if instant is None:
+                yield at(
+                    name,
+                    f"'{name}' is not a real date and time: '{text}'",
+                    'check the day and month, e.g. "2026-11-01T00:00:00Z"',
+                )
+            else:
+                instants[name] = instant
+    start, end = instants.get("period_start"), instants.get("period_end")
+    if start is not None and end is not None and end <= start:
+        yield at(
+            "period_end",
+            f"'period_end' ({fields['period_end']}) is not after "
+            f"'period_start' ({fields['period_start']})",
+            "a budget period must end after it starts",
+        )
+    period, total = fields.get("period_budget"), fields.get("total_budget")
+    if isinstance(period, Decimal) and isinstance(total, Decimal) and period > total:
+        yield at(
+            "period_budget",
+            f"'period_budget' ({period}) is larger than 'total_budget' ({total})",
+            "the total budget will stop the customer before the period budget is reached",
+            "warning",
+        )
+    for name in _MONEY_FIELDS:
+        amount = fields.get(name)
+        if isinstance(amount, Decimal) and amount != amount.quantize(_CENT):
+            yield at(
+                name,
+                f"'{name}' ({amount}) has fractions of a cent",
+                "amounts are compared to the cent; round it to two decimals",
+                "warning",
+            )
+    email = fields.get("email")
+    if isinstance(email, str) and "@" not in email:
+        yield at(
+            "email",
+            f"'email' does not look like an email address: '{email}'",
+            "write an address like billing@example.com, or null to clear it",
+            "warning",
+        )
+
+
+def duplicate_problems(customers: Iterable[DesiredCustomer]) -> Iterator[Problem]:
+    """A customer (same provider, environment and id) declared more than once, anywhere."""
+    first: dict[CustomerKey, Source] = {}
+    for customer in customers:
+        seen = first.setdefault(customer.key, customer.source)
+        if seen is customer.source:
+            continue
+        source = customer.source
+        provider, environment, identifier = customer.key
+        yield Problem(
+            source.file,
+            source.line,
+            source.column,
+            f"customer '{identifier}' ({provider}, {environment}) is declared twice; "
+            f"first at {seen.file}:{seen.line}",
+            "keep one declaration and remove the other",
+        )

@@ -1,0 +1,159 @@
+"""From a schema-valid manifest document to ``DesiredCustomer`` values.
+
+``defaults`` are merged under each customer: the customer's own value wins, ``metadata`` merges
+key by key (the customer's keys win), ``lifecycle.prevent_destroy`` is the customer's if given,
+and ``lifecycle.ignore_changes`` is the union of both lists. Numbers become ``Decimal`` (from
+their shortest text, so ``19.99`` is ``Decimal("19.99")``), everywhere including metadata and
+billing controls; timestamps stay the text as written.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from yaml.nodes import MappingNode, Node
+
+from reconciler.domain import DesiredCustomer, Lifecycle, ProviderModel, Source
+from reconciler.manifests.yamlfile import YamlDocument, locate, position
+from reconciler.problems import Problem
+from reconciler.providers.catalog import DEFAULT_PROVIDER, MODELS
+
+# Billing-control lists that hold at most one entry per feature.
+_ONE_PER_FEATURE = ("spend_limits", "auto_topups", "overage_allowed")
+_NO_LIFECYCLE = Lifecycle()
+
+
+def desired_value(value: Any) -> Any:
+    """A manifest value as desired state holds it: numbers as ``Decimal``, the rest as is."""
+    kind = value.__class__
+    if kind is str or value is None or kind is bool:
+        return value
+    if kind is int:
+        return Decimal(value)
+    if kind is float:
+        return Decimal(repr(value))
+    if kind is dict:
+        return {key: desired_value(item) for key, item in value.items()}
+    if kind is list:
+        return [desired_value(item) for item in value]
+    return value  # pragma: no cover - documents hold JSON-like values only
+
+
+def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list[Problem]]:
+    """The customers a schema-valid document declares, and the problems only nodes can show."""
+    value: dict[str, Any] = document.value
+    model = MODELS[value.get("provider", DEFAULT_PROVIDER)]
+    environment: str = value.get("environment", model.default_environment)
+    path = document.path
+    problems: list[Problem] = []
+
+    defaults: dict[str, Any] = value.get("defaults") or {}
+    defaults_node = locate(document.node, ["defaults"]) if "defaults" in value else None
+    default_fields = {
+        name: desired_value(item) for name, item in defaults.items() if name in model.fields
+    }
+    default_sources = _field_sources(defaults_node, model, path) if defaults_node else {}
+    default_lifecycle: dict[str, Any] = defaults.get("lifecycle") or {}
+    default_ignored: list[str] = default_lifecycle.get("ignore_changes", [])
+    if defaults_node is not None:
+        problems.extend(_ignore_changes_problems(default_ignored, defaults_node, model, path))
+
+    customers: list[DesiredCustomer] = []
+    items_node = locate(document.node, ["customers"])
+    for item, item_node in zip(value["customers"], items_node.value, strict=True):
+        line, column = position(item_node)
+        fields: dict[str, Any] = {}
+        for name in model.fields:
+            if name in item:
+                declared = desired_value(item[name])
+                if name == "metadata" and "metadata" in default_fields:
+                    declared = {**default_fields["metadata"], **declared}
+                fields[name] = declared
+            elif name in default_fields:
+                fields[name] = default_fields[name]
+        sources = dict(default_sources)
+        sources.update(_field_sources(item_node, model, path))
+
+        own_lifecycle: dict[str, Any] | None = item.get("lifecycle")
+        if own_lifecycle is None and not default_lifecycle:
+            lifecycle = _NO_LIFECYCLE
+        else:
+            own = own_lifecycle or {}
+            own_ignored: list[str] = own.get("ignore_changes", [])
+            problems.extend(_ignore_changes_problems(own_ignored, item_node, model, path))
+            lifecycle = Lifecycle(
+                prevent_destroy=own.get(
+                    "prevent_destroy", default_lifecycle.get("prevent_destroy", False)
+                ),
+                ignore_changes=frozenset(default_ignored).union(own_ignored),
+            )
+        billing = item.get("billing_controls")
+        if billing is not None:
+            problems.extend(_billing_problems(billing, item_node, path))
+        customers.append(
+            DesiredCustomer(
+                provider=model.name,
+                environment=environment,
+                id=item[model.id_field],
+                fields=fields,
+                source=Source(path, line, column),
+                lifecycle=lifecycle,
+                field_sources=sources,
+            )
+        )
+    return customers, problems
+
+
+def _field_sources(node: Node, model: ProviderModel, path: str) -> dict[str, Source]:
+    """Where each declared field's key is written in one customer (or defaults) mapping."""
+    sources: dict[str, Source] = {}
+    if isinstance(node, MappingNode):
+        for key_node, _ in node.value:
+            name = key_node.value
+            if name in model.fields and name not in sources:
+                mark = key_node.start_mark
+                sources[name] = Source(path, mark.line + 1, mark.column + 1)
+    return sources
+
+
+def _ignore_changes_problems(
+    names: Sequence[str], owner: Node, model: ProviderModel, path: str
+) -> Iterator[Problem]:
+    for index, name in enumerate(names):
+        if name in model.fields:
+            continue
+        node = locate(owner, ["lifecycle", "ignore_changes", index])
+        line, column = position(node)
+        if name == model.id_field:
+            message = f"'{name}' names the customer and cannot be ignored"
+            hint = "list fields whose drift should not be corrected, e.g. metadata"
+        else:
+            message = f"ignore_changes names '{name}', which a {model.name} customer cannot declare"
+            close = difflib.get_close_matches(name, list(model.fields), n=1, cutoff=0.6)
+            hint = (
+                f"did you mean '{close[0]}'?"
+                if close
+                else "use one of: " + ", ".join(model.field_names())
+            )
+        yield Problem(path, line, column, message, hint)
+
+
+def _billing_problems(billing: Mapping[str, Any], owner: Node, path: str) -> Iterator[Problem]:
+    for list_name in _ONE_PER_FEATURE:
+        seen: set[str] = set()
+        for index, entry in enumerate(billing.get(list_name, ())):
+            feature = entry["feature_id"]
+            if feature in seen:
+                node = locate(owner, ["billing_controls", list_name, index, "feature_id"])
+                line, column = position(node)
+                yield Problem(
+                    path,
+                    line,
+                    column,
+                    f"'{list_name}' lists feature '{feature}' twice",
+                    "keep one entry per feature",
+                )
+            seen.add(feature)

@@ -1,0 +1,188 @@
+"""Load manifest files and directories into desired state, reporting every problem at once."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from reconciler.domain import DesiredCustomer
+from reconciler.errors import ManifestError
+from reconciler.manifests.checks import customer_problems, duplicate_problems
+from reconciler.manifests.desired import build_customers
+from reconciler.manifests.schema import schema_problems
+from reconciler.manifests.yamlfile import read_yaml_file
+from reconciler.problems import Problem
+from reconciler.resources import MANIFEST_SCHEMA
+
+MANIFEST_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass(frozen=True, slots=True)
+class LoadResult:
+    """What the manifests declare.
+
+    ``customers`` in file order; ``warnings`` sorted by file and line; ``files`` as read;
+    ``digest`` is the sha256 (hex) over every file's length and bytes in that order, which a
+    saved plan records to notice manifests that changed since.
+    """
+
+    customers: tuple[DesiredCustomer, ...]
+    warnings: tuple[Problem, ...]
+    files: tuple[Path, ...]
+    digest: str
+
+
+def display_path(path: Path) -> str:
+    """How problems name ``path``: relative to the working directory when it is below it."""
+    if path.is_absolute():
+        try:
+            return str(path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(path)
+    return str(path)
+
+
+def manifest_files(paths: Sequence[Path | str]) -> tuple[list[Path], list[Problem]]:
+    """The files ``paths`` name: files as given, directories searched for ``*.yaml``/``*.yml``
+    (sorted, skipping hidden directories). Each file appears once."""
+    files: list[Path] = []
+    problems: list[Problem] = []
+    seen: set[Path] = set()
+
+    def add(path: Path) -> None:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            files.append(path)
+
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(_manifests_below(path))
+            if not found:
+                problems.append(
+                    Problem(
+                        display_path(path),
+                        1,
+                        1,
+                        "no manifest files (*.yaml, *.yml) in this directory",
+                        "check the path, or add manifest files",
+                    )
+                )
+            for file in found:
+                add(file)
+        elif path.is_file():
+            add(path)
+        else:
+            problems.append(
+                Problem(
+                    display_path(path),
+                    1,
+                    1,
+                    "no such file or directory",
+                    "check the path (relative paths start at the current directory)",
+                )
+            )
+    return files, problems
+
+
+def _manifests_below(directory: Path) -> Iterable[Path]:
+    for root, dirnames, filenames in os.walk(directory):
+        # Hidden directories (.git, .github) never hold manifests; don't descend into them.
+        dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+        for name in filenames:
+            if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
+                yield Path(root, name)
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestReport:
+    """Everything one run found, valid or not (what ``reconciler validate`` prints).
+
+    ``problems`` holds errors and warnings sorted by file, line and column; ``customers`` the
+    customers of the documents that were valid.
+    """
+
+    customers: tuple[DesiredCustomer, ...]
+    problems: tuple[Problem, ...]
+    files: tuple[Path, ...]
+    digest: str
+
+    @property
+    def errors(self) -> tuple[Problem, ...]:
+        return tuple(problem for problem in self.problems if problem.severity == "error")
+
+    @property
+    def warnings(self) -> tuple[Problem, ...]:
+        return tuple(problem for problem in self.problems if problem.severity == "warning")
+
+
+def check_manifests(paths: Sequence[Path | str], *, strict: bool = False) -> ManifestReport:
+    """Load and check every manifest below ``paths``, collecting problems instead of raising.
+
+    With ``strict=True`` warnings are reported as errors.
+    """
+    files, problems = manifest_files(paths)
+    if not paths:
+        problems.append(
+            Problem(".", 1, 1, "no manifest paths given", "name manifest files or directories")
+        )
+    digest = hashlib.sha256()
+    customers: list[DesiredCustomer] = []
+    for file in files:
+        parsed = read_yaml_file(file, display_path(file))
+        digest.update(len(parsed.data).to_bytes(8, "big"))
+        digest.update(parsed.data)
+        problems.extend(parsed.problems)
+        if not parsed.documents and not parsed.problems:
+            problems.append(
+                Problem(
+                    parsed.path,
+                    1,
+                    1,
+                    "the file declares no customers",
+                    "add a 'customers:' list, or remove the file",
+                    "warning",
+                )
+            )
+        for document in parsed.documents:
+            if document.value is None:
+                continue  # an empty document (e.g. a trailing '---') declares nothing
+            found = schema_problems(document, MANIFEST_SCHEMA)
+            if found:
+                problems.extend(found)
+                continue
+            declared, node_problems = build_customers(document)
+            problems.extend(node_problems)
+            customers.extend(declared)
+    for customer in customers:
+        problems.extend(customer_problems(customer))
+    problems.extend(duplicate_problems(customers))
+    if strict:
+        problems = [replace(problem, severity="error") for problem in problems]
+    return ManifestReport(
+        customers=tuple(customers),
+        problems=tuple(sorted(set(problems))),
+        files=tuple(files),
+        digest=digest.hexdigest(),
+    )
+
+
+def load_manifests(paths: Sequence[Path | str], *, strict: bool = False) -> LoadResult:
+    """Load every manifest below ``paths`` into desired customers.
+
+    Raises ``ManifestError`` carrying every problem (errors and warnings, sorted) when any error
+    is found; with ``strict=True`` warnings count as errors.
+    """
+    report = check_manifests(paths, strict=strict)
+    if report.errors:
+        raise ManifestError(report.problems)
+    return LoadResult(
+        customers=report.customers,
+        warnings=report.problems,
+        files=report.files,
+        digest=report.digest,
+    )

@@ -1,0 +1,252 @@
+"""JSON Schema validation of YAML documents, reported as positioned, plain-language Problems.
+
+Two validators read the same schema file: ``fastjsonschema`` (compiled once per process) accepts
+valid documents quickly; only when it rejects one does ``jsonschema``'s Draft 2020-12 validator
+run, which is authoritative and reports *every* error with its exact path. The schemas stay in
+the keyword subset both interpret identically (tests pin the agreement).
+
+Each error is mapped back to the YAML node it is about (the unknown key itself for an unknown
+field, the mapping for a missing one) and worded for the people who edit manifests.
+"""
+
+from __future__ import annotations
+
+import difflib
+import functools
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import fastjsonschema
+
+from reconciler.manifests.yamlfile import YamlDocument, locate, position
+from reconciler.problems import Problem
+from reconciler.resources import MANIFEST_SCHEMA, load_schema
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
+    from jsonschema.protocols import Validator
+
+_JSON_TYPES = {
+    "string": "text",
+    "number": "a number",
+    "integer": "a whole number",
+    "boolean": "true or false",
+    "null": "null",
+    "object": "a mapping (key: value lines)",
+    "array": "a list",
+}
+
+# Unknown fields that are a known mistake, with what to do instead.
+_UNKNOWN_FIELD_HINTS = {
+    "id": "Respan customers are named by 'customer_identifier', Autumn customers by 'id'",
+    "customer_identifier": (
+        "Respan customers are named by 'customer_identifier', Autumn customers by 'id'"
+    ),
+    "api_key": (
+        "API keys never go in files that are committed: name a key file with 'api_key_file', "
+        "or set the provider's environment variable (RESPAN_API_KEY, AUTUMN_SECRET_KEY)"
+    ),
+}
+
+
+@functools.cache
+def _fast_validator(schema_name: str) -> Callable[[Any], Any]:
+    # use_default=False: validation must never write schema defaults into the document.
+    validate: Callable[[Any], Any] = fastjsonschema.compile(
+        load_schema(schema_name), use_default=False
+    )
+    return validate
+
+
+@functools.cache
+def _full_validator(schema_name: str) -> Validator:
+    # Imported here: jsonschema is slow to import and only needed when a document is invalid.
+    from jsonschema import Draft202012Validator
+
+    validator: Validator = Draft202012Validator(load_schema(schema_name))
+    return validator
+
+
+def is_valid(value: Any, schema_name: str) -> bool:
+    """True when ``value`` satisfies the schema (the fast path only)."""
+    try:
+        _fast_validator(schema_name)(value)
+    except fastjsonschema.JsonSchemaValueException:
+        return False
+    return True
+
+
+def schema_errors(value: Any, schema_name: str) -> list[ValidationError]:
+    """Every error the authoritative validator finds in ``value``."""
+    return list(_full_validator(schema_name).iter_errors(value))
+
+
+def schema_problems(document: YamlDocument, schema_name: str) -> list[Problem]:
+    """The document's schema errors as Problems, or ``[]`` when it is valid."""
+    if is_valid(document.value, schema_name):
+        return []
+    problems: set[Problem] = set()
+    for error in schema_errors(document.value, schema_name):
+        problems.update(_problems_for(error, document))
+    return sorted(problems)
+
+
+def _problems_for(error: ValidationError, document: YamlDocument) -> Iterable[Problem]:
+    path = list(error.absolute_path)
+    validator = error.validator
+    if validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = sorted(_schema_of(error).get("properties", {}))
+        for name in error.instance:
+            if name in allowed:
+                continue
+            node = locate(document.node, [*path, name], key=True)
+            if id(node) in document.broken:
+                continue
+            yield _at(document, node, *_unknown_field(name, allowed, path))
+        return
+    if validator == "required" and isinstance(error.instance, dict):
+        node = locate(document.node, path)
+        required: list[str] = list(_expected_value(error))
+        for name in required:
+            if name not in error.instance:
+                yield _at(document, node, *_missing_field(name, path))
+        return
+    node = locate(document.node, path)
+    if id(node) in document.broken:
+        return
+    yield _at(document, node, *_describe(error, path))
+
+
+def _schema_of(error: ValidationError) -> Mapping[str, Any]:
+    schema = error.schema
+    return schema if isinstance(schema, Mapping) else {}
+
+
+def _expected_value(error: ValidationError) -> Any:
+    """The keyword's value in the schema (e.g. the enum's choices); typed loosely on purpose."""
+    value: Any = error.validator_value
+    return value
+
+
+def _at(document: YamlDocument, node: Any, message: str, hint: str) -> Problem:
+    line, column = position(node)
+    return Problem(document.path, line, column, message, hint)
+
+
+def _field(path: Sequence[str | int]) -> str:
+    """How to name the value at ``path`` in a message: ``'period_budget'``, ``item 2 of ...``."""
+    if not path:
+        return "the document"
+    last = path[-1]
+    if isinstance(last, int):
+        parent = _field(path[:-1])
+        return f"item {last + 1} of {parent}"
+    return f"'{last}'"
+
+
+def _suggest(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return close[0] if close else ""
+
+
+def _unknown_field(name: str, allowed: Sequence[str], path: Sequence[str | int]) -> tuple[str, str]:
+    guess = _suggest(name, allowed)
+    message = f"unknown field '{name}'"
+    if guess:
+        message += f" (did you mean '{guess}'?)"
+    if name in _UNKNOWN_FIELD_HINTS:
+        hint = _UNKNOWN_FIELD_HINTS[name]
+    elif guess:
+        hint = "fix the spelling, or remove the field"
+    else:
+        hint = "allowed here: " + ", ".join(allowed) if allowed else "remove the field"
+    return message, hint
+
+
+def _missing_field(name: str, path: Sequence[str | int]) -> tuple[str, str]:
+    if not path:
+        return f"missing required field '{name}'", f"add '{name}:' at the top of the document"
+    where = "customer" if len(path) == 2 and path[0] == "customers" else _field(path)
+    return f"{where} has no '{name}'", f"add '{name}:' (it is required)"
+
+
+def _expected(types: Any) -> str:
+    names = [types] if isinstance(types, str) else list(types)
+    words = [_JSON_TYPES.get(name, name) for name in names]
+    return " or ".join(words)
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return f"text '{value}'" if len(value) <= 60 else "text"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)  # pragma: no cover - documents hold JSON-like values only
+
+
+def _describe(error: ValidationError, path: Sequence[str | int]) -> tuple[str, str]:
+    """Plain-language message and hint for one (non-key) schema error."""
+    field = _field(path)
+    value = error.instance
+    expected = _expected_value(error)
+    if error.validator == "type":
+        if not path:
+            return (
+                "a manifest must be a mapping with a 'customers:' list",
+                "start the document with 'customers:' (and optionally provider, environment, "
+                "defaults)",
+            )
+        return f"{field} must be {_expected(expected)}, not {_shown(value)}", _type_hint(expected)
+    if error.validator == "enum":
+        choices = [str(choice) for choice in expected]
+        listed = ", ".join(choices)
+        if path == ["environment"]:
+            return f"unknown environment '{value}' for this provider", f"use one of: {listed}"
+        guess = _suggest(str(value), choices)
+        message = f"{field} must be one of {listed}, not {_shown(value)}"
+        hint = f"did you mean '{guess}'?" if guess else f"use one of: {listed}"
+        return message, hint
+    if error.validator == "minimum":
+        if expected == 0:
+            return f"{field} must not be negative (got {value})", "use 0 or a positive amount"
+        return f"{field} must be at least {expected} (got {value})", f"use {expected} or more"
+    if error.validator == "minLength":
+        return f"{field} must not be empty", "write a value, or remove the line"
+    if error.validator == "pattern":
+        if expected == _timestamp_pattern():
+            return (
+                f"{field} is not a date and time with a time zone: {_shown(value)}",
+                'write it as an ISO 8601 timestamp in quotes, e.g. "2026-11-01T00:00:00Z"',
+            )
+        return f"{field} is not valid: {_shown(value)}", str(
+            _schema_of(error).get("description", "")
+        )
+    return f"{field}: {error.message}", ""  # pragma: no cover - keywords the schemas don't use
+
+
+@functools.cache
+def _timestamp_pattern() -> str:
+    return str(load_schema(MANIFEST_SCHEMA)["$defs"]["timestamp"]["pattern"])
+
+
+def _type_hint(expected: Any) -> str:
+    names = [expected] if isinstance(expected, str) else list(expected)
+    if "number" in names or "integer" in names:
+        return "write a plain number without quotes or currency signs, e.g. 250 or 19.99"
+    if "boolean" in names:
+        return "write true or false"
+    if "array" in names:
+        return "write a list: one '- item' per line, or [a, b]"
+    if "object" in names:
+        return "write 'key: value' lines indented under it"
+    if "string" in names:
+        return "write text; quote it if it looks like a number or true/false"
+    return ""

@@ -1,0 +1,456 @@
+"""Safe YAML reading that keeps every node's position, for manifests and ``reconciler.yaml``.
+
+libyaml's C parser (``yaml.CSafeLoader``, falling back to the pure-Python ``SafeLoader``) only
+*composes* the node tree, which carries line and column marks; values are then constructed here
+from that tree, so that:
+
+- a duplicate mapping key is an error naming both lines (PyYAML silently keeps the last one);
+- YAML timestamps stay the original strings (no implicit ``datetime``), and only
+  null/bool/int/float scalars become non-strings;
+- NaN and infinities are errors (money must be finite);
+- only plain data is accepted: any other tag (``!!python/object``, ``!!binary``, ``!custom``) is
+  an error, never constructed;
+- input size, nesting depth and alias expansion are bounded, so a hostile file ("billion
+  laughs") fails fast with a clear message instead of eating memory.
+
+Nothing here raises on bad input: problems come back as ``Problem`` values, each positioned.
+``locate`` finds the node at a JSON path again when a later check needs a position.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from yaml.constructor import SafeConstructor
+from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from reconciler.problems import Problem, Severity
+
+MAX_FILE_BYTES = 10 * 1024 * 1024
+"""Larger files are refused before parsing (split them: a directory of manifests is fine)."""
+
+MAX_ALIAS_NODES = 100_000
+"""How many values ``*alias`` references may expand to in one document, all aliases together."""
+
+MAX_DEPTH = 64
+"""Deepest nesting of mappings and lists accepted (a manifest needs fewer than ten levels)."""
+
+# libyaml's composer recurses in C once per nesting level and overflows the C stack somewhere
+# beyond ~50,000 levels. Files whose syntax could possibly nest this deep are first checked with
+# a cheap event-level scan, which has no such recursion.
+_COMPOSER_SAFE_DEPTH = 2_000
+
+try:
+    _Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = yaml.CSafeLoader
+except AttributeError:  # pragma: no cover - PyYAML built without libyaml
+    _Loader = yaml.SafeLoader
+
+_TAG = "tag:yaml.org,2002:"
+_STR = _TAG + "str"
+_MAP = _TAG + "map"
+_SEQ = _TAG + "seq"
+_MERGE = _TAG + "merge"
+_BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
+# Reused for the rare int/float spellings (0x1F, 1_000, 1:30, .5) that int()/float() reject.
+_PYYAML = SafeConstructor()
+
+
+@dataclass(frozen=True, slots=True)
+class YamlDocument:
+    """One ``---`` document: its composed node tree (for positions) and its plain value.
+
+    ``broken`` holds the ``id()`` of nodes whose value could not be built (a Problem already
+    names each); later validation ignores complaints about them instead of repeating them.
+    """
+
+    path: str
+    node: Node
+    value: Any
+    broken: frozenset[int]
+
+
+@dataclass(frozen=True, slots=True)
+class YamlFile:
+    """A parsed YAML file: the raw bytes (for digests), its documents and its problems."""
+
+    path: str
+    data: bytes
+    documents: tuple[YamlDocument, ...]
+    problems: tuple[Problem, ...]
+
+
+def position(node: Node) -> tuple[int, int]:
+    """The node's 1-based line and column, as editors show them."""
+    mark = node.start_mark
+    return mark.line + 1, mark.column + 1
+
+
+def read_yaml_file(path: Path, display: str) -> YamlFile:
+    """Read and parse ``path``; ``display`` is the name problems carry (e.g. a relative path)."""
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        problem = Problem(display, 1, 1, f"cannot read file: {reason}", "check the path")
+        return YamlFile(display, b"", (), (problem,))
+    if len(data) > MAX_FILE_BYTES:
+        problem = Problem(
+            display,
+            1,
+            1,
+            f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+            "split the customers into several manifest files in one directory",
+        )
+        return YamlFile(display, b"", (), (problem,))
+    return parse_yaml(data, display)
+
+
+def parse_yaml(data: bytes, display: str) -> YamlFile:
+    """Parse every document of ``data``; problems of one document never hide another's."""
+    problems: list[Problem] = []
+    documents: list[YamlDocument] = []
+    too_deep = _nesting_problem(data, display)
+    if too_deep is not None:
+        return YamlFile(display, data, (), (too_deep,))
+    nodes: list[Node] = []
+    loader = _Loader(data)
+    try:
+        while loader.check_node():
+            node = loader.get_node()
+            if node is not None:
+                nodes.append(node)
+    except yaml.MarkedYAMLError as exc:
+        problems.append(_syntax_problem(exc, data, display))
+    except yaml.YAMLError as exc:
+        problems.append(_reader_problem(exc, data, display))
+    except RecursionError:  # pragma: no cover - only the pure-Python composer recurses
+        problems.append(_too_deep(display, 1, 1))
+    finally:
+        loader.dispose()
+    for node in nodes:
+        builder = _Builder(display)
+        try:
+            value = builder.build(node, 0)
+        except _Abandon:
+            value = None
+        problems.extend(builder.problems)
+        if not builder.abandoned:
+            documents.append(YamlDocument(display, node, value, frozenset(builder.broken)))
+    return YamlFile(display, data, tuple(documents), tuple(problems))
+
+
+def locate(node: Node, path: Sequence[str | int], *, key: bool = False) -> Node:
+    """The node at JSON ``path`` below ``node`` (the deepest existing one if the path ends early).
+
+    With ``key=True`` the last step returns the mapping *key* node instead of its value, so that
+    an unknown field is reported where its name is written.
+    """
+    last = len(path) - 1
+    for index, step in enumerate(path):
+        if isinstance(node, MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, ScalarNode) and key_node.value == step:
+                    node = key_node if key and index == last else value_node
+                    break
+            else:
+                return node
+        elif isinstance(node, SequenceNode) and isinstance(step, int) and step < len(node.value):
+            node = node.value[step]
+        else:
+            return node
+    return node
+
+
+class _Abandon(Exception):
+    """Stop building a document that cannot be built safely (a Problem says why)."""
+
+
+class _Builder:
+    """Constructs plain values from one document's node tree, collecting problems."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.problems: list[Problem] = []
+        self.broken: set[int] = set()
+        self.abandoned = False
+        # Collections already built, by node id: a second visit is an alias and reuses the value.
+        self._built: dict[int, Any] = {}
+        self._building: set[int] = set()
+        self._alias_nodes = 0
+        self._sizes: dict[int, int] = {}
+
+    def problem(
+        self, node: Node, message: str, hint: str = "", severity: Severity = "error"
+    ) -> None:
+        line, column = position(node)
+        self.problems.append(Problem(self.path, line, column, message, hint, severity))
+
+    def fail(self, node: Node, message: str, hint: str = "") -> None:
+        self.problem(node, message, hint)
+        self.broken.add(id(node))
+
+    def abandon(self, node: Node, message: str, hint: str) -> _Abandon:
+        self.problem(node, message, hint)
+        self.abandoned = True
+        return _Abandon()
+
+    def build(self, node: Node, depth: int) -> Any:
+        if node.__class__ is ScalarNode:
+            if node.tag == _STR:
+                return node.value
+            return self.scalar(node)
+        node_id = id(node)
+        if node_id in self._built:
+            self._count_alias(node)
+            return self._built[node_id]
+        if node_id in self._building:
+            raise self.abandon(
+                node,
+                "an alias refers to the mapping or list that contains it",
+                "recursive YAML aliases cannot be loaded; write the values out",
+            )
+        if depth >= MAX_DEPTH:
+            line, column = position(node)
+            self.problems.append(_too_deep(self.path, line, column))
+            self.abandoned = True
+            raise _Abandon
+        self._building.add(node_id)
+        if isinstance(node, MappingNode) and node.tag == _MAP:
+            value: Any = self.mapping(node, depth + 1)
+        elif isinstance(node, SequenceNode) and node.tag == _SEQ:
+            value = [self.build(item, depth + 1) for item in node.value]
+        else:
+            self.fail(node, *_tag_problem(node.tag))
+            value = None
+        self._building.discard(node_id)
+        self._built[node_id] = value
+        return value
+
+    def mapping(self, node: MappingNode, depth: int) -> dict[str, Any]:
+        result: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if key_node.__class__ is not ScalarNode:
+                self.fail(
+                    key_node,
+                    "a key must be plain text, not a mapping or list",
+                    "write the key as text",
+                )
+                continue
+            if key_node.tag == _MERGE:
+                self.fail(
+                    key_node,
+                    "YAML merge keys ('<<') are not supported",
+                    "use the file's 'defaults:' for values shared by several customers",
+                )
+                continue
+            # Keys are the text as written, whatever it resolves to: metadata `2024: x` means
+            # the key "2024", and JSON objects only have text keys anyway.
+            key = key_node.value
+            if key in result:
+                first = _first_key_line(node, key)
+                self.problem(
+                    key_node,
+                    f"duplicate key '{key}' (first defined on line {first})",
+                    "remove one of the two; YAML keeps only one value per key",
+                )
+                continue
+            if value_node.__class__ is ScalarNode and value_node.tag == _STR:
+                result[key] = value_node.value
+            else:
+                result[key] = self.build(value_node, depth)
+        return result
+
+    def scalar(self, node: ScalarNode) -> Any:
+        tag = node.tag
+        text = node.value
+        if tag == _TAG + "null":
+            return None
+        if tag == _TAG + "int":
+            try:
+                return int(text)
+            except ValueError:
+                return _PYYAML.construct_yaml_int(node)
+        if tag == _TAG + "float":
+            try:
+                number = float(text)
+            except ValueError:
+                number = _PYYAML.construct_yaml_float(node)
+            if not math.isfinite(number):
+                self.fail(
+                    node,
+                    f"'{text}' is not a finite number",
+                    "amounts must be ordinary numbers such as 250 or 19.99",
+                )
+                return None
+            return number
+        if tag == _TAG + "bool":
+            flag = _BOOLEANS.get(text.lower())
+            if flag is None:  # pragma: no cover - the resolver only tags the spellings above
+                return text
+            if text.lower() not in ("true", "false") and node.style is None:
+                self.problem(
+                    node,
+                    f"'{text}' is read as {str(flag).lower()} (a YAML 1.1 boolean)",
+                    f'write {str(flag).lower()}, or quote it ("{text}") if you meant text',
+                    "warning",
+                )
+            return flag
+        if tag == _TAG + "timestamp":
+            # Dates stay the text as written; timestamps are compared as instants later.
+            return text
+        if tag == _TAG + "value":
+            return text
+        self.fail(node, *_tag_problem(tag))
+        return None
+
+    def _count_alias(self, node: Node) -> None:
+        self._alias_nodes += self._size(node)
+        if self._alias_nodes > MAX_ALIAS_NODES:
+            raise self.abandon(
+                node,
+                f"aliases of this anchor expand to more than {MAX_ALIAS_NODES:,} values",
+                "YAML aliases (*name) are bounded to stop 'billion laughs' files; "
+                "write the values out or use 'defaults:'",
+            )
+
+    def _size(self, root: Node) -> int:
+        """How many values ``root`` stands for once every alias inside it is expanded."""
+        stack: list[tuple[Node, bool]] = [(root, False)]
+        sizes = self._sizes
+        while stack:
+            node, children_done = stack.pop()
+            node_id = id(node)
+            if node_id in sizes:
+                continue
+            if isinstance(node, ScalarNode):
+                sizes[node_id] = 1
+                continue
+            children = _children(node)
+            if children_done:
+                sizes[node_id] = 1 + sum(sizes.get(id(child), 1) for child in children)
+            else:
+                stack.append((node, True))
+                stack.extend((child, False) for child in children if id(child) not in sizes)
+        return sizes[id(root)]
+
+
+def _children(node: Node) -> list[Node]:
+    if isinstance(node, MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _first_key_line(node: MappingNode, key: str) -> int:
+    for key_node, _ in node.value:
+        if isinstance(key_node, ScalarNode) and key_node.value == key:
+            return position(key_node)[0]
+    return position(node)[0]  # pragma: no cover - the key was seen in this mapping
+
+
+def _tag_problem(tag: str) -> tuple[str, str]:
+    shown = "!!" + tag[len(_TAG) :] if tag.startswith(_TAG) else tag
+    if tag.startswith(_TAG + "python/"):
+        return (
+            f"unsafe YAML tag '{shown}' is not allowed",
+            "manifests hold plain data only; remove the tag",
+        )
+    return (
+        f"unsupported YAML tag '{shown}'",
+        "manifests hold plain text, numbers, true/false, null, mappings and lists; remove the tag",
+    )
+
+
+def _too_deep(path: str, line: int, column: int) -> Problem:
+    return Problem(
+        path,
+        line,
+        column,
+        f"mappings and lists are nested more than {MAX_DEPTH} levels deep",
+        "a manifest needs only a few levels; check the brackets and indentation",
+    )
+
+
+def _nesting_problem(data: bytes, display: str) -> Problem | None:
+    """Refuse input that could nest deeper than the C composer can recurse.
+
+    Each nesting level costs an opening bracket or at least one more column of indentation, so
+    ordinary files are cleared by counting; only suspicious ones pay for an event scan.
+    """
+    openers = data.count(b"[") + data.count(b"{")
+    if openers + 2 * max(map(len, data.split(b"\n")), default=0) < _COMPOSER_SAFE_DEPTH:
+        return None
+    depth = 0
+    try:
+        for event in yaml.parse(data, Loader=_Loader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_DEPTH:
+                    mark = event.start_mark
+                    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+                    return _too_deep(display, line, column)
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    except yaml.YAMLError:
+        return None  # the composer reports the syntax error with its position
+    return None
+
+
+_SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
+    ("cannot start any token", "check for a tab or a stray character; indent with spaces only"),
+    ("found undefined alias", "define the anchor (&name) before using the alias (*name)"),
+    ("mapping values are not allowed", "quote values that contain ': ' or check the indentation"),
+    ("expected <block end>", "check the indentation of this line and the lines above it"),
+    ("did not find expected key", "check the indentation of this line and the lines above it"),
+    ("found unexpected end of stream", "a quote or bracket is not closed"),
+    ("while scanning a quoted scalar", "a quote is not closed"),
+)
+
+
+def _syntax_problem(exc: yaml.MarkedYAMLError, data: bytes, display: str) -> Problem:
+    mark = exc.problem_mark or exc.context_mark
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    what = exc.problem or exc.context or "invalid YAML"
+    message = f"YAML syntax error: {what}"
+    hint = "fix the YAML syntax here"
+    text = f"{exc.problem or ''} {exc.context or ''}"
+    for needle, advice in _SYNTAX_HINTS:
+        if needle in text:
+            hint = advice
+            break
+    if mark is not None and _has_tab(data, mark.line):
+        hint = "YAML indentation must use spaces, not tabs"
+    return Problem(display, line, column, message, hint)
+
+
+def _has_tab(data: bytes, line_index: int) -> bool:
+    lines = data.split(b"\n", line_index + 1)
+    if line_index >= len(lines):
+        return False
+    line = lines[line_index]
+    return b"\t" in line[: len(line) - len(line.lstrip(b" \t")) + 1]
+
+
+def _reader_problem(exc: yaml.YAMLError, data: bytes, display: str) -> Problem:
+    offset = getattr(exc, "position", 0) or 0
+    line = data.count(b"\n", 0, offset) + 1
+    column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    reason = getattr(exc, "reason", "") or str(exc)
+    if "decode" in reason or "UTF-8" in reason or "utf-8" in reason.lower():
+        return Problem(
+            display, line, column, "the file is not valid UTF-8 text", "save it as UTF-8"
+        )
+    return Problem(
+        display,
+        line,
+        column,
+        f"the file contains a character YAML does not allow ({reason})",
+        "remove control characters; save the file as UTF-8 text",
+    )

@@ -1,0 +1,52 @@
+"""Files shipped with reconciler: the JSON Schemas, wherever the package is installed.
+
+An installed wheel carries them as ``reconciler/schemas/`` (pyproject force-includes the source
+tree's top-level ``schemas/`` there); a source checkout or editable install reads that top-level
+directory directly. Callers ask by file name and never care which of the two they got.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import resources
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any
+
+from reconciler.errors import ReconcilerError
+
+MANIFEST_SCHEMA = "manifest.schema.json"
+CONFIG_SCHEMA = "config.schema.json"
+
+# reconciler/resources.py -> reconciler/ -> source tree root
+_SOURCE_TREE_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def schemas_dir() -> Traversable:
+    """The directory holding the JSON Schemas: inside the package when installed, else the
+    source tree's ``schemas/``."""
+    packaged = resources.files("reconciler") / "schemas"
+    if packaged.is_dir():
+        return packaged
+    return _SOURCE_TREE_SCHEMAS
+
+
+def schema_file(name: str) -> Traversable:
+    """The schema file called ``name`` (e.g. ``manifest.schema.json``)."""
+    return schemas_dir() / name
+
+
+@functools.cache
+def load_schema(name: str) -> dict[str, Any]:
+    """The parsed JSON Schema ``name``, read once per process."""
+    try:
+        schema = json.loads(schema_file(name).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        # Only a broken installation gets here; say what is missing rather than a traceback.
+        raise ReconcilerError(
+            f"reconciler's schema file {name} cannot be read ({exc}); reinstall reconciler"
+        ) from exc
+    if not isinstance(schema, dict):
+        raise ReconcilerError(f"reconciler's schema file {name} is not a JSON object")
+    return schema

@@ -1,0 +1,92 @@
+"""Loading manifests into desired customers: defaults, decimals, sources, digests, problems."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from reconciler.domain import Lifecycle, Source
+from reconciler.errors import ManifestError
+from reconciler.manifests import check_manifests, load_manifests
+
+ACME = """\
+provider: respan
+environment: test
+defaults:
+  budget_duration: monthly
+  metadata: {owner: sales, tier: smb}
+  lifecycle: {ignore_changes: [name]}
+customers:
+  - customer_identifier: acme-corp
+    name: Acme Corp
+    period_budget: 250.10
+    total_budget: 5000
+    period_start: 2026-11-01T00:00:00Z
+    metadata: {tier: enterprise}
+    lifecycle:
+      prevent_destroy: true
+      ignore_changes: [metadata]
+  - customer_identifier: beta
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_loads_customers_with_defaults_merged(tmp_path: Path) -> None:
+    """Defaults fill undeclared fields; metadata merges by key; ignore_changes is a union."""
+    write(tmp_path, "acme.yaml", ACME)
+    result = load_manifests([tmp_path])
+    acme, beta = result.customers
+    assert acme.key == ("respan", "test", "acme-corp")
+    assert acme.fields == {
+        "name": "Acme Corp",
+        "period_budget": Decimal("250.1"),
+        "total_budget": Decimal("5000"),
+        "budget_duration": "monthly",
+        "period_start": "2026-11-01T00:00:00Z",
+        "metadata": {"owner": "sales", "tier": "enterprise"},
+    }
+    assert acme.lifecycle == Lifecycle(True, frozenset({"metadata", "name"}))
+    assert beta.fields == {
+        "budget_duration": "monthly",
+        "metadata": {"owner": "sales", "tier": "smb"},
+    }
+    assert beta.lifecycle == Lifecycle(False, frozenset({"name"}))
+
+
+def test_sources_point_at_customer_and_field_keys(tmp_path: Path) -> None:
+    """A customer's source is its list item; each field's source is where its key is written."""
+    file = write(tmp_path, "acme.yaml", ACME)
+    acme = load_manifests([file]).customers[0]
+    name = str(file)
+    assert acme.source == Source(name, 8, 5)
+    assert acme.field_sources["period_budget"] == Source(name, 10, 5)
+    assert acme.field_sources["budget_duration"] == Source(name, 4, 3)
+
+
+def test_problems_are_all_reported_sorted(tmp_path: Path) -> None:
+    """Every problem of every file is reported, sorted by file and line."""
+    write(tmp_path, "b.yaml", "customers:\n  - customer_identifier: x\n    perod_budget: 1\n")
+    write(tmp_path, "a.yaml", "customers:\n  - customer_identifier: y\n    total_budget: -1\n")
+    with pytest.raises(ManifestError) as caught:
+        load_manifests([tmp_path])
+    assert [(p.path.rsplit("/", 1)[-1], p.line, p.column) for p in caught.value.problems] == [
+        ("a.yaml", 3, 19),
+        ("b.yaml", 3, 5),
+    ]
+
+
+def test_digest_changes_with_content(tmp_path: Path) -> None:
+    """The digest is stable for the same bytes and changes when a file changes."""
+    file = write(tmp_path, "acme.yaml", ACME)
+    first = check_manifests([file]).digest
+    assert check_manifests([file]).digest == first
+    file.write_text(ACME.replace("250.10", "250.11"), encoding="utf-8")
+    assert check_manifests([file]).digest != first
