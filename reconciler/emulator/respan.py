@@ -333,6 +333,8 @@ def create_app(
         ],
         exception_handlers={HTTPException: _http_error},
     )
+    # A path without its trailing slash is a 404, as a client bug should be, not a redirect.
+    app.router.redirect_slashes = False
     app.state.stats = stats
     app.state.emulator_state = state
     return app

@@ -265,7 +265,7 @@ def customer_from_seed(item: Any) -> dict[str, Any]:
     for key, value in item.items():
         if key in {"customer_identifier", "environment"} or key in _DERIVED:
             continue
-        name = str(_ALIASES[key] if key in _ALIASES else key)
+        name: str = _ALIASES.get(str(key), str(key))
         check = EDITABLE.get(name) or _ANALYTICS.get(name)
         if check is None:
             errors[key] = ["Unknown field."]
