@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import socket
 import socketserver
 import threading
 from collections.abc import Awaitable, Callable, Iterator
@@ -17,10 +16,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
+
+from reconciler.emulator.server import EmulatorServer
 
 
 @dataclass
@@ -102,31 +102,11 @@ def script(*answers: Answer) -> Handler:
     return handler
 
 
-def _listening_socket() -> socket.socket:
-    # Bound and listening before the server thread starts: clients can connect at once (the
-    # kernel queues them), so no test waits for the server to come up.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
-
-
 @contextmanager
 def serve(app: Any) -> Iterator[str]:
-    """Run an ASGI app with uvicorn on a random loopback port; yield its base URL."""
-    sock = _listening_socket()
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(app, log_level="error", lifespan="off", ws="none")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
+    """Run an ASGI app on a random loopback port (the emulators' server); yield its base URL."""
+    with EmulatorServer(app) as server:
+        yield server.url
 
 
 @contextmanager

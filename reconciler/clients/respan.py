@@ -15,12 +15,17 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from reconciler.clients.http import HttpTransport, Reply, encode_path
+from reconciler.clients.http import DEFAULT_PACE, HttpTransport, Reply, encode_path
+from reconciler.clients.pacing import Pacer
+from reconciler.clients.retry import RetryPolicy
+from reconciler.clients.secret import Secret
 from reconciler.errors import NotFoundError, ServerError
 
 logger = logging.getLogger("reconciler.http")
 
 PAGE_SIZE: Final = 1000  # the API's maximum
+# The users API's documented limit: 60 requests per minute per organization.
+DEFAULT_RATE_LIMIT: Final = (60, 60.0)
 # Without a usable ``count`` a pager still stops on an empty page, a null ``next`` or a page
 # that adds nothing new; this bounds even a server that invents new items forever.
 MAX_PAGES_WITHOUT_COUNT: Final = 10_000
@@ -60,6 +65,26 @@ class RespanClient:
     def __init__(self, transport: HttpTransport) -> None:
         self.transport = transport
 
+    @classmethod
+    def create(
+        cls,
+        base_url: str,
+        api_key: Secret,
+        *,
+        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = 8,
+    ) -> RespanClient:
+        """A client paced at ``rate_limit`` (count, per seconds; ``None``: unpaced).
+
+        One pacer covers every endpoint: the documented limit is per organization.
+        """
+        pacers = {} if rate_limit is None else {DEFAULT_PACE: Pacer(*rate_limit)}
+        transport = HttpTransport(
+            base_url, api_key, pacers=pacers, retry=retry, max_concurrency=max_concurrency
+        )
+        return cls(transport)
+
     def __repr__(self) -> str:
         return f"RespanClient({self.transport!r})"
 
@@ -69,6 +94,12 @@ class RespanClient:
 
     def close(self) -> None:
         self.transport.close()
+
+    def __enter__(self) -> RespanClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def request_counts(self) -> dict[str, int]:
         """Request attempts sent so far, by HTTP method."""

@@ -1,0 +1,374 @@
+"""The Respan client against the Respan emulator (and a scripted server) over loopback HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from conftest import RESPAN_TEST_KEY
+from scripted_http import Answer, ScriptedApp, Seen, script, serve
+
+from reconciler.clients.http import HttpTransport
+from reconciler.clients.respan import RespanClient
+from reconciler.clients.retry import RetryPolicy
+from reconciler.clients.secret import Secret
+from reconciler.emulator import EmulatorSettings, RespanState, RunningEmulator, start_emulator
+from reconciler.errors import (
+    AuthenticationError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+
+Emulators = Callable[..., RunningEmulator[RespanState]]
+FAST = RetryPolicy(attempts=10, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
+ONCE = RetryPolicy(attempts=1)
+NASTY_IDS = ["a/b?c#d", "../credit-transactions/x", "..", ".", "%2F", "x y", "ü"]
+
+
+def customers(count: int, environment: str = "prod") -> list[dict[str, Any]]:
+    return [{"customer_identifier": f"c{i:05d}", "environment": environment} for i in range(count)]
+
+
+def connect(
+    emulator: RunningEmulator[RespanState],
+    *,
+    key: str | None = None,
+    retry: RetryPolicy = FAST,
+    rate_limit: tuple[int, float] | None = None,
+) -> RespanClient:
+    return RespanClient.create(
+        emulator.url,
+        Secret(key or emulator.api_key),
+        rate_limit=rate_limit,
+        retry=retry,
+    )
+
+
+@pytest.fixture
+def faulty_emulator() -> Iterator[Emulators]:
+    """Start emulators with seeded fault injection (the same faults on every run)."""
+    running: list[RunningEmulator[Any]] = []
+
+    def start(seed_customers: list[dict[str, Any]], **settings: Any) -> RunningEmulator[Any]:
+        options = EmulatorSettings(api_key=RESPAN_TEST_KEY, **settings)
+        running.append(start_emulator("respan", options, seed={"customers": seed_customers}))
+        return running[-1]
+
+    yield start
+    for emulator in running:
+        emulator.stop()
+
+
+@pytest.fixture
+def client_for(respan_emulator: Emulators) -> Iterator[Callable[..., RespanClient]]:
+    """Build clients that are closed at the end of the test."""
+    made: list[RespanClient] = []
+
+    def make(emulator: RunningEmulator[RespanState], **kwargs: Any) -> RespanClient:
+        made.append(connect(emulator, **kwargs))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+# -- pagination ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("count", "requests"), [(0, 1), (1, 1), (1000, 1), (1001, 2)])
+def test_list_reads_every_page_with_the_fewest_requests(
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient], count: int, requests: int
+) -> None:
+    """Listing N customers costs ceil(N/1000) requests (at least one) and returns each once."""
+    emulator = respan_emulator(seed={"customers": customers(count) + customers(3, "test")})
+    client = client_for(emulator)
+    listed = client.list_customers("prod")
+    assert sorted(item["customer_identifier"] for item in listed) == [
+        f"c{i:05d}" for i in range(count)
+    ]
+    assert emulator.stats()["requests"] == {"POST /api/users/list/": requests}
+    assert client.request_counts() == {"POST": requests}
+
+
+def test_list_sends_filters_and_sort(
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient]
+) -> None:
+    """Filters go in the POST body and sort_by in the query, as the API documents."""
+    seed = {
+        "customers": [
+            {"customer_identifier": "acme", "email": "a@acme.example"},
+            {"customer_identifier": "beta", "email": "b@beta.example"},
+            {"customer_identifier": "acme-eu", "email": "eu@acme.example"},
+        ]
+    }
+    client = client_for(respan_emulator(seed=seed))
+    filters = {"email": {"operator": "endswith", "value": ["@acme.example"]}}
+    listed = client.list_customers("prod", filters=filters, sort_by="-customer_identifier")
+    assert [item["customer_identifier"] for item in listed] == ["acme-eu", "acme"]
+
+
+def repeating_pages(seen: Seen) -> Answer:
+    """A broken server: every page is page 1 again, always with a next link."""
+    page = {
+        "count": 5000,
+        "next": "http://x/api/users/list/?page=2",
+        "previous": None,
+        "results": [{"customer_identifier": "a", "environment": "prod"}],
+    }
+    return Answer(200, page)
+
+
+def test_list_stops_when_a_page_adds_nothing_new() -> None:
+    """A server repeating a page ends the listing: no duplicates, no endless loop."""
+    app = ScriptedApp(repeating_pages)
+    with serve(app) as url, RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client:
+        assert client.list_customers("prod") == [
+            {"customer_identifier": "a", "environment": "prod"}
+        ]
+    assert len(app.seen) == 2
+
+
+def test_list_never_asks_for_more_pages_than_the_count_allows() -> None:
+    """A server inventing new items forever is asked at most ceil(count/1000) + 2 pages."""
+    served = [0]
+
+    def endless(seen: Seen) -> Answer:
+        served[0] += 1
+        items = [{"customer_identifier": f"p{served[0]}-{i}"} for i in range(3)]
+        return Answer(200, {"count": 1500, "next": "more", "results": items})
+
+    app = ScriptedApp(endless)
+    with serve(app) as url, RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client:
+        assert len(client.list_customers("prod")) == 12
+    assert len(app.seen) == 4
+
+
+def test_list_stops_on_an_empty_page_even_with_a_next_link() -> None:
+    """An empty page ends the listing, whatever ``next`` says."""
+    app = ScriptedApp(
+        script(
+            Answer(200, {"next": "p2", "results": [{"customer_identifier": "a"}]}),
+            Answer(200, {"next": "p3", "results": []}),
+        )
+    )
+    with serve(app) as url, RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client:
+        assert [c["customer_identifier"] for c in client.list_customers("test")] == ["a"]
+    assert [seen.query for seen in app.seen] == [
+        "page=1&page_size=1000&environment=test",
+        "page=2&page_size=1000&environment=test",
+    ]
+
+
+def test_malformed_page_is_a_server_error() -> None:
+    """A list answer without ``results`` is a ServerError naming the request."""
+    app = ScriptedApp(script(Answer(200, {"items": []})))
+    with (
+        serve(app) as url,
+        RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client,
+        pytest.raises(ServerError, match=r"POST /api/users/list/: .* not a page"),
+    ):
+        client.list_customers("prod")
+
+
+# -- addressing ----------------------------------------------------------------------------
+
+
+def test_identifiers_address_exactly_their_customer(
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient]
+) -> None:
+    """Identifiers with /, ?, #, .. or % reach that customer and no other endpoint."""
+    seed = {
+        "customers": [{"customer_identifier": ident, "name": ident} for ident in NASTY_IDS]
+        + [{"customer_identifier": "x", "name": "bystander"}, {"customer_identifier": "a"}],
+        "credit_transactions": [{"id": "x", "amount": 5, "transaction_type": "grant"}],
+    }
+    emulator = respan_emulator(seed=seed)
+    client = client_for(emulator)
+    for ident in NASTY_IDS:
+        assert client.retrieve_customer("prod", ident)["customer_identifier"] == ident
+        updated = client.update_customer("prod", ident, {"name": f"new {ident}"})
+        assert updated["name"] == f"new {ident}"
+    for ident in NASTY_IDS:
+        client.delete_customer("prod", ident)
+    left = {key[1]: record for key, record in emulator.state.customers.items()}
+    assert set(left) == {"x", "a"}
+    assert left["x"]["name"] == "bystander"
+    assert client.retrieve_credit_transaction("x")["id"] == "x"
+    routes = set(emulator.stats()["requests"])
+    assert routes == {
+        "GET /api/users/{customer_identifier}/",
+        "PATCH /api/users/{customer_identifier}/",
+        "DELETE /api/users/{customer_identifier}/",
+        "GET /api/credit-transactions/{id}/",
+    }
+
+
+def test_update_sends_decimals_as_numbers_and_reads_them_back_exact(
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient]
+) -> None:
+    """A Decimal budget is sent as a JSON number and comes back as an exact Decimal."""
+    emulator = respan_emulator(seed={"customers": [{"customer_identifier": "acme"}]})
+    client = client_for(emulator)
+    body = {"period_budget": Decimal("250.10"), "total_budget": Decimal("5000")}
+    updated = client.update_customer("prod", "acme", body)
+    assert updated["period_budget"] == Decimal("250.1")
+    assert updated["total_budget"] == 5000
+    stored = emulator.state.get_customer("acme")
+    assert stored is not None
+    assert stored["period_budget"] == pytest.approx(250.1)
+
+
+def test_credit_transactions_are_listed_across_pages(
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient]
+) -> None:
+    """All credit transactions are read, newest first, one request per 1000."""
+    seed = {
+        "credit_transactions": [
+            {
+                "id": f"t{i}",
+                "amount": 10,
+                "transaction_type": "purchase",
+                "created_at": f"2025-01-{i + 1:02d}T00:00:00Z",
+            }
+            for i in range(3)
+        ]
+    }
+    emulator = respan_emulator(seed=seed)
+    client = client_for(emulator)
+    assert [t["id"] for t in client.list_credit_transactions()] == ["t2", "t1", "t0"]
+    assert emulator.stats()["requests"] == {"GET /api/credit-transactions/list/": 1}
+
+
+# -- errors --------------------------------------------------------------------------------
+
+
+def test_wrong_key_is_an_authentication_error_without_the_key(
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient]
+) -> None:
+    """A 401 becomes AuthenticationError; neither key shows in its message."""
+    emulator = respan_emulator()
+    client = client_for(emulator, key="rsp_wrong_key_zzzzzzzz")
+    with pytest.raises(AuthenticationError) as caught:
+        client.list_customers("prod")
+    assert caught.value.status == 401
+    assert "Invalid API key." in str(caught.value)
+    assert "rsp_wrong_key_zzzzzzzz" not in str(caught.value)
+    assert emulator.api_key not in str(caught.value)
+
+
+def test_unknown_customer_is_not_found(
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient]
+) -> None:
+    """Retrieve, PATCH and a first-attempt DELETE of an unknown customer raise NotFoundError."""
+    client = client_for(respan_emulator())
+    with pytest.raises(NotFoundError, match="GET /api/users/ghost/"):
+        client.retrieve_customer("prod", "ghost")
+    with pytest.raises(NotFoundError):
+        client.update_customer("prod", "ghost", {"name": "x"})
+    with pytest.raises(NotFoundError) as caught:
+        client.delete_customer("prod", "ghost")
+    assert (caught.value.method, caught.value.status) == ("DELETE", 404)
+
+
+def test_delete_finding_404_after_a_retry_counts_as_done() -> None:
+    """A DELETE whose retried attempt finds 404 is done: an earlier attempt may have deleted it."""
+    app = ScriptedApp(
+        script(Answer(503, {"detail": "busy"}), Answer(404, {"detail": "Not found."}))
+    )
+    with serve(app) as url, RespanClient(HttpTransport(url, Secret("k"), retry=FAST)) as client:
+        reply = client.delete_customer("prod", "gone")
+    assert (reply.status, reply.attempts) == (404, 2)
+    assert [seen.method for seen in app.seen] == ["DELETE", "DELETE"]
+
+
+def test_invalid_update_carries_field_errors(
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient]
+) -> None:
+    """A 422 names the bad field and keeps the API's errors mapping."""
+    client = client_for(respan_emulator(seed={"customers": [{"customer_identifier": "acme"}]}))
+    with pytest.raises(InvalidRequestError) as caught:
+        client.update_customer("prod", "acme", {"budget_duration": "hourly"})
+    assert caught.value.status == 422
+    assert caught.value.errors is not None
+    assert set(caught.value.errors) == {"budget_duration"}
+    assert "budget_duration" in str(caught.value)
+
+
+# -- faults and rate limits ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"fail_rate": 0.3},
+        {"drop_rate": 0.3},
+        {"rate_limit_429_rate": 0.3, "injected_retry_after": 0},
+        {"rate_limit_429_rate": 0.3, "injected_retry_after": 0, "retry_after_header": True},
+    ],
+)
+def test_injected_faults_are_retried_until_success(
+    faulty_emulator: Emulators, client_for: Callable[..., RespanClient], faults: dict[str, Any]
+) -> None:
+    """500s, dropped connections and 429s are retried; every call ends up succeeding."""
+    emulator = faulty_emulator(customers(20), seed=11, **faults)
+    client = client_for(emulator)
+    for i in range(20):
+        client.update_customer("prod", f"c{i:05d}", {"name": f"n{i}"})
+    assert all(record["name"] for record in emulator.state.customers.values())
+    stats = emulator.stats()
+    failures = stats["dropped_connections"] + sum(
+        n for status, n in stats["responses"].items() if status in ("429", "500")
+    )
+    assert failures > 0
+    assert client.request_counts()["PATCH"] == 20 + failures
+
+
+def test_persistent_failures_give_up_with_typed_errors(
+    faulty_emulator: Emulators, client_for: Callable[..., RespanClient]
+) -> None:
+    """When every attempt fails, the error type says why and the attempts are bounded."""
+    policy = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.001, wait_jitter=0)
+    cases: list[tuple[dict[str, Any], type[Exception]]] = [
+        ({"fail_rate": 1.0}, ServerError),
+        ({"drop_rate": 1.0}, TransportError),
+        ({"rate_limit_429_rate": 1.0, "injected_retry_after": 0}, RateLimitedError),
+    ]
+    for faults, error_type in cases:
+        emulator = faulty_emulator([], seed=1, **faults)
+        client = client_for(emulator, retry=policy)
+        with pytest.raises(error_type, match="gave up after 3 attempts"):
+            client.retrieve_customer("prod", "acme")
+        assert emulator.stats()["total_requests"] == 3
+
+
+def test_paced_client_gets_no_429_at_the_servers_limit(
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient]
+) -> None:
+    """Paced at the emulator's own limit, more requests than one window holds see no 429."""
+    emulator = respan_emulator(seed={"customers": customers(1)}, rate_limit=(50, 1.0))
+    client = client_for(emulator, retry=ONCE, rate_limit=(50, 1.0))
+    for _ in range(60):
+        client.retrieve_customer("prod", "c00000")
+    assert emulator.stats()["responses"] == {"200": 60}
+
+
+def test_unpaced_client_is_throttled_by_the_same_limit(
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient]
+) -> None:
+    """Without pacing the same burst is refused: the pacing test above can fail."""
+    emulator = respan_emulator(seed={"customers": customers(1)}, rate_limit=(50, 1.0))
+    client = client_for(emulator, retry=ONCE, rate_limit=None)
+
+    def burst() -> None:
+        for _ in range(60):
+            client.retrieve_customer("prod", "c00000")
+
+    with pytest.raises(RateLimitedError):
+        burst()
+    assert emulator.stats()["responses"]["429"] == 1
