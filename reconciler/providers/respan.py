@@ -36,6 +36,7 @@ class RespanProvider:
 
     def __init__(self, client: RespanClient, *, max_concurrency: int = 8) -> None:
         self.client = client
+        self.base_url = client.base_url
         self.max_concurrency = max(1, max_concurrency)
         self._lock = threading.Lock()
         # (environment, customer_identifier) -> retrieve answer, for this run.
@@ -43,10 +44,6 @@ class RespanProvider:
 
     def __repr__(self) -> str:
         return f"RespanProvider({self.client!r})"
-
-    @property
-    def base_url(self) -> str:
-        return self.client.base_url
 
     def request_counts(self) -> dict[str, int]:
         """Request attempts sent so far, by HTTP method."""

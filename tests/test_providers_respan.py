@@ -1,0 +1,197 @@
+"""The Respan provider against the emulator: what it reads, what it costs, what it sends."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from reconciler.clients.respan import RespanClient
+from reconciler.clients.retry import RetryPolicy
+from reconciler.clients.secret import Secret
+from reconciler.domain import UNKNOWN, DesiredCustomer, Source
+from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.errors import ReconcilerError
+from reconciler.plan import Change
+from reconciler.providers.base import ApplyResult, Provider
+from reconciler.providers.respan import RespanProvider
+
+Emulators = Callable[..., RunningEmulator[RespanState]]
+FAST = RetryPolicy(attempts=5, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
+LIST = "POST /api/users/list/"
+RETRIEVE = "GET /api/users/{customer_identifier}/"
+
+SEED = {
+    "customers": [
+        {
+            "customer_identifier": "acme",
+            "name": "Acme",
+            "period_budget": 250,
+            "metadata": {"tier": "gold"},
+            "markup_percentage": 20,
+            "total_period_usage": 45.67,
+        },
+        {"customer_identifier": "beta", "name": "Beta", "period_budget": 10},
+        {"customer_identifier": "gamma", "metadata": {"tier": "silver"}},
+        {"customer_identifier": "undeclared", "metadata": {"x": "y"}},
+        {"customer_identifier": "acme", "environment": "test", "metadata": {"env": "t"}},
+    ]
+}
+
+
+def desired(identifier: str, environment: str = "prod", **fields: Any) -> DesiredCustomer:
+    return DesiredCustomer("respan", environment, identifier, fields, Source("c.yaml", 1))
+
+
+@pytest.fixture
+def provider_for() -> Iterator[Callable[[RunningEmulator[RespanState]], RespanProvider]]:
+    """Build providers over emulators; closed when the test ends."""
+    made: list[RespanProvider] = []
+
+    def make(emulator: RunningEmulator[RespanState]) -> RespanProvider:
+        client = RespanClient.create(
+            emulator.url, Secret(emulator.api_key), rate_limit=None, retry=FAST
+        )
+        made.append(RespanProvider(client, max_concurrency=4))
+        return made[-1]
+
+    yield make
+    for provider in made:
+        provider.close()
+
+
+def test_provider_satisfies_the_protocol(
+    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
+) -> None:
+    """RespanProvider is a Provider with the Respan model and its base URL."""
+    emulator = respan_emulator()
+    provider: Provider = provider_for(emulator)
+    assert provider.model.name == "respan"
+    assert provider.base_url == emulator.url
+    assert "***" in repr(provider)
+    assert emulator.api_key not in repr(provider)
+
+
+def test_read_live_retrieves_only_customers_declaring_unlisted_fields(
+    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
+) -> None:
+    """One list request, plus one retrieve per declared live customer needing detail fields."""
+    emulator = respan_emulator(seed=SEED)
+    provider = provider_for(emulator)
+    manifests = [
+        desired("acme", metadata={"tier": "gold"}, period_budget=Decimal(250)),
+        desired("beta", name="Beta", period_budget=Decimal(10)),  # listed fields only
+        desired("ghost", metadata={}),  # not live: nothing to retrieve
+        desired("gamma", "test", markup_percentage=Decimal(5)),  # another environment
+    ]
+    live = provider.read_live("prod", manifests)
+    assert sorted(live) == ["acme", "beta", "gamma", "undeclared"]
+    assert emulator.stats()["requests"] == {LIST: 1, RETRIEVE: 1}
+
+    acme = live["acme"]
+    assert acme.key == ("respan", "prod", "acme")
+    assert acme.get("metadata") == {"tier": "gold"}
+    assert acme.get("markup_percentage") == 20
+    assert acme.get("period_budget") == 250
+    assert acme.get("period_start") == "2025-01-01T00:00:00Z"
+    assert acme.usage == Decimal("45.67")
+
+    for name in ("beta", "undeclared"):
+        assert live[name].get("metadata") is UNKNOWN
+        assert live[name].usage is None
+    assert live["beta"].get("name") == "Beta"
+    assert live["undeclared"].get("period_budget") is None
+
+
+def test_fields_the_api_does_not_return_stay_unknown(
+    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
+) -> None:
+    """When retrieve omits metadata and markup, they are UNKNOWN, never assumed."""
+    emulator = respan_emulator(seed=SEED, omit_fields=frozenset({"metadata", "markup_percentage"}))
+    provider = provider_for(emulator)
+    live = provider.read_live("prod", [desired("acme", metadata={"tier": "gold"})])
+    assert live["acme"].get("metadata") is UNKNOWN
+    assert live["acme"].get("markup_percentage") is UNKNOWN
+    assert live["acme"].get("period_end") is None
+
+
+def test_many_retrieves_run_concurrently_and_are_all_read(
+    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
+) -> None:
+    """Forty customers needing detail cost forty retrieves, each answered for its customer."""
+    seed = {
+        "customers": [
+            {"customer_identifier": f"c{i}", "metadata": {"n": str(i)}} for i in range(40)
+        ]
+    }
+    emulator = respan_emulator(seed=seed)
+    provider = provider_for(emulator)
+    live = provider.read_live("prod", [desired(f"c{i}", metadata={}) for i in range(40)])
+    assert all(live[f"c{i}"].get("metadata") == {"n": str(i)} for i in range(40))
+    assert emulator.stats()["requests"] == {LIST: 1, RETRIEVE: 40}
+
+
+def test_read_usage_reuses_this_runs_retrieves(
+    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
+) -> None:
+    """Usage of an already retrieved customer costs nothing; others one retrieve each, once."""
+    emulator = respan_emulator(seed=SEED)
+    provider = provider_for(emulator)
+    provider.read_live("prod", [desired("acme", metadata={})])
+    usage = provider.read_usage("prod", ["acme", "beta", "beta", "ghost"])
+    assert usage == {"acme": Decimal("45.67"), "beta": Decimal(0)}
+    provider.read_usage("prod", ["beta"])
+    assert emulator.stats()["requests"] == {LIST: 1, RETRIEVE: 3}
+
+
+def test_update_sends_only_the_payload(
+    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
+) -> None:
+    """An update is one PATCH carrying exactly the changed fields."""
+    emulator = respan_emulator(seed=SEED)
+    provider = provider_for(emulator)
+    change = Change(
+        "update", "respan", "prod", "acme", payload={"period_budget": Decimal("300.50")}
+    )
+    assert provider.apply(change) == ApplyResult(ok=True, status=200)
+    stored = emulator.state.get_customer("acme")
+    assert stored is not None
+    assert stored["period_budget"] == pytest.approx(300.5)
+    assert stored["name"] == "Acme"
+    assert emulator.stats()["requests"] == {"PATCH /api/users/{customer_identifier}/": 1}
+
+
+def test_update_of_a_vanished_customer_fails_cleanly(
+    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
+) -> None:
+    """PATCH answering 404 is a failed result saying the customer no longer exists."""
+    provider = provider_for(respan_emulator())
+    change = Change("update", "respan", "prod", "ghost", payload={"name": "x"})
+    assert provider.apply(change) == ApplyResult(False, 404, "customer no longer exists")
+
+
+def test_delete_and_delete_of_a_vanished_customer(
+    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
+) -> None:
+    """DELETE removes the customer (204); one already gone is a failed result (404)."""
+    emulator = respan_emulator(seed=SEED)
+    provider = provider_for(emulator)
+    assert provider.apply(Change("delete", "respan", "prod", "beta")) == ApplyResult(True, 204)
+    assert emulator.state.get_customer("beta") is None
+    gone = provider.apply(Change("delete", "respan", "prod", "beta"))
+    assert (gone.ok, gone.status, gone.reason) == (False, 404, "customer no longer exists")
+
+
+def test_missing_sends_nothing_and_create_is_refused(
+    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
+) -> None:
+    """``missing`` costs no request; ``create`` is refused: Respan has no create endpoint."""
+    emulator = respan_emulator()
+    provider = provider_for(emulator)
+    assert provider.apply(Change("missing", "respan", "prod", "new")).ok
+    with pytest.raises(ReconcilerError, match="Respan has no create endpoint"):
+        provider.apply(Change("create", "respan", "prod", "new", payload={"name": "n"}))
+    assert emulator.stats()["total_requests"] == 0
+    assert provider.request_counts() == {}
