@@ -2,7 +2,8 @@
 
 ``respan_emulator(seed=..., **settings)`` starts one and returns a ``RunningEmulator`` with
 ``.url``, ``.api_key``, ``.state`` and ``.stats()``; every emulator a test starts is stopped
-when the test ends. Tests get no rate limit and no faults unless they ask for them.
+when the test ends. Tests get no rate limit and no faults unless they ask for them. ``seed`` is
+the data (a mapping or a JSON file); the fault RNG's seed is passed as ``fault_seed``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,12 @@ EmulatorFactory = Callable[..., RunningEmulator[Any]]
 def _factory(provider: str, api_key: str) -> Iterator[EmulatorFactory]:
     running: list[RunningEmulator[Any]] = []
 
-    def start(seed: Seed = None, **overrides: Any) -> RunningEmulator[Any]:
+    def start(
+        seed: Seed = None, *, fault_seed: int | None = None, **overrides: Any
+    ) -> RunningEmulator[Any]:
         options: dict[str, Any] = {"api_key": api_key, "rate_limit": None, **overrides}
+        if fault_seed is not None:
+            options["seed"] = fault_seed
         emulator = start_emulator(provider, EmulatorSettings(**options), seed=seed)
         running.append(emulator)
         return emulator

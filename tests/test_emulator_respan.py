@@ -62,7 +62,7 @@ def test_next_and_previous_are_absolute_and_keep_other_params(respan_emulator: F
     """Page links are absolute URLs keeping the other query parameters."""
     emu = respan_emulator(seed=customers(5))
     with client(emu) as api:
-        params = {
+        params: dict[str, str | int] = {
             "page": 2,
             "page_size": 2,
             "sort_by": "customer_identifier",
@@ -369,7 +369,7 @@ def test_patch_validation_errors_are_422(
     assert payload["detail"] == "Validation error"
     assert list(payload["errors"]) == [field]
     assert isinstance(payload["errors"][field][0], str)
-    assert emu.state.get_customer("x")["period_budget"] == 10  # nothing was stored
+    assert emu.state.customers[("prod", "x")]["period_budget"] == 10  # nothing was stored
 
 
 def test_patch_body_not_json_is_400(respan_emulator: Factory) -> None:

@@ -1,0 +1,124 @@
+"""Rate limiting, injected faults and dropped connections, seen by a real HTTP client."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from reconciler.emulator import ManualClock, RespanState, RunningEmulator
+from reconciler.emulator.middleware import route_template
+
+Factory = Callable[..., RunningEmulator[RespanState]]
+
+
+def client(emu: RunningEmulator[Any]) -> httpx.Client:
+    return httpx.Client(base_url=emu.url, headers={"Authorization": f"Bearer {emu.api_key}"})
+
+
+def test_rate_limit_is_a_sliding_window_with_retry_after(respan_emulator: Factory) -> None:
+    """Past the limit a 429 says how long until a slot frees; the slot frees exactly then."""
+    clock = ManualClock()
+    emu = respan_emulator(rate_limit=(3, 60.0), clock=clock)
+    with client(emu) as api:
+        statuses = [api.get("/api/users/list/").status_code for _ in range(3)]
+        clock.advance(20)
+        refused = api.get("/api/users/list/")
+        clock.advance(39.5)
+        still_refused = api.get("/api/users/list/")
+        clock.advance(0.5)
+        allowed = api.get("/api/users/list/")
+    assert statuses == [200, 200, 200]
+    assert refused.status_code == 429
+    assert refused.json() == {"detail": "Rate limit exceeded", "retry_after": 40}
+    assert "retry-after" not in refused.headers
+    assert still_refused.json()["retry_after"] == 1
+    assert allowed.status_code == 200
+
+
+def test_retry_after_header_when_asked(respan_emulator: Factory) -> None:
+    """With retry_after_header the 429 also carries a Retry-After header."""
+    emu = respan_emulator(rate_limit=(1, 60.0), clock=ManualClock(), retry_after_header=True)
+    with client(emu) as api:
+        api.get("/api/users/list/")
+        refused = api.get("/api/users/list/")
+    assert refused.status_code == 429
+    assert refused.headers["retry-after"] == "60"
+
+
+def test_limit_is_shared_by_all_routes_and_skips_unauthenticated(
+    respan_emulator: Factory,
+) -> None:
+    """Every authenticated call shares one organization limit; 401s and /_emulator/ don't count."""
+    emu = respan_emulator(rate_limit=(2, 60.0), clock=ManualClock())
+    with httpx.Client(base_url=emu.url) as anonymous:
+        assert anonymous.get("/api/users/list/").status_code == 401
+        assert anonymous.get("/_emulator/stats").status_code == 200
+    with client(emu) as api:
+        first = api.get("/api/users/list/").status_code
+        second = api.get("/api/credit-transactions/list/").status_code
+        third = api.get("/api/users/someone/").status_code
+    assert [first, second, third] == [200, 200, 429]
+
+
+def test_injected_429s(respan_emulator: Factory) -> None:
+    """rate_limit_429_rate=1 answers every API call with the provider's 429 body."""
+    emu = respan_emulator(rate_limit_429_rate=1.0, injected_retry_after=2)
+    with client(emu) as api:
+        response = api.get("/api/users/list/")
+    assert response.status_code == 429
+    assert response.json() == {"detail": "Rate limit exceeded", "retry_after": 2}
+
+
+def test_injected_500s(respan_emulator: Factory) -> None:
+    """fail_rate=1 answers every API call with the documented 500 body."""
+    emu = respan_emulator(fail_rate=1.0)
+    with client(emu) as api:
+        response = api.patch("/api/users/x/", json={"name": "n"})
+    assert response.status_code == 500
+    assert response.json() == {"detail": "Internal server error", "error_code": "INTERNAL_ERROR"}
+    assert emu.stats()["responses"] == {"500": 1}
+
+
+def test_dropped_connections_get_no_response(respan_emulator: Factory) -> None:
+    """drop_rate=1 closes each API connection without a byte; control routes still answer."""
+    emu = respan_emulator(seed={"customers": [{"customer_identifier": "x"}]}, drop_rate=1.0)
+    with client(emu) as api:
+        for _ in range(3):
+            with pytest.raises(httpx.RemoteProtocolError):
+                api.patch("/api/users/x/", json={"name": "changed"})
+        stats = api.get("/_emulator/stats").json()
+    assert stats["dropped_connections"] == 3
+    assert stats["requests"] == {"PATCH /api/users/{customer_identifier}/": 3}
+    assert stats["responses"] == {}
+    assert emu.state.customers[("prod", "x")]["name"] is None  # the dropped request did nothing
+
+
+def test_faults_repeat_for_a_given_seed(respan_emulator: Factory) -> None:
+    """Two emulators with the same seed inject the same faults in the same order."""
+
+    def statuses(emu: RunningEmulator[Any]) -> list[int]:
+        with client(emu) as api:
+            return [api.get("/api/users/list/").status_code for _ in range(30)]
+
+    first = statuses(respan_emulator(fail_rate=0.5, rate_limit_429_rate=0.3, fault_seed=7))
+    second = statuses(respan_emulator(fail_rate=0.5, rate_limit_429_rate=0.3, fault_seed=7))
+    assert first == second
+    assert {200, 429, 500} <= set(first)
+
+
+def test_latency_still_answers(respan_emulator: Factory) -> None:
+    """With latency and jitter configured, requests are still answered correctly."""
+    emu = respan_emulator(latency_ms=5, jitter_ms=5)
+    with client(emu) as api:
+        assert api.get("/api/users/list/").status_code == 200
+
+
+def test_route_template_drops_converters() -> None:
+    """Stats name routes by method and path template, without converter names."""
+    assert route_template("GET", "/api/users/{customer_identifier:path}/") == (
+        "GET /api/users/{customer_identifier}/"
+    )
+    assert route_template("POST", "/api/users/list/") == "POST /api/users/list/"
