@@ -1,0 +1,297 @@
+"""Where a provider lives and how to reach it: resolve connection settings, open a provider.
+
+Shared by ``plan``, ``apply``, ``export`` and ``credits``. Highest priority first:
+
+1. flags: ``--base-url``, ``--rate-limit`` (``--provider`` picks which provider this is);
+2. environment: ``RESPAN_BASE_URL`` / ``RESPAN_API_KEY``, ``AUTUMN_BASE_URL`` /
+   ``AUTUMN_SECRET_KEY``;
+3. ``reconciler.yaml``: ``providers.<name>.emulator.seed`` (run the built-in emulator
+   in-process), then ``base_url``, ``api_key_file`` and ``rate_limit``;
+4. the provider's documented defaults (its public base URL and rate limit).
+
+The API key comes only from the environment or the file the configuration names, never from a
+flag, and is held in a ``Secret`` from the moment it is read.
+
+Pacing defaults: Respan 60 requests per minute (its documented per-organization limit). Autumn
+5 per second for list calls and 25 per second for writes (its documented limits for
+``customers.list`` and for update/delete). A ``--rate-limit`` flag or ``rate_limit:`` setting
+replaces them. Against the built-in emulator nothing is paced unless a rate limit is given: it
+enforces no limit of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final
+
+from reconciler.clients.http import check_base_url
+from reconciler.clients.respan import RespanClient
+from reconciler.clients.retry import RetryPolicy
+from reconciler.clients.secret import Secret
+from reconciler.config import Config, ProviderSettings, RateLimit, parse_rate_limit
+from reconciler.errors import ConfigError
+from reconciler.providers.base import Provider
+from reconciler.providers.catalog import MODELS
+
+if TYPE_CHECKING:
+    from reconciler.emulator import RunningEmulator
+
+logger = logging.getLogger("reconciler.connection")
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderDefaults:
+    """What the provider's documentation fixes: address, variable names, rate limits."""
+
+    base_url: str
+    base_url_variable: str
+    key_variable: str
+    # Endpoint class ("default", "list", "write") -> documented limit.
+    rate_limits: Mapping[str, RateLimit]
+
+
+DEFAULTS: Final[Mapping[str, ProviderDefaults]] = {
+    "respan": ProviderDefaults(
+        base_url="https://api.respan.ai",
+        base_url_variable="RESPAN_BASE_URL",
+        key_variable="RESPAN_API_KEY",
+        rate_limits={"default": RateLimit(60, 60.0)},
+    ),
+    "autumn": ProviderDefaults(
+        base_url="https://api.useautumn.com",
+        base_url_variable="AUTUMN_BASE_URL",
+        key_variable="AUTUMN_SECRET_KEY",
+        rate_limits={"list": RateLimit(5, 1.0), "write": RateLimit(25, 1.0)},
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionSettings:
+    """Resolved settings for one provider. ``base_url`` is ``None`` when ``emulator_seed`` is
+    set (the address is known once the emulator runs). ``rate_limits`` is empty: unpaced."""
+
+    provider: str
+    base_url: str | None
+    api_key: Secret
+    rate_limits: Mapping[str, RateLimit]
+    emulator_seed: Path | None = None
+    api_version: str | None = None
+    # Where the address came from, for -v output: "--base-url", "RESPAN_BASE_URL", ...
+    source: str = "default"
+
+
+def resolve_settings(
+    name: str,
+    *,
+    config: Config | None,
+    base_url_flag: str | None = None,
+    rate_limit_flag: RateLimit | str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> ConnectionSettings:
+    """Combine flags, environment, configuration and defaults (see the module docstring)."""
+    defaults = DEFAULTS.get(name)
+    if defaults is None or name not in MODELS:
+        known = ", ".join(sorted(DEFAULTS))
+        raise ConfigError(f"unknown provider {name!r}: use one of {known}")
+    env = os.environ if environ is None else environ
+    configured = config.provider(name) if config is not None else ProviderSettings()
+
+    base_url, source, seed = _address(defaults, configured, base_url_flag, env)
+    if base_url is not None:
+        try:
+            base_url = check_base_url(base_url)
+        except ConfigError as exc:
+            raise ConfigError(f"{name} base URL (from {source}): {exc}") from None
+    if seed is not None:
+        # A fresh key per run: the in-process emulator accepts only this one.
+        api_key = Secret(secrets.token_urlsafe(24))
+    else:
+        api_key = _api_key(name, defaults, configured, env)
+
+    rate_limits: Mapping[str, RateLimit]
+    if isinstance(rate_limit_flag, str):
+        rate_limit_flag = parse_rate_limit(rate_limit_flag)
+    chosen = rate_limit_flag or (config.rate_limit_for(name) if config is not None else None)
+    if chosen is not None:
+        rate_limits = {"default": chosen}
+    elif seed is not None:
+        rate_limits = {}
+    else:
+        rate_limits = defaults.rate_limits
+    return ConnectionSettings(
+        provider=name,
+        base_url=base_url,
+        api_key=api_key,
+        rate_limits=rate_limits,
+        emulator_seed=seed,
+        api_version=configured.api_version,
+        source=source,
+    )
+
+
+def _address(
+    defaults: ProviderDefaults,
+    configured: ProviderSettings,
+    flag: str | None,
+    env: Mapping[str, str],
+) -> tuple[str | None, str, Path | None]:
+    """``(base URL, where it came from, emulator seed)``."""
+    if flag:
+        return flag, "--base-url", None
+    from_env = env.get(defaults.base_url_variable, "").strip()
+    if from_env:
+        return from_env, defaults.base_url_variable, None
+    if configured.emulator_seed is not None:
+        return None, "emulator.seed in reconciler.yaml", configured.emulator_seed
+    if configured.base_url:
+        return configured.base_url, "base_url in reconciler.yaml", None
+    return defaults.base_url, "default", None
+
+
+def _api_key(
+    name: str, defaults: ProviderDefaults, configured: ProviderSettings, env: Mapping[str, str]
+) -> Secret:
+    from_env = env.get(defaults.key_variable, "").strip()
+    if from_env:
+        return Secret(from_env)
+    key_file = configured.api_key_file
+    if key_file is None:
+        raise ConfigError(
+            f"{defaults.key_variable} is not set; export it or set "
+            f"providers.{name}.api_key_file in reconciler.yaml"
+        )
+    try:
+        text = key_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
+        raise ConfigError(
+            f"cannot read the API key file {key_file} (providers.{name}.api_key_file): {reason}"
+        ) from None
+    key = text.strip()
+    if not key:
+        raise ConfigError(f"the API key file {key_file} (providers.{name}.api_key_file) is empty")
+    return Secret(key)
+
+
+class ProviderHandle:
+    """An open provider, plus the in-process emulator serving it when the config asks for one.
+
+    Use as a context manager: leaving it closes connections and stops the emulator.
+    """
+
+    def __init__(
+        self,
+        provider: Provider,
+        settings: ConnectionSettings,
+        *,
+        emulator: RunningEmulator[Any] | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.provider = provider
+        self.settings = settings
+        self.emulator = emulator
+        self.verbose = verbose
+
+    def __repr__(self) -> str:
+        return f"ProviderHandle({self.settings.provider!r}, base_url={self.provider.base_url!r})"
+
+    def request_counts(self) -> dict[str, int]:
+        """Request attempts sent so far, by HTTP method."""
+        counts = getattr(self.provider, "request_counts", None)
+        return dict(counts()) if callable(counts) else {}
+
+    def close(self) -> None:
+        if self.verbose:
+            counts = self.request_counts()
+            summary = ", ".join(f"{method} {n}" for method, n in counts.items()) or "none"
+            logger.info(
+                "%s: %d requests (%s)", self.settings.provider, sum(counts.values()), summary
+            )
+        try:
+            self.provider.close()
+        finally:
+            if self.emulator is not None:
+                self.emulator.stop()
+                self.emulator = None
+
+    def __enter__(self) -> ProviderHandle:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_provider(
+    name: str,
+    *,
+    config: Config | None,
+    base_url_flag: str | None = None,
+    rate_limit_flag: RateLimit | str | None = None,
+    verbose: bool = False,
+    environ: Mapping[str, str] | None = None,
+    retry: RetryPolicy | None = None,
+    max_concurrency: int = 8,
+) -> ProviderHandle:
+    """Resolve ``name``'s settings and open its provider (starting the emulator if configured).
+
+    ``ConfigError`` for missing credentials, an unusable base URL, or an unknown provider.
+    """
+    settings = resolve_settings(
+        name,
+        config=config,
+        base_url_flag=base_url_flag,
+        rate_limit_flag=rate_limit_flag,
+        environ=environ,
+    )
+    emulator = None
+    base_url = settings.base_url
+    if settings.emulator_seed is not None:
+        emulator = _start_emulator(name, settings)
+        base_url = emulator.url
+    assert base_url is not None
+    try:
+        provider = _open(name, base_url, settings, retry=retry, max_concurrency=max_concurrency)
+    except BaseException:
+        if emulator is not None:
+            emulator.stop()
+        raise
+    pacing = ", ".join(f"{k} {v}" for k, v in settings.rate_limits.items()) or "unpaced"
+    logger.info("%s: %s (from %s), pacing %s", name, base_url, settings.source, pacing)
+    return ProviderHandle(provider, settings, emulator=emulator, verbose=verbose)
+
+
+def _start_emulator(name: str, settings: ConnectionSettings) -> RunningEmulator[Any]:
+    # Imported here: the emulator's server stack is only needed when the config asks for it.
+    from reconciler.emulator import EmulatorSettings, start_emulator
+
+    options = EmulatorSettings(api_key=settings.api_key.reveal(), rate_limit=None)
+    return start_emulator(name, options, seed=settings.emulator_seed)
+
+
+def _open(
+    name: str,
+    base_url: str,
+    settings: ConnectionSettings,
+    *,
+    retry: RetryPolicy | None,
+    max_concurrency: int,
+) -> Provider:
+    if name == "respan":
+        from reconciler.providers.respan import RespanProvider
+
+        limit = settings.rate_limits.get("default")
+        client = RespanClient.create(
+            base_url,
+            settings.api_key,
+            rate_limit=(limit.count, limit.per_seconds) if limit is not None else None,
+            retry=retry,
+            max_concurrency=max_concurrency,
+        )
+        return RespanProvider(client, max_concurrency=max_concurrency)
+    raise ConfigError(f"the {name} provider is not available in this version yet")
