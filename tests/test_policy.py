@@ -71,7 +71,7 @@ def test_max_increase_pct() -> None:
     (violation,) = evaluate_policy(plan, Policy(max_increase_pct=D(50)))
     assert (violation.rule, violation.id) == ("max_increase_pct", "a")
     assert violation.message == (
-        "period_budget $100.00 -> $151.00 is +51.0%, above policy.max_increase_pct (50%)"
+        "period_budget $100.00 → $151.00 is +51.0%, above policy.max_increase_pct (50%)"
     )
 
 

@@ -94,7 +94,7 @@ def _amount_violations(money: MoneyChange, policy: Policy) -> list[PolicyViolati
             found.append(_violation("max_increase_pct", message, change))
         return found
     percent = ((after - before) * _HUNDRED / before).quantize(_TENTH, rounding=ROUND_HALF_EVEN)
-    movement = f"{path} {format_money(before)} -> {format_money(after)}"
+    movement = f"{path} {format_money(before)} → {format_money(after)}"
     if policy.max_increase_pct is not None and percent > policy.max_increase_pct:
         message = (
             f"{movement} is +{percent}%, above policy.max_increase_pct ({policy.max_increase_pct}%)"

@@ -1,0 +1,206 @@
+"""The Markdown plan, for pull-request comments and the GitHub step summary.
+
+Layout: a hidden marker line (``<!-- reconciler-plan -->``, so a sticky comment can find and
+replace its previous version), the summary line, the budget impact, policy violations as a
+caution block, a table of changes, and the per-field details folded in ``<details>``.
+
+GitHub refuses comments over 65,536 characters, so the output never exceeds ``limit``: rows
+and details that do not fit are left out with a note saying how many and where to see them.
+``redact`` masks e-mail addresses everywhere (ids, names, values, messages).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Final
+
+from reconciler.domain import UNKNOWN
+from reconciler.money import format_signed_money
+from reconciler.plan import Change, Plan, PolicyViolation
+from reconciler.planner.impact import amount, money_changes
+from reconciler.render.text import change_lines
+from reconciler.render.values import (
+    SYMBOLS,
+    customer_label,
+    impact_line,
+    no_changes_line,
+    redact_emails,
+    summary_line,
+)
+
+MARKER: Final = "<!-- reconciler-plan -->"
+GITHUB_COMMENT_LIMIT: Final = 65_536
+_MAX_PATHS_PER_ROW: Final = 4
+_VIOLATION_SHARE: Final = 4  # violations may use at most a quarter of the space
+_MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_\[\]|~$#])")
+_TABLE_HEAD: Final = (
+    "| Action | Customer | Fields changed | Money delta |\n| --- | --- | --- | --- |\n"
+)
+
+
+def render_markdown(plan: Plan, *, redact: bool = False, limit: int = GITHUB_COMMENT_LIMIT) -> str:
+    """The Markdown plan, at most ``limit`` characters."""
+    document = _Document(limit, redact)
+    document.add(f"{MARKER}\n")
+    if plan.changes:
+        document.add(f"**{_text(summary_line(plan))}**\n")
+    else:
+        document.add(f"{_text(no_changes_line(plan))}\n")
+    impact = impact_line(plan)
+    if impact:
+        document.add(f"\n{_text(impact)}\n")
+    if plan.policy_violations:
+        _add_violations(document, plan.policy_violations)
+    if plan.changes:
+        shown = _add_table(document, plan.changes)
+        _add_details(document, plan.changes[:shown])
+        hidden = len(plan.changes) - shown
+        if hidden:
+            document.add(_more_note(hidden))
+    return document.text()
+
+
+class _Document:
+    """Markdown being built under a size limit, redacted piece by piece as it is added."""
+
+    def __init__(self, limit: int, redact: bool) -> None:
+        self.limit = limit
+        self.redact = redact
+        self.parts: list[str] = []
+        self.size = 0
+
+    def fits(self, text: str, reserve: int = 0) -> bool:
+        return self.size + len(text) + reserve <= self.limit
+
+    def add(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+
+    def try_add(self, text: str, reserve: int = 0) -> bool:
+        if not self.fits(text, reserve):
+            return False
+        self.add(text)
+        return True
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def _add_violations(document: _Document, violations: tuple[PolicyViolation, ...]) -> None:
+    count = len(violations)
+    heading = (
+        f"**{count:,} policy violation{'s' if count != 1 else ''}: apply will refuse this plan.**"
+    )
+    document.add(f"\n> [!CAUTION]\n> {heading}\n>\n")
+    room = document.limit // _VIOLATION_SHARE
+    for index, violation in enumerate(violations):
+        line = f"> - {_violation(violation, document.redact)}\n"
+        room -= len(line)
+        if room < 0:
+            document.add(f"> - … {count - index:,} more not shown; see the JSON plan\n")
+            break
+        document.add(line)
+
+
+def _add_table(document: _Document, changes: tuple[Change, ...]) -> int:
+    """Adds as many rows as fit (keeping room for notes and details); returns how many."""
+    reserve = len(_more_note(len(changes))) + len(_details_close(len(changes), "````")) + 64
+    document.add("\n" + _TABLE_HEAD)
+    shown = 0
+    for change in changes:
+        if not document.try_add(_row(change, document.redact), reserve):
+            break
+        shown += 1
+    return shown
+
+
+def _add_details(document: _Document, changes: tuple[Change, ...]) -> None:
+    blocks = ["\n".join(change_lines(change)) + "\n" for change in changes]
+    if document.redact:  # a code block shows text as is, so masking the lines is enough
+        blocks = [redact_emails(block) for block in blocks]
+    fence = "`" * max(3, _longest_backtick_run(blocks) + 1)
+    opening = f"\n<details><summary>Details</summary>\n\n{fence}diff\n"
+    reserve = len(_details_close(len(changes), fence)) + len(_more_note(len(changes)))
+    if not document.fits(opening, reserve):
+        return
+    document.add(opening)
+    added = 0
+    for block in blocks:
+        if not document.fits(block, reserve):
+            break
+        document.add(block)
+        added += 1
+    document.add(_details_close(len(changes) - added, fence))
+
+
+def _details_close(hidden: int, fence: str) -> str:
+    note = f"\n… details of {hidden:,} more changes not shown\n" if hidden else ""
+    return f"{fence}\n{note}\n</details>\n"
+
+
+def _more_note(hidden: int) -> str:
+    return (
+        f"\n… {hidden:,} more changes not shown; run `reconciler plan` locally "
+        "or see the JSON plan\n"
+    )
+
+
+def _row(change: Change, redact: bool) -> str:
+    action = f"{SYMBOLS[change.action]} {change.action}"
+    paths = [field.path for field in change.fields]
+    shown = ", ".join(_code(path, redact) for path in paths[:_MAX_PATHS_PER_ROW])
+    if len(paths) > _MAX_PATHS_PER_ROW:
+        shown += f" and {len(paths) - _MAX_PATHS_PER_ROW:,} more"
+    customer = _code(customer_label(change), redact)
+    return f"| {action} | {customer} | {shown} | {_text(_money(change))} |\n"
+
+
+def _money(change: Change) -> str:
+    """The change's net money delta: ``+$150.00``, ``(unknown)`` or empty when none."""
+    single = Plan(changes=(change,), unchanged=0)
+    total = Decimal(0)
+    seen = unknown = False
+    for money in money_changes(single):
+        if money.before is UNKNOWN:
+            unknown = True
+            continue
+        seen = True
+        total += amount(money.after) - amount(money.before)
+    if unknown:
+        return f"{format_signed_money(total)} + (unknown)" if seen else "(unknown)"
+    return format_signed_money(total) if seen else ""
+
+
+def _violation(violation: PolicyViolation, redact: bool) -> str:
+    rule = f"**{_text(violation.rule)}**"
+    if violation.id:
+        where = f"{violation.provider}/{violation.environment}/{violation.id}"
+        rule += f" on {_code(where, redact, table=False)}"
+    return f"{rule}: {_text(violation.message, redact)}"
+
+
+def _text(text: str, redact: bool = False) -> str:
+    """Plain text safe in Markdown: no HTML, no emphasis, links, math or table breaks.
+
+    Addresses are masked (``redact``) before escaping, so the mask's ``***`` is escaped too.
+    """
+    if redact:
+        text = redact_emails(text)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(" ".join(text.split()), quote=False))
+
+
+def _code(text: str, redact: bool, *, table: bool = True) -> str:
+    """``text`` as an inline code span that its own backticks (or pipes in a table) can't break."""
+    flat = " ".join((redact_emails(text) if redact else text).split())
+    if table:
+        flat = flat.replace("|", "\\|")
+    fence = "`" * (_longest_backtick_run([flat]) + 1)
+    pad = " " if flat.startswith("`") or flat.endswith("`") else ""
+    return f"{fence}{pad}{flat}{pad}{fence}"
+
+
+def _longest_backtick_run(texts: Iterable[str]) -> int:
+    return max((len(run) for text in texts for run in re.findall(r"`+", text)), default=0)

@@ -1,0 +1,84 @@
+"""The text plan, for people at a terminal (Terraform-like).
+
+One block per customer: a symbol (``+`` create, ``~`` update, ``-`` delete, ``!`` missing),
+``provider/environment/id (file:line)``, then one line per field path. Then policy violations,
+the summary line and the budget impact. Colour is the caller's decision (``color``): the CLI
+turns it on only for a terminal without ``NO_COLOR``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+import click
+
+from reconciler.plan import Change, Plan, PolicyViolation
+from reconciler.render.values import (
+    SYMBOLS,
+    customer_label,
+    format_field_change,
+    impact_line,
+    no_changes_line,
+    origin,
+    redact_emails,
+    summary_line,
+)
+
+_COLORS: Final = {"create": "green", "update": "yellow", "delete": "red", "missing": "cyan"}
+_FIELD_INDENT: Final = "    "
+
+
+def render_text(plan: Plan, *, color: bool = False, redact: bool = False) -> str:
+    """The whole text plan, ending in a newline."""
+    lines: list[str] = []
+    for change in plan.changes:
+        lines.extend(change_lines(change, color=color))
+        lines.append("")
+    if plan.policy_violations:
+        lines.extend(violation_lines(plan.policy_violations, color=color))
+        lines.append("")
+    if plan.changes:
+        lines.append(_style(summary_line(plan), color, bold=True))
+    else:
+        lines.append(_style(no_changes_line(plan), color, fg="green"))
+    impact = impact_line(plan)
+    if impact:
+        lines.append(impact)
+    text = "\n".join(lines) + "\n"
+    return redact_emails(text) if redact else text
+
+
+def change_lines(change: Change, *, color: bool = False) -> list[str]:
+    """One customer's block: its header line and one indented line per field (or its note)."""
+    fg = _COLORS[change.action]
+    header = f"{SYMBOLS[change.action]} {customer_label(change)} ({origin(change)})"
+    lines = [_style(header, color, fg=fg, bold=True)]
+    lines.extend(
+        _FIELD_INDENT + format_field_change(field, change.action) for field in change.fields
+    )
+    if change.note:
+        lines.append(_FIELD_INDENT + change.note)
+    return lines
+
+
+def violation_lines(violations: tuple[PolicyViolation, ...], *, color: bool = False) -> list[str]:
+    """The policy section: a heading, then one line per violation."""
+    heading = f"Policy violations ({len(violations):,}): apply will refuse this plan."
+    lines = [_style(heading, color, fg="red", bold=True)]
+    for violation in violations:
+        lines.append(_style(f"  ✗ {violation_text(violation)}", color, fg="red"))
+    return lines
+
+
+def violation_text(violation: PolicyViolation) -> str:
+    """``rule (provider/environment/id): message``, without the customer for run-wide rules."""
+    if violation.id:
+        where = f"{violation.provider}/{violation.environment}/{violation.id}"
+        return f"{violation.rule} ({where}): {violation.message}"
+    return f"{violation.rule}: {violation.message}"
+
+
+def _style(text: str, color: bool, *, fg: str | None = None, bold: bool = False) -> str:
+    if not color:
+        return text
+    return click.style(text, fg=fg, bold=bold or None)

@@ -1,0 +1,92 @@
+"""Sample plans for renderer and saved-plan tests, built by the real planner."""
+
+from __future__ import annotations
+
+import dataclasses
+from decimal import Decimal
+from typing import Any
+
+from reconciler.domain import DesiredCustomer, FieldKind, Lifecycle, LiveCustomer, Policy, Source
+from reconciler.plan import Change, FieldChange, Plan
+from reconciler.planner import PlanOptions, build_plan, evaluate_policy
+from reconciler.providers.catalog import MODELS
+
+D = Decimal
+
+
+def _desired(
+    customer_id: str, provider: str, environment: str, line: int, **fields: Any
+) -> DesiredCustomer:
+    return DesiredCustomer(
+        provider,
+        environment,
+        customer_id,
+        fields,
+        Source("customers/acme.yaml", line, 5),
+        Lifecycle(),
+    )
+
+
+def _live(customer_id: str, provider: str, environment: str, **fields: Any) -> LiveCustomer:
+    return LiveCustomer(provider, environment, customer_id, fields)
+
+
+def every_action_plan(*, unchanged_extra: int = 0, policy: Policy | None = None) -> Plan:
+    """One create, two updates, one delete, one missing, some unchanged; optional policy."""
+    desired = [
+        _desired("new-co", "autumn", "sandbox", 4, name="New Co", send_email_receipts=True),
+        _desired(
+            "acme-corp",
+            "respan",
+            "prod",
+            12,
+            period_budget=D(400),
+            email="billing@acme.example",
+            markup_percentage=D(20),
+            metadata={"tier": "enterprise"},
+        ),
+        _desired("beta", "respan", "prod", 30, total_budget=D(500), name="Beta"),
+        _desired("ghost", "respan", "prod", 40, period_budget=D(10)),
+        _desired("same", "respan", "prod", 50, name="Same"),
+    ]
+    live = [
+        _live(
+            "acme-corp",
+            "respan",
+            "prod",
+            period_budget=250.0,
+            email="old@acme.example",
+            metadata={"tier": "pro"},
+        ),
+        _live("beta", "respan", "prod", total_budget=1000, name="Beta"),
+        _live("stray", "respan", "prod", period_budget=5),
+        _live("same", "respan", "prod", name="Same"),
+    ]
+    plan = build_plan(desired, {c.key: c for c in live}, MODELS, PlanOptions(prune=True))
+    plan = dataclasses.replace(plan, unchanged=plan.unchanged + unchanged_extra)
+    if policy is not None:
+        plan = dataclasses.replace(plan, policy_violations=evaluate_policy(plan, policy))
+    return plan
+
+
+def many_changes_plan(count: int) -> Plan:
+    """``count`` updates, each with a budget change and an e-mail change."""
+    changes = tuple(
+        Change(
+            action="update",
+            provider="respan",
+            environment="prod",
+            id=f"customer-{index:05d}@big.example",
+            fields=(
+                FieldChange("period_budget", D("100.00"), D("150.00"), FieldKind.MONEY),
+                FieldChange(
+                    "email", f"old{index}@big.example", f"new{index}@big.example", FieldKind.TEXT
+                ),
+            ),
+            payload={"period_budget": D("150.00"), "email": f"new{index}@big.example"},
+            before={"period_budget": D("100.00"), "email": f"old{index}@big.example"},
+            source=Source("customers/big.yaml", index + 1),
+        )
+        for index in range(count)
+    )
+    return Plan(changes=changes, unchanged=1204)

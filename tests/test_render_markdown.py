@@ -1,0 +1,125 @@
+"""The Markdown plan: marker and summary first, table, folded details, size cap, redaction."""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from plan_samples import every_action_plan, many_changes_plan
+
+from reconciler.domain import FieldKind, Policy, Source
+from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
+from reconciler.render import render_markdown
+from reconciler.render.markdown import GITHUB_COMMENT_LIMIT, MARKER
+
+
+def test_marker_then_summary_then_impact() -> None:
+    """The hidden marker is the first line and the summary line comes right after it."""
+    lines = render_markdown(every_action_plan(unchanged_extra=1203)).splitlines()
+    assert lines[0] == MARKER == "<!-- reconciler-plan -->"
+    assert (
+        lines[1] == "**Plan: 1 to create, 2 to update, 1 to delete, 1 missing, 1,204 unchanged.**"
+    )
+    assert lines[3] == r"Budget impact: period budgets +\$150.00, total budgets -\$500.00."
+
+
+def test_table_has_one_row_per_change_with_fields_and_money() -> None:
+    """Each change is a table row: action, customer, changed paths, net money delta."""
+    text = render_markdown(every_action_plan())
+    assert "| Action | Customer | Fields changed | Money delta |" in text
+    assert (
+        "| ~ update | `respan/prod/acme-corp` | `email`, `period_budget`, "
+        r"`markup_percentage`, `metadata.tier` | +\$150.00 |"
+    ) in text
+    assert r"| ~ update | `respan/prod/beta` | `total_budget` | -\$500.00 |" in text
+    assert "| - delete | `respan/prod/stray` |  |  |" in text
+    assert "| ! missing | `respan/prod/ghost` |  |  |" in text
+
+
+def test_details_are_folded_in_a_diff_block() -> None:
+    """Per-field lines sit inside <details> in a fenced diff block."""
+    text = render_markdown(every_action_plan())
+    details = text[text.index("<details><summary>Details</summary>") :]
+    assert "```diff\n+ autumn/sandbox/new-co (customers/acme.yaml:4)\n" in details
+    assert "    period_budget: $250.00 → $400.00 (+$150.00, +60.0%)\n" in details
+    assert details.rstrip().endswith("</details>")
+
+
+def test_policy_violations_are_a_caution_block_before_the_table() -> None:
+    """Violations are prominent: a GitHub caution alert above the table."""
+    text = render_markdown(every_action_plan(policy=Policy(max_increase_pct=Decimal(50))))
+    assert "> [!CAUTION]\n> **2 policy violations: apply will refuse this plan.**" in text
+    assert r"> - **max\_increase\_pct** on `respan/prod/acme-corp`: period\_budget" in text
+    assert text.index("[!CAUTION]") < text.index("| Action |")
+
+
+def test_empty_plan() -> None:
+    """No changes: marker and the no-changes line only."""
+    assert render_markdown(Plan((), 3)) == (
+        f"{MARKER}\nNo changes. Live state matches the manifests (3 unchanged).\n"
+    )
+
+
+def test_user_text_cannot_break_the_table_or_inject_html() -> None:
+    """Pipes, backticks and HTML in ids and messages are neutralized."""
+    change = Change(
+        "update",
+        "respan",
+        "prod",
+        "a|b`<img src=x>",
+        fields=(FieldChange("name", "x", "y", FieldKind.TEXT),),
+        source=Source("c.yaml", 1),
+    )
+    violation = PolicyViolation("rule", "<script>alert(1)</script> | *bold*", "respan", "prod")
+    text = render_markdown(Plan((change,), 0, (violation,)))
+    row = next(line for line in text.splitlines() if line.startswith("| ~ update"))
+    assert row.startswith(r"| ~ update | ``respan/prod/a\|b`<img src=x>`` |")
+    assert "<script>" not in text
+    assert r"&lt;script&gt;alert(1)&lt;/script&gt; \| \*bold\*" in text
+
+
+def test_twenty_thousand_changes_fit_in_a_github_comment() -> None:
+    """Output never exceeds 65,536 characters and says how many changes were left out."""
+    plan = many_changes_plan(20_000)
+    text = render_markdown(plan)
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    rows = [line for line in text.splitlines() if line.startswith("| ~ update")]
+    assert 100 < len(rows) < 20_000
+    hidden = 20_000 - len(rows)
+    assert text.rstrip().endswith(
+        f"… {hidden:,} more changes not shown; run `reconciler plan` locally or see the JSON plan"
+    )
+    assert text.startswith(MARKER + "\n**Plan: 0 to create, 20,000 to update")
+    assert text.count("<details>") == text.count("</details>")
+
+
+def test_many_violations_are_capped_too() -> None:
+    """A flood of violations is cut short with a note, and the whole still fits."""
+    violations = tuple(
+        PolicyViolation("max_period_budget", "x" * 200, "respan", "prod", f"c{i}")
+        for i in range(5_000)
+    )
+    plan = many_changes_plan(5_000)
+    text = render_markdown(Plan(plan.changes, plan.unchanged, violations))
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert re.search(r"> - … [\d,]+ more not shown; see the JSON plan", text)
+    assert "| ~ update |" in text
+
+
+def test_redact_masks_emails_everywhere() -> None:
+    """Ids, values and messages lose their addresses' local parts."""
+    plan = many_changes_plan(3)
+    violation = PolicyViolation("r", "owner is boss@big.example", "respan", "prod", "x")
+    text = render_markdown(Plan(plan.changes, 0, (violation,)), redact=True)
+    assert "@big.example" in text
+    assert not re.search(r"(customer-|old|new|boss)\d*[^*]*@big", text.replace("***@", "@@"))
+    assert "`respan/prod/c***@big.example`" in text
+    assert '"o***@big.example" → "n***@big.example"' in text
+    assert "owner is b\\*\\*\\*@big.example" in text
+
+
+def test_redacted_output_also_fits() -> None:
+    """Redaction happens before measuring, so the cap holds for redacted output."""
+    text = render_markdown(many_changes_plan(20_000), redact=True)
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    assert "customer-" not in text
