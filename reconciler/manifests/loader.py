@@ -152,7 +152,9 @@ def check_manifests(paths: Sequence[Path | str], *, strict: bool = False) -> Man
             if document.value is None:
                 continue  # an empty document (e.g. a trailing '---') declares nothing
             found = schema_problems(document, MANIFEST_SCHEMA)
-            if found:
+            if found or document.broken:
+                # A value YAML could not give (already reported) may hide more schema errors;
+                # desired state is only ever built from a fully valid document.
                 problems.extend(found)
                 continue
             declared, node_problems = build_customers(document)

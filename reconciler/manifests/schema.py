@@ -20,6 +20,7 @@ import fastjsonschema
 
 from reconciler.manifests.yamlfile import YamlDocument, locate, position
 from reconciler.problems import Problem
+from reconciler.providers.catalog import DEFAULT_PROVIDER, MODELS
 from reconciler.resources import MANIFEST_SCHEMA, load_schema
 
 if TYPE_CHECKING:
@@ -30,7 +31,7 @@ _JSON_TYPES = {
     "string": "text",
     "number": "a number",
     "integer": "a whole number",
-    "boolean": "true or false",
+    "boolean": "true/false",
     "null": "null",
     "object": "a mapping (key: value lines)",
     "array": "a list",
@@ -102,7 +103,7 @@ def _problems_for(error: ValidationError, document: YamlDocument) -> Iterable[Pr
             node = locate(document.node, [*path, name], key=True)
             if id(node) in document.broken:
                 continue
-            yield _at(document, node, *_unknown_field(name, allowed, path))
+            yield _at(document, node, *_unknown_field(name, allowed, path, document.value))
         return
     if validator == "required" and isinstance(error.instance, dict):
         node = locate(document.node, path)
@@ -149,15 +150,26 @@ def _suggest(word: str, choices: Iterable[str]) -> str:
     return close[0] if close else ""
 
 
-def _unknown_field(name: str, allowed: Sequence[str], path: Sequence[str | int]) -> tuple[str, str]:
+def _unknown_field(
+    name: str, allowed: Sequence[str], path: Sequence[str | int], document: Any
+) -> tuple[str, str]:
     guess = _suggest(name, allowed)
     message = f"unknown field '{name}'"
     if guess:
         message += f" (did you mean '{guess}'?)"
-    if name in _UNKNOWN_FIELD_HINTS:
+    provider = document.get("provider", DEFAULT_PROVIDER) if isinstance(document, dict) else ""
+    elsewhere = [
+        model.name for model in MODELS.values() if name in model.fields and name not in allowed
+    ]
+    if path and path[0] == "defaults" and name in ("id", "customer_identifier"):
+        hint = "the identifier belongs on each customer, not in defaults"
+    elif name in _UNKNOWN_FIELD_HINTS:
         hint = _UNKNOWN_FIELD_HINTS[name]
     elif guess:
         hint = "fix the spelling, or remove the field"
+    elif elsewhere and path and path[0] in ("customers", "defaults"):
+        hint = f"'{name}' is a field of {elsewhere[0]} customers, and this file's provider is "
+        hint += f"{provider}; allowed here: " + ", ".join(allowed)
     else:
         hint = "allowed here: " + ", ".join(allowed) if allowed else "remove the field"
     return message, hint
@@ -170,10 +182,15 @@ def _missing_field(name: str, path: Sequence[str | int]) -> tuple[str, str]:
     return f"{where} has no '{name}'", f"add '{name}:' (it is required)"
 
 
+def _type_names(types: Any) -> list[str]:
+    return [types] if isinstance(types, str) else [str(name) for name in types]
+
+
 def _expected(types: Any) -> str:
-    names = [types] if isinstance(types, str) else list(types)
-    words = [_JSON_TYPES.get(name, name) for name in names]
-    return " or ".join(words)
+    words = [_JSON_TYPES.get(name, name) for name in _type_names(types)]
+    if len(words) <= 2:
+        return " or ".join(words)
+    return ", ".join(words[:-1]) + " or " + words[-1]
 
 
 def _shown(value: Any) -> str:
@@ -204,7 +221,13 @@ def _describe(error: ValidationError, path: Sequence[str | int]) -> tuple[str, s
                 "start the document with 'customers:' (and optionally provider, environment, "
                 "defaults)",
             )
-        return f"{field} must be {_expected(expected)}, not {_shown(value)}", _type_hint(expected)
+        if value is None:
+            return (
+                f"{field} cannot be null here",
+                "write a value, or remove the line to leave the field unmanaged",
+            )
+        message = f"{field} must be {_expected(expected)}, not {_shown(value)}"
+        return message, _type_hint(expected, value)
     if error.validator == "enum":
         choices = [str(choice) for choice in expected]
         listed = ", ".join(choices)
@@ -237,16 +260,18 @@ def _timestamp_pattern() -> str:
     return str(load_schema(MANIFEST_SCHEMA)["$defs"]["timestamp"]["pattern"])
 
 
-def _type_hint(expected: Any) -> str:
-    names = [expected] if isinstance(expected, str) else list(expected)
+def _type_hint(expected: Any, value: Any) -> str:
+    names = _type_names(expected)
+    if isinstance(value, dict | list) and "object" not in names and "array" not in names:
+        return "write a single value here, not a mapping or list"
     if "number" in names or "integer" in names:
         return "write a plain number without quotes or currency signs, e.g. 250 or 19.99"
     if "boolean" in names:
-        return "write true or false"
+        return "write true or false, without quotes"
     if "array" in names:
         return "write a list: one '- item' per line, or [a, b]"
     if "object" in names:
         return "write 'key: value' lines indented under it"
     if "string" in names:
         return "write text; quote it if it looks like a number or true/false"
-    return ""
+    return ""  # pragma: no cover - every type the schemas use is covered above

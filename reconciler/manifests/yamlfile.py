@@ -20,6 +20,7 @@ Nothing here raises on bad input: problems come back as ``Problem`` values, each
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,9 +47,9 @@ MAX_DEPTH = 64
 _COMPOSER_SAFE_DEPTH = 2_000
 
 try:
-    _Loader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = yaml.CSafeLoader
+    _BaseLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - PyYAML built without libyaml
-    _Loader = yaml.SafeLoader
+    _BaseLoader = yaml.SafeLoader
 
 _TAG = "tag:yaml.org,2002:"
 _STR = _TAG + "str"
@@ -58,6 +59,37 @@ _MERGE = _TAG + "merge"
 _BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
 # Reused for the rare int/float spellings (0x1F, 1_000, 1:30, .5) that int()/float() reject.
 _PYYAML = SafeConstructor()
+
+# PyYAML's implicit resolvers (YAML 1.1 null/bool/int/float/timestamp/merge), by first character.
+_IMPLICIT: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
+    first: tuple(resolvers)
+    for first, resolvers in yaml.resolver.Resolver.yaml_implicit_resolvers.items()
+    if first is not None
+}
+
+
+class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
+    """The safe loader with a leaner tag resolver.
+
+    The composer asks the resolver about every node; PyYAML's generic version (path resolvers,
+    list concatenation per scalar) was a third of the whole load time. Results are identical:
+    the same regular expressions, tried in the same order, and no path resolvers exist.
+    """
+
+    def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is ScalarNode:
+            if implicit[0]:
+                for tag, regexp in _IMPLICIT.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return _STR
+        return _SEQ if kind is SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass
+
+    def ascend_resolver(self) -> None:
+        pass
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,7 +325,7 @@ class _Builder:
             flag = _BOOLEANS.get(text.lower())
             if flag is None:  # pragma: no cover - the resolver only tags the spellings above
                 return text
-            if text.lower() not in ("true", "false") and node.style is None:
+            if text.lower() not in ("true", "false") and not node.style:
                 self.problem(
                     node,
                     f"'{text}' is read as {str(flag).lower()} (a YAML 1.1 boolean)",
@@ -314,9 +346,10 @@ class _Builder:
         if self._alias_nodes > MAX_ALIAS_NODES:
             raise self.abandon(
                 node,
-                f"aliases of this anchor expand to more than {MAX_ALIAS_NODES:,} values",
-                "YAML aliases (*name) are bounded to stop 'billion laughs' files; "
-                "write the values out or use 'defaults:'",
+                f"aliases (*name) repeat this anchored value beyond the limit of "
+                f"{MAX_ALIAS_NODES:,} values in one document",
+                "aliases are bounded to stop 'billion laughs' files; write the values out, or "
+                "use 'defaults:' for shared values",
             )
 
     def _size(self, root: Node) -> int:
@@ -416,9 +449,14 @@ _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
 
 def _syntax_problem(exc: yaml.MarkedYAMLError, data: bytes, display: str) -> Problem:
     mark = exc.problem_mark or exc.context_mark
+    if exc.context_mark is not None and "end of stream" in (exc.problem or ""):
+        # An unclosed quote or bracket: where it opens is more useful than the end of the file.
+        mark = exc.context_mark
     line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
     what = exc.problem or exc.context or "invalid YAML"
     message = f"YAML syntax error: {what}"
+    if mark is exc.context_mark and "quoted scalar" in (exc.context or ""):
+        message = "YAML syntax error: this quoted text is never closed"
     hint = "fix the YAML syntax here"
     text = f"{exc.problem or ''} {exc.context or ''}"
     for needle, advice in _SYNTAX_HINTS:

@@ -1,0 +1,164 @@
+"""Safe YAML reading with positions: scalars, duplicates, tags, aliases, bounds, syntax errors."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import pytest
+import yaml
+from hypothesis import given
+from hypothesis import strategies as st
+
+from reconciler.manifests import yamlfile
+from reconciler.manifests.yamlfile import locate, parse_yaml, position, read_yaml_file
+
+
+def parsed_value(text: str) -> object:
+    result = parse_yaml(text.encode("utf-8"), "m.yaml")
+    assert [p for p in result.problems if p.severity == "error"] == []
+    (document,) = result.documents
+    return document.value
+
+
+def messages(text: str | bytes) -> list[tuple[int, int, str]]:
+    data = text.encode("utf-8") if isinstance(text, str) else text
+    return [(p.line, p.column, p.message) for p in parse_yaml(data, "m.yaml").problems]
+
+
+def test_scalars_become_json_like_values() -> None:
+    """Only null/bool/int/float scalars become non-strings; everything else stays text."""
+    value = parsed_value(
+        "a: ~\nb: true\nc: 0x1F\nd: 1_000\ne: 19.99\nf: '250'\ng: 2026-11-01\n"
+        "h: 2026-11-01T00:00:00Z\ni: =\nj: !!str 12\nk: 1e3\n"
+    )
+    assert value == {
+        "a": None,
+        "b": True,
+        "c": 31,
+        "d": 1000,
+        "e": 19.99,
+        "f": "250",
+        "g": "2026-11-01",
+        "h": "2026-11-01T00:00:00Z",
+        "i": "=",
+        "j": "12",
+        "k": "1e3",
+    }
+
+
+def test_keys_are_the_text_as_written() -> None:
+    """Mapping keys keep their text (metadata '2024: x' has the key '2024', not 2024)."""
+    assert parsed_value("2024: x\ntrue: y\nnull: z\n") == {"2024": "x", "true": "y", "null": "z"}
+
+
+def test_yaml11_booleans_warn() -> None:
+    """A plain yes/no/on/off is read as a boolean, with a warning to quote it."""
+    result = parse_yaml(b"region: NO\nquoted: 'no'\n", "m.yaml")
+    assert result.documents[0].value == {"region": False, "quoted": "no"}
+    (warning,) = result.problems
+    assert (warning.line, warning.column, warning.severity) == (1, 9, "warning")
+    assert warning.message == "'NO' is read as false (a YAML 1.1 boolean)"
+
+
+def test_duplicate_keys_name_both_lines() -> None:
+    """A duplicate key is an error at the second occurrence naming the first line."""
+    assert messages("a: 1\nb: 2\na: 3\n") == [(3, 1, "duplicate key 'a' (first defined on line 1)")]
+
+
+def test_several_documents_and_empty_ones() -> None:
+    """Every '---' document is read; an empty document is kept as None."""
+    result = parse_yaml(b"a: 1\n---\n---\nb: 2\n", "m.yaml")
+    assert [d.value for d in result.documents] == [{"a": 1}, None, {"b": 2}]
+
+
+def test_syntax_error_keeps_earlier_documents() -> None:
+    """A syntax error in one document still reports and keeps the documents before it."""
+    result = parse_yaml(b"a: 1\n---\nb: [1\n", "m.yaml")
+    assert [d.value for d in result.documents] == [{"a": 1}]
+    assert len(result.problems) == 1
+
+
+def test_aliases_within_bounds_are_expanded() -> None:
+    """Ordinary anchors and aliases work and share nothing unexpected."""
+    value = parsed_value("x: &m {tier: gold}\ny: *m\nz: [*m, *m]\n")
+    assert value == {"x": {"tier": "gold"}, "y": {"tier": "gold"}, "z": [{"tier": "gold"}] * 2}
+
+
+def test_billion_laughs_fails_fast_without_memory_blowup() -> None:
+    """Exponential alias expansion is refused before it is built, using little memory."""
+    lines = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
+        lines.append(f"{name}: &{name} [" + ",".join([f"*{previous}"] * 10) + "]")
+    tracemalloc.start()
+    try:
+        found = messages("\n".join(lines) + "\n")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(found) == 1
+    assert "beyond the limit of 100,000 values" in found[0][2]
+    assert peak < 20 * 1024 * 1024
+
+
+def test_deep_flow_nesting_is_refused_without_crashing() -> None:
+    """100,000 nested brackets (which would overflow libyaml's composer) are a clean error."""
+    found = messages("a: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    assert found == [
+        (1, 3 + yamlfile.MAX_DEPTH, "mappings and lists are nested more than 64 levels deep")
+    ]
+
+
+def test_deep_block_nesting_is_refused() -> None:
+    """Deep nesting by indentation is refused like deep brackets."""
+    text = "".join(" " * depth + f"k{depth}:\n" for depth in range(200)) + " " * 200 + "v\n"
+    assert messages(text)[0][2] == "mappings and lists are nested more than 64 levels deep"
+
+
+def test_file_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file larger than MAX_FILE_BYTES is refused before parsing."""
+    monkeypatch.setattr(yamlfile, "MAX_FILE_BYTES", 1024)
+    path = tmp_path / "big.yaml"
+    path.write_text("customers: []\n" + "#" * 2000 + "\n", encoding="utf-8")
+    result = read_yaml_file(path, "big.yaml")
+    assert [(p.line, p.message) for p in result.problems] == [(1, "file is larger than 0 MiB")]
+    assert result.documents == ()
+
+
+def test_unreadable_file_is_a_problem(tmp_path: Path) -> None:
+    """A path that cannot be read becomes a problem, not an exception."""
+    result = read_yaml_file(tmp_path / "missing.yaml", "missing.yaml")
+    assert result.problems[0].message.startswith("cannot read file")
+
+
+def test_control_characters_are_reported() -> None:
+    """A control character is reported at its position with advice."""
+    assert messages(b"a: b\x07c\n")[0][:2] == (1, 5)
+
+
+def test_locate_finds_keys_values_and_items() -> None:
+    """locate walks mappings and lists and can return the key node itself."""
+    result = parse_yaml(b"customers:\n  - id: x\n    tags: [a, b]\n", "m.yaml")
+    root = result.documents[0].node
+    assert position(locate(root, ["customers", 0, "tags", 1])) == (3, 15)
+    assert position(locate(root, ["customers", 0, "tags"], key=True)) == (3, 5)
+    assert position(locate(root, ["customers", 0, "nope"])) == (2, 5)
+
+
+PLAIN_SCALAR = st.text(
+    alphabet=st.sampled_from("0123456789abcdefxyn+-._:eEoOTtrufalsYNL~=<"), min_size=1, max_size=12
+)
+
+
+@given(PLAIN_SCALAR)
+def test_lean_resolver_matches_pyyaml(text: str) -> None:
+    """The lean resolver tags every plain scalar exactly as PyYAML's own resolver does."""
+    source = f"k: {text}\n"
+    try:
+        expected = yaml.compose(source, Loader=yaml.SafeLoader)
+    except yaml.YAMLError:
+        return
+    ours = yaml.compose(source, Loader=yamlfile._Loader)
+    assert expected is not None
+    assert ours is not None
+    assert ours.value[0][1].tag == expected.value[0][1].tag
