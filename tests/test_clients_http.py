@@ -420,3 +420,23 @@ def test_api_key_never_leaks(caplog: pytest.LogCaptureFixture, server: Server) -
     assert any("/bad/" in text for text in texts)
     assert not [text for text in texts if KEY in text]
     assert "***" in " ".join(texts)
+
+
+def test_clients_package_exports_are_pinned() -> None:
+    """The clients package's public names are deliberate; changing them is an API change."""
+    import reconciler.clients
+
+    assert sorted(reconciler.clients.__all__) == [
+        "HttpTransport",
+        "Pacer",
+        "Reply",
+        "RequestCounter",
+        "RequestPacer",
+        "RespanClient",
+        "RetryPolicy",
+        "Secret",
+        "Unpaced",
+        "check_base_url",
+        "encode_path",
+    ]
+    assert all(hasattr(reconciler.clients, name) for name in reconciler.clients.__all__)

@@ -29,6 +29,12 @@ class Secret:
     def __bool__(self) -> bool:
         return bool(self._value)
 
+    def __copy__(self) -> Secret:
+        return self  # immutable: a copy may share it
+
+    def __deepcopy__(self, memo: dict[int, object]) -> Secret:
+        return self
+
     def __reduce__(self) -> str:
         # Pickling would write the key to wherever the pickle goes; nothing needs it.
         raise TypeError("a Secret cannot be pickled")
