@@ -265,3 +265,23 @@ def test_unopenable_path_is_a_clear_audit_error(tmp_path: Path) -> None:
     path = tmp_path / "missing" / "audit.jsonl"
     with pytest.raises(AuditError, match="cannot open audit log"):
         AuditLog.open(path, CONTEXT)
+
+
+def test_values_are_encoded_like_the_json_plan_but_decimals_as_text(tmp_path: Path) -> None:
+    """A real mapping shaped like the unknown marker is escaped as in the JSON plan."""
+    path = tmp_path / "audit.jsonl"
+    marker_like = Change(
+        action="update",
+        provider="respan",
+        environment="prod",
+        id="acme",
+        fields=(
+            FieldChange("metadata", {"unknown": True}, {"n": Decimal("1.50")}, FieldKind.METADATA),
+        ),
+    )
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(marker_like, "applied", http_status=200)
+    (record,) = read_records(path)
+    assert record["fields"] == [
+        {"path": "metadata", "before": {"$literal": {"unknown": True}}, "after": {"n": "1.50"}}
+    ]

@@ -14,12 +14,10 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from reconciler.domain import UNKNOWN
+from reconciler.render.json import encode_value as encode_plan_value
 
 GENESIS_HASH = "0" * 64
 HASH_FIELD = "hash"
-# How a value the API did not return is written, so a reader never mistakes it for null.
-UNKNOWN_JSON: Mapping[str, bool] = {"unknown": True}
 
 
 def canonical_json(record: Mapping[str, Any]) -> str:
@@ -34,19 +32,23 @@ def record_hash(record: Mapping[str, Any]) -> str:
 
 
 def encode_value(value: Any) -> Any:
-    """A plan value as lossless JSON: money and other decimals as strings, UNKNOWN marked.
+    """A plan value as lossless JSON: UNKNOWN and marker-shaped mappings exactly as in the JSON
+    plan, but decimals (money, percentages) as strings.
 
-    Decimals become strings because a JSON number would come back as a float and lose cents.
+    Strings because the verifier re-reads records with ``json.loads``: a JSON number would come
+    back as a float, lose its trailing zeros (``250.10``) and no longer hash the same.
     """
-    if value is UNKNOWN:
-        return dict(UNKNOWN_JSON)
+    return _decimals_as_strings(encode_plan_value(value))
+
+
+def _decimals_as_strings(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _decimals_as_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_decimals_as_strings(item) for item in value]
     if isinstance(value, Decimal):
         return str(value)
-    if isinstance(value, Mapping):
-        return {str(key): encode_value(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [encode_value(item) for item in value]
     if isinstance(value, float):
-        # Floats should not reach a plan, but if one does keep its exact text, not a rounding.
-        return str(Decimal(repr(value)))
+        # Floats should not reach a plan; if one does, keep its shortest exact text.
+        return repr(value)
     return value
