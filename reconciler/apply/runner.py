@@ -1,0 +1,190 @@
+"""Apply a plan: send each change through its provider, in bounded parallel, audited as it goes.
+
+For the ``apply`` command. Rules:
+
+* Creates and updates first, deletes only once every update has finished, so a run that stops
+  early never leaves deletes done with the updates they were planned alongside undone.
+* At most ``parallelism`` changes are in flight; the provider's client paces and retries each
+  request itself. Independent changes carry on after a failure unless ``fail_fast``: then
+  nothing new is submitted, in-flight ones finish, and the rest are "not attempted".
+* With ``stale_check`` (fresh live state for a saved plan), a customer that moved since the
+  plan was made is refused as "stale" and nothing is sent for it.
+* Every attempted change gets one audit record, written as soon as its outcome is known.
+  ``missing`` customers are not attempted changes: no request, no record.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+
+from reconciler.apply.report import ApplyReport, ChangeOutcome
+from reconciler.apply.stale import check_staleness
+from reconciler.audit import AuditLog, Outcome
+from reconciler.domain import CustomerKey, LiveCustomer
+from reconciler.errors import APIError, ConfigError, PolicyViolationError, ReconcilerError
+from reconciler.plan import MUTATING_ACTIONS, Change, Plan
+from reconciler.providers.base import ApplyResult, Provider
+
+ProgressCallback = Callable[[ChangeOutcome], None]
+FreshState = Mapping[CustomerKey, LiveCustomer]
+
+GONE_REASON = "customer no longer exists"
+FAIL_FAST_REASON = "not sent: the run stopped at the first failure (--fail-fast)"
+ABORTED_REASON = "not sent: the run stopped on an error"
+
+
+def apply_plan(
+    plan: Plan,
+    providers: Mapping[str, Provider],
+    audit: AuditLog,
+    *,
+    parallelism: int = 4,
+    fail_fast: bool = False,
+    progress: ProgressCallback | None = None,
+    stale_check: FreshState | None = None,
+) -> ApplyReport:
+    """Apply ``plan`` and report every mutating change's outcome, in plan order.
+
+    ``providers`` maps provider names to open providers. ``stale_check``, when given, holds
+    every live customer of each (provider, environment) the plan touches, read just now; a
+    customer absent from it no longer exists. Raises ``PolicyViolationError`` before any
+    request when the plan breaks a guardrail; re-raises an ``AuditError`` (or a bug) from a
+    worker once in-flight changes have finished, since applying unaudited must not go on.
+    """
+    if plan.policy_violations:
+        rules = ", ".join(sorted({violation.rule for violation in plan.policy_violations}))
+        raise PolicyViolationError(f"the plan violates policy ({rules}); nothing was applied")
+    if parallelism < 1:
+        raise ConfigError(f"parallelism must be at least 1, got {parallelism}")
+    changes = [change for change in plan.changes if change.action in MUTATING_ACTIONS]
+    unknown = sorted({change.provider for change in changes} - set(providers))
+    if unknown:
+        raise ConfigError(f"no provider configured for: {', '.join(unknown)}")
+    run = _Run(changes, providers, audit, parallelism, fail_fast, progress, stale_check)
+    run.execute()
+    missing = sum(1 for change in plan.changes if change.action == "missing")
+    return ApplyReport(tuple(run.outcomes[index] for index in range(len(changes))), missing)
+
+
+class _Run:
+    """The bookkeeping of one apply: what is pending, in flight and done."""
+
+    def __init__(
+        self,
+        changes: Sequence[Change],
+        providers: Mapping[str, Provider],
+        audit: AuditLog,
+        parallelism: int,
+        fail_fast: bool,
+        progress: ProgressCallback | None,
+        stale_check: FreshState | None,
+    ) -> None:
+        self.changes = changes
+        self.providers = providers
+        self.audit = audit
+        self.parallelism = parallelism
+        self.fail_fast = fail_fast
+        self.progress = progress
+        self.stale_check = stale_check
+        self.outcomes: dict[int, ChangeOutcome] = {}
+        self.stop_reason = ""
+        self.error: BaseException | None = None
+
+    def execute(self) -> None:
+        updates = [i for i, change in enumerate(self.changes) if change.action != "delete"]
+        deletes = [i for i, change in enumerate(self.changes) if change.action == "delete"]
+        with ThreadPoolExecutor(
+            max_workers=self.parallelism, thread_name_prefix="reconciler-apply"
+        ) as pool:
+            for phase in (updates, deletes):
+                self._run_phase(pool, phase)
+        for index, change in enumerate(self.changes):
+            if index not in self.outcomes:
+                self.outcomes[index] = ChangeOutcome(change, "not attempted", self.stop_reason)
+        if self.error is not None:
+            raise self.error
+
+    def _run_phase(self, pool: ThreadPoolExecutor, phase: Sequence[int]) -> None:
+        pending = deque(phase)
+        in_flight: dict[Future[ChangeOutcome], int] = {}
+        while True:
+            while pending and len(in_flight) < self.parallelism and not self.stop_reason:
+                index = pending.popleft()
+                change = self.changes[index]
+                if self._refused_as_stale(index, change):
+                    continue
+                future = pool.submit(_attempt, self.providers[change.provider], change, self.audit)
+                in_flight[future] = index
+            if not in_flight:
+                return
+            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            for future in done:
+                self._settle(in_flight.pop(future), future)
+
+    def _refused_as_stale(self, index: int, change: Change) -> bool:
+        if self.stale_check is None:
+            return False
+        model = self.providers[change.provider].model
+        staleness = check_staleness(change, self.stale_check.get(change.key), model)
+        if staleness is None:
+            return False
+        try:
+            self.audit.record(change, "stale", reason=staleness.reason, drift=staleness.drift)
+        except BaseException as exc:
+            self._abort(exc)
+            return True
+        self._finish(index, ChangeOutcome(change, "stale", staleness.reason))
+        return True
+
+    def _settle(self, index: int, future: Future[ChangeOutcome]) -> None:
+        try:
+            outcome = future.result()
+        except BaseException as exc:
+            self._abort(exc)
+            return
+        self._finish(index, outcome)
+        if outcome.status == "failed" and self.fail_fast and not self.stop_reason:
+            self.stop_reason = FAIL_FAST_REASON
+
+    def _finish(self, index: int, outcome: ChangeOutcome) -> None:
+        self.outcomes[index] = outcome
+        if self.progress is not None:
+            self.progress(outcome)
+
+    def _abort(self, exc: BaseException) -> None:
+        # Keep the first error; in-flight changes still finish and get their records.
+        if self.error is None:
+            self.error = exc
+        self.stop_reason = ABORTED_REASON
+
+
+def _attempt(provider: Provider, change: Change, audit: AuditLog) -> ChangeOutcome:
+    """Send one change and record its outcome (runs on a worker thread)."""
+    status: Outcome
+    try:
+        result = provider.apply(change)
+    except ReconcilerError as exc:
+        # Deliberate errors (APIError and the provider's own refusals) carry messages built by
+        # our code, never the key; they fail this change only.
+        status, reason = "failed", str(exc)
+        http_status = exc.status if isinstance(exc, APIError) else None
+    except Exception as exc:
+        # A bug: the request may or may not have gone out. Record that much, then surface it.
+        audit.record(change, "failed", reason=f"unexpected error ({type(exc).__name__})")
+        raise
+    else:
+        http_status = result.status
+        if result.ok:
+            status, reason = "applied", ""
+        else:
+            status, reason = "failed", _failure_reason(change, result)
+    audit.record(change, status, reason=reason, http_status=http_status)
+    return ChangeOutcome(change, status, reason, http_status)
+
+
+def _failure_reason(change: Change, result: ApplyResult) -> str:
+    if result.status == 404 and change.action != "delete":
+        return GONE_REASON
+    return result.reason or f"HTTP {result.status}"

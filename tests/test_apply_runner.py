@@ -1,0 +1,359 @@
+"""The applier core against a fake of the Provider interface: order, parallelism, failures."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.apply import ApplyReport, ChangeOutcome, apply_plan
+from reconciler.audit import AuditContext, AuditLog, verify_log
+from reconciler.domain import DesiredCustomer, FieldKind, LiveCustomer
+from reconciler.errors import (
+    AuditError,
+    ConfigError,
+    PolicyViolationError,
+    ReconcilerError,
+    ServerError,
+)
+from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
+from reconciler.providers.base import ApplyResult
+from reconciler.providers.catalog import RESPAN
+
+CONTEXT = AuditContext(actor="tester", plan_checksum="checksum")
+# A guard against a hung test, never a timing assertion: barriers normally release at once.
+DEADLOCK_GUARD_SECONDS = 10
+
+
+class FakeProvider:
+    """Implements the Provider interface in memory; answers are chosen per customer id."""
+
+    model = RESPAN
+    base_url = "http://127.0.0.1:1"
+
+    def __init__(self, answers: Mapping[str, Any] | None = None) -> None:
+        self.answers = dict(answers or {})
+        self.calls: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+        self.in_flight = 0
+        self.max_in_flight = 0
+        self.before_answer: dict[str, threading.Event] = {}
+        self.barrier: threading.Barrier | None = None
+        self.finished_updates_at_delete_start: list[int] = []
+        self.finished_updates = 0
+
+    def read_live(
+        self, environment: str, desired: Sequence[DesiredCustomer]
+    ) -> Mapping[str, LiveCustomer]:
+        return {}
+
+    def read_usage(self, environment: str, ids: Iterable[str]) -> Mapping[str, Decimal]:
+        return {}
+
+    def apply(self, change: Change) -> ApplyResult:
+        with self.lock:
+            self.calls.append((change.action, change.id))
+            self.in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self.in_flight)
+            if change.action == "delete":
+                self.finished_updates_at_delete_start.append(self.finished_updates)
+        try:
+            if self.barrier is not None:
+                self.barrier.wait(timeout=DEADLOCK_GUARD_SECONDS)
+            gate = self.before_answer.get(change.id)
+            if gate is not None:
+                assert gate.wait(timeout=DEADLOCK_GUARD_SECONDS)
+            answer = self.answers.get(change.id, ApplyResult(ok=True, status=200))
+            if isinstance(answer, BaseException):
+                raise answer
+            assert isinstance(answer, ApplyResult)
+            return answer
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+                if change.action != "delete":
+                    self.finished_updates += 1
+
+    def close(self) -> None:
+        pass
+
+
+def change(action: str, customer_id: str, **extra: Any) -> Change:
+    fields = (FieldChange("period_budget", Decimal("1.00"), Decimal("2.00"), FieldKind.MONEY),)
+    return Change(
+        action=action,  # type: ignore[arg-type]
+        provider="respan",
+        environment="prod",
+        id=customer_id,
+        fields=fields if action == "update" else (),
+        payload={"period_budget": Decimal("2.00")} if action == "update" else {},
+        **extra,
+    )
+
+
+def run(
+    tmp_path: Path, plan: Plan, provider: FakeProvider, **options: Any
+) -> tuple[ApplyReport, list[dict[str, Any]]]:
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        report = apply_plan(plan, {"respan": provider}, log, **options)
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert verify_log(path).intact
+    return report, records
+
+
+def statuses(report: ApplyReport) -> dict[str, str]:
+    return {outcome.change.id: outcome.status for outcome in report.outcomes}
+
+
+def test_every_change_is_applied_and_audited_once(tmp_path: Path) -> None:
+    """Each mutating change is sent once and gets exactly one 'applied' record."""
+    plan = Plan((change("update", "a"), change("update", "b"), change("delete", "c")), 5)
+    provider = FakeProvider()
+    report, records = run(tmp_path, plan, provider)
+    assert sorted(provider.calls) == [("delete", "c"), ("update", "a"), ("update", "b")]
+    assert statuses(report) == {"a": "applied", "b": "applied", "c": "applied"}
+    assert report.ok
+    assert sorted((r["customer_id"], r["outcome"]) for r in records) == [
+        ("a", "applied"),
+        ("b", "applied"),
+        ("c", "applied"),
+    ]
+    assert all(r["plan_checksum"] == "checksum" and r["http_status"] == 200 for r in records)
+
+
+def test_outcomes_keep_plan_order(tmp_path: Path) -> None:
+    """The report lists outcomes in the plan's order, whatever order they finished in."""
+    ids = [f"c{index:02}" for index in range(20)]
+    plan = Plan(tuple(change("update", customer_id) for customer_id in ids), 0)
+    report, _ = run(tmp_path, plan, FakeProvider(), parallelism=8)
+    assert [outcome.change.id for outcome in report.outcomes] == ids
+
+
+def test_missing_customers_cost_nothing(tmp_path: Path) -> None:
+    """A 'missing' customer sends no request, writes no record, and is only counted."""
+    plan = Plan((change("missing", "ghost"), change("update", "a")), 0)
+    provider = FakeProvider()
+    report, records = run(tmp_path, plan, provider)
+    assert provider.calls == [("update", "a")]
+    assert [r["customer_id"] for r in records] == ["a"]
+    assert report.missing == 1
+    assert [outcome.change.id for outcome in report.outcomes] == ["a"]
+
+
+def test_deletes_start_only_after_every_update_finished(tmp_path: Path) -> None:
+    """No delete is sent while any create or update is still pending or in flight."""
+    plan = Plan(
+        (
+            change("delete", "d1"),
+            change("update", "u1"),
+            change("delete", "d2"),
+            change("update", "u2"),
+            change("update", "u3"),
+        ),
+        0,
+    )
+    provider = FakeProvider()
+    run(tmp_path, plan, provider, parallelism=4)
+    assert provider.finished_updates_at_delete_start == [3, 3]
+    assert [action for action, _ in provider.calls[:3]] == ["update"] * 3
+
+
+def test_parallelism_is_reached_and_never_exceeded(tmp_path: Path) -> None:
+    """With parallelism N, N changes run at once and never more."""
+    plan = Plan(tuple(change("update", f"c{index}") for index in range(12)), 0)
+    provider = FakeProvider()
+    provider.barrier = threading.Barrier(3)
+    report, _ = run(tmp_path, plan, provider, parallelism=3)
+    assert provider.max_in_flight == 3
+    assert report.count("applied") == 12
+
+
+def test_failures_do_not_stop_independent_changes(tmp_path: Path) -> None:
+    """Without fail-fast, one failing change leaves every other change applied."""
+    error = ServerError(
+        "Respan answered 500 after 5 attempts", method="PATCH", path="/x", status=500
+    )
+    plan = Plan((change("update", "a"), change("update", "b"), change("delete", "c")), 0)
+    report, records = run(tmp_path, plan, FakeProvider({"a": error}), parallelism=1)
+    assert statuses(report) == {"a": "failed", "b": "applied", "c": "applied"}
+    assert not report.ok
+    failed = next(r for r in records if r["customer_id"] == "a")
+    assert (failed["outcome"], failed["http_status"]) == ("failed", 500)
+    assert failed["reason"] == "Respan answered 500 after 5 attempts"
+
+
+def test_fail_fast_stops_submitting_but_lets_in_flight_finish(tmp_path: Path) -> None:
+    """With fail-fast, the change in flight at the failure finishes; later ones are not sent."""
+    plan = Plan(
+        (
+            change("update", "a"),
+            change("update", "b"),
+            change("update", "c"),
+            change("delete", "d"),
+        ),
+        0,
+    )
+    provider = FakeProvider({"a": ApplyResult(ok=False, status=422, reason="invalid email")})
+    a_settled = threading.Event()
+    provider.before_answer["b"] = a_settled
+
+    def progress(outcome: ChangeOutcome) -> None:
+        if outcome.change.id == "a":
+            a_settled.set()
+
+    report, records = run(
+        tmp_path, plan, provider, parallelism=2, fail_fast=True, progress=progress
+    )
+    assert statuses(report) == {
+        "a": "failed",
+        "b": "applied",
+        "c": "not attempted",
+        "d": "not attempted",
+    }
+    assert sorted(provider.calls) == [("update", "a"), ("update", "b")]
+    assert sorted(r["customer_id"] for r in records) == ["a", "b"]
+    not_attempted = report.outcomes[2]
+    assert "fail-fast" in not_attempted.reason
+    assert report.counts() == {"applied": 1, "failed": 1, "stale": 0, "not attempted": 2}
+
+
+def test_update_answering_404_means_the_customer_vanished(tmp_path: Path) -> None:
+    """A PATCH answered 404 is a failure saying the customer no longer exists."""
+    plan = Plan((change("update", "gone"),), 0)
+    provider = FakeProvider({"gone": ApplyResult(ok=False, status=404, reason="Not found.")})
+    report, records = run(tmp_path, plan, provider)
+    (outcome,) = report.outcomes
+    assert (outcome.status, outcome.reason, outcome.http_status) == (
+        "failed",
+        "customer no longer exists",
+        404,
+    )
+    assert records[0]["reason"] == "customer no longer exists"
+
+
+def test_a_provider_refusal_fails_only_that_change(tmp_path: Path) -> None:
+    """A deliberate ReconcilerError from a provider fails its change with the message."""
+    refusal = ReconcilerError("cannot create Respan customer 'n': Respan has no create endpoint")
+    plan = Plan((change("create", "n"), change("update", "a")), 0)
+    report, records = run(tmp_path, plan, FakeProvider({"n": refusal}))
+    assert statuses(report) == {"n": "failed", "a": "applied"}
+    created = next(r for r in records if r["customer_id"] == "n")
+    assert (created["reason"], created["http_status"]) == (str(refusal), None)
+
+
+def test_a_refusal_without_reason_names_the_status(tmp_path: Path) -> None:
+    """A provider refusal with no reason is reported with its HTTP status."""
+    plan = Plan((change("delete", "x"),), 0)
+    report, _ = run(tmp_path, plan, FakeProvider({"x": ApplyResult(ok=False, status=409)}))
+    assert report.outcomes[0].reason == "HTTP 409"
+
+
+def test_progress_hears_of_every_outcome(tmp_path: Path) -> None:
+    """The progress callback is called once per attempted or refused change."""
+    seen: list[str] = []
+    plan = Plan((change("update", "a"), change("delete", "b"), change("missing", "m")), 0)
+    run(tmp_path, plan, FakeProvider(), progress=lambda outcome: seen.append(outcome.change.id))
+    assert sorted(seen) == ["a", "b"]
+
+
+def test_policy_violations_refuse_before_any_request(tmp_path: Path) -> None:
+    """A plan that breaks a guardrail raises PolicyViolationError and sends nothing."""
+    violation = PolicyViolation(rule="max_deletes", message="too many deletes")
+    plan = Plan((change("delete", "a"),), 0, (violation,))
+    provider = FakeProvider()
+    with pytest.raises(PolicyViolationError, match="max_deletes"):
+        run(tmp_path, plan, provider)
+    assert provider.calls == []
+
+
+def test_a_change_for_an_unconfigured_provider_is_refused_up_front(tmp_path: Path) -> None:
+    """A plan naming a provider that is not configured fails before any request."""
+    other = Change(action="update", provider="autumn", environment="sandbox", id="x")
+    provider = FakeProvider()
+    with pytest.raises(ConfigError, match="autumn"):
+        run(tmp_path, Plan((change("update", "a"), other), 0), provider)
+    assert provider.calls == []
+
+
+def test_parallelism_below_one_is_refused(tmp_path: Path) -> None:
+    """Parallelism 0 is a configuration error, not a hang."""
+    with pytest.raises(ConfigError, match="parallelism"):
+        run(tmp_path, Plan((change("update", "a"),), 0), FakeProvider(), parallelism=0)
+
+
+def test_an_unexpected_error_is_recorded_then_raised(tmp_path: Path) -> None:
+    """A bug inside a provider is audited as a failure, stops the run, and is re-raised."""
+    plan = Plan((change("update", "a"), change("update", "b")), 0)
+    provider = FakeProvider({"a": RuntimeError("bug")})
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log, pytest.raises(RuntimeError, match="bug"):
+        apply_plan(plan, {"respan": provider}, log, parallelism=1)
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    assert [(r["customer_id"], r["reason"]) for r in records] == [
+        ("a", "unexpected error (RuntimeError)")
+    ]
+    assert provider.calls == [("update", "a")]
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_an_audit_failure_stops_the_run() -> None:
+    """When a record cannot be written, nothing more is sent and the AuditError surfaces."""
+    plan = Plan((change("update", "a"), change("update", "b"), change("delete", "c")), 0)
+    provider = FakeProvider()
+    with AuditLog.open("/dev/full", CONTEXT) as log, pytest.raises(AuditError):
+        apply_plan(plan, {"respan": provider}, log, parallelism=1)
+    assert provider.calls == [("update", "a")]
+
+
+def live(customer_id: str, **fields: Any) -> LiveCustomer:
+    return LiveCustomer(provider="respan", environment="prod", id=customer_id, fields=fields)
+
+
+def test_stale_customers_are_refused_and_the_rest_applied(tmp_path: Path) -> None:
+    """With fresh state, a moved customer is refused as stale with no request; others apply."""
+    before = {"period_budget": Decimal("1.00")}
+    plan = Plan(
+        (
+            change("update", "moved", before=before),
+            change("update", "same", before=before),
+            change("delete", "gone"),
+            change("update", "vanished", before=before),
+        ),
+        0,
+    )
+    fresh = {
+        ("respan", "prod", "moved"): live("moved", period_budget=7.5),
+        ("respan", "prod", "same"): live("same", period_budget=1.0),
+    }
+    provider = FakeProvider()
+    report, records = run(tmp_path, plan, provider, stale_check=fresh)
+    assert provider.calls == [("update", "same")]
+    assert statuses(report) == {
+        "moved": "stale",
+        "same": "applied",
+        "gone": "stale",
+        "vanished": "stale",
+    }
+    moved = next(r for r in records if r["customer_id"] == "moved")
+    assert moved["outcome"] == "stale"
+    assert moved["drift"] == [{"path": "period_budget", "planned": "1.00", "live": "7.50"}]
+    assert "period_budget" in moved["reason"]
+    gone = next(r for r in records if r["customer_id"] == "gone")
+    assert (gone["outcome"], gone["reason"]) == ("stale", "customer no longer exists")
+    assert not report.ok
+
+
+def test_stale_refusals_do_not_trigger_fail_fast(tmp_path: Path) -> None:
+    """A stale customer is refused alone: fail-fast only reacts to failed requests."""
+    plan = Plan((change("delete", "gone"), change("update", "a")), 0)
+    provider = FakeProvider()
+    report, _ = run(
+        tmp_path, plan, provider, fail_fast=True, stale_check={("respan", "prod", "a"): live("a")}
+    )
+    assert statuses(report) == {"gone": "stale", "a": "applied"}
