@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.emulator import EmulatorSettings, RespanState, RunningEmulator, start_emulator
 from reconciler.errors import (
+    APIError,
     AuthenticationError,
     InvalidRequestError,
     NotFoundError,
@@ -372,3 +374,31 @@ def test_unpaced_client_is_throttled_by_the_same_limit(
     with pytest.raises(RateLimitedError):
         burst()
     assert emulator.stats()["responses"]["429"] == 1
+
+
+def test_key_appears_in_no_log_repr_or_error_of_a_troubled_run(
+    faulty_emulator: Emulators, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Through retries, 401, 404 and 422 at DEBUG, the key shows up nowhere."""
+    caplog.set_level(logging.DEBUG)
+    emulator = faulty_emulator(customers(3), seed=5, fail_rate=0.3, drop_rate=0.2)
+    texts: list[str] = []
+    for key in (RESPAN_TEST_KEY, RESPAN_TEST_KEY[::-1]):
+        with connect(emulator, key=key) as client:
+            texts += [repr(client), str(client), repr(client.transport)]
+            calls: list[Callable[[], object]] = [
+                lambda: client.list_customers("prod"),
+                lambda: client.retrieve_customer("prod", "nobody"),
+                lambda: client.update_customer("prod", "c00000", {"email": 5}),
+                lambda: client.update_customer("prod", "c00001", {"name": "ok"}),
+            ]
+            for call in calls:
+                try:
+                    call()
+                except APIError as error:
+                    texts += [str(error), repr(error), repr(error.detail), repr(error.errors)]
+    texts += [caplog.text] + [repr(record.__dict__) for record in caplog.records]
+    assert any("401" in text for text in texts)
+    assert any("422" in text for text in texts)
+    for key in (RESPAN_TEST_KEY, RESPAN_TEST_KEY[::-1]):
+        assert not [text for text in texts if key in text]
