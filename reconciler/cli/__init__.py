@@ -13,13 +13,14 @@ from collections.abc import Sequence
 
 import click
 
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ManifestError, ReconcilerError
 
 # name -> "module:attribute" of the click command; imported only when that command runs.
 COMMANDS: dict[str, str] = {
     "audit": "reconciler.cli.audit:audit",
     "emulator": "reconciler.cli.emulator:emulator",
     "github": "reconciler.cli.github_comment:github",
+    "plan": "reconciler.cli.plan:plan",
     "validate": "reconciler.cli.validate:validate",
 }
 
@@ -71,6 +72,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         exc.show()
         return 1
     except ReconcilerError as exc:
+        if isinstance(exc, ManifestError):  # every problem of the run, each with its place
+            for problem in exc.problems:
+                click.echo(str(problem), err=True)
         click.echo(f"Error: {exc}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:

@@ -1,0 +1,246 @@
+"""``reconciler plan``: read live state, print what apply would change, optionally save it.
+
+Flow: manifests -> for each provider and environment involved, one live read -> ``build_plan``
+-> usage read for customers whose guarded budget goes down -> policy -> render to stdout ->
+``--out`` saved plan -> Markdown appended to ``$GITHUB_STEP_SUMMARY`` when set.
+
+Exit codes: 0 success (no changes, or changes without ``--detailed-exitcode``), 2 changes
+pending with ``--detailed-exitcode``, 3 a policy guardrail is violated (wins over 2), 1 any
+error (including a failed usage read: an unguarded plan never passes for a clean one).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import os
+import sys
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import click
+
+from reconciler.config import Config, find_config
+from reconciler.connection import ProviderHandle, open_provider
+from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Policy
+from reconciler.github import append_step_summary
+from reconciler.manifests import load_manifests
+from reconciler.plan import Plan
+from reconciler.planner import PlanOptions, build_plan, evaluate_policy, usage_candidates
+from reconciler.providers.catalog import MODELS
+from reconciler.render import render_json, render_markdown, render_text
+from reconciler.savedplan import ProviderTarget, write_saved_plan
+
+EXIT_CHANGES = 2
+EXIT_POLICY = 3
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the saved plan here, for `reconciler apply --plan FILE`.",
+)
+@click.option(
+    "--format",
+    "output_format",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="text for people, markdown for pull requests, json for programs.",
+)
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 2 when there are changes to apply (0: none, 1: error, 3: policy violated).",
+)
+@click.option("--prune", is_flag=True, help="Plan deletes for live customers no manifest declares.")
+@click.option(
+    "--target",
+    "targets",
+    multiple=True,
+    metavar="ID",
+    help="Only customers whose id matches this glob (repeatable).",
+)
+@click.option(
+    "--exclude",
+    "excludes",
+    multiple=True,
+    metavar="ID",
+    help="Leave out customers whose id matches this glob (repeatable).",
+)
+@click.option("--redact", is_flag=True, help="Mask e-mail addresses in text and Markdown output.")
+@click.option("--base-url", metavar="URL", help="API address (of --provider, or the only one).")
+@click.option(
+    "--provider",
+    "provider_name",
+    type=click.Choice(sorted(MODELS)),
+    help="Plan only this provider's customers; --base-url and --rate-limit apply to it.",
+)
+@click.option("--rate-limit", metavar="N/s|N/min", help="Client-side request pacing.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging to stderr (never secrets).")
+def plan(
+    paths: tuple[Path, ...],
+    out: Path | None,
+    output_format: str,
+    detailed_exitcode: bool,
+    prune: bool,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    redact: bool,
+    base_url: str | None,
+    provider_name: str | None,
+    rate_limit: str | None,
+    verbose: bool,
+) -> int:
+    """Show what apply would change, without changing anything.
+
+    PATH is a manifest file or a directory (every *.yaml / *.yml below it). Without PATH, the
+    `manifests:` of ./reconciler.yaml are planned.
+    """
+    config = find_config(Path.cwd())
+    loaded = load_manifests(_manifest_paths(paths, config))
+    for warning in loaded.warnings:
+        click.echo(str(warning), err=True)
+    customers = [
+        customer
+        for customer in loaded.customers
+        if provider_name is None or customer.provider == provider_name
+    ]
+    providers = sorted({customer.provider for customer in customers})
+    if (base_url or rate_limit) and provider_name is None and len(providers) > 1:
+        raise click.UsageError(
+            "--base-url and --rate-limit need --provider when the manifests use several "
+            f"providers ({', '.join(providers)})"
+        )
+    options = PlanOptions(prune=prune, targets=targets, excludes=excludes)
+    policy = config.policy if config is not None else Policy()
+
+    with _logging(verbose), contextlib.ExitStack() as stack:
+        handles = {
+            name: stack.enter_context(
+                open_provider(
+                    name,
+                    config=config,
+                    base_url_flag=base_url,
+                    rate_limit_flag=rate_limit,
+                    verbose=verbose,
+                )
+            )
+            for name in providers
+        }
+        environments = _environments(customers)
+        live = _read_live(handles, environments, customers, options)
+        result = build_plan(customers, live, MODELS, options)
+        usage = _read_usage(handles, result)
+        result = dataclasses.replace(
+            result, policy_violations=evaluate_policy(result, policy, usage, MODELS)
+        )
+        targets_read = [
+            ProviderTarget(name, handles[name].provider.base_url, environments[name])
+            for name in providers
+        ]
+
+    _print(result, output_format, redact)
+    if out is not None:
+        checksum = write_saved_plan(
+            out,
+            result,
+            providers=targets_read,
+            manifest_digest=loaded.digest,
+            created_at=datetime.now(UTC),
+        )
+        click.echo(f"Saved the plan to {out} ({checksum}).", err=True)
+    markdown = render_markdown(result, redact=redact)
+    append_step_summary(markdown)
+    if result.policy_violations:
+        return EXIT_POLICY
+    return EXIT_CHANGES if detailed_exitcode and result.has_changes else 0
+
+
+def _manifest_paths(paths: Sequence[Path], config: Config | None) -> Sequence[Path]:
+    if paths:
+        return paths
+    if config is None:
+        raise click.UsageError("no PATH given and no reconciler.yaml in this directory")
+    if not config.manifests:
+        raise click.UsageError("no PATH given and reconciler.yaml lists no 'manifests:'")
+    return config.manifests
+
+
+def _environments(customers: Sequence[DesiredCustomer]) -> dict[str, tuple[str, ...]]:
+    """Per provider, the environments its declared customers live in (sorted)."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for customer in customers:
+        found[customer.provider].add(customer.environment)
+    return {name: tuple(sorted(envs)) for name, envs in found.items()}
+
+
+def _read_live(
+    handles: Mapping[str, ProviderHandle],
+    environments: Mapping[str, tuple[str, ...]],
+    customers: Sequence[DesiredCustomer],
+    options: PlanOptions,
+) -> dict[CustomerKey, LiveCustomer]:
+    """Every live customer of the environments involved, by key.
+
+    Only customers inside the target/exclude selection are passed as declared, so customers
+    left out of this plan cost no detail reads.
+    """
+    live: dict[CustomerKey, LiveCustomer] = {}
+    for name, handle in handles.items():
+        declared = [c for c in customers if c.provider == name and options.selects(c.id)]
+        for environment in environments[name]:
+            for found in handle.provider.read_live(environment, declared).values():
+                live[found.key] = found
+    return live
+
+
+def _read_usage(handles: Mapping[str, ProviderHandle], result: Plan) -> dict[CustomerKey, Decimal]:
+    """Current-period usage of the customers whose guarded budget goes down, and only those."""
+    wanted: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for provider, environment, customer_id in sorted(usage_candidates(result, MODELS)):
+        wanted[(provider, environment)].append(customer_id)
+    usage: dict[CustomerKey, Decimal] = {}
+    for (provider, environment), ids in wanted.items():
+        for customer_id, amount in handles[provider].provider.read_usage(environment, ids).items():
+            usage[(provider, environment, customer_id)] = amount
+    return usage
+
+
+def _print(result: Plan, output_format: str, redact: bool) -> None:
+    if output_format == "json":
+        click.echo(render_json(result), nl=False)
+    elif output_format == "markdown":
+        click.echo(render_markdown(result, redact=redact), nl=False)
+    else:
+        color = _stdout_is_terminal() and "NO_COLOR" not in os.environ
+        click.echo(render_text(result, color=color, redact=redact), nl=False, color=color)
+
+
+def _stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()
+
+
+@contextlib.contextmanager
+def _logging(verbose: bool) -> Iterator[None]:
+    """With ``-v``, debug logging of reconciler's own loggers to stderr for this run."""
+    if not verbose:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("reconciler")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
