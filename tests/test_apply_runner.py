@@ -357,3 +357,13 @@ def test_stale_refusals_do_not_trigger_fail_fast(tmp_path: Path) -> None:
         tmp_path, plan, provider, fail_fast=True, stale_check={("respan", "prod", "a"): live("a")}
     )
     assert statuses(report) == {"gone": "stale", "a": "applied"}
+
+
+def test_without_an_audit_log_changes_still_apply() -> None:
+    """With the audit log turned off, outcomes (stale ones included) are still reported."""
+    plan = Plan((change("update", "a"), change("delete", "gone")), 0)
+    provider = FakeProvider()
+    report = apply_plan(
+        plan, {"respan": provider}, None, stale_check={("respan", "prod", "a"): live("a")}
+    )
+    assert statuses(report) == {"a": "applied", "gone": "stale"}

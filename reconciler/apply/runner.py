@@ -38,7 +38,7 @@ ABORTED_REASON = "not sent: the run stopped on an error"
 def apply_plan(
     plan: Plan,
     providers: Mapping[str, Provider],
-    audit: AuditLog,
+    audit: AuditLog | None,
     *,
     parallelism: int = 4,
     fail_fast: bool = False,
@@ -47,7 +47,8 @@ def apply_plan(
 ) -> ApplyReport:
     """Apply ``plan`` and report every mutating change's outcome, in plan order.
 
-    ``providers`` maps provider names to open providers. ``stale_check``, when given, holds
+    ``providers`` maps provider names to open providers; ``audit`` is ``None`` only when the
+    project turned the audit log off (``audit_log: null``). ``stale_check``, when given, holds
     every live customer of each (provider, environment) the plan touches, read just now; a
     customer absent from it no longer exists. Raises ``PolicyViolationError`` before any
     request when the plan breaks a guardrail; re-raises an ``AuditError`` (or a bug) from a
@@ -75,7 +76,7 @@ class _Run:
         self,
         changes: Sequence[Change],
         providers: Mapping[str, Provider],
-        audit: AuditLog,
+        audit: AuditLog | None,
         parallelism: int,
         fail_fast: bool,
         progress: ProgressCallback | None,
@@ -131,7 +132,8 @@ class _Run:
         if staleness is None:
             return False
         try:
-            self.audit.record(change, "stale", reason=staleness.reason, drift=staleness.drift)
+            if self.audit is not None:
+                self.audit.record(change, "stale", reason=staleness.reason, drift=staleness.drift)
         except BaseException as exc:
             self._abort(exc)
             return True
@@ -160,7 +162,7 @@ class _Run:
         self.stop_reason = ABORTED_REASON
 
 
-def _attempt(provider: Provider, change: Change, audit: AuditLog) -> ChangeOutcome:
+def _attempt(provider: Provider, change: Change, audit: AuditLog | None) -> ChangeOutcome:
     """Send one change and record its outcome (runs on a worker thread)."""
     status: Outcome
     try:
@@ -172,7 +174,8 @@ def _attempt(provider: Provider, change: Change, audit: AuditLog) -> ChangeOutco
         http_status = exc.status if isinstance(exc, APIError) else None
     except Exception as exc:
         # A bug: the request may or may not have gone out. Record that much, then surface it.
-        audit.record(change, "failed", reason=f"unexpected error ({type(exc).__name__})")
+        if audit is not None:
+            audit.record(change, "failed", reason=f"unexpected error ({type(exc).__name__})")
         raise
     else:
         http_status = result.status
@@ -180,7 +183,8 @@ def _attempt(provider: Provider, change: Change, audit: AuditLog) -> ChangeOutco
             status, reason = "applied", ""
         else:
             status, reason = "failed", _failure_reason(change, result)
-    audit.record(change, status, reason=reason, http_status=http_status)
+    if audit is not None:
+        audit.record(change, status, reason=reason, http_status=http_status)
     return ChangeOutcome(change, status, reason, http_status)
 
 
