@@ -1,9 +1,10 @@
 """Shared fixtures: provider emulators served over real loopback HTTP.
 
-``respan_emulator(seed=..., **settings)`` starts one and returns a ``RunningEmulator`` with
-``.url``, ``.api_key``, ``.state`` and ``.stats()``; every emulator a test starts is stopped
-when the test ends. Tests get no rate limit and no faults unless they ask for them. ``seed`` is
-the data (a mapping or a JSON file); the fault RNG's seed is passed as ``fault_seed``.
+``respan_emulator(seed=..., **settings)`` (likewise ``autumn_emulator``) starts one and returns
+a ``RunningEmulator`` with ``.url``, ``.api_key``, ``.state`` and ``.stats()``; every emulator
+a test starts is stopped when the test ends. Tests get no rate limit and no faults unless they
+ask for them. ``seed`` is the data (a mapping or a JSON file); the fault RNG's seed is passed as
+``fault_seed``.
 """
 
 from __future__ import annotations
@@ -13,10 +14,18 @@ from typing import Any
 
 import pytest
 
-from reconciler.emulator import EmulatorSettings, RespanState, RunningEmulator, start_emulator
+from reconciler.emulator import (
+    AutumnState,
+    EmulatorSettings,
+    RespanState,
+    RunningEmulator,
+    start_emulator,
+)
 from reconciler.emulator.running import Seed
 
 RESPAN_TEST_KEY = "rsp_test_key_0123456789abcdef"
+AUTUMN_TEST_KEY = "am_sk_test_0123456789abcdef"
+"""Sandbox key; its live twin ``am_sk_live_0123456789abcdef`` reaches the live environment."""
 
 EmulatorFactory = Callable[..., RunningEmulator[Any]]
 
@@ -43,3 +52,9 @@ def _factory(provider: str, api_key: str) -> Iterator[EmulatorFactory]:
 def respan_emulator() -> Iterator[Callable[..., RunningEmulator[RespanState]]]:
     """Start Respan emulators: ``respan_emulator(seed={...} or path, **settings_overrides)``."""
     yield from _factory("respan", RESPAN_TEST_KEY)
+
+
+@pytest.fixture
+def autumn_emulator() -> Iterator[Callable[..., RunningEmulator[AutumnState]]]:
+    """Start Autumn emulators: ``autumn_emulator(seed={...} or path, **settings_overrides)``."""
+    yield from _factory("autumn", AUTUMN_TEST_KEY)

@@ -110,3 +110,14 @@ def test_bad_flags_exit_1(args: list[str], capsys: pytest.CaptureFixture[str]) -
     """Invalid flags are usage errors: exit 1 with a message, never a traceback."""
     assert main(["emulator", *args]) == 1
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_autumn_provider_with_key_from_environment(tmp_path: Path) -> None:
+    """--provider autumn serves Autumn's API with AUTUMN_SECRET_KEY and its seed."""
+    seed = tmp_path / "autumn.json"
+    seed.write_text(json.dumps({"customers": [{"id": "acme", "env": "live"}]}))
+    env = {"AUTUMN_SECRET_KEY": "am_sk_test_from_env"}
+    with emulator_process("--provider", "autumn", "--seed", str(seed), env=env) as (url, _):
+        headers = {"Authorization": "Bearer am_sk_live_from_env", "x-api-version": "2.5.0"}
+        response = httpx.post(f"{url}/v1/customers.list", json={}, headers=headers)
+    assert [c["id"] for c in response.json()["list"]] == ["acme"]

@@ -11,12 +11,13 @@ from types import FrameType
 
 import click
 
+from reconciler.emulator import autumn, respan
 from reconciler.emulator.common import EmulatorSettings, parse_rate_limit
 from reconciler.errors import ConfigError
 
-DEFAULT_KEYS = {"respan": "emulator-key", "autumn": "am_sk_test_emulator"}
+DEFAULT_KEYS = {"respan": respan.DEFAULT_API_KEY, "autumn": autumn.DEFAULT_API_KEY}
 KEY_VARIABLES = {"respan": "RESPAN_API_KEY", "autumn": "AUTUMN_SECRET_KEY"}
-DEFAULT_RATE_LIMITS = {"respan": "60/min", "autumn": "5/s"}
+DEFAULT_RATE_LIMITS = {"respan": respan.DEFAULT_RATE_LIMIT, "autumn": autumn.DEFAULT_RATE_LIMIT}
 
 
 def _probability(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -116,7 +117,7 @@ def emulator(
     key = api_key or os.environ.get(KEY_VARIABLES[provider]) or DEFAULT_KEYS[provider]
     settings = EmulatorSettings(
         api_key=key,
-        rate_limit=parse_rate_limit(rate_limit or DEFAULT_RATE_LIMITS[provider]),
+        rate_limit=parse_rate_limit(rate_limit) if rate_limit else DEFAULT_RATE_LIMITS[provider],
         retry_after_header=retry_after_header,
         latency_ms=latency_ms,
         jitter_ms=jitter_ms,

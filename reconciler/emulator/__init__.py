@@ -4,12 +4,14 @@ Users run them to try a GitOps pipeline without touching production; the project
 talk to them over loopback. ``start_emulator`` is the one way to run one in-process.
 """
 
+from reconciler.emulator.autumn import AutumnState
 from reconciler.emulator.common import EmulatorSettings, EmulatorStats, ManualClock
 from reconciler.emulator.respan import RespanState
 from reconciler.emulator.running import RunningEmulator, start_emulator
 from reconciler.emulator.server import EmulatorServer
 
 __all__ = [
+    "AutumnState",
     "EmulatorServer",
     "EmulatorSettings",
     "EmulatorStats",

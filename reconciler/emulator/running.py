@@ -83,9 +83,12 @@ def read_seed(seed: Seed) -> tuple[Mapping[str, Any] | None, str]:
 
 
 def _providers() -> dict[str, tuple[Callable[..., Any], Callable[..., Starlette]]]:
-    from reconciler.emulator import respan
+    from reconciler.emulator import autumn, respan
 
-    return {"respan": (respan.RespanState.from_seed, respan.create_app)}
+    return {
+        "respan": (respan.RespanState.from_seed, respan.create_app),
+        "autumn": (autumn.AutumnState.from_seed, autumn.create_app),
+    }
 
 
 def start_emulator(
