@@ -17,6 +17,7 @@ from reconciler.errors import ManifestError, ReconcilerError
 
 # name -> "module:attribute" of the click command; imported only when that command runs.
 COMMANDS: dict[str, str] = {
+    "apply": "reconciler.cli.apply:apply",
     "audit": "reconciler.cli.audit:audit",
     "emulator": "reconciler.cli.emulator:emulator",
     "github": "reconciler.cli.github_comment:github",

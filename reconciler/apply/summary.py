@@ -1,0 +1,62 @@
+"""An apply report as people read it: a headline, an aligned table, and Markdown for CI.
+
+For the ``apply`` command (terminal and ``$GITHUB_STEP_SUMMARY``). Pure text: no printing.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from reconciler.apply.report import ApplyReport, ReportRow
+
+# The step summary is for a person; a 300-change run lists its problems in full but not every
+# applied row (the audit log has them all).
+MARKDOWN_ROW_LIMIT: Final = 200
+_HEADERS: Final = ("STATUS", "ACTION", "CUSTOMER", "HTTP", "REASON")
+
+
+def headline(report: ApplyReport) -> str:
+    """``Apply complete: 3 applied, 1 failed, 0 stale, 2 not attempted.`` (or ``failed``)."""
+    counts = report.counts()
+    parts = ", ".join(f"{counts[status]:,} {status}" for status in counts)
+    missing = f" {report.missing:,} missing customer(s) were not sent." if report.missing else ""
+    verdict = "Apply complete" if report.ok else "Apply finished with problems"
+    return f"{verdict}: {parts}.{missing}"
+
+
+def report_table(report: ApplyReport) -> str:
+    """Every change as an aligned text table, problems first; ``""`` when there is none."""
+    rows = [_cells(row) for row in report.rows()]
+    if not rows:
+        return ""
+    widths = [max(len(cells[i]) for cells in [_HEADERS, *rows]) for i in range(len(_HEADERS))]
+    lines = [
+        "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+        for cells in [_HEADERS, *rows]
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def report_markdown(report: ApplyReport, *, row_limit: int = MARKDOWN_ROW_LIMIT) -> str:
+    """The step-summary section: headline, then a table (problems first, capped)."""
+    lines = ["### reconciler apply", "", headline(report), ""]
+    rows = report.rows()
+    if rows:
+        lines += ["| status | action | customer | HTTP | reason |", "|---|---|---|---|---|"]
+        for row in rows[:row_limit]:
+            status, action, customer, http, reason = (_markdown_cell(c) for c in _cells(row))
+            lines.append(f"| {status} | {action} | `{customer}` | {http} | {reason} |")
+        hidden = len(rows) - row_limit
+        if hidden > 0:
+            lines += ["", f"…and {hidden:,} more change(s); the audit log records every one."]
+    return "\n".join(lines) + "\n"
+
+
+def _cells(row: ReportRow) -> tuple[str, str, str, str, str]:
+    customer = f"{row.provider}/{row.environment}/{row.id}"
+    http = str(row.http_status) if row.http_status is not None else "-"
+    return (row.status, row.action, customer, http, " ".join(row.reason.split()))
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("|", "\\|").replace("`", "'")

@@ -1,0 +1,369 @@
+"""``reconciler apply``: make live state match the manifests, or apply a saved plan exactly.
+
+Flow: plan (from manifests, as ``plan`` does; or load ``--plan FILE`` and re-read the live state
+of the customers it touches) -> show the plan -> refuse on policy (exit 3) -> confirm (typed
+``yes`` on a terminal, or ``--auto-approve``) -> ``apply_plan`` with the audit log open ->
+a table of outcomes on stdout -> Markdown to ``$GITHUB_STEP_SUMMARY`` when set.
+
+Exit codes: 0 every change applied (or nothing to do), 1 any failure, stale refusal, refusal
+to run unconfirmed, or error, 3 a policy guardrail is violated (nothing is sent).
+
+Confirmation is checked before anything is read: without a terminal and ``--auto-approve`` no
+one can answer, so the run stops at once instead of reading live state for nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from reconciler.apply import ApplyReport, FreshState, ProgressCallback, apply_plan
+from reconciler.apply.summary import headline, report_markdown, report_table
+from reconciler.audit import AuditLog, discover_context
+from reconciler.cli.plan import (
+    _environments,
+    _logging,
+    _manifest_paths,
+    _read_live,
+    _read_usage,
+)
+from reconciler.config import DEFAULT_AUDIT_LOG, Config, find_config
+from reconciler.connection import ProviderHandle, open_provider
+from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Policy, Source
+from reconciler.errors import SavedPlanError
+from reconciler.github import append_step_summary
+from reconciler.manifests import load_manifests
+from reconciler.plan import MUTATING_ACTIONS, Change, Plan
+from reconciler.planner import PlanOptions, build_plan, evaluate_policy
+from reconciler.providers.catalog import MODELS
+from reconciler.render import render_text
+from reconciler.render.json import plan_document
+from reconciler.savedplan import load_saved_plan, public_base_url
+
+EXIT_FAILED = 1
+EXIT_POLICY = 3
+CONFIRMATION = "yes"
+
+ConnectFn = Callable[[str], ProviderHandle]
+
+
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A plan ready to apply, with what the audit records and the stale check need."""
+
+    plan: Plan
+    checksum: str
+    manifest_dir: Path | None
+    fresh: FreshState | None = None
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="Apply exactly this saved plan (from `reconciler plan --out FILE`).",
+)
+@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option("--prune", is_flag=True, help="Delete live customers no manifest declares.")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(min=1, max=64),
+    default=4,
+    show_default=True,
+    help="Changes in flight at once (requests are still paced to the rate limit).",
+)
+@click.option(
+    "--audit-log",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help=(
+        f"Audit log to append to [default: audit_log of reconciler.yaml, else {DEFAULT_AUDIT_LOG}]."
+    ),
+)
+@click.option("--fail-fast", is_flag=True, help="Send nothing new after the first failure.")
+@click.option("--target", "targets", multiple=True, metavar="ID", help="Only these ids (glob).")
+@click.option("--exclude", "excludes", multiple=True, metavar="ID", help="Leave out ids (glob).")
+@click.option("--base-url", metavar="URL", help="API address (of --provider, or the only one).")
+@click.option(
+    "--provider",
+    "provider_name",
+    type=click.Choice(sorted(MODELS)),
+    help="Apply only this provider's customers; --base-url and --rate-limit apply to it.",
+)
+@click.option("--rate-limit", metavar="N/s|N/min", help="Client-side request pacing.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging to stderr (never secrets).")
+def apply(
+    paths: tuple[Path, ...],
+    plan_file: Path | None,
+    auto_approve: bool,
+    prune: bool,
+    parallelism: int,
+    audit_log: Path | None,
+    fail_fast: bool,
+    targets: tuple[str, ...],
+    excludes: tuple[str, ...],
+    base_url: str | None,
+    provider_name: str | None,
+    rate_limit: str | None,
+    verbose: bool,
+) -> int:
+    """Make live state match the manifests, or apply a saved plan with --plan FILE.
+
+    Shows the plan and asks for `yes` on a terminal; --auto-approve skips the question. Every
+    attempted change is appended to a hash-chained audit log.
+    """
+    if plan_file is not None and (paths or prune or targets or excludes):
+        raise click.UsageError(
+            "--plan applies a saved plan exactly: give no PATH, --prune, --target or --exclude"
+        )
+    if not auto_approve and not _stdin_is_terminal():
+        click.echo(
+            "Error: refusing to apply without confirmation: there is no terminal to ask on. "
+            "Review the plan (reconciler plan) and rerun with --auto-approve.",
+            err=True,
+        )
+        return EXIT_FAILED
+    config = find_config(Path.cwd())
+    policy = config.policy if config is not None else Policy()
+    with _logging(verbose), contextlib.ExitStack() as stack:
+
+        def connect(name: str) -> ProviderHandle:
+            handle = open_provider(
+                name,
+                config=config,
+                base_url_flag=base_url,
+                rate_limit_flag=rate_limit,
+                verbose=verbose,
+            )
+            return stack.enter_context(handle)
+
+        if plan_file is None:
+            prepared, handles = _from_manifests(
+                paths,
+                config,
+                policy,
+                PlanOptions(prune, targets, excludes),
+                provider_name,
+                base_url or rate_limit,
+                connect,
+            )
+        else:
+            prepared, handles = _from_saved_plan(plan_file, config, policy, provider_name, connect)
+        plan = prepared.plan
+        click.echo(render_text(plan, color=_color()), nl=False, color=_color())
+        if plan.policy_violations:
+            click.echo("Error: the plan violates policy; nothing was applied.", err=True)
+            return EXIT_POLICY
+        if not plan.has_changes:
+            click.echo("Nothing to apply.")
+            return 0
+        if not auto_approve and not _confirmed():
+            click.echo("Apply cancelled: nothing was changed.", err=True)
+            return EXIT_FAILED
+        report = _run(prepared, handles, config, audit_log, parallelism, fail_fast)
+    click.echo("")
+    click.echo(report_table(report), nl=False)
+    click.echo(headline(report))
+    append_step_summary(report_markdown(report))
+    return 0 if report.ok else EXIT_FAILED
+
+
+def _from_manifests(
+    paths: Sequence[Path],
+    config: Config | None,
+    policy: Policy,
+    options: PlanOptions,
+    provider_name: str | None,
+    connection_flags: str | None,
+    connect: ConnectFn,
+) -> tuple[_Prepared, dict[str, ProviderHandle]]:
+    """Plan from manifests exactly as ``reconciler plan`` does."""
+    manifest_paths = _manifest_paths(paths, config)
+    loaded = load_manifests(manifest_paths)
+    for warning in loaded.warnings:
+        click.echo(str(warning), err=True)
+    customers = [
+        customer
+        for customer in loaded.customers
+        if provider_name is None or customer.provider == provider_name
+    ]
+    names = sorted({customer.provider for customer in customers})
+    if connection_flags and provider_name is None and len(names) > 1:
+        raise click.UsageError(
+            "--base-url and --rate-limit need --provider when the manifests use several "
+            f"providers ({', '.join(names)})"
+        )
+    handles = {name: connect(name) for name in names}
+    live = _read_live(handles, _environments(customers), customers, options)
+    plan = build_plan(customers, live, MODELS, options)
+    usage = _read_usage(handles, plan)
+    plan = dataclasses.replace(plan, policy_violations=evaluate_policy(plan, policy, usage, MODELS))
+    first = Path(manifest_paths[0]) if manifest_paths else None
+    manifest_dir = (first if first.is_dir() else first.parent) if first is not None else None
+    checksum = str(plan_document(plan)["checksum"])
+    return _Prepared(plan, checksum, manifest_dir), handles
+
+
+def _from_saved_plan(
+    plan_file: Path,
+    config: Config | None,
+    policy: Policy,
+    provider_name: str | None,
+    connect: ConnectFn,
+) -> tuple[_Prepared, dict[str, ProviderHandle]]:
+    """Load and check a saved plan, then re-read the live state of every customer it touches."""
+    saved = load_saved_plan(plan_file)
+    changes = [change for change in saved.plan.changes if change.action in MUTATING_ACTIONS]
+    names = sorted({change.provider for change in saved.plan.changes})
+    if provider_name is not None and names and names != [provider_name]:
+        raise SavedPlanError(
+            f"{plan_file} is a plan for {', '.join(names)}, not for --provider {provider_name}"
+        )
+    handles: dict[str, ProviderHandle] = {}
+    for name in names:
+        target = saved.provider(name)
+        if target is None:
+            raise SavedPlanError(f"{plan_file} records no API address for provider {name}")
+        handle = connect(name)
+        current = public_base_url(handle.provider.base_url)
+        # An in-process emulator listens on a new port every run: its address cannot match.
+        if handle.emulator is None and current != target.base_url:
+            raise SavedPlanError(
+                f"{plan_file} was planned against {target.base_url}, but {name} is now "
+                f"configured for {current}; plan again against this API"
+            )
+        for change in saved.plan.changes:
+            if change.provider == name and change.environment not in target.environments:
+                raise SavedPlanError(
+                    f"{plan_file}: {change.provider}/{change.environment}/{change.id} is in an "
+                    f"environment the plan did not read ({', '.join(target.environments)})"
+                )
+        handles[name] = handle
+    plan = saved.plan
+    if not plan.policy_violations:
+        # Enforce this project's guardrails too: a plan made under a laxer reconciler.yaml
+        # must not get past the one in force where it is applied.
+        usage = _read_usage(handles, plan)
+        violations = evaluate_policy(plan, policy, usage, MODELS)
+        plan = dataclasses.replace(plan, policy_violations=violations)
+    fresh = _read_fresh(handles, changes, plan_file) if not plan.policy_violations else None
+    manifest_dir = config.root if config is not None else plan_file.resolve().parent
+    return _Prepared(plan, saved.checksum, manifest_dir, fresh), handles
+
+
+def _read_fresh(
+    handles: Mapping[str, ProviderHandle], changes: Sequence[Change], plan_file: Path
+) -> FreshState:
+    """Live state now, with the same list/retrieve economy as plan: each customer the plan
+    touches is passed as declaring the fields its ``before`` holds."""
+    wanted: dict[tuple[str, str], list[DesiredCustomer]] = defaultdict(list)
+    for change in changes:
+        wanted[(change.provider, change.environment)].append(
+            DesiredCustomer(
+                provider=change.provider,
+                environment=change.environment,
+                id=change.id,
+                fields=dict.fromkeys(change.before),
+                source=Source(str(plan_file), 1),
+            )
+        )
+    fresh: dict[CustomerKey, LiveCustomer] = {}
+    for (name, environment), declared in sorted(wanted.items()):
+        for found in handles[name].provider.read_live(environment, declared).values():
+            fresh[found.key] = found
+    return fresh
+
+
+def _run(
+    prepared: _Prepared,
+    handles: Mapping[str, ProviderHandle],
+    config: Config | None,
+    audit_flag: Path | None,
+    parallelism: int,
+    fail_fast: bool,
+) -> ApplyReport:
+    providers = {name: handle.provider for name, handle in handles.items()}
+    context = discover_context(
+        os.environ, manifest_dir=prepared.manifest_dir, plan_checksum=prepared.checksum
+    )
+    audit_path = _audit_path(audit_flag, config)
+    total = sum(1 for change in prepared.plan.changes if change.action in MUTATING_ACTIONS)
+    with contextlib.ExitStack() as stack:
+        audit = None
+        if audit_path is None:
+            click.echo("Note: the audit log is off (audit_log: null in reconciler.yaml).", err=True)
+        else:
+            audit = stack.enter_context(AuditLog.open(audit_path, context))
+            if audit.recovered_tail is not None:
+                click.echo(
+                    f"Warning: {audit_path} ended with an incomplete record (a write was cut "
+                    f"short); it was moved to {audit.recovered_tail} and the chain continues "
+                    "from the last complete record.",
+                    err=True,
+                )
+        progress = stack.enter_context(_progress(total))
+        return apply_plan(
+            prepared.plan,
+            providers,
+            audit,
+            parallelism=parallelism,
+            fail_fast=fail_fast,
+            progress=progress,
+            stale_check=prepared.fresh,
+        )
+
+
+def _audit_path(flag: Path | None, config: Config | None) -> Path | None:
+    """``--audit-log``, else ``audit_log:`` of reconciler.yaml (``None``: off), else default."""
+    if flag is not None:
+        return flag
+    if config is not None:
+        return config.audit_log
+    return Path.cwd() / DEFAULT_AUDIT_LOG
+
+
+@contextlib.contextmanager
+def _progress(total: int) -> Iterator[ProgressCallback | None]:
+    """A progress bar on stderr when it is a terminal; nothing otherwise."""
+    if total == 0 or not _stderr_is_terminal():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    console = Console(stderr=True)
+    columns = (TextColumn("Applying"), BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task("apply", total=total)
+        yield lambda outcome: bar.advance(task)
+
+
+def _confirmed() -> bool:
+    click.echo(
+        "\nDo you want to perform these actions?\n"
+        f"  Only '{CONFIRMATION}' will be accepted to approve.\n",
+        err=True,
+    )
+    answer = click.prompt("  Enter a value", default="", show_default=False, err=True)
+    return str(answer).strip() == CONFIRMATION
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

@@ -1,0 +1,473 @@
+"""``reconciler apply`` end to end: the real CLI against the Respan emulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import stamina
+
+from reconciler.audit import verify_log
+from reconciler.cli import main
+from reconciler.emulator import RespanState, RunningEmulator
+
+Emulators = Callable[..., RunningEmulator[RespanState]]
+PATCH = "PATCH /api/users/{customer_identifier}/"
+DELETE = "DELETE /api/users/{customer_identifier}/"
+SCHEMA = json.loads(
+    (Path(__file__).parent.parent / "schemas" / "audit.schema.json").read_text(encoding="utf-8")
+)
+FAST = "10000/s"
+PACED = ("--rate-limit", FAST, "--parallelism", "2")
+# Bounds a wait for a condition, never an assertion about how long something took.
+DEADLINE_SECONDS = 60
+
+SEED = {
+    "customers": [
+        {
+            "customer_identifier": "acme",
+            "name": "Acme",
+            "email": "billing@acme.example",
+            "period_budget": 250,
+            "budget_duration": "monthly",
+        },
+        {"customer_identifier": "beta", "name": "Beta", "period_budget": 10.5},
+        {"customer_identifier": "stray", "name": "Stray"},
+    ]
+}
+
+DESIRED = """\
+provider: respan
+environment: prod
+customers:
+  - customer_identifier: acme
+    name: Acme Corp
+    period_budget: 300
+  - customer_identifier: beta
+    name: Beta
+    period_budget: 20.25
+"""
+
+
+@dataclass
+class Run:
+    """One CLI run: exit code and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project directory as the working directory, with no GitHub settings."""
+    monkeypatch.chdir(tmp_path)
+    for name in (
+        "RESPAN_BASE_URL",
+        "RESPAN_API_KEY",
+        "GITHUB_STEP_SUMMARY",
+        "GITHUB_ACTOR",
+        "GITHUB_SHA",
+        "GITHUB_REF",
+        "GITHUB_EVENT_PATH",
+        "NO_COLOR",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    (tmp_path / "customers.yaml").write_text(DESIRED, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def no_backoff() -> Iterator[None]:
+    """Retries without waiting (stamina's testing mode), so injected faults cost no time."""
+    with stamina.set_testing(True, attempts=20):
+        yield
+
+
+@pytest.fixture
+def emulator(
+    project: Path, respan_emulator: Emulators, monkeypatch: pytest.MonkeyPatch
+) -> RunningEmulator[RespanState]:
+    """A seeded Respan emulator the CLI is pointed at through the environment."""
+    running = respan_emulator(seed=SEED)
+    point_at(monkeypatch, running)
+    return running
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, running: RunningEmulator[RespanState]) -> None:
+    monkeypatch.setenv("RESPAN_BASE_URL", running.url)
+    monkeypatch.setenv("RESPAN_API_KEY", running.api_key)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """Run the CLI in-process and capture what it printed."""
+
+    def run(*args: str) -> Run:
+        capsys.readouterr()
+        code = main(list(args))
+        captured = capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    return run
+
+
+def records(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def writes(running: RunningEmulator[RespanState]) -> int:
+    requests = running.stats()["requests"]
+    return int(requests.get(PATCH, 0) + requests.get(DELETE, 0))
+
+
+def budget(running: RunningEmulator[RespanState], customer: str) -> Any:
+    found = running.state.get_customer(customer, environment="prod")
+    assert found is not None
+    return found["period_budget"]
+
+
+# -- applying and converging ---------------------------------------------------------------------
+
+
+def test_apply_converges_and_a_second_plan_is_empty(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """Apply makes live state match; then plan shows nothing and apply sends no write."""
+    first = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
+    assert first.code == 0, first.err
+    assert "~ respan/prod/acme" in first.out
+    assert "Apply complete: 2 applied, 0 failed, 0 stale, 0 not attempted." in first.out
+    assert budget(emulator, "acme") == 300
+    assert float(budget(emulator, "beta")) == pytest.approx(20.25)
+    assert emulator.state.get_customer("stray", environment="prod") is not None
+
+    second_plan = cli("plan", "customers.yaml", "--detailed-exitcode", "--rate-limit", FAST)
+    assert second_plan.code == 0, second_plan.out
+    emulator.reset_stats()
+    second = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
+    assert second.code == 0
+    assert "Nothing to apply." in second.out
+    assert writes(emulator) == 0
+
+
+def test_every_attempted_change_is_audited_and_the_log_verifies(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """The default audit log gets one schema-valid record per change and verifies."""
+    assert cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST).code == 0
+    log = project / "reconciler-audit.jsonl"
+    written = records(log)
+    assert sorted((r["customer_id"], r["outcome"]) for r in written) == [
+        ("acme", "applied"),
+        ("beta", "applied"),
+    ]
+    for record in written:
+        jsonschema.validate(record, SCHEMA)
+        assert record["plan_checksum"].startswith("sha256:")
+    acme = next(r for r in written if r["customer_id"] == "acme")
+    assert {"path": "period_budget", "before": "250.00", "after": "300.00"} in acme["fields"]
+    verified = cli("audit", "verify", str(log))
+    assert (verified.code, verified.out.startswith("OK: 2 records")) == (0, True)
+
+
+def test_audit_log_flag_and_config_choose_the_file(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """--audit-log wins over audit_log: in reconciler.yaml, which wins over the default."""
+    (project / "reconciler.yaml").write_text("audit_log: logs/audit.jsonl\n", encoding="utf-8")
+    (project / "logs").mkdir()
+    assert cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST).code == 0
+    assert len(records(project / "logs" / "audit.jsonl")) == 2
+    assert not (project / "reconciler-audit.jsonl").exists()
+
+    emulator.state.update_customer("acme", {"period_budget": 1}, environment="prod")
+    flag = project / "flag.jsonl"
+    run = cli(
+        "apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST, "--audit-log", str(flag)
+    )
+    assert run.code == 0
+    assert [r["customer_id"] for r in records(flag)] == ["acme"]
+
+
+def test_step_summary_gets_the_outcome_table(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With GITHUB_STEP_SUMMARY set, apply appends its Markdown outcome there."""
+    summary = project / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    assert cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST).code == 0
+    text = summary.read_text(encoding="utf-8")
+    assert "### reconciler apply" in text
+    assert "| applied | update | `respan/prod/acme` | 200 |" in text
+
+
+# -- confirmation --------------------------------------------------------------------------------
+
+
+def test_without_a_terminal_or_auto_approve_apply_refuses_before_any_request(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run]
+) -> None:
+    """No terminal and no --auto-approve: exit 1 saying why, and not one request sent."""
+    run = cli("apply", "customers.yaml", "--rate-limit", FAST)
+    assert run.code == 1
+    assert "--auto-approve" in run.err
+    assert emulator.stats()["total_requests"] == 0
+
+
+@pytest.mark.parametrize(("answer", "code", "applied"), [("yes\n", 0, True), ("y\n", 1, False)])
+def test_on_a_terminal_only_yes_approves(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+    answer: str,
+    code: int,
+    applied: bool,
+) -> None:
+    """On a terminal the plan is shown and only a typed 'yes' applies it."""
+    monkeypatch.setattr("reconciler.cli.apply._stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("sys.stdin", io.StringIO(answer))
+    run = cli("apply", "customers.yaml", "--rate-limit", FAST)
+    assert run.code == code
+    assert "Only 'yes' will be accepted" in run.err
+    assert (writes(emulator) > 0) is applied
+    if not applied:
+        assert "Apply cancelled" in run.err
+
+
+# -- refusals ------------------------------------------------------------------------------------
+
+
+def test_policy_violation_refuses_with_exit_3_and_sends_nothing(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """A plan breaking a guardrail is shown, then refused with exit 3 before any write."""
+    (project / "reconciler.yaml").write_text("policy:\n  max_period_budget: 100\n", "utf-8")
+    run = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
+    assert run.code == 3
+    assert "violates policy" in run.err
+    assert writes(emulator) == 0
+    assert not (project / "reconciler-audit.jsonl").exists()
+
+
+def test_plan_file_with_paths_is_a_usage_error(cli: Callable[..., Run], project: Path) -> None:
+    """--plan cannot be combined with PATH: a usage error (exit 1, never 2)."""
+    run = cli("apply", "customers.yaml", "--plan", "plan.json", "--auto-approve")
+    assert run.code == 1
+    assert "--plan applies a saved plan exactly" in run.err
+
+
+# -- saved plans ---------------------------------------------------------------------------------
+
+
+def save_plan(cli: Callable[..., Run], *extra: str) -> None:
+    run = cli("plan", "customers.yaml", "--out", "plan.json", "--rate-limit", FAST, *extra)
+    assert run.code == 0, run.err
+
+
+def test_saved_plan_applies_exactly_and_refuses_a_customer_changed_since(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """A customer changed after planning is refused as stale; the others are applied."""
+    save_plan(cli)
+    emulator.state.update_customer("acme", {"period_budget": 999}, environment="prod")
+    run = cli("apply", "--plan", "plan.json", "--auto-approve", "--rate-limit", FAST)
+    assert run.code == 1
+    assert "stale" in run.out
+    assert "period_budget was 250.00 in the plan, now 999.00" in run.out
+    assert budget(emulator, "acme") == 999  # nothing overwritten
+    assert float(budget(emulator, "beta")) == pytest.approx(20.25)
+    written = {r["customer_id"]: r for r in records(project / "reconciler-audit.jsonl")}
+    assert written["beta"]["outcome"] == "applied"
+    assert written["acme"]["outcome"] == "stale"
+    assert written["acme"]["drift"] == [
+        {"path": "period_budget", "planned": "250.00", "live": "999.00"}
+    ]
+    assert emulator.stats()["requests"].get(PATCH) == 1
+
+
+def test_saved_plan_for_a_deleted_customer_is_stale(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """A planned delete whose customer is already gone is refused as stale, nothing sent."""
+    (project / "reconciler.yaml").write_text("policy:\n  max_deletes: 5\n", encoding="utf-8")
+    save_plan(cli, "--prune")
+    emulator.state.delete_customer("stray", environment="prod")
+    emulator.reset_stats()
+    run = cli("apply", "--plan", "plan.json", "--auto-approve", "--rate-limit", FAST)
+    assert run.code == 1
+    assert "customer no longer exists" in run.out
+    assert emulator.stats()["requests"].get(DELETE, 0) == 0
+    assert emulator.stats()["requests"].get(PATCH) == 2
+
+
+def test_saved_plan_for_another_api_is_refused(
+    emulator: RunningEmulator[RespanState],
+    respan_emulator: Emulators,
+    cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A saved plan made against one base URL is refused against another, before any write."""
+    save_plan(cli)
+    other = respan_emulator(seed=SEED)
+    point_at(monkeypatch, other)
+    run = cli("apply", "--plan", "plan.json", "--auto-approve", "--rate-limit", FAST)
+    assert run.code == 1
+    assert "was planned against" in run.err
+    assert writes(other) == 0
+
+
+def test_tampered_saved_plan_is_refused(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """An edited saved plan fails its checksum and nothing is sent."""
+    save_plan(cli)
+    path = project / "plan.json"
+    path.write_text(path.read_text(encoding="utf-8").replace("300.00", "900.00"), "utf-8")
+    run = cli("apply", "--plan", "plan.json", "--auto-approve", "--rate-limit", FAST)
+    assert run.code == 1
+    assert "checksum mismatch" in run.err
+    assert writes(emulator) == 0
+
+
+def test_saved_plan_for_another_provider_is_refused(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run]
+) -> None:
+    """--provider naming another provider than the saved plan's is refused."""
+    save_plan(cli)
+    run = cli("apply", "--plan", "plan.json", "--auto-approve", "--provider", "autumn")
+    assert run.code == 1
+    assert "is a plan for respan, not for --provider autumn" in run.err
+
+
+# -- faults, crashes and secrets -----------------------------------------------------------------
+
+
+def many_customers(count: int) -> tuple[dict[str, Any], str]:
+    seed = {
+        "customers": [
+            {"customer_identifier": f"c{index:03}", "name": f"C{index}", "period_budget": 1}
+            for index in range(count)
+        ]
+    }
+    body = "".join(
+        f"  - customer_identifier: c{index:03}\n    period_budget: {index + 2}.50\n"
+        for index in range(count)
+    )
+    return seed, f"provider: respan\nenvironment: prod\ncustomers:\n{body}"
+
+
+@pytest.mark.usefixtures("no_backoff")
+def test_faults_never_apply_a_change_twice_or_lose_one(
+    respan_emulator: Emulators,
+    cli: Callable[..., Run],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Under 500s, 429s and dropped connections, each of 300 changes is applied exactly once."""
+    seed, manifest = many_customers(250)
+    seed["customers"] += [{"customer_identifier": f"old{index:02}"} for index in range(50)]
+    (project / "customers.yaml").write_text(manifest, encoding="utf-8")
+    (project / "reconciler.yaml").write_text("policy:\n  max_deletes: 50\n", encoding="utf-8")
+    running = respan_emulator(
+        seed=seed,
+        fail_rate=0.2,
+        rate_limit_429_rate=0.2,
+        drop_rate=0.05,
+        injected_retry_after=0,
+        fault_seed=7,
+    )
+    point_at(monkeypatch, running)
+    args = ("customers.yaml", "--prune", "--auto-approve", "--rate-limit", FAST)
+    run = cli("apply", *args, "--parallelism", "8")
+    assert run.code == 0, run.out + run.err
+    stats = running.stats()
+    assert stats["responses"].get("500", 0) > 0
+    assert stats["responses"].get("429", 0) > 0
+    assert stats["dropped_connections"] > 0
+
+    written = records(project / "reconciler-audit.jsonl")
+    assert len(written) == 300
+    assert {r["outcome"] for r in written} == {"applied"}
+    assert len({r["customer_id"] for r in written}) == 300
+    assert verify_log(project / "reconciler-audit.jsonl").intact
+    assert cli("plan", *args[:2], "--detailed-exitcode", "--rate-limit", FAST).code == 0
+
+
+def test_a_killed_apply_leaves_a_verifiable_log_and_a_rerun_converges(
+    respan_emulator: Emulators,
+    cli: Callable[..., Run],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SIGKILL mid-apply leaves an audit log that verifies; running again converges."""
+    seed, manifest = many_customers(200)
+    (project / "customers.yaml").write_text(manifest, encoding="utf-8")
+    running = respan_emulator(seed=seed, latency_ms=5)
+    env = {**os.environ, "RESPAN_BASE_URL": running.url, "RESPAN_API_KEY": running.api_key}
+    log = project / "reconciler-audit.jsonl"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "customers.yaml", "--auto-approve", *PACED],
+        cwd=project,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while not (log.exists() and log.read_bytes().count(b"\n") >= 10):
+            assert process.poll() is None, "apply ended before it could be killed"
+            assert time.monotonic() < deadline, "apply wrote no audit records"
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.wait()
+    assert process.returncode == -signal.SIGKILL
+    result = verify_log(log)
+    assert result.intact
+    assert 10 <= result.records < 200
+
+    point_at(monkeypatch, running)
+    rerun = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
+    assert rerun.code == 0, rerun.err
+    again = cli("plan", "customers.yaml", "--detailed-exitcode", "--rate-limit", FAST)
+    assert again.code == 0
+    # A change in flight at the kill may have been applied with no record (the process died
+    # between the response and the write); the rerun finds it converged. At most 2 in flight.
+    final = verify_log(log)
+    assert final.intact
+    assert 200 - 2 <= final.records <= 200
+
+
+def test_the_api_key_appears_nowhere(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """The API key is in no output, saved plan or audit record, even with -v."""
+    key = emulator.api_key
+    save = cli("plan", "customers.yaml", "--out", "plan.json", "--rate-limit", FAST, "-v")
+    emulator.state.update_customer("beta", {"period_budget": 1}, environment="prod")
+    run = cli("apply", "--plan", "plan.json", "--auto-approve", "--rate-limit", FAST, "-v")
+    assert run.code == 1  # beta moved: stale
+    texts = [
+        save.out,
+        save.err,
+        run.out,
+        run.err,
+        (project / "plan.json").read_text(encoding="utf-8"),
+        (project / "reconciler-audit.jsonl").read_text(encoding="utf-8"),
+    ]
+    assert all(key not in text for text in texts)
