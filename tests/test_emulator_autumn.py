@@ -23,10 +23,9 @@ def call(
     version: str | None = "2.2.0",
     key: str | None = None,
 ) -> httpx.Response:
-    headers = {"Authorization": f"Bearer {emu.api_key if key is None else key}"}
-    if version is not None:
-        headers["x-api-version"] = version
-    return httpx.post(f"{emu.url}/v1/customers.{endpoint}", json=body, headers=headers)
+    headers = {} if version is None else {"x-api-version": version}
+    with emu.client(key=key, headers=headers) as api:
+        return api.post(f"/v1/customers.{endpoint}", json=body)
 
 
 def customers(count: int) -> dict[str, Any]:
@@ -350,7 +349,8 @@ def test_environment_follows_the_key_prefix(autumn_emulator: Factory) -> None:
 def test_auth_errors(autumn_emulator: Factory) -> None:
     """No key and a wrong key are 401 in Autumn's error shape, never echoing the key."""
     emu = autumn_emulator()
-    missing = httpx.post(f"{emu.url}/v1/customers.list", json={})
+    with emu.client(key="") as anonymous:
+        missing = anonymous.post("/v1/customers.list", json={})
     wrong = call(emu, "list", {}, key="am_sk_test_wrong")
     assert missing.status_code == 401
     assert missing.json()["code"] == "no_secret_key"
@@ -362,9 +362,9 @@ def test_auth_errors(autumn_emulator: Factory) -> None:
 def test_unknown_route_and_get_method(autumn_emulator: Factory) -> None:
     """Unknown routes are 404 and GET on a POST endpoint is 405, both in Autumn's shape."""
     emu = autumn_emulator()
-    headers = {"Authorization": f"Bearer {emu.api_key}"}
-    missing = httpx.post(f"{emu.url}/v1/customers.create_many", json={}, headers=headers)
-    wrong = httpx.get(f"{emu.url}/v1/customers.list", headers=headers)
+    with emu.client() as api:
+        missing = api.post("/v1/customers.create_many", json={})
+        wrong = api.get("/v1/customers.list")
     assert (missing.status_code, missing.json()["code"]) == (404, "not_found")
     assert (wrong.status_code, wrong.json()["code"]) == (405, "method_not_allowed")
 

@@ -15,7 +15,7 @@ Factory = Callable[..., RunningEmulator[RespanState]]
 
 
 def client(emu: RunningEmulator[Any]) -> httpx.Client:
-    return httpx.Client(base_url=emu.url, headers={"Authorization": f"Bearer {emu.api_key}"})
+    return emu.client()
 
 
 def test_rate_limit_is_a_sliding_window_with_retry_after(respan_emulator: Factory) -> None:
@@ -53,7 +53,7 @@ def test_limit_is_shared_by_all_routes_and_skips_unauthenticated(
 ) -> None:
     """Every authenticated call shares one organization limit; 401s and /_emulator/ don't count."""
     emu = respan_emulator(rate_limit=(2, 60.0), clock=ManualClock())
-    with httpx.Client(base_url=emu.url) as anonymous:
+    with emu.client(key="") as anonymous:
         assert anonymous.get("/api/users/list/").status_code == 401
         assert anonymous.get("/_emulator/stats").status_code == 200
     with client(emu) as api:

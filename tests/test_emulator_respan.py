@@ -17,8 +17,7 @@ Factory = Callable[..., RunningEmulator[RespanState]]
 
 
 def client(emu: RunningEmulator[Any], key: str | None = None) -> httpx.Client:
-    token = emu.api_key if key is None else key
-    return httpx.Client(base_url=emu.url, headers={"Authorization": f"Bearer {token}"})
+    return emu.client(key=key)
 
 
 def customers(count: int, **extra: Any) -> dict[str, Any]:
@@ -426,7 +425,7 @@ def test_unknown_route_and_method_use_drf_bodies(respan_emulator: Factory) -> No
 def test_missing_and_wrong_keys_are_401(respan_emulator: Factory) -> None:
     """No Authorization header and a wrong key are 401 with DRF-style details."""
     emu = respan_emulator()
-    with httpx.Client(base_url=emu.url) as anonymous:
+    with emu.client(key="") as anonymous:
         missing = anonymous.get("/api/users/list/")
         basic = anonymous.get("/api/users/list/", headers={"Authorization": "Basic abc"})
     with client(emu, key="not-the-key") as wrong:
@@ -511,7 +510,7 @@ def test_stats_count_requests_by_route_and_responses_by_status(respan_emulator: 
         api.get(user_path("nobody"))
         served = api.get("/_emulator/stats").json()
         api.post("/_emulator/reset-stats")
-        after_reset = httpx.get(f"{emu.url}/_emulator/stats").json()
+        after_reset = api.get("/_emulator/stats", headers={"Authorization": ""}).json()
     assert served == {
         "requests": {"GET /api/users/{customer_identifier}/": 2, "POST /api/users/list/": 2},
         "responses": {"200": 3, "404": 1},

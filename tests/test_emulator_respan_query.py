@@ -60,7 +60,7 @@ SEED = {
 
 
 def matching(emu: RunningEmulator[Any], filters: Any, **params: Any) -> httpx.Response:
-    with httpx.Client(base_url=emu.url, headers={"Authorization": f"Bearer {emu.api_key}"}) as api:
+    with emu.client() as api:
         return api.post(
             "/api/users/list/",
             params={"sort_by": "customer_identifier", **params},

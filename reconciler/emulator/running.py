@@ -6,11 +6,14 @@ what tests talk to is exactly what users run.
 
 from __future__ import annotations
 
+import functools
+import ssl
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
+import httpx
 from starlette.applications import Starlette
 
 from reconciler.emulator.common import EmulatorSettings, EmulatorStats
@@ -54,6 +57,24 @@ class RunningEmulator(Generic[StateT]):
     def reset_stats(self) -> None:
         self._stats.reset()
 
+    def client(
+        self,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: float = 10.0,
+    ) -> httpx.Client:
+        """An HTTP client on this emulator sending its key as a Bearer token (``key`` overrides
+        it; ``""`` sends no Authorization header). Close it, or use it as a context manager."""
+        token = self.api_key if key is None else key
+        sent = {"Authorization": f"Bearer {token}"} if token else {}
+        return httpx.Client(
+            base_url=self.url,
+            headers={**sent, **(headers or {})},
+            timeout=timeout,
+            verify=_tls_context(),
+        )
+
     def stop(self) -> None:
         self._server.stop()
 
@@ -70,6 +91,13 @@ class RunningEmulator(Generic[StateT]):
 
     def __repr__(self) -> str:
         return f"RunningEmulator(provider={self.provider!r}, url={self._server._url!r})"
+
+
+@functools.cache
+def _tls_context() -> ssl.SSLContext:
+    # httpx builds a verifying TLS context for every client (loading the CA bundle, tens of ms)
+    # even for plain-HTTP URLs; one shared context keeps per-test clients cheap.
+    return httpx.create_ssl_context()
 
 
 def read_seed(seed: Seed) -> tuple[Mapping[str, Any] | None, str]:
