@@ -471,3 +471,88 @@ def test_the_api_key_appears_nowhere(
         (project / "reconciler-audit.jsonl").read_text(encoding="utf-8"),
     ]
     assert all(key not in text for text in texts)
+
+
+def test_a_torn_audit_tail_is_repaired_with_a_warning(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """An audit log ending in a cut-short line is repaired, the user warned, the chain kept."""
+    log = project / "reconciler-audit.jsonl"
+    log.write_bytes(b'{"seq":1,"act')
+    run = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
+    assert run.code == 0
+    assert "ended with an incomplete record" in run.err
+    assert (project / "reconciler-audit.jsonl.torn").exists()
+    assert verify_log(log).records == 2
+
+
+def test_audit_log_null_turns_the_log_off(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """audit_log: null in reconciler.yaml applies without a log, and says so."""
+    (project / "reconciler.yaml").write_text("audit_log: null\n", encoding="utf-8")
+    run = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
+    assert run.code == 0
+    assert "audit log is off" in run.err
+    assert list(project.glob("*.jsonl")) == []
+
+
+def test_progress_is_drawn_on_a_terminal(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With stderr on a terminal a progress bar is drawn there, and stdout stays clean."""
+    monkeypatch.setattr("reconciler.cli.apply._stderr_is_terminal", lambda: True)
+    run = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
+    assert run.code == 0
+    assert "Applying" in run.err
+    assert "Applying" not in run.out
+
+
+@pytest.mark.parametrize(
+    ("fail_fast", "expected"),
+    [
+        ((), {"acme": "applied", "beta": "failed", "stray": "failed"}),
+        (("--fail-fast",), {"acme": "applied", "beta": "failed"}),
+    ],
+)
+def test_failed_changes_exit_1_and_fail_fast_stops_sending(
+    respan_emulator: Emulators,
+    cli: Callable[..., Run],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fail_fast: tuple[str, ...],
+    expected: dict[str, str],
+) -> None:
+    """Changes the API refuses fail alone (exit 1); with --fail-fast later ones are not sent."""
+    (project / "customers.yaml").write_text(
+        DESIRED + "  - customer_identifier: stray\n    name: Stray Cat\n", encoding="utf-8"
+    )
+    # The server allows the list and one PATCH; retries are off, so the rest answer 429.
+    running = respan_emulator(seed=SEED, rate_limit=(2, 3600.0))
+    point_at(monkeypatch, running)
+    with stamina.set_testing(True, attempts=1):
+        run = cli(
+            "apply",
+            "customers.yaml",
+            "--auto-approve",
+            *PACED[:2],
+            "--parallelism",
+            "1",
+            *fail_fast,
+        )
+    assert run.code == 1
+    assert table_row(run.out, "respan/prod/beta")[:2] == ["failed", "update"]
+    assert "429" in table_row(run.out, "respan/prod/beta")
+    written = records(project / "reconciler-audit.jsonl")
+    assert {r["customer_id"]: r["outcome"] for r in written} == expected
+    if fail_fast:
+        assert table_row(run.out, "respan/prod/stray")[:2] == ["not", "attempted"]
+        assert "1 applied, 1 failed, 0 stale, 1 not attempted" in run.out
+
+
+def table_row(out: str, customer: str) -> list[str]:
+    """The words of the outcome-table line naming ``customer``."""
+    tail = out.split("STATUS", 1)[1]
+    return next(line.split() for line in tail.splitlines() if customer in line)
