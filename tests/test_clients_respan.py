@@ -211,6 +211,22 @@ def test_identifiers_address_exactly_their_customer(
     }
 
 
+@pytest.mark.parametrize("identifier", ["list", ""])
+def test_identifiers_naming_an_endpoint_are_refused_before_sending(
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient], identifier: str
+) -> None:
+    """'list' (the list endpoint's segment) or an empty id is refused without a request."""
+    emulator = respan_emulator()
+    client = client_for(emulator)
+    with pytest.raises(InvalidRequestError, match="cannot be addressed"):
+        client.retrieve_customer("prod", identifier)
+    with pytest.raises(InvalidRequestError, match="cannot be addressed"):
+        client.delete_customer("prod", identifier)
+    with pytest.raises(InvalidRequestError, match="cannot be addressed"):
+        client.retrieve_credit_transaction(identifier)
+    assert emulator.stats()["total_requests"] == 0
+
+
 def test_update_sends_decimals_as_numbers_and_reads_them_back_exact(
     respan_emulator: Emulators, client_for: Callable[..., RespanClient]
 ) -> None:

@@ -133,6 +133,19 @@ def test_many_retrieves_run_concurrently_and_are_all_read(
     assert emulator.stats()["requests"] == {LIST: 1, RETRIEVE: 40}
 
 
+def test_a_customer_named_like_an_endpoint_keeps_its_listed_fields(
+    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
+) -> None:
+    """A live customer 'list' cannot be retrieved: listed fields are read, the rest unknown."""
+    emulator = respan_emulator(seed={"customers": [{"customer_identifier": "list", "name": "L"}]})
+    provider = provider_for(emulator)
+    live = provider.read_live("prod", [desired("list", metadata={})])
+    assert live["list"].get("name") == "L"
+    assert live["list"].get("metadata") is UNKNOWN
+    assert provider.read_usage("prod", ["list"]) == {}
+    assert emulator.stats()["requests"] == {LIST: 1}
+
+
 def test_read_usage_reuses_this_runs_retrieves(
     respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
 ) -> None:

@@ -19,7 +19,7 @@ from reconciler.clients.http import DEFAULT_PACE, HttpTransport, Reply, encode_p
 from reconciler.clients.pacing import Pacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.errors import NotFoundError, ServerError
+from reconciler.errors import InvalidRequestError, NotFoundError, ServerError
 
 logger = logging.getLogger("reconciler.http")
 
@@ -39,6 +39,9 @@ class Endpoint:
     path: Callable[..., str]
     idempotent: bool
 
+
+# Path segments that are endpoints of their own, so no identifier can take their place.
+RESERVED_SEGMENTS: Final = frozenset({"list"})
 
 # The one table of Respan URLs. The list endpoint is a POST but only reads: safe to retry.
 ENDPOINTS: Final[Mapping[str, Endpoint]] = {
@@ -169,7 +172,7 @@ class RespanClient:
         earlier attempt did delete it, and counts as done (the returned ``Reply`` says 404).
         """
         endpoint = ENDPOINTS["delete_customer"]
-        path = endpoint.path(identifier)
+        path = _addressable(endpoint, identifier)
         reply = self.transport.request(
             endpoint.method,
             path,
@@ -216,7 +219,7 @@ class RespanClient:
         body: Any = None,
     ) -> _Answer:
         endpoint = ENDPOINTS[name]
-        path = endpoint.path(*path_args)
+        path = _addressable(endpoint, *path_args)
         reply = self.transport.request(
             endpoint.method, path, params=params, body=body, idempotent=endpoint.idempotent
         )
@@ -286,6 +289,24 @@ def _pages(
             return
         page += 1
     logger.debug("stopped paging after %d pages, the most the count allows", max_pages)
+
+
+def _addressable(endpoint: Endpoint, *identifiers: str) -> str:
+    """The endpoint's path for ``identifiers``, refusing ones no URL can address.
+
+    ``list`` is the list endpoint's own segment (``GET /api/users/list/`` lists, it does not
+    retrieve a customer called "list"), and an empty segment addresses the collection.
+    """
+    path = endpoint.path(*identifiers)
+    for identifier in identifiers:
+        if identifier in RESERVED_SEGMENTS or not identifier:
+            raise InvalidRequestError(
+                f"{endpoint.method} {path}: the identifier {identifier!r} cannot be addressed "
+                "through the API (it names the endpoint itself)",
+                method=endpoint.method,
+                path=path,
+            )
+    return path
 
 
 def _text(body: Any) -> str | None:

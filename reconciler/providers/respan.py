@@ -19,7 +19,7 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from reconciler.clients.respan import RespanClient
+from reconciler.clients.respan import RESERVED_SEGMENTS, RespanClient
 from reconciler.domain import DesiredCustomer, LiveCustomer
 from reconciler.errors import NotFoundError, ReconcilerError
 from reconciler.plan import Change
@@ -72,6 +72,8 @@ class RespanProvider:
                 and customer.environment == environment
                 and customer.id in listed
                 and unlisted.intersection(customer.fields)
+                # No URL retrieves these; their detail-only fields stay unknown.
+                and customer.id not in RESERVED_SEGMENTS
             }
         )
         details = self._retrieve_many(environment, wanted)
@@ -97,7 +99,8 @@ class RespanProvider:
 
     def read_usage(self, environment: str, ids: Iterable[str]) -> Mapping[str, Decimal]:
         """``total_period_usage`` per customer, from this run's retrieves where there were any."""
-        details = self._retrieve_many(environment, sorted(set(ids)))
+        addressable = {i for i in ids if i and i not in RESERVED_SEGMENTS}
+        details = self._retrieve_many(environment, sorted(addressable))
         usage: dict[str, Decimal] = {}
         for identifier, detail in details.items():
             value = _usage(detail)
