@@ -82,14 +82,19 @@ def test_default_key_and_rate_limit(tmp_path: Path) -> None:
     assert "using the default emulator key (see --api-key)" in stderr
 
 
-def test_key_from_environment(tmp_path: Path) -> None:
-    """RESPAN_API_KEY is the key when --api-key is not given."""
-    with emulator_process(env={"RESPAN_API_KEY": "from-env"}) as (url, _):
-        ok = httpx.get(f"{url}/api/users/list/", headers={"Authorization": "Bearer from-env"})
-        default = httpx.get(
-            f"{url}/api/users/list/", headers={"Authorization": "Bearer emulator-key"}
-        )
-    assert (ok.status_code, default.status_code) == (200, 401)
+def test_key_from_environment_and_no_rate_limit(tmp_path: Path) -> None:
+    """RESPAN_API_KEY is the key when --api-key is not given; --rate-limit off lifts the limit."""
+    with (
+        emulator_process("--rate-limit", "off", env={"RESPAN_API_KEY": "from-env"}) as (url, _),
+        httpx.Client(base_url=url) as api,
+    ):
+        wrong = api.get("/api/users/list/", headers={"Authorization": "Bearer emulator-key"})
+        statuses = {
+            api.get("/api/users/list/", headers={"Authorization": "Bearer from-env"}).status_code
+            for _ in range(61)  # one more than the default 60/min
+        }
+    assert wrong.status_code == 401
+    assert statuses == {200}
 
 
 def test_bad_seed_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

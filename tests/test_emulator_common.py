@@ -10,7 +10,6 @@ from reconciler.emulator.common import (
     FaultInjector,
     ManualClock,
     SlidingWindowLimiter,
-    parse_rate_limit,
 )
 from reconciler.errors import ConfigError
 
@@ -40,22 +39,6 @@ def test_settings_reject_nonsense(overrides: dict[str, object]) -> None:
     options: dict[str, object] = {"api_key": "k", **overrides}
     with pytest.raises(ConfigError):
         EmulatorSettings(**options)  # type: ignore[arg-type]
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("60/min", (60, 60.0)), ("5/s", (5, 1.0)), (" 10 / minute ", (10, 60.0)), ("off", None)],
-)
-def test_parse_rate_limit(text: str, expected: tuple[int, float] | None) -> None:
-    """N/s and N/min parse to (count, seconds); off disables limiting."""
-    assert parse_rate_limit(text) == expected
-
-
-@pytest.mark.parametrize("text", ["60", "x/min", "5/hour", "-1/s", "0/s", "/s"])
-def test_parse_rate_limit_rejects_garbage(text: str) -> None:
-    """Anything but N/s, N/min or off is a ConfigError naming the expected forms."""
-    with pytest.raises(ConfigError, match="N/s or N/min"):
-        parse_rate_limit(text)
 
 
 def test_limiter_slides_and_rounds_retry_after_up() -> None:

@@ -11,8 +11,9 @@ from types import FrameType
 
 import click
 
+from reconciler.config import parse_rate_limit
 from reconciler.emulator import autumn, respan
-from reconciler.emulator.common import EmulatorSettings, parse_rate_limit
+from reconciler.emulator.common import EmulatorSettings
 from reconciler.errors import ConfigError
 
 DEFAULT_KEYS = {"respan": respan.DEFAULT_API_KEY, "autumn": autumn.DEFAULT_API_KEY}
@@ -117,7 +118,7 @@ def emulator(
     key = api_key or os.environ.get(KEY_VARIABLES[provider]) or DEFAULT_KEYS[provider]
     settings = EmulatorSettings(
         api_key=key,
-        rate_limit=parse_rate_limit(rate_limit) if rate_limit else DEFAULT_RATE_LIMITS[provider],
+        rate_limit=_rate_limit(rate_limit) if rate_limit else DEFAULT_RATE_LIMITS[provider],
         retry_after_header=retry_after_header,
         latency_ms=latency_ms,
         jitter_ms=jitter_ms,
@@ -140,6 +141,14 @@ def emulator(
         running.stop()
     click.echo("emulator stopped", err=True)
     return 0
+
+
+def _rate_limit(text: str) -> tuple[int, float] | None:
+    """``N/s`` or ``N/min`` as ``(count, seconds)``; ``off`` serves without a limit."""
+    if text.strip().lower() == "off":
+        return None
+    limit = parse_rate_limit(text)
+    return limit.count, limit.per_seconds
 
 
 def _wait_for_interrupt() -> None:

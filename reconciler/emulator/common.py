@@ -189,17 +189,3 @@ class FaultInjector:
             fail=fail < s.fail_rate,
             throttle=throttle < s.rate_limit_429_rate,
         )
-
-
-def parse_rate_limit(text: str) -> tuple[int, float] | None:
-    """``"60/min"`` -> ``(60, 60.0)``; ``"5/s"`` -> ``(5, 1.0)``; ``"off"`` -> ``None``."""
-    spec = text.strip().lower()
-    if spec in {"off", "none", "0"}:
-        return None
-    units = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
-    count_text, slash, unit = spec.partition("/")
-    if slash and count_text.strip().isdigit() and unit.strip() in units:
-        count = int(count_text)
-        if count >= 1:
-            return count, units[unit.strip()]
-    raise ConfigError(f"invalid rate limit {text!r}: expected N/s or N/min (e.g. 60/min), or off")
