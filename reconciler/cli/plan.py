@@ -21,6 +21,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -219,12 +220,13 @@ def _print(result: Plan, output_format: str, redact: bool) -> None:
     elif output_format == "markdown":
         click.echo(render_markdown(result, redact=redact), nl=False)
     else:
-        color = _stdout_is_terminal() and "NO_COLOR" not in os.environ
+        color = use_color(sys.stdout, os.environ)
         click.echo(render_text(result, color=color, redact=redact), nl=False, color=color)
 
 
-def _stdout_is_terminal() -> bool:
-    return sys.stdout.isatty()
+def use_color(stream: TextIO, environ: Mapping[str, str]) -> bool:
+    """Colour only when ``stream`` is a terminal, and never when ``NO_COLOR`` is set at all."""
+    return "NO_COLOR" not in environ and stream.isatty()
 
 
 @contextlib.contextmanager

@@ -1,0 +1,447 @@
+"""``reconciler plan`` end to end: the real CLI against the Respan emulator over loopback HTTP."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+
+from reconciler.cli import main
+from reconciler.cli.plan import use_color
+from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.manifests import load_manifests
+from reconciler.savedplan import ProviderTarget, load_saved_plan
+
+Emulators = Callable[..., RunningEmulator[RespanState]]
+LIST = "POST /api/users/list/"
+RETRIEVE = "GET /api/users/{customer_identifier}/"
+SCHEMA = json.loads(
+    (Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text(encoding="utf-8")
+)
+
+SEED = {
+    "customers": [
+        {
+            "customer_identifier": "acme",
+            "name": "Acme",
+            "email": "billing@acme.example",
+            "period_budget": 250,
+            "total_budget": 5000,
+            "budget_duration": "monthly",
+            "metadata": {"tier": "pro"},
+            "markup_percentage": 20,
+            "total_period_usage": 120,
+        },
+        {"customer_identifier": "beta", "name": "Beta", "period_budget": 10.5},
+        {"customer_identifier": "stray", "name": "Stray"},
+    ]
+}
+
+MATCHING = """\
+provider: respan
+environment: prod
+customers:
+  - customer_identifier: acme
+    name: Acme
+    email: billing@acme.example
+    period_budget: 250.00
+    total_budget: 5000
+    budget_duration: monthly
+    metadata: {tier: pro}
+    markup_percentage: 20.0
+  - customer_identifier: beta
+    name: Beta
+    period_budget: 10.50
+"""
+
+
+@dataclass
+class Run:
+    """One CLI run: exit code and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project directory as the working directory, with no GitHub or colour settings."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("RESPAN_BASE_URL", "RESPAN_API_KEY", "GITHUB_STEP_SUMMARY", "NO_COLOR"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+class PlanCli:
+    """Runs ``reconciler plan`` in-process against a seeded Respan emulator."""
+
+    def __init__(
+        self,
+        project: Path,
+        emulators: Emulators,
+        monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str],
+    ) -> None:
+        self.project = project
+        self.emulators = emulators
+        self.monkeypatch = monkeypatch
+        self.capsys = capsys
+        self.emulator: RunningEmulator[RespanState] | None = None
+
+    def __call__(self, *args: str, manifest: str = MATCHING, **emulator: Any) -> Run:
+        """Plan ``manifest``; emulator options (``seed``, ``omit_fields``) start a new one."""
+        if self.emulator is None or emulator:
+            seed = emulator.pop("seed", SEED)
+            self.emulator = self.emulators(seed=seed, **emulator)
+        self.monkeypatch.setenv("RESPAN_BASE_URL", self.emulator.url)
+        self.monkeypatch.setenv("RESPAN_API_KEY", self.emulator.api_key)
+        (self.project / "customers.yaml").write_text(manifest, encoding="utf-8")
+        self.capsys.readouterr()
+        code = main(["plan", "customers.yaml", "--rate-limit", "10000/s", *args])
+        captured = self.capsys.readouterr()
+        return Run(code, captured.out, captured.err)
+
+    def requests(self) -> dict[str, int]:
+        """Requests the current emulator has served, by route."""
+        assert self.emulator is not None
+        return dict(self.emulator.stats()["requests"])
+
+
+@pytest.fixture
+def plan_cli(
+    project: Path,
+    respan_emulator: Emulators,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> PlanCli:
+    """``plan_cli(*args, manifest=...)`` runs the CLI against a seeded emulator."""
+    return PlanCli(project, respan_emulator, monkeypatch, capsys)
+
+
+def manifest(*customers: str, environment: str = "prod") -> str:
+    body = "".join(f"  - {customer}\n" for customer in customers)
+    return f"provider: respan\nenvironment: {environment}\ncustomers:\n{body}"
+
+
+def write_config(project: Path, text: str) -> None:
+    (project / "reconciler.yaml").write_text(text, encoding="utf-8")
+
+
+# -- outcomes and exit codes ---------------------------------------------------------------------
+
+
+def test_plan_right_after_a_matching_seed_is_empty(plan_cli: PlanCli) -> None:
+    """Equal state in other spellings (250 vs 250.00, 20 vs 20.0) plans nothing; exit 0."""
+    run = plan_cli("--detailed-exitcode")
+    assert run.out == "No changes. Live state matches the manifests (2 unchanged).\n"
+    assert run.code == 0
+
+
+def test_update_exits_0_or_2_with_detailed_exitcode(plan_cli: PlanCli) -> None:
+    """A budget change is shown with its delta; --detailed-exitcode turns it into exit 2."""
+    changed = MATCHING.replace("period_budget: 250.00", "period_budget: 400")
+    run = plan_cli(manifest=changed)
+    assert run.code == 0
+    assert run.out.splitlines()[:2] == [
+        "~ respan/prod/acme (customers.yaml:4)",
+        "    period_budget: $250.00 → $400.00 (+$150.00, +60.0%)",
+    ]
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 0 missing, 1 unchanged." in run.out
+    assert "Budget impact: period budgets +$150.00." in run.out
+    assert plan_cli("--detailed-exitcode", manifest=changed).code == 2
+
+
+def test_missing_customer_is_reported_and_is_not_a_change(plan_cli: PlanCli) -> None:
+    """A declared customer Respan does not know is 'missing': shown, but exit stays 0."""
+    run = plan_cli(
+        "--detailed-exitcode",
+        manifest=MATCHING + "  - customer_identifier: ghost\n    period_budget: 5\n",
+    )
+    assert run.code == 0
+    assert "! respan/prod/ghost (customers.yaml:15)" in run.out
+    assert "not found in prod: Respan creates customers from their first request" in run.out
+    assert "1 missing" in run.out
+
+
+def test_prune_delete_violates_the_default_policy(plan_cli: PlanCli) -> None:
+    """With --prune the undeclared customer is a delete; max_deletes 0 makes it exit 3."""
+    run = plan_cli("--prune", "--detailed-exitcode")
+    assert run.code == 3
+    assert "- respan/prod/stray (live only)" in run.out
+    assert "max_deletes: plan deletes 1 customer(s)" in run.out
+    assert "raise policy.max_deletes in reconciler.yaml to allow it" in run.out
+
+
+def test_prune_within_max_deletes_exits_2(plan_cli: PlanCli, project: Path) -> None:
+    """Raising max_deletes in reconciler.yaml allows the delete: changes pending, exit 2."""
+    write_config(project, "policy:\n  max_deletes: 1\n")
+    run = plan_cli("--prune", "--detailed-exitcode")
+    assert run.code == 2
+    assert "Plan: 0 to create, 0 to update, 1 to delete, 0 missing, 2 unchanged." in run.out
+
+
+def test_without_prune_undeclared_customers_are_left_alone(plan_cli: PlanCli) -> None:
+    """The undeclared live customer is not mentioned without --prune."""
+    assert "stray" not in plan_cli().out
+
+
+PERIOD = "period_budget: 250.00"
+TOTAL = "total_budget: 5000"
+
+
+@pytest.mark.parametrize(
+    ("policy", "declared", "expected"),
+    [
+        ("max_period_budget: 300", (PERIOD, "period_budget: 301"), "max_period_budget (respan"),
+        ("max_total_budget: 6000", (TOTAL, "total_budget: 6000.01"), "max_total_budget (respan"),
+        ("max_increase_pct: 50", (PERIOD, "period_budget: 400"), "max_increase_pct (respan"),
+        ("max_decrease_pct: 10", (PERIOD, "period_budget: 200"), "max_decrease_pct (respan"),
+        ("max_total_budget_change: 100", (TOTAL, "total_budget: 5100.01"), "max_total_budget_"),
+        ("forbid_budget_below_usage: true", (PERIOD, "period_budget: 119.99"), "forbid_budget_"),
+    ],
+)
+def test_each_policy_rule_exits_3(
+    plan_cli: PlanCli, project: Path, policy: str, declared: tuple[str, str], expected: str
+) -> None:
+    """Every money guardrail from reconciler.yaml is enforced at plan time with exit 3."""
+    write_config(project, f"policy:\n  {policy}\n")
+    run = plan_cli("--detailed-exitcode", manifest=MATCHING.replace(*declared))
+    assert run.code == 3, run.out + run.err
+    assert f"  ✗ {expected}" in run.out
+
+
+def test_budget_within_usage_passes(plan_cli: PlanCli) -> None:
+    """A decrease that stays above usage is no violation."""
+    changed = MATCHING.replace("period_budget: 250.00", "period_budget: 120")
+    assert plan_cli("--detailed-exitcode", manifest=changed).code == 2
+
+
+# -- formats and outputs ---------------------------------------------------------------------------
+
+
+def test_json_format_is_schema_valid(plan_cli: PlanCli) -> None:
+    """--format json prints a JSON plan that validates against plan.schema.json."""
+    changed = MATCHING.replace("{tier: pro}", "{tier: gold}")
+    run = plan_cli("--format", "json", "--prune", manifest=changed)
+    document = json.loads(run.out)
+    jsonschema.validate(document, SCHEMA)
+    assert document["summary"]["update"] == 1
+    assert document["changes"][0]["fields"] == [
+        {"path": "metadata.tier", "kind": "metadata", "before": "pro", "after": "gold"}
+    ]
+    assert run.code == 3
+
+
+def test_markdown_format_starts_with_the_marker_and_redacts(plan_cli: PlanCli) -> None:
+    """--format markdown prints the PR comment; --redact masks e-mail addresses."""
+    changed = MATCHING.replace("billing@acme.example", "owner@acme.example")
+    run = plan_cli("--format", "markdown", "--redact", manifest=changed)
+    assert run.out.startswith("<!-- reconciler-plan -->\n**Plan: 0 to create, 1 to update")
+    assert '"b***@acme.example" → "o***@acme.example"' in run.out
+    assert "billing@" not in run.out
+    assert "owner@" not in run.out
+
+
+def test_step_summary_gets_the_markdown(
+    plan_cli: PlanCli, project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With GITHUB_STEP_SUMMARY set, the Markdown plan is appended to it."""
+    summary = project / "summary.md"
+    summary.write_text("earlier\n", encoding="utf-8")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    plan_cli()
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier\n<!-- reconciler-plan -->\n")
+    assert "No changes. Live state matches the manifests (2 unchanged)." in text
+
+
+def test_out_writes_a_saved_plan_for_apply(plan_cli: PlanCli, project: Path) -> None:
+    """--out writes a verified saved plan with target, digest, before and payload; no key."""
+    changed = MATCHING.replace("period_budget: 250.00", "period_budget: 300")
+    run = plan_cli("--out", "plan.json", manifest=changed)
+    assert run.code == 0
+    assert "Saved the plan to plan.json (sha256:" in run.err
+    emulator = plan_cli.emulator
+    assert emulator is not None
+    saved = load_saved_plan(project / "plan.json")
+    (change,) = saved.plan.changes
+    assert change.payload == {"period_budget": Decimal("300.00")}
+    assert change.before["period_budget"] == Decimal("250.00")
+    assert change.before["metadata"] == {"tier": "pro"}
+    assert saved.provider("respan") == ProviderTarget("respan", emulator.url, ("prod",))
+    assert saved.manifest_digest == load_manifests([project / "customers.yaml"]).digest
+    assert emulator.api_key not in (project / "plan.json").read_text(encoding="utf-8")
+
+
+def test_api_key_never_printed_even_verbose(plan_cli: PlanCli) -> None:
+    """-v logs requests to stderr without the key; stdout has no key either."""
+    run = plan_cli("-v", "--prune")
+    assert plan_cli.emulator is not None
+    key = plan_cli.emulator.api_key
+    assert "POST /api/users/list/" in run.err
+    assert key not in run.out
+    assert key not in run.err
+
+
+def test_colour_only_on_a_terminal_without_no_color() -> None:
+    """Colour needs a TTY and no NO_COLOR (whatever its value); captured output has none."""
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert use_color(Terminal(), {}) is True
+    assert use_color(Terminal(), {"NO_COLOR": ""}) is False
+    assert use_color(io.StringIO(), {}) is False
+
+
+def test_text_output_to_a_pipe_has_no_colour(plan_cli: PlanCli) -> None:
+    """Captured (non-terminal) stdout carries no escape sequences."""
+    run = plan_cli(manifest=MATCHING.replace("name: Beta", "name: B"))
+    assert "\x1b[" not in run.out
+    assert '    name: "Beta" → "B"' in run.out
+
+
+# -- selection and lifecycle ---------------------------------------------------------------------
+
+
+def test_targets_and_excludes(plan_cli: PlanCli) -> None:
+    """--target/--exclude globs narrow the plan; excluded declared customers are not pruned."""
+    changed = MATCHING.replace("name: Acme", "name: A").replace("name: Beta", "name: B")
+    run = plan_cli(
+        "--target", "a*", "--target", "b*", "--exclude", "beta", "--prune", manifest=changed
+    )
+    assert "~ respan/prod/acme" in run.out
+    assert "beta" not in run.out
+    assert "stray" not in run.out  # not matched by any target
+    assert "Plan: 0 to create, 1 to update, 0 to delete, 0 missing, 0 unchanged." in run.out
+
+
+def test_ignore_changes_leaves_drift_alone(plan_cli: PlanCli) -> None:
+    """Fields under lifecycle.ignore_changes are not corrected."""
+    changed = MATCHING.replace("{tier: pro}", "{tier: gold}").replace(
+        "markup_percentage: 20.0",
+        "markup_percentage: 20.0\n    lifecycle: {ignore_changes: [metadata]}",
+    )
+    run = plan_cli("--detailed-exitcode", manifest=changed)
+    assert run.code == 0
+    assert "No changes." in run.out
+
+
+def test_fields_the_api_omits_show_unknown_and_are_sent(plan_cli: PlanCli, project: Path) -> None:
+    """When the API omits metadata and markup, the plan shows them unknown and sends them."""
+    run = plan_cli(
+        "--detailed-exitcode",
+        "--out",
+        "plan.json",
+        omit_fields=frozenset({"metadata", "markup_percentage"}),
+    )
+    assert run.code == 2
+    assert "    markup_percentage: (unknown) → 20" in run.out
+    assert '    metadata: (unknown) → {"tier": "pro"}' in run.out
+    (change,) = load_saved_plan(project / "plan.json").plan.changes
+    assert change.payload == {"markup_percentage": Decimal(20), "metadata": {"tier": "pro"}}
+
+
+# -- request economy -------------------------------------------------------------------------------
+
+
+def test_request_economy(plan_cli: PlanCli) -> None:
+    """ceil(N/1000) list requests, one retrieve per customer declaring a detail-only field."""
+    count = 2_100
+    seed = {
+        "customers": [
+            {"customer_identifier": f"c{i:04d}", "period_budget": 10, "metadata": {"n": "x"}}
+            for i in range(count)
+        ]
+    }
+    declared = [f"customer_identifier: c{i:04d}\n    period_budget: 10" for i in range(count)]
+    for index in range(3):  # three of them also declare metadata, which the list lacks
+        declared[index] += "\n    metadata: {n: x}"
+    run = plan_cli("--detailed-exitcode", manifest=manifest(*declared), seed=seed)
+    assert run.code == 0, run.out + run.err
+    assert f"({count:,} unchanged)" in run.out
+    assert plan_cli.requests() == {
+        LIST: math.ceil(count / 1000),
+        RETRIEVE: 3,
+    }
+
+
+def test_usage_is_read_only_for_guarded_decreases(plan_cli: PlanCli) -> None:
+    """A budget decrease costs one retrieve for usage; an increase costs none."""
+    up = MATCHING.replace("period_budget: 10.50", "period_budget: 20")
+    plan_cli(manifest=up)
+    stats = plan_cli.requests()
+    assert stats == {LIST: 1, RETRIEVE: 1}  # acme's metadata/markup need its detail anyway
+    down = MATCHING.replace("period_budget: 10.50", "period_budget: 5")
+    plan_cli(manifest=down, seed=SEED)
+    stats = plan_cli.requests()
+    assert stats == {LIST: 1, RETRIEVE: 2}
+
+
+# -- errors --------------------------------------------------------------------------------------
+
+
+def test_invalid_manifest_names_the_place_and_exits_1(plan_cli: PlanCli) -> None:
+    """A manifest error is reported as file:line:col before any request; exit 1."""
+    run = plan_cli(manifest=MATCHING.replace("period_budget: 250.00", "period_budget: -5"))
+    assert run.code == 1
+    assert "customers.yaml:7:" in run.err
+    assert "Traceback" not in run.err
+    assert plan_cli.requests() == {}
+
+
+def test_missing_api_key_is_a_clean_error(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Without RESPAN_API_KEY the plan stops with a message saying what to set; exit 1."""
+    (project / "customers.yaml").write_text(MATCHING, encoding="utf-8")
+    code = main(["plan", "customers.yaml", "--base-url", "http://127.0.0.1:9"])
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "RESPAN_API_KEY is not set" in captured.err
+
+
+def test_usage_errors_exit_1_never_2(project: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Bad flags and no PATH without reconciler.yaml are usage errors: exit 1."""
+    assert main(["plan", "--format", "yaml", "x.yaml"]) == 1
+    assert main(["plan"]) == 1
+    assert "no PATH given and no reconciler.yaml" in capsys.readouterr().err
+
+
+def test_base_url_with_several_providers_needs_provider(
+    project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--base-url is ambiguous with Respan and Autumn manifests unless --provider picks one."""
+    (project / "r.yaml").write_text(MATCHING, encoding="utf-8")
+    (project / "a.yaml").write_text(
+        "provider: autumn\nenvironment: sandbox\ncustomers:\n  - id: c1\n    name: C\n",
+        encoding="utf-8",
+    )
+    code = main(["plan", ".", "--base-url", "http://127.0.0.1:9"])
+    assert code == 1
+    assert "--base-url and --rate-limit need --provider" in capsys.readouterr().err
+
+
+def test_api_failure_exits_1(plan_cli: PlanCli, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An API error (here: a rejected key) is one clean message and exit 1, never a plan."""
+    plan_cli()
+    monkeypatch.setenv("RESPAN_API_KEY", "wrong-key")
+    assert plan_cli.emulator is not None
+    code = main(
+        ["plan", "customers.yaml", "--base-url", plan_cli.emulator.url, "--detailed-exitcode"]
+    )
+    err = plan_cli.capsys.readouterr().err
+    assert code == 1
+    assert "Error:" in err
+    assert "wrong-key" not in err
+    assert "Traceback" not in err
