@@ -1,0 +1,343 @@
+"""The composite action, run step by step as a GitHub runner would, on a simulated pull request.
+
+The ``run:`` scripts of ``action.yml`` execute with bash in order, with their ``${{ }}``
+expressions filled in; ``uses:`` steps (setup-python) and the pip install are skipped because
+this virtualenv already has the tool. ``reconciler plan`` talks to the Respan emulator over
+loopback HTTP, and ``GITHUB_API_URL`` points at a local recorder standing in for GitHub.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from github_recorder import TOKEN, GitHubRecorder, serve_github_recorder
+from github_runner import StepResult, base_env, load, run_step, substitute
+
+from reconciler.emulator import RespanState, RunningEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+ACTION = load(ROOT / "action.yml")
+MARKER = "<!-- reconciler-plan -->"
+COMMENTS = "/repos/acme/budgets/issues/17/comments"
+
+# Live state for the four customers of examples/gitops: only acme-corp's budget differs
+# (200 -> 250, within the template's policy of at most doubling).
+LIVE = [
+    {
+        "customer_identifier": "acme-corp",
+        "name": "Acme Corp",
+        "email": "billing@acme.example",
+        "period_budget": 200,
+        "total_budget": 5000,
+        "budget_duration": "monthly",
+        "markup_percentage": 20,
+        "metadata": {"tier": "enterprise", "owner": "sales-emea"},
+    },
+    {
+        "customer_identifier": "globex",
+        "name": "Globex Corporation",
+        "email": "finance@globex.example",
+        "period_budget": 400,
+        "total_budget": 9000,
+        "budget_duration": "monthly",
+        "metadata": {"tier": "enterprise", "owner": "sales-amer"},
+    },
+    {
+        "customer_identifier": "initech",
+        "name": "Initech",
+        "email": "ops@initech.example",
+        "period_budget": 25,
+        "budget_duration": "weekly",
+        "markup_percentage": 0,
+        "metadata": {"tier": "startup", "programme": "2026"},
+    },
+    {
+        "customer_identifier": "hooli-labs",
+        "name": "Hooli Labs",
+        "email": "ml-platform@hooli.example",
+        "period_budget": 40,
+        "budget_duration": "weekly",
+        "markup_percentage": 0,
+        "metadata": {"tier": "startup", "programme": "2026", "owner": "partnerships"},
+    },
+]
+
+
+def _live(**acme: Any) -> dict[str, Any]:
+    customers = [dict(c) for c in LIVE]
+    customers[0].update(acme)
+    return {"customers": customers}
+
+
+@dataclass
+class ActionRun:
+    """The outcome of one run of the action: its outputs, each step, and what it wrote."""
+
+    outputs: dict[str, str]
+    steps: list[StepResult]
+    failed_step: str | None
+    exit_status: int
+    summary: str
+
+    @property
+    def log(self) -> str:
+        return "".join(step.stdout + step.stderr for step in self.steps)
+
+
+class Runner:
+    """A job on a simulated runner: a workspace copy of the GitOps template and its env."""
+
+    def __init__(self, tmp_path: Path, emulator_url: str, api_key: str, github_url: str) -> None:
+        self.tmp_path = tmp_path
+        self.workspace = tmp_path / "workspace"
+        shutil.copytree(ROOT / "examples" / "gitops", self.workspace)
+        # The emulator has no rate limit here; pace the client fast so the tests are too.
+        with (self.workspace / "reconciler.yaml").open("a", encoding="utf-8") as config:
+            config.write("rate_limit: 1000/s\n")
+        self.event_name = "pull_request"
+        self.event_path = tmp_path / "event.json"
+        self.event_path.write_text(json.dumps({"pull_request": {"number": 17}}), "utf-8")
+        self.runs = 0
+        self.extra_env = {
+            "GITHUB_EVENT_PATH": str(self.event_path),
+            "GITHUB_API_URL": github_url,
+            "GITHUB_WORKSPACE": str(self.workspace),
+            "RESPAN_BASE_URL": emulator_url,
+            "RESPAN_API_KEY": api_key,
+            "NO_COLOR": "1",
+        }
+
+    def run(self, **inputs: str) -> ActionRun:
+        """Run every step of action.yml once with ``inputs``; stop at the first failing step."""
+        self.runs += 1
+        temp = self.tmp_path / f"run{self.runs}"
+        temp.mkdir()
+        summary = temp / "step-summary.md"
+        summary.write_text("", encoding="utf-8")
+        env = base_env(
+            temp,
+            {
+                **self.extra_env,
+                "GITHUB_EVENT_NAME": self.event_name,
+                "GITHUB_STEP_SUMMARY": str(summary),
+                "GITHUB_PATH": str(temp / "path"),
+            },
+        )
+        defaults = {name: spec.get("default", "") for name, spec in ACTION["inputs"].items()}
+        context: dict[str, Any] = {
+            "github": {"action_path": str(ROOT), "token": TOKEN},
+            "steps": {},
+        }
+        context["inputs"] = {k: substitute(str(v), context) for k, v in defaults.items()}
+        context["inputs"].update(inputs)
+        results: list[StepResult] = []
+        failed: StepResult | None = None
+        for step in ACTION["runs"]["steps"]:
+            if "uses" in step:
+                assert step["uses"].startswith("actions/setup-python@"), step["uses"]
+                context["steps"][step["id"]] = {"outputs": {"python-path": sys.executable}}
+                continue
+            if step.get("id") == "install":
+                assert '"$ACTION_PATH"' in step["run"]
+                assert step["env"]["ACTION_PATH"] == "${{ github.action_path }}"
+                context["steps"]["install"] = {"outputs": {"bin": str(Path(sys.executable).parent)}}
+                continue
+            result = run_step(step, context, env, self.workspace, temp)
+            results.append(result)
+            if result.returncode != 0:
+                failed = result
+                break
+        outputs = {
+            name: substitute(spec["value"], context) for name, spec in ACTION["outputs"].items()
+        }
+        return ActionRun(
+            outputs=outputs,
+            steps=results,
+            failed_step=failed.name if failed else None,
+            exit_status=failed.returncode if failed else 0,
+            summary=summary.read_text(encoding="utf-8"),
+        )
+
+
+@pytest.fixture
+def recorder() -> Iterator[GitHubRecorder]:
+    with serve_github_recorder() as state:
+        yield state
+
+
+@pytest.fixture
+def start_runner(
+    tmp_path: Path,
+    recorder: GitHubRecorder,
+    respan_emulator: Callable[..., RunningEmulator[RespanState]],
+) -> Callable[[Mapping[str, Any]], tuple[Runner, RunningEmulator[RespanState]]]:
+    def start(seed: Mapping[str, Any]) -> tuple[Runner, RunningEmulator[RespanState]]:
+        emulator = respan_emulator(seed=dict(seed))
+        return Runner(tmp_path, emulator.url, emulator.api_key, recorder.url), emulator
+
+    return start
+
+
+StartRunner = Callable[[Mapping[str, Any]], tuple[Runner, RunningEmulator[RespanState]]]
+
+
+def test_plan_on_a_pull_request_posts_then_updates_one_comment(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """First run POSTs the plan comment; the second PATCHes it; pending changes succeed."""
+    runner, emulator = start_runner(_live())
+    first = runner.run(command="plan")
+    assert first.failed_step is None, first.log
+    assert first.outputs["exit-code"] == "2"
+    assert first.outputs["has-changes"] == "true"
+    saved = json.loads(Path(first.outputs["plan-file"]).read_text(encoding="utf-8"))
+    assert [change["id"] for change in saved["changes"]] == ["acme-corp"]
+
+    # The job summary holds the Markdown plan once; the log holds the text plan.
+    assert first.summary.startswith(MARKER)
+    assert first.summary.count(MARKER) == 1
+    assert "acme-corp" in first.summary
+    run_log = first.steps[0].stdout
+    assert "acme-corp" in run_log
+    assert MARKER not in run_log
+
+    (post,) = recorder.writes()
+    assert (post.method, post.path) == ("POST", COMMENTS)
+    assert post.headers["authorization"] == f"Bearer {TOKEN}"
+    assert post.body["body"] == Path(first.outputs["plan-markdown-file"]).read_text("utf-8")
+
+    second = runner.run(command="plan")
+    assert second.failed_step is None, second.log
+    post_again, patch = recorder.writes()
+    assert post_again is post
+    assert patch.method == "PATCH"
+    assert patch.path == "/repos/acme/budgets/issues/comments/1001"
+    assert patch.body["body"].startswith(MARKER)
+    assert len(recorder.comments[("acme/budgets", 17)]) == 1
+
+    everything = first.log + first.summary + second.log + json.dumps(post.body)
+    assert emulator.api_key not in everything
+
+
+def test_plan_without_changes(start_runner: StartRunner, recorder: GitHubRecorder) -> None:
+    """Live state equal to the manifests: exit-code 0, has-changes false, still a comment."""
+    runner, _ = start_runner(_live(period_budget=250))
+    result = runner.run(command="plan")
+    assert result.failed_step is None, result.log
+    assert result.outputs["exit-code"] == "0"
+    assert result.outputs["has-changes"] == "false"
+    (post,) = recorder.writes()
+    assert post.body["body"].startswith(MARKER)
+
+
+def test_a_policy_violation_fails_the_step_after_commenting(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """A plan breaking policy (100 -> 250 is +150 %) comments the plan, then exits 3."""
+    runner, _ = start_runner(_live(period_budget=100))
+    result = runner.run(command="plan")
+    assert result.outputs["exit-code"] == "3"
+    assert result.outputs["has-changes"] == "true"
+    assert result.failed_step == "Exit with reconciler's result"
+    assert result.exit_status == 3
+    (post,) = recorder.writes()
+    assert "policy violation" in post.body["body"]
+    assert "max\\_increase\\_pct" in post.body["body"]  # Markdown-escaped underscores
+
+
+def test_a_failed_plan_replaces_the_comment_and_fails(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """With a bad API key the plan fails (exit 1): the comment says so; the step fails."""
+    runner, _ = start_runner(_live())
+    assert runner.run(command="plan").failed_step is None
+    runner.extra_env["RESPAN_API_KEY"] = "rsp_wrong_key"
+    result = runner.run(command="plan")
+    assert result.outputs["exit-code"] == "1"
+    assert result.outputs["has-changes"] == "false"
+    assert result.exit_status == 1
+    _, patch = recorder.writes()
+    assert "plan failed (exit code 1)" in patch.body["body"]
+    assert "https://github.test/acme/budgets/actions/runs/4242" in patch.body["body"]
+    assert "rsp_wrong_key" not in result.log
+
+
+def test_no_comment_outside_pull_requests_or_when_disabled(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """A push event, or comment: false, writes the summary but never calls GitHub."""
+    runner, _ = start_runner(_live())
+    assert runner.run(command="plan", comment="false").failed_step is None
+    runner.event_name = "push"
+    result = runner.run(command="plan")
+    assert result.failed_step is None
+    assert result.summary.startswith(MARKER)
+    assert recorder.requests == []
+
+
+def test_a_comment_github_refuses_is_only_a_warning(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """A token without pull-requests: write does not fail the plan; the log warns."""
+    runner, _ = start_runner(_live())
+    recorder.fail_with = 403
+    result = runner.run(command="plan")
+    assert result.failed_step is None
+    assert result.outputs["exit-code"] == "2"
+    assert "::warning title=reconciler::could not comment the plan" in result.log
+
+
+def test_validate_annotates_and_fails_on_a_bad_manifest(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """command: validate prints workflow-command annotations and fails the step with 1."""
+    runner, _ = start_runner(_live())
+    assert runner.run(command="validate").failed_step is None
+    bad = runner.workspace / "customers" / "startups.yaml"
+    bad.write_text(bad.read_text("utf-8").replace("period_budget: 25", "period_budget: -25"))
+    result = runner.run(command="validate", paths="customers/startups.yaml")
+    assert result.exit_status == 1
+    assert result.outputs["exit-code"] == "1"
+    assert "::error file=customers/startups.yaml,line=" in result.log
+    assert recorder.requests == []
+
+
+def test_inputs_are_data_not_shell(start_runner: StartRunner) -> None:
+    """Paths and args are split into words but never evaluated by the shell."""
+    runner, _ = start_runner(_live())
+    marker = runner.tmp_path / "pwned"
+    result = runner.run(command="validate", args=f"$(touch {marker}) ; touch {marker}")
+    assert result.outputs["exit-code"] == "1"  # click refuses the unknown arguments
+    assert not marker.exists()
+
+
+def test_an_unknown_command_fails_clearly(start_runner: StartRunner) -> None:
+    """Anything but validate, plan or apply is an error annotation and exit code 1."""
+    runner, _ = start_runner(_live())
+    result = runner.run(command="destroy")
+    assert result.outputs["exit-code"] == "1"
+    assert result.exit_status == 1
+    assert "::error title=reconciler action::input 'command' must be" in result.log
+
+
+def test_apply_then_plan_converges(start_runner: StartRunner, recorder: GitHubRecorder) -> None:
+    """command: apply with --auto-approve changes live state; a plan after it has nothing left."""
+    runner, emulator = start_runner(_live())
+    audit_log = runner.tmp_path / "audit.jsonl"
+    applied = runner.run(command="apply", args=f"--auto-approve --audit-log {audit_log}")
+    assert applied.failed_step is None, applied.log
+    assert applied.outputs["exit-code"] == "0"
+    assert applied.outputs["plan-file"] == ""
+    assert "acme-corp" in applied.summary
+    assert len(audit_log.read_text(encoding="utf-8").splitlines()) == 1
+    assert emulator.api_key not in applied.log + audit_log.read_text(encoding="utf-8")
+    replanned = runner.run(command="plan")
+    assert replanned.outputs["exit-code"] == "0", replanned.log
+    assert replanned.outputs["has-changes"] == "false"
