@@ -27,11 +27,13 @@ from typing import Any, Literal, Self
 import httpx
 
 from reconciler.errors import APIError, ConfigError, TransportError
+from reconciler.render.markdown import GITHUB_COMMENT_LIMIT, MARKER
 
-PLAN_COMMENT_MARKER = "<!-- reconciler-plan -->"
+# One definition each, in the Markdown renderer that writes them.
+PLAN_COMMENT_MARKER = MARKER
 """Hidden first line of the Markdown plan; the sticky comment is found again by it."""
 
-MAX_COMMENT_CHARS = 65_536
+MAX_COMMENT_CHARS = GITHUB_COMMENT_LIMIT
 """GitHub refuses issue and pull-request comment bodies longer than this."""
 
 DEFAULT_API_URL = "https://api.github.com"
