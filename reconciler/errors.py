@@ -7,6 +7,7 @@
     ├── StalePlanError         live state moved since the saved plan was made         (exit 1)
     ├── PolicyViolationError   a guardrail is violated; apply refuses                 (exit 3)
     ├── AuditError             an audit log that cannot be written or read            (exit 1)
+    ├── OutputError            an output file (exported manifests) cannot be written  (exit 1)
     └── APIError               a provider API call failed (method, path, status, detail)
         ├── AuthenticationError    401
         ├── NotFoundError          404
@@ -62,6 +63,10 @@ class PolicyViolationError(ReconcilerError):
 
 class AuditError(ReconcilerError):
     """The audit log cannot be written or read."""
+
+
+class OutputError(ReconcilerError):
+    """A file reconciler was asked to write (exported manifests) cannot be written."""
 
 
 class APIError(ReconcilerError):
