@@ -221,6 +221,9 @@ def test_plan_on_a_pull_request_posts_then_updates_one_comment(
     assert patch.path == "/repos/acme/budgets/issues/comments/1001"
     assert patch.body["body"].startswith(MARKER)
     assert len(recorder.comments[("acme/budgets", 17)]) == 1
+    # Each run keeps its own files, so a job with two plans can use both.
+    assert second.outputs["plan-file"] != first.outputs["plan-file"]
+    assert Path(first.outputs["plan-file"]).exists()
 
     everything = first.log + first.summary + second.log + json.dumps(post.body)
     assert emulator.api_key not in everything
