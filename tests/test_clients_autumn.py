@@ -1,0 +1,454 @@
+"""The Autumn client against the Autumn emulator (and a scripted server) over loopback HTTP."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from conftest import AUTUMN_TEST_KEY
+from scripted_http import Answer, ScriptedApp, Seen, script, serve
+
+from reconciler.clients.autumn import (
+    API_VERSION,
+    PAGE_SIZE,
+    AutumnClient,
+    key_environment,
+    twin_key,
+)
+from reconciler.clients.retry import RetryPolicy
+from reconciler.clients.secret import Secret
+from reconciler.emulator import AutumnState, EmulatorSettings, RunningEmulator, start_emulator
+from reconciler.errors import (
+    APIError,
+    AuthenticationError,
+    ConfigError,
+    InvalidRequestError,
+    NotFoundError,
+    RateLimitedError,
+    ServerError,
+    TransportError,
+)
+
+Emulators = Callable[..., RunningEmulator[AutumnState]]
+FAST = RetryPolicy(attempts=10, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
+ONCE = RetryPolicy(attempts=1)
+LIVE_KEY = "am_sk_live_" + AUTUMN_TEST_KEY.removeprefix("am_sk_test_")
+LIST = "POST /v1/customers.list"
+
+
+def customers(count: int, env: str = "sandbox") -> list[dict[str, Any]]:
+    return [
+        {"id": f"c{i:05d}", "env": env, "created_at": 1_700_000_000_000 + i} for i in range(count)
+    ]
+
+
+def body_of(seen: Seen) -> Any:
+    return json.loads(seen.body)
+
+
+@pytest.fixture
+def client_for() -> Iterator[Callable[..., AutumnClient]]:
+    """Build clients (unpaced, fast retries unless told otherwise), closed when the test ends."""
+    made: list[AutumnClient] = []
+
+    def make(target: RunningEmulator[AutumnState] | str, **kwargs: Any) -> AutumnClient:
+        if isinstance(target, str):
+            url, key = target, AUTUMN_TEST_KEY
+        else:
+            url, key = target.url, target.api_key
+        options: dict[str, Any] = {"retry": FAST, "rate_limits": None, **kwargs}
+        made.append(AutumnClient(url, Secret(options.pop("key", key)), **options))
+        return made[-1]
+
+    yield make
+    for client in made:
+        client.close()
+
+
+@pytest.fixture
+def faulty_emulator() -> Iterator[Emulators]:
+    """Start Autumn emulators with seeded fault injection (the same faults on every run)."""
+    running: list[RunningEmulator[Any]] = []
+
+    def start(seed_customers: list[dict[str, Any]], **settings: Any) -> RunningEmulator[Any]:
+        options = EmulatorSettings(api_key=AUTUMN_TEST_KEY, **settings)
+        running.append(start_emulator("autumn", options, seed={"customers": seed_customers}))
+        return running[-1]
+
+    yield start
+    for emulator in running:
+        emulator.stop()
+
+
+# -- keys and versions ---------------------------------------------------------------------
+
+
+def test_environment_comes_from_the_key_prefix() -> None:
+    """am_sk_test_ is sandbox, am_sk_live_ is live, anything else is unknown."""
+    assert key_environment(Secret("am_sk_test_abc")) == "sandbox"
+    assert key_environment(Secret("am_sk_live_abc")) == "live"
+    assert key_environment(Secret("am_pk_test_abc")) is None
+    assert twin_key(Secret("am_sk_test_abc"), "live").reveal() == "am_sk_live_abc"
+    assert twin_key(Secret("am_sk_live_abc"), "live").reveal() == "am_sk_live_abc"
+
+
+def test_every_request_pins_the_api_version(client_for: Callable[..., AutumnClient]) -> None:
+    """x-api-version 2.2.0 goes out on every call, whatever the server's default."""
+    app = ScriptedApp(script(Answer(200, {"list": [], "has_more": False})))
+    with serve(app) as url:
+        client = client_for(url)
+        client.list_customers()
+    assert API_VERSION == "2.2.0"
+    assert [seen.headers["x-api-version"] for seen in app.seen] == ["2.2.0"]
+    assert app.seen[0].raw_path == "/v1/customers.list"
+    assert app.seen[0].method == "POST"
+
+
+def test_unsupported_api_version_is_refused_before_any_request() -> None:
+    """A version whose shapes are unverified is a ConfigError naming the supported ones."""
+    with pytest.raises(ConfigError, match=r"'2\.5\.0' is not supported: use 2\.2\.0, 2\.3\.0"):
+        AutumnClient("http://127.0.0.1:9", Secret(AUTUMN_TEST_KEY), api_version="2.5.0")
+
+
+# -- pagination ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("count", "requests"), [(0, 1), (1, 1), (999, 1), (1000, 2), (1001, 2), (2000, 3)]
+)
+def test_offset_list_reads_every_page_and_stops_on_a_short_one(
+    autumn_emulator: Emulators,
+    client_for: Callable[..., AutumnClient],
+    count: int,
+    requests: int,
+) -> None:
+    """N customers cost N // 1000 + 1 list requests: a short or empty page ends the listing."""
+    emulator = autumn_emulator(seed={"customers": customers(count) + customers(3, "live")})
+    client = client_for(emulator)
+    listed = client.list_customers()
+    assert sorted(item["id"] for item in listed) == [f"c{i:05d}" for i in range(count)]
+    assert emulator.stats()["requests"] == {LIST: requests}
+
+
+def test_offset_pager_ignores_has_more_on_a_short_page() -> None:
+    """A page shorter than the limit ends the listing even when has_more says otherwise."""
+    app = ScriptedApp(
+        script(
+            Answer(200, {"list": [{"id": "a"}], "has_more": True, "offset": 0, "limit": 1000}),
+            Answer(200, {"list": [{"id": "b"}], "has_more": True}),
+        )
+    )
+    with serve(app) as url, AutumnClient(url, Secret(AUTUMN_TEST_KEY), retry=ONCE) as client:
+        assert [c["id"] for c in client.list_customers()] == ["a"]
+    assert [body_of(seen) for seen in app.seen] == [{"offset": 0, "limit": PAGE_SIZE}]
+
+
+def test_offset_pager_stops_when_a_full_page_adds_nothing_new() -> None:
+    """A server ignoring offset (the same full page again) ends the listing without repeats."""
+    page = {"list": [{"id": f"x{i}"} for i in range(PAGE_SIZE)], "has_more": True}
+    app = ScriptedApp(script(Answer(200, page)))
+    with serve(app) as url, AutumnClient(url, Secret(AUTUMN_TEST_KEY), retry=ONCE) as client:
+        assert len(client.list_customers()) == PAGE_SIZE
+    assert [body_of(seen)["offset"] for seen in app.seen] == [0, PAGE_SIZE]
+
+
+def test_cursor_version_pages_by_cursor(
+    autumn_emulator: Emulators, client_for: Callable[..., AutumnClient]
+) -> None:
+    """With api_version 2.3.0 the list follows next_cursor until it is null."""
+    emulator = autumn_emulator(seed={"customers": customers(2500)})
+    client = client_for(emulator, api_version="2.3.0")
+    listed = client.list_customers()
+    assert len({item["id"] for item in listed}) == len(listed) == 2500
+    assert emulator.stats()["requests"] == {LIST: 3}
+
+
+def test_cursor_pager_stops_on_an_empty_page_whatever_the_cursor() -> None:
+    """An empty cursor page ends the listing even if it names another cursor."""
+    app = ScriptedApp(
+        script(
+            Answer(200, {"list": [{"id": "a"}], "next_cursor": "c1"}),
+            Answer(200, {"list": [], "next_cursor": "c2"}),
+        )
+    )
+    with (
+        serve(app) as url,
+        AutumnClient(url, Secret(AUTUMN_TEST_KEY), api_version="2.3.0", retry=ONCE) as client,
+    ):
+        assert [c["id"] for c in client.list_customers()] == ["a"]
+    assert [body_of(seen) for seen in app.seen] == [
+        {"limit": PAGE_SIZE},
+        {"limit": PAGE_SIZE, "start_cursor": "c1"},
+    ]
+    assert {seen.headers["x-api-version"] for seen in app.seen} == {"2.3.0"}
+
+
+def test_list_sends_filters_in_the_body(
+    autumn_emulator: Emulators, client_for: Callable[..., AutumnClient]
+) -> None:
+    """Filters such as search go in the list body next to offset and limit."""
+    seed = [{"id": "acme", "name": "Acme"}, {"id": "beta", "name": "Beta"}]
+    client = client_for(autumn_emulator(seed={"customers": seed}))
+    assert [c["id"] for c in client.list_customers({"search": "acm"})] == ["acme"]
+
+
+def test_malformed_page_is_a_server_error() -> None:
+    """A list answer without ``list`` is a ServerError naming the endpoint."""
+    app = ScriptedApp(script(Answer(200, {"items": []})))
+    with (
+        serve(app) as url,
+        AutumnClient(url, Secret(AUTUMN_TEST_KEY), retry=ONCE) as client,
+        pytest.raises(ServerError, match=r"POST /v1/customers\.list: .* not a page"),
+    ):
+        client.list_customers()
+
+
+def test_the_key_picks_the_environment_on_the_emulator(
+    autumn_emulator: Emulators, client_for: Callable[..., AutumnClient]
+) -> None:
+    """A live key lists live customers and a test key sandbox ones, from one emulator."""
+    emulator = autumn_emulator(seed={"customers": customers(2) + customers(1, "live")})
+    sandbox = client_for(emulator)
+    live = client_for(emulator, key=LIVE_KEY)
+    assert (sandbox.environment, live.environment) == ("sandbox", "live")
+    assert {c["env"] for c in sandbox.list_customers()} == {"sandbox"}
+    assert [c["env"] for c in live.list_customers()] == ["live"]
+
+
+# -- single customers ------------------------------------------------------------------------
+
+
+def test_get_or_create_creates_then_only_fills_missing_name_or_email(
+    autumn_emulator: Emulators, client_for: Callable[..., AutumnClient]
+) -> None:
+    """A new id is created with its fields; on an existing one get_or_create changes little."""
+    emulator = autumn_emulator()
+    client = client_for(emulator)
+    fields = {
+        "name": "Hooli",
+        "metadata": {"tier": "gold"},
+        "billing_controls": {
+            "spend_limits": [
+                {"feature_id": "m", "enabled": True, "overage_limit": Decimal("12.50")}
+            ]
+        },
+    }
+    created = client.get_or_create_customer("hooli", fields)
+    assert created["id"] == "hooli"
+    assert created["billing_controls"]["spend_limits"][0]["overage_limit"] == Decimal("12.5")
+    again = client.get_or_create_customer(
+        "hooli", {"name": "Other", "email": "a@hooli.example", "metadata": {"tier": "x"}}
+    )
+    assert (again["name"], again["email"]) == ("Hooli", "a@hooli.example")
+    assert again["metadata"] == {"tier": "gold"}
+    assert client.get_customer("hooli")["email"] == "a@hooli.example"
+
+
+def test_update_merges_metadata_and_replaces_sent_arrays(
+    autumn_emulator: Emulators, client_for: Callable[..., AutumnClient]
+) -> None:
+    """Metadata keys merge (null removes one); a sent billing array replaces the stored one."""
+    seed = {
+        "id": "acme",
+        "metadata": {"keep": "k", "drop": "d"},
+        "billing_controls": {
+            "spend_limits": [{"feature_id": "a", "overage_limit": 1}],
+            "overage_allowed": [{"feature_id": "a", "enabled": True}],
+        },
+    }
+    emulator = autumn_emulator(seed={"customers": [seed]})
+    client = client_for(emulator)
+    body = {
+        "metadata": {"drop": None, "new": "n"},
+        "billing_controls": {"spend_limits": [{"feature_id": "b", "overage_limit": Decimal("7")}]},
+    }
+    updated = client.update_customer("acme", body)
+    assert updated["metadata"] == {"keep": "k", "new": "n"}
+    assert updated["billing_controls"] == {
+        "spend_limits": [{"feature_id": "b", "overage_limit": 7}],
+        "overage_allowed": [{"feature_id": "a", "enabled": True}],
+    }
+
+
+def test_unknown_customer_is_not_found(
+    autumn_emulator: Emulators, client_for: Callable[..., AutumnClient]
+) -> None:
+    """get, update and a first-attempt delete of an unknown customer raise NotFoundError."""
+    client = client_for(autumn_emulator())
+    with pytest.raises(NotFoundError, match=r"customers\.get: .*customer_not_found"):
+        client.get_customer("ghost")
+    with pytest.raises(NotFoundError):
+        client.update_customer("ghost", {"name": "x"})
+    with pytest.raises(NotFoundError) as caught:
+        client.delete_customer("ghost")
+    assert (caught.value.method, caught.value.status) == ("POST", 404)
+
+
+def test_delete_never_deletes_in_stripe() -> None:
+    """Every delete body carries delete_in_stripe: false."""
+    app = ScriptedApp(script(Answer(200, {"success": True})))
+    with serve(app) as url, AutumnClient(url, Secret(AUTUMN_TEST_KEY), retry=ONCE) as client:
+        reply = client.delete_customer("acme")
+    assert reply.status == 200
+    assert app.seen[0].raw_path == "/v1/customers.delete"
+    assert body_of(app.seen[0]) == {"customer_id": "acme", "delete_in_stripe": False}
+
+
+def test_delete_finding_404_after_a_retry_counts_as_done() -> None:
+    """A delete whose retried attempt finds 404 is done: an earlier attempt may have worked."""
+    app = ScriptedApp(
+        script(
+            Answer(503, {"message": "busy", "code": "internal_error"}),
+            Answer(404, {"message": "Customer gone not found", "code": "customer_not_found"}),
+        )
+    )
+    with serve(app) as url, AutumnClient(url, Secret(AUTUMN_TEST_KEY), retry=FAST) as client:
+        reply = client.delete_customer("gone")
+    assert (reply.status, reply.attempts) == (404, 2)
+
+
+def test_empty_id_is_refused_before_sending(client_for: Callable[..., AutumnClient]) -> None:
+    """An empty customer id never reaches the API."""
+    app = ScriptedApp(script(Answer(200, {})))
+    with serve(app) as url:
+        client = client_for(url)
+        with pytest.raises(InvalidRequestError, match="cannot be addressed"):
+            client.update_customer("", {"name": "x"})
+        with pytest.raises(InvalidRequestError, match="cannot be addressed"):
+            client.delete_customer("")
+    assert app.seen == []
+
+
+def test_invalid_input_is_an_invalid_request_with_the_api_message(
+    autumn_emulator: Emulators, client_for: Callable[..., AutumnClient]
+) -> None:
+    """A 400 invalid_inputs names what was wrong, with Autumn's code."""
+    client = client_for(autumn_emulator(seed={"customers": [{"id": "acme"}]}))
+    with pytest.raises(InvalidRequestError, match=r"400: .*send_email_receipts.*invalid_inputs"):
+        client.update_customer("acme", {"send_email_receipts": "yes"})
+
+
+# -- faults, limits and secrets --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "faults",
+    [
+        {"fail_rate": 0.3},
+        {"drop_rate": 0.3},
+        {"rate_limit_429_rate": 0.3, "injected_retry_after": 0},
+    ],
+)
+def test_injected_faults_are_retried_until_success(
+    faulty_emulator: Emulators, client_for: Callable[..., AutumnClient], faults: dict[str, Any]
+) -> None:
+    """500s, dropped connections and 429s are retried for every endpoint until they succeed."""
+    emulator = faulty_emulator(customers(10), seed=7, **faults)
+    client = client_for(emulator)
+    for i in range(10):
+        client.update_customer(f"c{i:05d}", {"name": f"n{i}"})
+        client.get_or_create_customer(f"new{i}", {"name": f"new {i}"})
+    client.delete_customer("c00000")
+    assert len(client.list_customers()) == 19
+    stats = emulator.stats()
+    failures = stats["dropped_connections"] + sum(
+        n for status, n in stats["responses"].items() if status in ("429", "500")
+    )
+    assert failures > 0
+    assert client.request_counts()["POST"] == stats["total_requests"]
+
+
+def test_persistent_failures_give_up_with_typed_errors(
+    faulty_emulator: Emulators, client_for: Callable[..., AutumnClient]
+) -> None:
+    """When every attempt fails, the error type says why and the attempts are bounded."""
+    policy = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.001, wait_jitter=0)
+    cases: list[tuple[dict[str, Any], type[Exception]]] = [
+        ({"fail_rate": 1.0}, ServerError),
+        ({"drop_rate": 1.0}, TransportError),
+        ({"rate_limit_429_rate": 1.0, "injected_retry_after": 0}, RateLimitedError),
+    ]
+    for faults, error_type in cases:
+        emulator = faulty_emulator([], seed=1, **faults)
+        client = client_for(emulator, retry=policy)
+        with pytest.raises(error_type, match="gave up after 3 attempts"):
+            client.list_customers()
+        assert emulator.stats()["total_requests"] == 3
+
+
+def test_list_and_writes_are_paced_by_their_own_limits(
+    autumn_emulator: Emulators, client_for: Callable[..., AutumnClient]
+) -> None:
+    """Paced at the emulator's limits (list 50/s, others 250/s), a burst past both sees no 429."""
+    emulator = autumn_emulator(seed={"customers": customers(1)}, rate_limit=(50, 1.0))
+    client = client_for(emulator, retry=ONCE, rate_limits={"list": (50, 1.0), "write": (250, 1.0)})
+    for _ in range(55):
+        client.list_customers()
+    for _ in range(260):
+        client.get_customer("c00000")
+    assert emulator.stats()["responses"] == {"200": 315}
+
+
+def test_unpaced_lists_are_throttled_by_the_same_limit(
+    autumn_emulator: Emulators, client_for: Callable[..., AutumnClient]
+) -> None:
+    """Without pacing the same list burst is refused: the pacing test above can fail."""
+    emulator = autumn_emulator(seed={"customers": customers(1)}, rate_limit=(50, 1.0))
+    client = client_for(emulator, retry=ONCE)
+
+    def burst() -> None:
+        for _ in range(55):
+            client.list_customers()
+
+    with pytest.raises(RateLimitedError, match="rate_limit_exceeded"):
+        burst()
+
+
+def test_wrong_key_is_an_authentication_error_without_the_key(
+    autumn_emulator: Emulators, client_for: Callable[..., AutumnClient]
+) -> None:
+    """A 401 becomes AuthenticationError; neither key shows in its message."""
+    emulator = autumn_emulator()
+    wrong = "am_sk_test_wrong_key_zzzzzzzz"
+    client = client_for(emulator, key=wrong)
+    with pytest.raises(AuthenticationError) as caught:
+        client.list_customers()
+    assert caught.value.status == 401
+    assert "invalid_secret_key" in str(caught.value)
+    assert wrong not in str(caught.value)
+    assert emulator.api_key not in str(caught.value)
+
+
+def test_key_appears_in_no_log_repr_or_error_of_a_troubled_run(
+    faulty_emulator: Emulators, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Through retries, 401, 404 and 400 at DEBUG, the key shows up nowhere."""
+    caplog.set_level(logging.DEBUG)
+    emulator = faulty_emulator(customers(3), seed=5, fail_rate=0.3, drop_rate=0.2)
+    texts: list[str] = []
+    keys = (AUTUMN_TEST_KEY, "am_sk_test_" + AUTUMN_TEST_KEY[::-1])
+    for key in keys:
+        with AutumnClient(emulator.url, Secret(key), retry=FAST, rate_limits=None) as client:
+            texts += [repr(client), str(client), repr(client.transport)]
+            calls: list[Callable[[], object]] = [
+                lambda: client.list_customers(),
+                lambda: client.get_customer("nobody"),
+                lambda: client.update_customer("c00000", {"email": 5}),
+                lambda: client.update_customer("c00001", {"name": "ok"}),
+                lambda: client.delete_customer("nobody"),
+            ]
+            for call in calls:
+                try:
+                    call()
+                except APIError as error:
+                    texts += [str(error), repr(error), repr(error.detail), repr(error.errors)]
+    texts += [caplog.text] + [repr(record.__dict__) for record in caplog.records]
+    assert any("401" in text for text in texts)
+    assert any("400" in text for text in texts)
+    assert any("404" in text for text in texts)
+    for key in keys:
+        assert not [text for text in texts if key in text]
