@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger("reconciler.connection")
 
 
+# Autumn keys name their environment; an in-process emulator's key starts as a sandbox one.
+EMULATOR_KEY_PREFIXES: Final[Mapping[str, str]] = {"autumn": "am_sk_test_"}
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderDefaults:
     """What the provider's documentation fixes: address, variable names, rate limits."""
@@ -84,6 +88,8 @@ class ConnectionSettings:
     api_version: str | None = None
     # Where the address came from, for -v output: "--base-url", "RESPAN_BASE_URL", ...
     source: str = "default"
+    # Where the key came from, for messages about the key: "AUTUMN_SECRET_KEY", a key file.
+    key_source: str = ""
 
 
 def resolve_settings(
@@ -109,10 +115,17 @@ def resolve_settings(
         except ConfigError as exc:
             raise ConfigError(f"{name} base URL (from {source}): {exc}") from None
     if seed is not None:
-        # A fresh key per run: the in-process emulator accepts only this one.
-        api_key = Secret(secrets.token_urlsafe(24))
+        # A fresh key per run: the in-process emulator accepts only this one (and, for
+        # Autumn, whose keys name their environment, its twin for the other environment).
+        api_key = Secret(EMULATOR_KEY_PREFIXES.get(name, "") + secrets.token_urlsafe(24))
+        key_source = "the built-in emulator's key"
     else:
         api_key = _api_key(name, defaults, configured, env)
+        key_source = (
+            defaults.key_variable
+            if env.get(defaults.key_variable, "").strip()
+            else f"the key in providers.{name}.api_key_file"
+        )
 
     rate_limits: Mapping[str, RateLimit]
     if isinstance(rate_limit_flag, str):
@@ -132,6 +145,7 @@ def resolve_settings(
         emulator_seed=seed,
         api_version=configured.api_version,
         source=source,
+        key_source=key_source,
     )
 
 
@@ -294,4 +308,17 @@ def _open(
             max_concurrency=max_concurrency,
         )
         return RespanProvider(client, max_concurrency=max_concurrency)
+    if name == "autumn":
+        from reconciler.providers.autumn import AutumnProvider
+
+        return AutumnProvider.open(
+            base_url,
+            settings.api_key,
+            key_source=settings.key_source,
+            api_version=settings.api_version,
+            rate_limits={k: (v.count, v.per_seconds) for k, v in settings.rate_limits.items()},
+            retry=retry,
+            max_concurrency=max_concurrency,
+            both_environments=settings.emulator_seed is not None,
+        )
     raise ConfigError(f"the {name} provider is not available in this version yet")

@@ -1,0 +1,228 @@
+"""The Autumn provider: live customers from ``customers.list``; create, update and delete.
+
+Request economy: ``read_live`` costs one ``customers.list`` request per 1000 customers (plus
+the final short page); list items are full customer objects, ``metadata`` and
+``billing_controls`` included, so no per-customer read is ever needed. ``apply`` sends one
+request per update or delete, and one or two per create (see below).
+
+Environments: Autumn picks the environment from the secret key (``am_sk_test_``: sandbox,
+``am_sk_live_``: live), not from the request. The provider holds one client per environment it
+has a key for, and refuses, before any request, to read or write an environment it has no key
+for: a ``live`` manifest planned with a sandbox key would otherwise be compared with (and
+applied to) the sandbox.
+
+Create: ``customers.get_or_create`` with every declared field. On a customer that already
+exists (created by someone else since the plan, or by an earlier attempt of this one) Autumn
+only fills in a missing name or email, and it may ignore fields it does not take on create;
+so its answer is compared with the declared values, the planner's own way, and whatever
+differs is sent at once with ``customers.update``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from reconciler.clients.autumn import (
+    API_VERSION,
+    KEY_PREFIXES,
+    AutumnClient,
+    key_environment,
+    pacers_for,
+    twin_key,
+)
+from reconciler.clients.retry import RetryPolicy
+from reconciler.clients.secret import Secret
+from reconciler.domain import UNKNOWN, DesiredCustomer, LiveCustomer
+from reconciler.errors import ConfigError, NotFoundError
+from reconciler.plan import Change
+from reconciler.planner.diff import diff_field
+from reconciler.planner.normalize import normalize
+from reconciler.providers.base import ApplyResult
+from reconciler.providers.catalog import AUTUMN
+
+logger = logging.getLogger("reconciler.providers.autumn")
+
+GONE_REASON = "customer no longer exists"
+
+
+class AutumnProvider:
+    """``Provider`` for Autumn over one ``AutumnClient`` per environment it has a key for.
+
+    ``key_source`` names where the key came from (``AUTUMN_SECRET_KEY``, a key file) for the
+    message refusing an environment the key cannot reach.
+    """
+
+    model = AUTUMN
+
+    def __init__(
+        self, clients: Mapping[str, AutumnClient], *, key_source: str = "AUTUMN_SECRET_KEY"
+    ) -> None:
+        if not clients:
+            raise ValueError("AutumnProvider needs a client for at least one environment")
+        self.clients = dict(clients)
+        self.key_source = key_source
+        self.base_url = next(iter(self.clients.values())).base_url
+
+    @classmethod
+    def open(
+        cls,
+        base_url: str,
+        api_key: Secret,
+        *,
+        key_source: str = "AUTUMN_SECRET_KEY",
+        api_version: str | None = None,
+        rate_limits: Mapping[str, tuple[int, float]] | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = 8,
+        both_environments: bool = False,
+    ) -> AutumnProvider:
+        """A provider for ``api_key``'s environment (``ConfigError`` for a key with no
+        Autumn prefix). ``both_environments``: also its twin key for the other environment,
+        which only an emulator accepts. ``rate_limits`` ``None``: unpaced."""
+        environment = key_environment(api_key)
+        if environment is None:
+            prefixes = " or ".join(f"{p}… ({env})" for p, env in KEY_PREFIXES.items())
+            raise ConfigError(
+                f"{key_source} is not an Autumn secret key: it must start with {prefixes}, "
+                "which is how Autumn tells the environment"
+            )
+        keys = {environment: api_key}
+        if both_environments:
+            keys = {env: twin_key(api_key, env) for env in KEY_PREFIXES.values()}
+        # One set of pacers for both keys: the documented limits are per organization.
+        pacers = pacers_for(rate_limits)
+        clients: dict[str, AutumnClient] = {}
+        try:
+            for env, key in keys.items():
+                clients[env] = AutumnClient(
+                    base_url,
+                    key,
+                    api_version=api_version or API_VERSION,
+                    pacers=pacers,
+                    retry=retry,
+                    max_concurrency=max_concurrency,
+                )
+        except BaseException:
+            for client in clients.values():
+                client.close()
+            raise
+        return cls(clients, key_source=key_source)
+
+    def __repr__(self) -> str:
+        return f"AutumnProvider({', '.join(repr(c) for c in self.clients.values())})"
+
+    def request_counts(self) -> dict[str, int]:
+        """Request attempts sent so far, by HTTP method (all environments together)."""
+        counts: dict[str, int] = {}
+        for client in self.clients.values():
+            for method, count in client.request_counts().items():
+                counts[method] = counts.get(method, 0) + count
+        return dict(sorted(counts.items()))
+
+    def close(self) -> None:
+        for client in self.clients.values():
+            client.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read_live(
+        self, environment: str, desired: Sequence[DesiredCustomer]
+    ) -> Mapping[str, LiveCustomer]:
+        """Every live customer of ``environment``, from the list alone."""
+        client = self._client(environment, desired)
+        live: dict[str, LiveCustomer] = {}
+        for item in client.list_customers():
+            identifier = item.get("id")
+            if not isinstance(identifier, str):
+                continue
+            if item.get("env", environment) != environment:
+                # The key decides the environment; an item of another one is not ours to plan.
+                logger.debug(
+                    "skipping %r: listed in %r, not %r", identifier, item["env"], environment
+                )
+                continue
+            live[identifier] = LiveCustomer(
+                provider=self.model.name,
+                environment=environment,
+                id=identifier,
+                fields=self._managed(item),
+            )
+        return live
+
+    def read_usage(self, environment: str, ids: Iterable[str]) -> Mapping[str, Decimal]:
+        """Nothing: no Autumn field is usage-guarded (spend limits cap overage, not usage)."""
+        return {}
+
+    def _managed(self, answer: Mapping[str, Any]) -> dict[str, Any]:
+        return {name: answer[name] for name in self.model.fields if name in answer}
+
+    def _client(self, environment: str, desired: Sequence[DesiredCustomer] = ()) -> AutumnClient:
+        client = self.clients.get(environment)
+        if client is not None:
+            return client
+        declared = next(
+            (str(c.source) for c in desired if c.environment == environment), "the manifests"
+        )
+        held = " and ".join(sorted(self.clients))
+        prefix = next(p for p, env in KEY_PREFIXES.items() if env == environment)
+        raise ConfigError(
+            f"{self.key_source} is a {held} key, but {declared} declares environment "
+            f"{environment}: Autumn picks the environment from the key, so use a {prefix}… key "
+            f"for {environment} customers (nothing was sent)"
+        )
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def apply(self, change: Change) -> ApplyResult:
+        """Create (get_or_create, then update what it did not set), update, or delete."""
+        if change.action == "missing":
+            return ApplyResult(ok=True, status=None, reason="missing live: nothing to send")
+        client = self._client(change.environment)
+        if change.action == "create":
+            return self._create(client, change)
+        if change.action == "update":
+            try:
+                client.update_customer(change.id, dict(change.payload))
+            except NotFoundError as exc:
+                return ApplyResult(ok=False, status=exc.status, reason=GONE_REASON)
+            return ApplyResult(ok=True, status=200)
+        try:
+            reply = client.delete_customer(change.id)
+        except NotFoundError as exc:
+            return ApplyResult(ok=False, status=exc.status, reason=GONE_REASON)
+        if reply.status == 404:
+            return ApplyResult(ok=True, status=404, reason="deleted by an earlier, retried attempt")
+        return ApplyResult(ok=True, status=reply.status)
+
+    def _create(self, client: AutumnClient, change: Change) -> ApplyResult:
+        answer = client.get_or_create_customer(change.id, dict(change.payload))
+        remaining = self.unset_by(answer, change.payload)
+        if not remaining:
+            return ApplyResult(ok=True, status=200)
+        logger.debug("%s: get_or_create left %s unset; updating", change.id, sorted(remaining))
+        try:
+            client.update_customer(change.id, remaining)
+        except NotFoundError as exc:
+            return ApplyResult(ok=False, status=exc.status, reason=GONE_REASON)
+        return ApplyResult(ok=True, status=200)
+
+    def unset_by(self, answer: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
+        """The update body that makes ``answer`` (a customer object) hold ``payload``'s values.
+
+        Compared the planner's way (canonical values; metadata authoritative, so a key the
+        answer has and the payload lacks is sent as null; billing arrays by ``feature_id``).
+        """
+        body: dict[str, Any] = {}
+        for name, value in payload.items():
+            spec = self.model.fields.get(name)
+            if spec is None:
+                continue
+            diff = diff_field(
+                self.model, spec, normalize(spec, value), normalize(spec, answer.get(name, UNKNOWN))
+            )
+            if diff is not None:
+                body[name] = diff.payload
+        return body
