@@ -82,7 +82,7 @@ def _handler(state: GitHubRecorder) -> type[BaseHTTPRequestHandler]:
             split = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
-            body = json.loads(raw) if raw else None
+            body: Any = json.loads(raw) if raw else None
             state.requests.append(
                 Recorded(
                     method=self.command,
