@@ -170,8 +170,8 @@ class AutumnProvider:
         prefix = next(p for p, env in KEY_PREFIXES.items() if env == environment)
         raise ConfigError(
             f"{self.key_source} is a {held} key, but {declared} declares environment "
-            f"{environment}: Autumn picks the environment from the key, so use a {prefix}… key "
-            f"for {environment} customers (nothing was sent)"
+            f"{environment}: Autumn picks the environment from the key, so {environment} "
+            f"customers need a key starting {prefix} (nothing was sent)"
         )
 
     # -- writing -----------------------------------------------------------------------------
