@@ -260,13 +260,14 @@ def test_a_failed_plan_replaces_the_comment_and_fails(
 ) -> None:
     """With a bad API key the plan fails (exit 1): the comment says so; the step fails."""
     runner, _ = start_runner(_live())
-    assert runner.run(command="plan").failed_step is None
+    old = recorder.add_comment("acme/budgets", 17, f"{MARKER}\n**Plan: 1 to update**")
     runner.extra_env["RESPAN_API_KEY"] = "rsp_wrong_key"
     result = runner.run(command="plan")
     assert result.outputs["exit-code"] == "1"
     assert result.outputs["has-changes"] == "false"
     assert result.exit_status == 1
-    _, patch = recorder.writes()
+    (patch,) = recorder.writes()
+    assert patch.path == f"/repos/acme/budgets/issues/comments/{old}"
     assert "plan failed (exit code 1)" in patch.body["body"]
     assert "https://github.test/acme/budgets/actions/runs/4242" in patch.body["body"]
     assert "rsp_wrong_key" not in result.log
