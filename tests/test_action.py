@@ -345,3 +345,42 @@ def test_apply_then_plan_converges(start_runner: StartRunner, recorder: GitHubRe
     replanned = runner.run(command="plan")
     assert replanned.outputs["exit-code"] == "0", replanned.log
     assert replanned.outputs["has-changes"] == "false"
+
+
+FAKE_PYTHON = """#!/bin/bash
+# Stands in for setup-python's interpreter: records calls; 'pip install' makes the script.
+echo "$0 $*" >> "$CALLS"
+if [ "$1 $2" = "-m venv" ]; then mkdir -p "$3/bin"; cp "$0" "$3/bin/python"; fi
+if [ "$1 $2 $3" = "-m pip install" ]; then
+  printf '#!/bin/bash\\necho reconciler\\n' > "$(dirname "$0")/reconciler"
+  chmod +x "$(dirname "$0")/reconciler"
+fi
+"""
+
+
+def test_install_step_builds_a_private_environment_once(tmp_path: Path) -> None:
+    """The tool is pip-installed from the action's checkout into its own venv, only once per
+    job, and only the reconciler command joins PATH."""
+    (step,) = [s for s in ACTION["runs"]["steps"] if s.get("id") == "install"]
+    python = tmp_path / "python"
+    python.write_text(FAKE_PYTHON, encoding="utf-8")
+    python.chmod(0o755)
+    calls = tmp_path / "calls"
+    env = base_env(tmp_path, {"CALLS": str(calls), "GITHUB_PATH": str(tmp_path / "path")})
+    context: dict[str, Any] = {
+        "github": {"action_path": str(tmp_path / "action checkout")},
+        "steps": {"python": {"outputs": {"python-path": str(python)}}},
+    }
+    for _ in range(2):
+        assert run_step(step, context, env, tmp_path, tmp_path).returncode == 0
+    lines = calls.read_text(encoding="utf-8").splitlines()
+    assert len(lines) == 2  # venv + pip install, the second run reused them
+    assert lines[0].startswith(f"{python} -m venv {tmp_path}/reconciler-venv-")
+    assert lines[1].endswith(
+        f"-m pip install --disable-pip-version-check --quiet {tmp_path}/action checkout"
+    )
+    bin_dir = Path(context["steps"]["install"]["outputs"]["bin"])
+    assert (bin_dir / "reconciler").exists()
+    path_dirs = set((tmp_path / "path").read_text(encoding="utf-8").split())
+    assert path_dirs == {str(tmp_path / "reconciler-bin")}
+    assert [p.name for p in (tmp_path / "reconciler-bin").iterdir()] == ["reconciler"]
