@@ -96,6 +96,17 @@ def test_dropped_connections_get_no_response(respan_emulator: Factory) -> None:
     assert emu.state.customers[("prod", "x")]["name"] is None  # the dropped request did nothing
 
 
+def test_drops_are_clean_closes_even_with_large_bodies(respan_emulator: Factory) -> None:
+    """A dropped request is read in full first, so the client sees a close, never a reset."""
+    emu = respan_emulator(drop_rate=1.0)
+    body = b'{"name": "' + b"x" * 200_000 + b'"}'
+    with client(emu) as api:
+        for _ in range(20):
+            with pytest.raises(httpx.RemoteProtocolError):
+                api.patch("/api/users/x/", content=body)
+    assert emu.stats()["dropped_connections"] == 20
+
+
 def test_faults_repeat_for_a_given_seed(respan_emulator: Factory) -> None:
     """Two emulators with the same seed inject the same faults in the same order."""
 

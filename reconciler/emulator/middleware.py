@@ -139,6 +139,14 @@ async def _drop_connection(scope: Scope, receive: Receive) -> None:
     transport = scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
     if transport is None:
         raise RuntimeError("dropping connections needs the app to run under EmulatorServer")
+    # Read the whole request first: closing a socket with unread bytes (or receiving the rest
+    # of the body after closing) makes the kernel send a reset instead of a clean close, and
+    # the client's error would then depend on timing.
+    message = await receive()
+    while message["type"] == "http.request" and message.get("more_body", False):
+        message = await receive()
+    if message["type"] == "http.disconnect":
+        return
     transport.abort()
     # Wait until the server has seen the disconnect; returning earlier would make uvicorn
     # try to answer with a 500 of its own on the dead connection.
