@@ -26,6 +26,7 @@ from typing import Any, Literal, Self
 
 import httpx
 
+from reconciler.clients.http import check_base_url
 from reconciler.errors import APIError, ConfigError, TransportError
 from reconciler.render.markdown import GITHUB_COMMENT_LIMIT, MARKER
 
@@ -244,7 +245,8 @@ class StickyComment:
     ) -> None:
         if not token:
             raise ConfigError("no GitHub token: set GITHUB_TOKEN to the job's token")
-        self.api_url = api_url.rstrip("/")
+        # Same rule as provider base URLs: the token never crosses a network in clear text.
+        self.api_url = check_base_url(api_url)
         self.marker = marker
         self._client = httpx.Client(
             base_url=self.api_url,

@@ -245,3 +245,9 @@ def test_the_token_is_required_and_never_in_the_repr(recorder: GitHubRecorder) -
         StickyComment("", recorder.url)
     with StickyComment(TOKEN, recorder.url) as sticky:
         assert TOKEN not in repr(sticky)
+
+
+def test_the_token_never_goes_over_plain_http_to_another_host() -> None:
+    """A non-loopback http:// API URL (a misconfigured GITHUB_API_URL) is refused."""
+    with pytest.raises(ConfigError, match="plain http"):
+        StickyComment(TOKEN, "http://github.example.com/api/v3")
