@@ -3,7 +3,7 @@
 from reconciler.audit.chain import GENESIS_HASH, canonical_json, encode_value, record_hash
 from reconciler.audit.context import AuditContext, discover_context
 from reconciler.audit.log import OUTCOMES, AuditLog, Drift, Outcome
-from reconciler.audit.verify import ChainBreak, Verification, verify_log
+from reconciler.audit.verify import ChainBreak, Verification, verify_lines, verify_log
 
 __all__ = [
     "GENESIS_HASH",
@@ -18,5 +18,6 @@ __all__ = [
     "discover_context",
     "encode_value",
     "record_hash",
+    "verify_lines",
     "verify_log",
 ]

@@ -13,6 +13,7 @@ reported last hash with one kept elsewhere (the CI job log, for instance) to rul
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,19 +61,26 @@ def verify_log(path: Path | str) -> Verification:
         raise AuditError(f"audit log {path} does not exist") from exc
     except OSError as exc:
         raise AuditError(f"cannot read audit log {path}: {exc.strerror}") from exc
+    with handle:
+        try:
+            return verify_lines(handle)
+        except OSError as exc:
+            raise AuditError(f"cannot read audit log {path}: {exc.strerror}") from exc
+
+
+def verify_lines(lines: Iterable[bytes]) -> Verification:
+    """Verify a log given as its raw lines, each with its ``\\n`` (an open binary file will do)."""
     previous_hash = GENESIS_HASH
     records = 0
-    with handle:
-        for line_number, raw in enumerate(handle, start=1):
-            expected_seq = records + 1
-            found = _check_line(raw, expected_seq, previous_hash)
-            if isinstance(found, tuple):
-                found_seq, reason = found
-                return Verification(
-                    records, previous_hash, ChainBreak(line_number, expected_seq, found_seq, reason)
-                )
-            previous_hash = found
-            records += 1
+    for line_number, raw in enumerate(lines, start=1):
+        expected_seq = records + 1
+        found = _check_line(raw, expected_seq, previous_hash)
+        if isinstance(found, tuple):
+            found_seq, reason = found
+            chain_break = ChainBreak(line_number, expected_seq, found_seq, reason)
+            return Verification(records, previous_hash, chain_break)
+        previous_hash = found
+        records += 1
     return Verification(records, previous_hash)
 
 
