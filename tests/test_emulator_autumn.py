@@ -322,6 +322,21 @@ def test_get_or_create_creates_then_only_fills_missing_name_and_email(
     assert again["created_at"] == created["created_at"]
 
 
+def test_get_or_create_checks_the_body_even_for_existing_customers(
+    autumn_emulator: Factory,
+) -> None:
+    """A malformed get_or_create body is 400 whether or not the customer exists."""
+    emu = autumn_emulator(seed=customers(1))
+    bad_controls = {"spend_limits": [{"overage_limit": "lots"}]}
+    for identifier in ("cus-0000", "brand-new"):
+        response = call(
+            emu, "get_or_create", {"customer_id": identifier, "billing_controls": bad_controls}
+        )
+        assert response.status_code == 400
+        assert response.json()["code"] == "invalid_inputs"
+    assert ("sandbox", "brand-new") not in emu.state.customers
+
+
 def test_delete_answers_success(autumn_emulator: Factory) -> None:
     """delete answers {"success": true} and the customer is gone."""
     emu = autumn_emulator(seed=customers(1))

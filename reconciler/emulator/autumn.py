@@ -178,6 +178,9 @@ class AutumnState:
         body = {k: v for k, v in fields.items() if k != "customer_id"}
         model.no_unknown_keys(body, _CREATE_KEYS, "body")
         profile = _profile_fields(body)
+        controls = model.billing_controls(body.get("billing_controls") or {})
+        if "config" in body:
+            model.mapping(body["config"], "config")
         with self._lock:
             existing = self._customers.get((env, customer_id))
             if existing is not None:
@@ -192,7 +195,7 @@ class AutumnState:
                 "created_at": int(time.time() * 1000),
                 **profile,
                 "metadata": {k: v for k, v in metadata.items() if v is not None},
-                "billing_controls": body.get("billing_controls") or {},
+                "billing_controls": controls,
             }
             if "config" in body:
                 seed["config"] = body["config"]
