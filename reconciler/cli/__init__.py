@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "apply": "reconciler.cli.apply:apply",
     "audit": "reconciler.cli.audit:audit",
     "emulator": "reconciler.cli.emulator:emulator",
+    "export": "reconciler.cli.export:export",
     "github": "reconciler.cli.github_comment:github",
     "plan": "reconciler.cli.plan:plan",
     "validate": "reconciler.cli.validate:validate",

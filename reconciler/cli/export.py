@@ -1,0 +1,462 @@
+"""``reconciler export``: write manifests from live state, or adopt live values into them.
+
+Export: read the live customers of one provider (the API's own filters narrow the read), build
+one manifest document per environment, write them (stdout, a file, or a directory with one file
+per environment or per customer). Nothing is written until everything was read, and every
+file is written atomically.
+
+``--update``: load the manifests, read the live state of the customers they declare, rewrite
+the declared fields whose live values differ (keeping comments and formatting), show the
+change as a unified diff on stdout, and write it unless ``--dry-run``. ``--add-new FILE``
+also adds live customers that no manifest declares.
+
+Exit codes: 0 success, 1 any error (bad filter, unreachable API, unwritable output).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import click
+
+from reconciler.cli.plan import _logging, _manifest_paths
+from reconciler.config import Config, find_config
+from reconciler.connection import ProviderHandle, open_provider
+from reconciler.domain import CustomerKey, LiveCustomer, ProviderModel
+from reconciler.errors import OutputError
+from reconciler.export import (
+    DocumentBuilder,
+    ExportNote,
+    FileEdit,
+    FilterTerm,
+    ManifestDocument,
+    Origin,
+    RoundTripFile,
+    add_customers,
+    adopt_live,
+    check_filters,
+    export_reader,
+    field_selection,
+    parse_filters,
+    places,
+    plan_outputs,
+    render_documents,
+    unified_diff,
+    write_atomic,
+)
+from reconciler.export.files import is_directory_target
+from reconciler.export.live import Progress
+from reconciler.export.render import DEFAULT_SCHEMA
+from reconciler.manifests import display_path, load_manifests, parse_yaml, schema_problems
+from reconciler.providers.catalog import DEFAULT_PROVIDER, MODELS
+from reconciler.resources import MANIFEST_SCHEMA
+
+MAX_NOTES = 20  # notes beyond this are counted, not listed
+
+
+@click.command()
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "--provider",
+    "provider_name",
+    type=click.Choice(sorted(MODELS)),
+    help=f"Which provider to export (default {DEFAULT_PROVIDER}).",
+)
+@click.option(
+    "--environment",
+    "environments",
+    multiple=True,
+    metavar="ENV",
+    help="Environment to export (repeatable; default: the provider's default one).",
+)
+@click.option(
+    "--filter",
+    "filter_texts",
+    multiple=True,
+    metavar="FIELD:OPERATOR:VALUE",
+    help="Server-side filter, e.g. email:endswith:@acme.example (repeatable; all must hold).",
+)
+@click.option(
+    "-o",
+    "--output",
+    metavar="PATH",
+    help="A file, or a directory (existing, or ending in /); '-' or absent: stdout.",
+)
+@click.option(
+    "--split",
+    type=click.Choice(["none", "customer"]),
+    default="none",
+    show_default=True,
+    help="In a directory: one file per environment (none) or per customer.",
+)
+@click.option("--include-nulls", is_flag=True, help="Also write fields whose live value is null.")
+@click.option(
+    "--fields",
+    "field_list",
+    metavar="FIELD,...",
+    help="Export only these fields (fields the list endpoint returns need no per-customer read).",
+)
+@click.option(
+    "--schema",
+    metavar="PATH|URL",
+    help=f"Schema for the editor modeline (default: {DEFAULT_SCHEMA} of the working directory).",
+)
+@click.option("--update", is_flag=True, help="Adopt live values into the manifests at PATH.")
+@click.option(
+    "--add-new",
+    type=click.Path(path_type=Path, dir_okay=False),
+    metavar="FILE",
+    help="With --update: add live customers no manifest declares to FILE.",
+)
+@click.option("--dry-run", is_flag=True, help="With --update: show the diff, write nothing.")
+@click.option("--base-url", metavar="URL", help="API address (of --provider, or the only one).")
+@click.option("--rate-limit", metavar="N/s|N/min", help="Client-side request pacing.")
+@click.option("-v", "--verbose", is_flag=True, help="Debug logging to stderr (never secrets).")
+def export(
+    paths: tuple[Path, ...],
+    provider_name: str | None,
+    environments: tuple[str, ...],
+    filter_texts: tuple[str, ...],
+    output: str | None,
+    split: str,
+    include_nulls: bool,
+    field_list: str | None,
+    schema: str | None,
+    update: bool,
+    add_new: Path | None,
+    dry_run: bool,
+    base_url: str | None,
+    rate_limit: str | None,
+    verbose: bool,
+) -> int:
+    """Write manifests from live state (`plan` of what it wrote shows no changes).
+
+    With --update, rewrite the manifests at PATH (files or directories; default: the
+    `manifests:` of ./reconciler.yaml) with the live values of the customers they declare,
+    keeping comments and formatting, and print the change as a unified diff.
+    """
+    if not update:
+        for flag, given in (("PATH", paths), ("--add-new", add_new), ("--dry-run", dry_run)):
+            if given:
+                raise click.UsageError(f"{flag} is only used with --update")
+    elif output is not None or split != "none":
+        raise click.UsageError("--update rewrites manifests in place: drop -o/--split")
+    model = MODELS[provider_name or DEFAULT_PROVIDER]
+    for environment in environments:
+        if environment not in model.environments:
+            raise click.UsageError(
+                f"{model.name} has no environment {environment!r}: use "
+                + " or ".join(model.environments)
+            )
+    terms = parse_filters(filter_texts)
+    if terms:
+        check_filters(model.name, terms)
+    fields = field_selection(model, _names(field_list))
+    config = find_config(Path.cwd())
+    context = _Context(config, base_url, rate_limit, verbose)
+    with _logging(verbose):
+        if update:
+            edits = _update(
+                paths,
+                context,
+                provider_name,
+                environments,
+                terms,
+                fields,
+                add_new,
+                include_nulls,
+                schema,
+            )
+            return _finish_update(edits, dry_run)
+        return _export(
+            model,
+            environments or (model.default_environment,),
+            terms,
+            fields,
+            context,
+            output,
+            split,
+            include_nulls,
+            schema,
+        )
+
+
+class _Context:
+    """Connection flags and configuration shared by every provider a run opens."""
+
+    def __init__(
+        self, config: Config | None, base_url: str | None, rate_limit: str | None, verbose: bool
+    ) -> None:
+        self.config = config
+        self.base_url = base_url
+        self.rate_limit = rate_limit
+        self.verbose = verbose
+
+    def open(self, name: str) -> ProviderHandle:
+        return open_provider(
+            name,
+            config=self.config,
+            base_url_flag=self.base_url,
+            rate_limit_flag=self.rate_limit,
+            verbose=self.verbose,
+        )
+
+
+# -- export ------------------------------------------------------------------------------------
+
+
+def _export(
+    model: ProviderModel,
+    environments: Sequence[str],
+    terms: Sequence[FilterTerm],
+    fields: Sequence[str],
+    context: _Context,
+    output: str | None,
+    split: str,
+    include_nulls: bool,
+    schema: str | None,
+) -> int:
+    target = None if output in (None, "-") else Path(str(output))
+    directory = target is not None and is_directory_target(target, str(output), split)
+    if split == "customer" and target is None:
+        raise click.UsageError("--split customer writes one file per customer: give -o DIRECTORY")
+    if target is not None and not directory and target.is_dir():
+        raise OutputError(f"cannot write {target}: it is a directory")
+
+    builder = DocumentBuilder(model, include_nulls=include_nulls, fields=fields)
+    documents: list[ManifestDocument] = []
+    with context.open(model.name) as handle:
+        reader = export_reader(handle.provider)
+        source = handle.provider.base_url
+        for environment in dict.fromkeys(environments):
+            with _progress(f"Reading {model.name}/{environment}") as progress:
+                read = reader.read(environment, terms, fields, progress=progress)
+            _note_read(builder.notes, read.gone, read.unaddressable)
+            documents.append(builder.document(environment, read.customers))
+    exported_at = datetime.now(UTC)
+
+    outputs = plan_outputs(documents, target, directory=directory, split=split)
+    for planned in outputs:
+        origin = Origin(model.name, source, exported_at, _schema_ref(schema, planned.path))
+        text = render_documents(planned.documents, origin)
+        if planned.path is None:
+            click.echo(text, nl=False)
+        else:
+            write_atomic(planned.path, text)
+    _print_notes(builder.notes)
+    counts = ", ".join(f"{d.environment}: {len(d.customers)}" for d in documents)
+    total = sum(len(d.customers) for d in documents)
+    where = "stdout" if target is None else f"{len(outputs)} file(s) under {target}"
+    if target is not None and not directory:
+        where = str(target)
+    click.echo(f"Exported {total} {model.name} customer(s) ({counts}) to {where}.", err=True)
+    return 0
+
+
+def _note_read(notes: list[ExportNote], gone: Sequence[str], unaddressable: Sequence[str]) -> None:
+    for identifier in gone:
+        notes.append(ExportNote(identifier, "(customer)", "deleted while it was being read"))
+    for identifier in unaddressable:
+        reason = "no URL can address this id for a detail read; listed fields only"
+        notes.append(ExportNote(identifier, "(detail fields)", reason))
+
+
+def _schema_ref(schema: str | None, path: Path | None) -> str:
+    """The modeline's ``$schema``: a URL as given, a path relative to the written file."""
+    if schema is not None and "://" in schema:
+        return schema
+    location = Path(schema) if schema is not None else Path.cwd() / DEFAULT_SCHEMA
+    if path is None:
+        return schema if schema is not None else DEFAULT_SCHEMA
+    relative = os.path.relpath(location.resolve(), path.parent.resolve())
+    return Path(relative).as_posix()
+
+
+# -- update ------------------------------------------------------------------------------------
+
+
+def _update(
+    paths: Sequence[Path],
+    context: _Context,
+    provider_name: str | None,
+    environments: Sequence[str],
+    terms: Sequence[FilterTerm],
+    fields: Sequence[str],
+    add_new: Path | None,
+    include_nulls: bool,
+    schema: str | None,
+) -> list[FileEdit]:
+    loaded = load_manifests(_manifest_paths(paths, context.config))
+    for warning in loaded.warnings:
+        click.echo(str(warning), err=True)
+    manifests = {path: RoundTripFile(path.read_text(encoding="utf-8")) for path in loaded.files}
+    add_to = _add_target(add_new, manifests)
+    declared = [c for c in loaded.customers if provider_name is None or c.provider == provider_name]
+    wanted = {(c.provider, c.environment) for c in declared}
+    if add_new is not None:
+        wanted.update(
+            place
+            for manifest in manifests.values()
+            for place in places(manifest)
+            if provider_name is None or place[0] == provider_name
+        )
+        wanted.update((provider_name or DEFAULT_PROVIDER, env) for env in environments)
+    providers = sorted({provider for provider, _ in wanted})
+    if (context.base_url or context.rate_limit) and provider_name is None and len(providers) > 1:
+        raise click.UsageError(
+            "--base-url and --rate-limit need --provider when the manifests use several "
+            f"providers ({', '.join(providers)})"
+        )
+
+    live: dict[CustomerKey, LiveCustomer] = {}
+    additions: list[ManifestDocument] = []
+    notes: list[ExportNote] = []
+    exported_at = datetime.now(UTC)
+    sources: dict[str, str] = {}
+    with contextlib.ExitStack() as stack:
+        for name in providers:
+            handle = stack.enter_context(context.open(name))
+            sources[name] = handle.provider.base_url
+            builder = DocumentBuilder(MODELS[name], include_nulls=include_nulls, fields=fields)
+            for _, environment in sorted(p for p in wanted if p[0] == name):
+                mine = [c for c in declared if c.provider == name and c.environment == environment]
+                found = handle.provider.read_live(environment, mine)
+                live.update((customer.key, customer) for customer in found.values())
+                if add_to is None:
+                    continue
+                known = {c.id for c in loaded.customers if c.key[:2] == (name, environment)}
+                reader = export_reader(handle.provider)
+                with _progress(f"Reading new {name}/{environment}") as progress:
+                    read = reader.read(environment, terms, fields, exclude=known, progress=progress)
+                _note_read(builder.notes, read.gone, read.unaddressable)
+                if read.customers:
+                    additions.append(builder.document(environment, read.customers))
+            notes.extend(builder.notes)
+
+    desired = {customer.key: customer for customer in declared}
+    edits: list[FileEdit] = []
+    for path, manifest in manifests.items():
+        edit = adopt_live(display_path(path), manifest, desired, live)
+        edit.path = path
+        if add_to is not None and add_to == path.resolve():
+            edit.added = add_customers(manifest, additions)
+        if edit.adopted or edit.added:
+            edit.after = manifest.dump()
+        else:
+            edit.after = edit.before
+        edits.append(edit)
+    if add_to is not None and add_to not in {p.resolve() for p in manifests} and additions:
+        provider = additions[0].provider
+        origin = Origin(provider, sources[provider], exported_at, _schema_ref(schema, add_new))
+        assert add_new is not None
+        edit = FileEdit(display_path(add_new), "", render_documents(additions, origin))
+        edit.new_file = True
+        edit.path = add_new
+        model = MODELS[provider]
+        edit.added = [str(c[model.id_field]) for d in additions for c in d.customers]
+        edits.append(edit)
+    _print_notes([*notes, *(note for edit in edits for note in edit.notes)])
+    for edit in edits:
+        _check_result(edit)
+    return edits
+
+
+def _add_target(add_new: Path | None, manifests: Mapping[Path, RoundTripFile]) -> Path | None:
+    """``--add-new FILE`` resolved: one of the manifests being updated, or a new file."""
+    if add_new is None:
+        return None
+    resolved = add_new.resolve()
+    if resolved in {path.resolve() for path in manifests} or not add_new.exists():
+        return resolved
+    raise click.UsageError(
+        f"--add-new {add_new}: the file exists but is not among the manifests being updated; "
+        "pass it (or its directory) as PATH too"
+    )
+
+
+def _check_result(edit: FileEdit) -> None:
+    """Refuse to write a file that would no longer load as a valid manifest."""
+    if not edit.changed:
+        return
+    parsed = parse_yaml(edit.after.encode("utf-8"), edit.display)
+    problems = [p for p in parsed.problems if p.severity == "error"]
+    for document in parsed.documents:
+        if document.value is not None:
+            problems.extend(schema_problems(document, MANIFEST_SCHEMA))
+    if problems:
+        first = problems[0]
+        raise OutputError(
+            f"refusing to write {edit.display}: the updated text would not be a valid manifest "
+            f"(line {first.line}: {first.message}); this is a bug in reconciler, please report it"
+        )
+
+
+def _finish_update(edits: Sequence[FileEdit], dry_run: bool) -> int:
+    changed = [edit for edit in edits if edit.changed]
+    for edit in changed:
+        diff = unified_diff(edit.display, edit.before, edit.after, new_file=edit.new_file)
+        click.echo(diff, nl=False)
+    if not dry_run:
+        for edit in changed:
+            assert edit.path is not None
+            write_atomic(edit.path, edit.after)
+    adopted = sum(len(edit.adopted) for edit in edits)
+    customers = len({a.key for edit in edits for a in edit.adopted})
+    added = sum(len(edit.added) for edit in edits)
+    if not changed:
+        click.echo("No changes: the manifests already match live state.", err=True)
+        return 0
+    verb = "Would update" if dry_run else "Updated"
+    click.echo(
+        f"{verb} {len(changed)} file(s): {adopted} field(s) of {customers} customer(s) adopted "
+        f"from live state, {added} customer(s) added."
+        + (" Nothing was written (--dry-run)." if dry_run else ""),
+        err=True,
+    )
+    return 0
+
+
+# -- output helpers ----------------------------------------------------------------------------
+
+
+def _names(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    return [name.strip() for name in text.split(",") if name.strip()]
+
+
+def _print_notes(notes: Sequence[ExportNote | str]) -> None:
+    for note in notes[:MAX_NOTES]:
+        click.echo(f"Note: {note}", err=True)
+    if len(notes) > MAX_NOTES:
+        click.echo(f"Note: ... and {len(notes) - MAX_NOTES} more like these.", err=True)
+
+
+@contextlib.contextmanager
+def _progress(label: str) -> Iterator[Progress | None]:
+    """A progress bar of detail reads on stderr when it is a terminal; nothing otherwise."""
+    if not sys.stderr.isatty():
+        yield None
+        return
+    from rich import progress as bars
+    from rich.console import Console
+
+    console = Console(stderr=True, force_terminal=True)
+    columns = (
+        bars.TextColumn(label),
+        bars.BarColumn(),
+        bars.MofNCompleteColumn(),
+        bars.TimeRemainingColumn(),
+    )
+    with bars.Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance

@@ -1,0 +1,101 @@
+"""Manifest documents -> YAML text: modeline, a header saying where and when, then documents.
+
+Written with PyYAML's safe emitter, which quotes every string that YAML 1.1 (what the manifest
+loader reads) would take for something else (``yes``, ``null``, ``1:30``, ``0x1F``), so text
+stays text. Numbers are written from their ``Decimal`` digits, never through a float;
+timestamps are double-quoted; lists are indented under their key, as the docs write them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+import yaml
+
+from reconciler.export.document import ManifestDocument
+from reconciler.export.values import Timestamp
+
+MODELINE: Final = "# yaml-language-server: $schema={schema}"
+DEFAULT_SCHEMA: Final = "schemas/manifest.schema.json"
+_INT_TAG: Final = "tag:yaml.org,2002:int"
+_FLOAT_TAG: Final = "tag:yaml.org,2002:float"
+_STR_TAG: Final = "tag:yaml.org,2002:str"
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where and when an export read live state (the header of every file it writes)."""
+
+    provider: str
+    base_url: str
+    exported_at: datetime
+    schema: str = DEFAULT_SCHEMA
+
+    def header(self, environments: Sequence[str]) -> str:
+        """Modeline plus comment lines; no credentials (the URL loses any user info)."""
+        moment = self.exported_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        places = ", ".join(environments)
+        noun = "environment" if len(environments) == 1 else "environments"
+        return (
+            f"{MODELINE.format(schema=self.schema)}\n"
+            f"# Exported by `reconciler export` on {moment}\n"
+            f"# from {self.provider} at {public_url(self.base_url)} ({noun} {places}).\n"
+            "# Live state at that moment: `reconciler plan` of this file shows no changes.\n"
+        )
+
+
+def public_url(url: str) -> str:
+    """``url`` without user info, query or fragment (where credentials could hide)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
+
+
+def render_documents(documents: Sequence[ManifestDocument], origin: Origin) -> str:
+    """One YAML stream: the header, then each document (``---`` between documents)."""
+    environments = list(dict.fromkeys(document.environment for document in documents))
+    bodies = [dump_yaml(document.as_dict()) for document in documents]
+    return origin.header(environments) + "---\n".join(bodies)
+
+
+def dump_yaml(value: Any) -> str:
+    """Block-style YAML of plain data, keys in the order given."""
+    text: str = yaml.dump(
+        value,
+        Dumper=_ManifestDumper,
+        default_flow_style=False,
+        sort_keys=False,
+        allow_unicode=True,
+        width=4096,
+    )
+    return text
+
+
+class _ManifestDumper(yaml.SafeDumper):
+    """Safe dumper with indented lists and ``Decimal``/``Timestamp`` representers."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # PyYAML writes a list under a key without indenting it; manifests indent it.
+        super().increase_indent(flow, False)
+
+
+def _decimal(dumper: yaml.SafeDumper, value: Decimal) -> yaml.ScalarNode:
+    text = format(value, "f")
+    tag = _FLOAT_TAG if "." in text else _INT_TAG
+    return dumper.represent_scalar(tag, text)
+
+
+def _timestamp(dumper: yaml.SafeDumper, value: Timestamp) -> yaml.ScalarNode:
+    return dumper.represent_scalar(_STR_TAG, str(value), style='"')
+
+
+_ManifestDumper.add_representer(Decimal, _decimal)
+_ManifestDumper.add_representer(Timestamp, _timestamp)

@@ -1,0 +1,150 @@
+"""Round-trip YAML for ``export --update``: edit manifests in place, keeping what people wrote.
+
+ruamel.yaml's round-trip mode keeps comments, key order, flow or block style, quoting and the
+spelling of untouched numbers (``400.00`` stays ``400.00``). It re-indents everything to one
+configured style, though, so the style is inferred per file: the candidate under which an
+unedited dump reproduces the file best wins (for the usual layouts: exactly).
+
+Values written into a file are made safe for the manifest loader, which reads YAML 1.1: text
+that YAML 1.1 would take for something else (``yes``, ``on``, ``1:30``) is quoted; numbers are
+written from their ``Decimal`` digits; timestamps are double-quoted; null is ``null``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import io
+import itertools
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any, Final
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.representer import RoundTripRepresenter
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from reconciler.export.values import Timestamp
+
+# (mapping, sequence, offset) indentations tried, most common first: "customers:\n  - id: x".
+INDENT_CANDIDATES: Final = ((2, 4, 2), (2, 2, 0), (4, 4, 2), (4, 6, 4), (4, 4, 0), (2, 2, 2))
+_STR_TAG: Final = "tag:yaml.org,2002:str"
+_RESOLVER: Final = yaml.resolver.Resolver()
+
+
+class _Representer(RoundTripRepresenter):
+    """Round-trip representer that writes ``Decimal`` as a number and ``None`` as ``null``."""
+
+
+def _represent_decimal(representer: RoundTripRepresenter, value: Decimal) -> Any:
+    text = format(value, "f")
+    tag = "tag:yaml.org,2002:float" if "." in text else "tag:yaml.org,2002:int"
+    return representer.represent_scalar(tag, text)
+
+
+def _represent_none(representer: RoundTripRepresenter, value: None) -> Any:
+    return representer.represent_scalar("tag:yaml.org,2002:null", "null")
+
+
+_Representer.add_representer(Decimal, _represent_decimal)
+_Representer.add_representer(type(None), _represent_none)
+
+
+def _yaml(indent: tuple[int, int, int]) -> YAML:
+    handler = YAML(typ="rt")
+    handler.Representer = _Representer
+    handler.preserve_quotes = True
+    handler.width = 4096
+    mapping, sequence, offset = indent
+    handler.indent(mapping=mapping, sequence=sequence, offset=offset)
+    return handler
+
+
+class RoundTripFile:
+    """The documents of one manifest file, editable in place, and the text they dump to."""
+
+    def __init__(self, text: str) -> None:
+        self.original = text
+        self.indent = INDENT_CANDIDATES[0]
+        self.documents: list[Any] = list(_yaml(self.indent).load_all(text))
+        if len(text) < 1_000_000:  # inference dumps the file once per candidate
+            self.indent = _best_indent(text, self.indent)
+            self.documents = list(_yaml(self.indent).load_all(text))
+
+    def dump(self) -> str:
+        """The documents as text, in the file's own indentation style."""
+        documents = [document for document in self.documents if document is not None]
+        if not documents:
+            return self.original
+        stream = io.StringIO()
+        _yaml(self.indent).dump_all(documents, stream)
+        return stream.getvalue()
+
+
+def _best_indent(text: str, fallback: tuple[int, int, int]) -> tuple[int, int, int]:
+    best, fewest = fallback, None
+    original = text.splitlines()
+    for candidate in INDENT_CANDIDATES:
+        handler = _yaml(candidate)
+        stream = io.StringIO()
+        handler.dump_all([d for d in handler.load_all(text) if d is not None], stream)
+        dumped = stream.getvalue().splitlines()
+        changed = sum(1 for a, b in itertools.zip_longest(original, dumped) if a != b)
+        if fewest is None or changed < fewest:
+            best, fewest = candidate, changed
+        if changed == 0:
+            break
+    return best
+
+
+def to_yaml(value: Any) -> Any:
+    """Plain export data as round-trip nodes: maps and lists in block style, text made safe."""
+    if isinstance(value, Timestamp):
+        return DoubleQuotedScalarString(str(value))
+    if isinstance(value, str):
+        return safe_text(value)
+    if isinstance(value, Mapping):
+        node = CommentedMap()
+        for key, item in value.items():
+            node[safe_text(str(key))] = to_yaml(item)
+        return node
+    if isinstance(value, list | tuple):
+        return CommentedSeq([to_yaml(item) for item in value])
+    return value
+
+
+def safe_text(text: str) -> str:
+    """``text``, double-quoted when YAML 1.1 would read it plain as anything but a string."""
+    tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
+    if tag != _STR_TAG:
+        quoted: str = DoubleQuotedScalarString(text)
+        return quoted
+    return text
+
+
+def insert_in_order(mapping: CommentedMap, key: str, value: Any, order: Sequence[str]) -> None:
+    """Set ``mapping[key]``; a new key goes after the keys that precede it in ``order``."""
+    if key in mapping:
+        mapping[key] = value
+        return
+    rank = {name: index for index, name in enumerate(order)}
+    mine = rank.get(key, len(order))
+    position = 0
+    for index, existing in enumerate(mapping):
+        if rank.get(str(existing), len(order)) <= mine:
+            position = index + 1
+    mapping.insert(position, key, value)
+
+
+def unified_diff(path: str, before: str, after: str, *, new_file: bool = False) -> str:
+    """``before`` -> ``after`` as a unified diff with git-style ``a/``/``b/`` names."""
+    lines = difflib.unified_diff(
+        before.splitlines(keepends=True),
+        after.splitlines(keepends=True),
+        fromfile="/dev/null" if new_file else f"a/{path}",
+        tofile=f"b/{path}",
+    )
+    return "".join(
+        line if line.endswith("\n") else line + "\n\\ No newline at end of file\n" for line in lines
+    )

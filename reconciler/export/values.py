@@ -1,0 +1,188 @@
+"""Live API values as a manifest writes them, field kind by field kind.
+
+The rule for every kind: what is written must load back (through the manifest schema and the
+planner's normalization) as a value equal to the live one, so that ``plan`` of an export shows
+no changes. Hence money is written to the cent without float noise (``250.0000001`` -> ``250``,
+``99.5`` -> ``99.5``), percentages to the planner's precision, timestamps as canonical UTC text,
+and structures with keys in the schema's order.
+
+A value that no manifest can declare (text where a number belongs, nested metadata, a
+billing-control entry lacking a required key) raises ``Unrepresentable``: the caller leaves
+the field (or key) out and says so, rather than writing a file that fails validation.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from reconciler.domain import FieldKind, FieldSpec
+from reconciler.money import CENT, to_decimal
+from reconciler.planner.normalize import (
+    BILLING_MONEY_KEYS,
+    canonical_decimal,
+    canonical_timestamp,
+)
+from reconciler.resources import MANIFEST_SCHEMA, load_schema
+
+_ONE = Decimal(1)
+
+
+class Unrepresentable(ValueError):
+    """A live value that a valid manifest cannot hold; the message says why."""
+
+
+class Timestamp(str):
+    """Text that is an ISO 8601 instant: YAML writers quote it, so it stays a string."""
+
+    __slots__ = ()
+
+
+def manifest_value(spec: FieldSpec, value: Any) -> Any:
+    """``value`` (as the API returned it) in the form a manifest declares for ``spec``.
+
+    ``None`` stays ``None``. Raises ``Unrepresentable`` when no manifest can declare it.
+    """
+    if value is None:
+        return None
+    kind = spec.kind
+    try:
+        if kind is FieldKind.MONEY:
+            return money(value)
+        if kind is FieldKind.DECIMAL:
+            return canonical_decimal(value)
+        if kind is FieldKind.TIMESTAMP:
+            return Timestamp(canonical_timestamp(value))
+    except ValueError:
+        raise Unrepresentable(f"{value!r} is not a {kind.value}") from None
+    if kind is FieldKind.TEXT:
+        if not isinstance(value, str):
+            raise Unrepresentable(f"{value!r} is not text")
+        return value
+    if kind is FieldKind.ENUM:
+        if value not in spec.choices:
+            raise Unrepresentable(f"{value!r} is not one of {', '.join(spec.choices)}")
+        return value
+    if kind is FieldKind.BOOL:
+        if not isinstance(value, bool):
+            raise Unrepresentable(f"{value!r} is not true/false")
+        return value
+    if kind is FieldKind.METADATA:
+        return metadata(value)
+    return billing_controls(value)
+
+
+def money(value: Any) -> Decimal:
+    """A USD amount to the cent, spelled without trailing zeros: ``250``, ``99.5``, ``0.01``."""
+    amount = to_decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
+    return plain(amount)
+
+
+def plain(number: Decimal) -> Decimal:
+    """The same number without trailing zeros or exponent: ``250.00`` -> ``250``."""
+    if number == number.to_integral_value():
+        return number.quantize(_ONE)
+    return number.normalize()
+
+
+def metadata(value: Any) -> dict[str, Any]:
+    """A flat mapping of scalars with its keys sorted; ``Unrepresentable`` if not a mapping.
+
+    Keys whose value is nested (a mapping or list, which the schema does not allow) are left
+    out; ``nested_metadata_keys`` names them for the caller's notes.
+    """
+    if not isinstance(value, Mapping):
+        raise Unrepresentable(f"{value!r} is not a mapping")
+    labels: dict[str, Any] = {}
+    for key in sorted(value, key=str):
+        item = value[key]
+        if isinstance(item, Mapping | list | tuple):
+            continue
+        labels[str(key)] = _scalar(item)
+    return labels
+
+
+def nested_metadata_keys(value: Any) -> list[str]:
+    """Metadata keys whose values are mappings or lists (no manifest can declare them)."""
+    if not isinstance(value, Mapping):
+        return []
+    return sorted(str(k) for k, v in value.items() if isinstance(v, Mapping | list | tuple))
+
+
+def billing_controls(value: Any) -> dict[str, Any]:
+    """Autumn ``billing_controls`` limited to what the schema declares, in its key order.
+
+    Arrays the schema does not know are left out (undeclared arrays are not managed, so this
+    loses nothing a plan would compare); entries keep only the schema's keys, in its order.
+    Raises ``Unrepresentable`` for an entry missing a required key.
+    """
+    if not isinstance(value, Mapping):
+        raise Unrepresentable(f"{value!r} is not a mapping")
+    controls: dict[str, Any] = {}
+    for name, item_schema in _billing_arrays().items():
+        items = value.get(name)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            raise Unrepresentable(f"billing_controls.{name} is not a list")
+        controls[name] = [_billing_entry(name, entry, item_schema) for entry in items]
+    return controls
+
+
+def _billing_entry(array: str, entry: Any, schema: Mapping[str, Any]) -> dict[str, Any]:
+    if not isinstance(entry, Mapping):
+        raise Unrepresentable(f"an entry of billing_controls.{array} is not a mapping")
+    missing = [key for key in schema.get("required", ()) if entry.get(key) is None]
+    if missing:
+        raise Unrepresentable(f"an entry of billing_controls.{array} has no {missing[0]}")
+    written: dict[str, Any] = {}
+    for key, key_schema in schema["properties"].items():
+        if entry.get(key) is None:
+            continue
+        item = entry[key]
+        if key in BILLING_MONEY_KEYS:
+            written[key] = _or_unrepresentable(money, item, f"{array}.{key}")
+        elif "$ref" in key_schema:
+            nested = _definition(key_schema["$ref"])
+            if not isinstance(item, Mapping):
+                raise Unrepresentable(f"billing_controls.{array}.{key} is not a mapping")
+            written[key] = {
+                name: _scalar(item[name]) for name in nested["properties"] if name in item
+            }
+        else:
+            written[key] = _scalar(item)
+    return written
+
+
+def _scalar(value: Any) -> Any:
+    """Text, true/false and null as they are; every other number as a plain ``Decimal``."""
+    if value is None or isinstance(value, str | bool):
+        return value
+    return plain(_or_unrepresentable(to_decimal, value, "a value"))
+
+
+def _or_unrepresentable(convert: Any, value: Any, where: str) -> Any:
+    try:
+        return convert(value)
+    except ValueError:
+        raise Unrepresentable(f"{where}: {value!r} is not a number") from None
+
+
+@functools.cache
+def _billing_arrays() -> dict[str, Mapping[str, Any]]:
+    """Array name -> the schema of its entries, in the schema's order."""
+    properties = _definition("#/$defs/billingControls")["properties"]
+    return {name: _definition(spec["items"]["$ref"]) for name, spec in properties.items()}
+
+
+def _definition(ref: str) -> Mapping[str, Any]:
+    name = ref.removeprefix("#/$defs/")
+    definition: Mapping[str, Any] = load_schema(MANIFEST_SCHEMA)["$defs"][name]
+    return definition
+
+
+def schema_keys(definition: str) -> tuple[str, ...]:
+    """The property names of ``$defs/<definition>`` in the schema's order."""
+    return tuple(_definition(definition)["properties"])
