@@ -253,15 +253,20 @@ def test_on_a_terminal_only_yes_approves(
 
 
 def test_policy_violation_refuses_with_exit_3_and_sends_nothing(
-    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A plan breaking a guardrail is shown, then refused with exit 3 before any write."""
+    """A plan breaking a guardrail is shown (also in the step summary), then refused, exit 3."""
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(project / "summary.md"))
     (project / "reconciler.yaml").write_text("policy:\n  max_period_budget: 100\n", "utf-8")
     run = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
     assert run.code == 3
     assert "violates policy" in run.err
     assert writes(emulator) == 0
     assert not (project / "reconciler-audit.jsonl").exists()
+    assert "1 policy violation" in (project / "summary.md").read_text(encoding="utf-8")
 
 
 def test_plan_file_with_paths_is_a_usage_error(cli: Callable[..., Run], project: Path) -> None:

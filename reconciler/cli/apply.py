@@ -44,7 +44,7 @@ from reconciler.manifests import load_manifests
 from reconciler.plan import MUTATING_ACTIONS, Change, Plan
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
 from reconciler.providers.catalog import MODELS
-from reconciler.render import render_text
+from reconciler.render import render_markdown, render_text
 from reconciler.render.json import plan_document
 from reconciler.savedplan import load_saved_plan, public_base_url
 
@@ -160,6 +160,9 @@ def apply(
             prepared, handles = _from_saved_plan(plan_file, config, policy, provider_name, connect)
         plan = prepared.plan
         click.echo(render_text(plan, color=_color()), nl=False, color=_color())
+        if plan.policy_violations or not plan.has_changes:
+            # Nothing will be sent: the plan itself is the run's summary.
+            append_step_summary(render_markdown(plan))
         if plan.policy_violations:
             click.echo("Error: the plan violates policy; nothing was applied.", err=True)
             return EXIT_POLICY
