@@ -561,3 +561,25 @@ def table_row(out: str, customer: str) -> list[str]:
     """The words of the outcome-table line naming ``customer``."""
     tail = out.split("STATUS", 1)[1]
     return next(line.split() for line in tail.splitlines() if customer in line)
+
+
+def test_target_limits_what_is_applied_and_github_provenance_is_recorded(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """--target applies only matching customers; records carry GitHub's actor, commit and PR."""
+    monkeypatch.setenv("GITHUB_ACTOR", "octocat")
+    monkeypatch.setenv("GITHUB_SHA", "a" * 40)
+    monkeypatch.setenv("GITHUB_REF", "refs/pull/12/merge")
+    run = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST, "--target", "ac*")
+    assert run.code == 0
+    (record,) = records(project / "reconciler-audit.jsonl")
+    assert (record["customer_id"], record["actor"], record["git_commit"]) == (
+        "acme",
+        "octocat",
+        "a" * 40,
+    )
+    assert record["pull_request"] == 12
+    assert float(budget(emulator, "beta")) == pytest.approx(10.5)
