@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
@@ -386,10 +387,11 @@ def test_list_and_writes_are_paced_by_their_own_limits(
     """Paced at the emulator's limits (list 50/s, others 250/s), a burst past both sees no 429."""
     emulator = autumn_emulator(seed={"customers": customers(1)}, rate_limit=(50, 1.0))
     client = client_for(emulator, retry=ONCE, rate_limits={"list": (50, 1.0), "write": (250, 1.0)})
-    for _ in range(55):
-        client.list_customers()
-    for _ in range(260):
-        client.get_customer("c00000")
+    # Both bursts at once: each class must keep to its own limit while the other runs.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        lists = pool.submit(lambda: [client.list_customers() for _ in range(55)])
+        gets = pool.submit(lambda: [client.get_customer("c00000") for _ in range(260)])
+        assert (len(lists.result()), len(gets.result())) == (55, 260)
     assert emulator.stats()["responses"] == {"200": 315}
 
 
