@@ -10,8 +10,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 WORKFLOWS = sorted(
     [
@@ -43,10 +41,9 @@ def test_action_matches_the_github_actions_schema() -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: str(p.relative_to(ROOT)))
-def test_workflow_matches_the_github_workflows_schema(workflow: Path) -> None:
-    """Each workflow file is a valid GitHub Actions workflow."""
-    result = _check("vendor.github-workflows", workflow)
+def test_workflows_match_the_github_workflows_schema() -> None:
+    """Every workflow file (ours and the template's) is a valid GitHub Actions workflow."""
+    result = _check("vendor.github-workflows", *WORKFLOWS)  # one process: the error names the file
     assert result.returncode == 0, result.stdout + result.stderr
 
 
