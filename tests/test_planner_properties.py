@@ -100,7 +100,7 @@ def autumn_pair(draw: st.DrawFn, customer_id: str) -> tuple[DesiredCustomer, Liv
     )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     st.lists(st.integers(0, 3), min_size=1, max_size=6).flatmap(
         lambda kinds: st.tuples(

@@ -12,7 +12,7 @@ as it is, so it compares unequal to any proper value and the plan corrects it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Final
@@ -23,6 +23,7 @@ from reconciler.money import to_decimal, to_money
 # DECIMAL fields (markup_percentage) compare to a millionth: float noise stays below it.
 DECIMAL_PLACES: Final = Decimal("0.000001")
 _ONE: Final = Decimal(1)
+_SCALARS: Final = frozenset({str, Decimal, bool, type(None), int, float})
 
 # Keys inside billing_controls items that hold USD amounts (Autumn spend limits), compared to
 # the cent and shown as money; every other number there compares as a plain decimal.
@@ -35,18 +36,8 @@ def normalize(spec: FieldSpec, value: Any) -> Any:
     """The canonical form of ``value`` for a field of ``spec.kind`` (``None``/UNKNOWN kept)."""
     if value is None or value is UNKNOWN:
         return value
-    kind = spec.kind
-    if kind is FieldKind.MONEY:
-        return _or_raw(value, to_money)
-    if kind is FieldKind.DECIMAL:
-        return _or_raw(value, canonical_decimal)
-    if kind is FieldKind.TIMESTAMP:
-        return _or_raw(value, canonical_timestamp)
-    if kind is FieldKind.METADATA:
-        return _structure(value) if isinstance(value, Mapping) else value
-    if kind is FieldKind.BILLING_CONTROLS:
-        return canonical_billing_controls(value) if isinstance(value, Mapping) else value
-    return value
+    convert = _CONVERTERS.get(spec.kind)
+    return value if convert is None else convert(value)
 
 
 def canonical_decimal(value: Any, places: Decimal = DECIMAL_PLACES) -> Decimal:
@@ -87,8 +78,8 @@ def canonical_billing_controls(value: Mapping[str, Any]) -> dict[str, Any]:
 
 def same(left: Any, right: Any) -> bool:
     """Deep equality of canonical values where ``True`` is not ``1`` and ``"1"`` is not ``1``."""
-    if isinstance(left, bool) or isinstance(right, bool):
-        return type(left) is type(right) and left == right
+    if type(left) is type(right) and type(left) in _SCALARS:  # the common case, kept cheap
+        return bool(left == right)
     if isinstance(left, Mapping):
         return (
             isinstance(right, Mapping)
@@ -106,7 +97,7 @@ def same(left: Any, right: Any) -> bool:
     return type(left) is type(right) and bool(left == right)
 
 
-def _or_raw(value: Any, convert: Any) -> Any:
+def _or_raw(value: Any, convert: Callable[[Any], Any]) -> Any:
     try:
         return convert(value)
     except (ValueError, TypeError, InvalidOperation):
@@ -151,3 +142,33 @@ def _item_sort_key(item: Any) -> tuple[str, str]:
     if isinstance(item, Mapping):
         return (str(item.get(BILLING_ITEM_KEY, "")), repr(item))
     return ("", repr(item))
+
+
+def _money(value: Any) -> Any:
+    return _or_raw(value, to_money)
+
+
+def _decimal(value: Any) -> Any:
+    return _or_raw(value, canonical_decimal)
+
+
+def _timestamp(value: Any) -> Any:
+    return _or_raw(value, canonical_timestamp)
+
+
+def _metadata(value: Any) -> Any:
+    return _structure(value) if isinstance(value, Mapping) else value
+
+
+def _billing_controls(value: Any) -> Any:
+    return canonical_billing_controls(value) if isinstance(value, Mapping) else value
+
+
+# TEXT, ENUM and BOOL compare exactly as given: no converter.
+_CONVERTERS: Final[Mapping[FieldKind, Callable[[Any], Any]]] = {
+    FieldKind.MONEY: _money,
+    FieldKind.DECIMAL: _decimal,
+    FieldKind.TIMESTAMP: _timestamp,
+    FieldKind.METADATA: _metadata,
+    FieldKind.BILLING_CONTROLS: _billing_controls,
+}
