@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from reconciler.errors import SavedPlanError
+from reconciler.errors import OutputError, SavedPlanError
 from reconciler.plan import Plan
 from reconciler.render.json import (
     FORMAT_VERSION,
@@ -118,7 +118,7 @@ def write_saved_plan(
 ) -> str:
     """Write the saved plan to ``path`` atomically; returns its checksum.
 
-    Raises ``SavedPlanError`` when the file cannot be written.
+    Raises ``OutputError`` when the file cannot be written.
     """
     document = saved_plan_document(
         plan, providers=providers, manifest_digest=manifest_digest, created_at=created_at
@@ -139,7 +139,7 @@ def write_saved_plan(
             Path(temporary).unlink(missing_ok=True)
             raise
     except OSError as exc:
-        raise SavedPlanError(f"cannot write saved plan {path}: {exc.strerror or exc}") from exc
+        raise OutputError(f"cannot write saved plan {path}: {exc.strerror or exc}") from exc
     return str(document["checksum"])
 
 

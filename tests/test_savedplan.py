@@ -13,7 +13,7 @@ import pytest
 from plan_samples import every_action_plan
 
 from reconciler.domain import Policy
-from reconciler.errors import SavedPlanError
+from reconciler.errors import OutputError, SavedPlanError
 from reconciler.plan import Plan
 from reconciler.render.json import dumps, with_checksum
 from reconciler.savedplan import (
@@ -180,5 +180,5 @@ def test_write_is_atomic_and_owner_only(tmp_path: Path) -> None:
 
 def test_unwritable_destination_is_a_saved_plan_error(tmp_path: Path) -> None:
     """Writing into a directory that does not exist fails cleanly."""
-    with pytest.raises(SavedPlanError, match="cannot write saved plan"):
+    with pytest.raises(OutputError, match="cannot write saved plan"):
         write(tmp_path / "no" / "such" / "plan.json")
