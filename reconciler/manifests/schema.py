@@ -115,6 +115,9 @@ def _problems_for(error: ValidationError, document: YamlDocument) -> Iterable[Pr
     node = locate(document.node, path)
     if id(node) in document.broken:
         return
+    if not path and error.validator == "type":
+        yield _at(document, node, *_not_a_mapping(error))
+        return
     yield _at(document, node, *_describe(error, path))
 
 
@@ -209,18 +212,26 @@ def _shown(value: Any) -> str:
     return repr(value)  # pragma: no cover - documents hold JSON-like values only
 
 
+def _not_a_mapping(error: ValidationError) -> tuple[str, str]:
+    """The whole document is not a mapping: say what the file should look like."""
+    if "customers" in _schema_of(error).get("required", ()):
+        return (
+            "a manifest must be a mapping with a 'customers:' list",
+            "start the document with 'customers:' (and optionally provider, environment, defaults)",
+        )
+    return (
+        "the file must be a mapping of settings (key: value lines)",
+        "see the documented reconciler.yaml keys: manifests, audit_log, rate_limit, policy, "
+        "providers",
+    )
+
+
 def _describe(error: ValidationError, path: Sequence[str | int]) -> tuple[str, str]:
     """Plain-language message and hint for one (non-key) schema error."""
     field = _field(path)
     value = error.instance
     expected = _expected_value(error)
     if error.validator == "type":
-        if not path:
-            return (
-                "a manifest must be a mapping with a 'customers:' list",
-                "start the document with 'customers:' (and optionally provider, environment, "
-                "defaults)",
-            )
         if value is None:
             return (
                 f"{field} cannot be null here",

@@ -1,0 +1,101 @@
+"""The shipped examples stay valid: manifests validate, configs load, editor modelines resolve,
+and the quickstart plans exactly the changes its files describe."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from reconciler.cli import main
+from reconciler.config import load_config
+from reconciler.emulator import RespanState
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+QUICKSTART = EXAMPLES / "quickstart"
+MODELINE = re.compile(r"#\s*yaml-language-server:\s*\$schema=(\S+)")
+CONFIGS = sorted(EXAMPLES.rglob("reconciler.yaml"))
+MANIFESTS = sorted(
+    path
+    for path in EXAMPLES.rglob("*.y*ml")
+    if "manifest.schema.json" in path.read_text(encoding="utf-8").split("\n", 1)[0]
+)
+
+
+def test_examples_exist() -> None:
+    """There are example projects and manifests to check."""
+    assert QUICKSTART / "reconciler.yaml" in CONFIGS
+    assert len(MANIFESTS) >= 3
+
+
+@pytest.mark.parametrize("config_path", CONFIGS, ids=lambda p: str(p.relative_to(EXAMPLES)))
+def test_example_project_validates(
+    config_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """In each example project, `reconciler validate` with no PATH exits 0."""
+    monkeypatch.chdir(config_path.parent)
+    code = main(["validate", "--strict"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.startswith("OK: ")
+
+
+@pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda p: str(p.relative_to(EXAMPLES)))
+def test_example_manifest_validates(manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Every example manifest validates on its own, strictly."""
+    assert main(["validate", "--strict", str(manifest)]) == 0, capsys.readouterr().out
+
+
+@pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: str(p.relative_to(EXAMPLES)))
+def test_manifest_modelines_resolve(path: Path) -> None:
+    """Each manifest's yaml-language-server modeline points at the source tree's schema."""
+    match = MODELINE.search(path.read_text(encoding="utf-8").split("\n", 1)[0])
+    assert match, f"{path} starts with a '# yaml-language-server: $schema=...' line"
+    target = (path.parent / match.group(1)).resolve()
+    assert target == EXAMPLES.parent / "schemas" / "manifest.schema.json"
+
+
+def test_quickstart_config_modeline_resolves() -> None:
+    """The quickstart's reconciler.yaml modeline points at the config schema."""
+    path = QUICKSTART / "reconciler.yaml"
+    match = MODELINE.search(path.read_text(encoding="utf-8").split("\n", 1)[0])
+    assert match
+    target = (path.parent / match.group(1)).resolve()
+    assert target == EXAMPLES.parent / "schemas" / "config.schema.json"
+
+
+def test_quickstart_config_and_seed() -> None:
+    """The quickstart config runs Respan in-process from live.json, which the emulator accepts."""
+    config = load_config(QUICKSTART / "reconciler.yaml")
+    seed_path = config.provider("respan").emulator_seed
+    assert seed_path == (QUICKSTART / "live.json").resolve()
+    seed = json.loads(seed_path.read_text(encoding="utf-8"))
+    RespanState.from_seed(seed)
+    assert len(seed["customers"]) == 11
+    assert len(seed["credit_transactions"]) == 4
+
+
+def test_quickstart_plan_shows_exactly_the_intended_drift(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Planning the quickstart: one increase, one decrease, one metadata key, one missing;
+    float noise and 250 vs 250.00 are unchanged; the undeclared live customer is left alone."""
+    monkeypatch.chdir(QUICKSTART)
+    code = main(["plan", "--format", "json"])
+    plan = json.loads(capsys.readouterr().out)
+    assert code == 0
+    assert plan["summary"] == {"create": 0, "update": 3, "delete": 0, "missing": 1, "unchanged": 7}
+    changes = {
+        change["id"]: [(f["path"], f["before"], f["after"]) for f in change["fields"]]
+        for change in plan["changes"]
+        if change["action"] == "update"
+    }
+    assert changes == {
+        "acme-corp": [("period_budget", 200, 250)],
+        "globex": [("period_budget", 500, 400)],
+        "pied-piper": [("metadata.tier", "startup", "growth")],
+    }
+    missing = [c["id"] for c in plan["changes"] if c["action"] == "missing"]
+    assert missing == ["stark-industries"]

@@ -1,0 +1,135 @@
+"""Checks beyond the schema: values taken together, and customers declared twice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from reconciler.errors import ManifestError
+from reconciler.manifests import check_manifests, load_manifests
+
+
+def problems(tmp_path: Path, text: str, *, strict: bool = False) -> list[tuple[int, str, str]]:
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    report = check_manifests([path], strict=strict)
+    return [(p.line, p.severity, p.message) for p in report.problems]
+
+
+def test_period_budget_above_total_budget_warns(tmp_path: Path) -> None:
+    """A period budget above the total budget is a warning at period_budget."""
+    text = "customers:\n  - customer_identifier: a\n    period_budget: 500\n    total_budget: 100\n"
+    assert problems(tmp_path, text) == [
+        (3, "warning", "'period_budget' (500) is larger than 'total_budget' (100)")
+    ]
+
+
+def test_defaults_take_part_in_checks(tmp_path: Path) -> None:
+    """Checks see merged values: a customer's budget against the defaults' total."""
+    text = (
+        "defaults:\n  total_budget: 100\n"
+        "customers:\n  - customer_identifier: a\n    period_budget: 500\n"
+    )
+    assert problems(tmp_path, text) == [
+        (5, "warning", "'period_budget' (500) is larger than 'total_budget' (100)")
+    ]
+
+
+def test_sub_cent_amount_warns(tmp_path: Path) -> None:
+    """An amount with fractions of a cent warns (amounts compare to the cent)."""
+    text = "customers:\n  - customer_identifier: a\n    total_budget: 10.005\n"
+    assert problems(tmp_path, text) == [
+        (3, "warning", "'total_budget' (10.005) has fractions of a cent")
+    ]
+
+
+def test_email_without_at_warns(tmp_path: Path) -> None:
+    """An email without '@' warns; null and real addresses do not."""
+    text = (
+        "customers:\n  - customer_identifier: a\n    email: nobody\n"
+        "  - customer_identifier: b\n    email: null\n"
+        "  - customer_identifier: c\n    email: c@example.com\n"
+    )
+    assert problems(tmp_path, text) == [
+        (3, "warning", "'email' does not look like an email address: 'nobody'")
+    ]
+
+
+def test_identifier_with_spaces_warns(tmp_path: Path) -> None:
+    """An identifier with leading or trailing spaces warns at the customer."""
+    text = "customers:\n  - customer_identifier: ' acme'\n"
+    assert problems(tmp_path, text) == [
+        (2, "warning", "customer id ' acme' starts or ends with spaces")
+    ]
+
+
+def test_period_end_equal_to_start_is_an_error(tmp_path: Path) -> None:
+    """A period must end strictly after it starts, compared as instants across offsets."""
+    text = (
+        "customers:\n  - customer_identifier: a\n"
+        '    period_start: "2026-11-01T02:00:00+02:00"\n'
+        '    period_end: "2026-11-01T00:00:00Z"\n'
+    )
+    assert problems(tmp_path, text) == [
+        (
+            4,
+            "error",
+            "'period_end' (2026-11-01T00:00:00Z) is not after 'period_start' "
+            "(2026-11-01T02:00:00+02:00)",
+        )
+    ]
+
+
+def test_strict_makes_warnings_errors(tmp_path: Path) -> None:
+    """strict=True reports warnings as errors, and load_manifests then raises."""
+    text = "customers:\n  - customer_identifier: a\n    email: nobody\n"
+    assert problems(tmp_path, text, strict=True)[0][1] == "error"
+    with pytest.raises(ManifestError):
+        load_manifests([tmp_path / "m.yaml"], strict=True)
+    assert len(load_manifests([tmp_path / "m.yaml"]).warnings) == 1
+
+
+def test_same_id_in_different_environments_is_fine(tmp_path: Path) -> None:
+    """The same identifier in prod and test (or another provider) is two customers."""
+    (tmp_path / "prod.yaml").write_text(
+        "customers:\n  - customer_identifier: a\n", encoding="utf-8"
+    )
+    (tmp_path / "test.yaml").write_text(
+        "environment: test\ncustomers:\n  - customer_identifier: a\n", encoding="utf-8"
+    )
+    (tmp_path / "autumn.yaml").write_text(
+        "provider: autumn\ncustomers:\n  - id: a\n", encoding="utf-8"
+    )
+    keys = [customer.key for customer in load_manifests([tmp_path]).customers]
+    assert keys == [("autumn", "sandbox", "a"), ("respan", "prod", "a"), ("respan", "test", "a")]
+
+
+def test_empty_file_warns(tmp_path: Path) -> None:
+    """A manifest file with no documents is a warning, not an error."""
+    assert problems(tmp_path, "# nothing here yet\n") == [
+        (1, "warning", "the file declares no customers")
+    ]
+
+
+def test_empty_directory_is_an_error(tmp_path: Path) -> None:
+    """A directory without manifest files is an error naming it."""
+    (tmp_path / "empty").mkdir()
+    report = check_manifests([tmp_path / "empty"])
+    assert [p.message for p in report.errors] == [
+        "no manifest files (*.yaml, *.yml) in this directory"
+    ]
+
+
+def test_directories_are_searched_sorted_skipping_hidden(tmp_path: Path) -> None:
+    """Directories yield *.yaml/*.yml below them, sorted, without hidden directories."""
+    for name in ("b/z.yml", "a.yaml", "b/a.yaml", ".git/x.yaml", "notes.txt"):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("customers: []\n", encoding="utf-8")
+    report = check_manifests([tmp_path, tmp_path / "a.yaml"])
+    assert [path.relative_to(tmp_path).as_posix() for path in report.files] == [
+        "a.yaml",
+        "b/a.yaml",
+        "b/z.yml",
+    ]
