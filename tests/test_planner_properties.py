@@ -68,7 +68,7 @@ def respan_pair(draw: st.DrawFn, customer_id: str) -> tuple[DesiredCustomer, Liv
 def autumn_pair(draw: st.DrawFn, customer_id: str) -> tuple[DesiredCustomer, LiveCustomer]:
     """A desired Autumn customer and the API's shape: reordered arrays, float amounts."""
     features = draw(st.lists(st.text(min_size=1, max_size=5), unique=True, max_size=4))
-    limits = [
+    limits: list[dict[str, Any]] = [
         {"feature_id": f, "enabled": draw(st.booleans()), "overage_limit": draw(amounts)}
         for f in features
     ]
