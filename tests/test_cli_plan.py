@@ -445,3 +445,26 @@ def test_api_failure_exits_1(plan_cli: PlanCli, monkeypatch: pytest.MonkeyPatch)
     assert "Error:" in err
     assert "wrong-key" not in err
     assert "Traceback" not in err
+
+
+def test_unwritable_out_file_exits_1(plan_cli: PlanCli) -> None:
+    """A saved plan that cannot be written is an error after the plan was shown."""
+    run = plan_cli("--out", "no/such/dir/plan.json")
+    assert run.code == 1
+    assert "cannot write saved plan no/such/dir/plan.json" in run.err
+
+
+def test_provider_flag_plans_only_that_providers_customers(
+    plan_cli: PlanCli, project: Path
+) -> None:
+    """--provider respan leaves Autumn manifests out: no Autumn key is needed."""
+    (project / "autumn.yaml").write_text(
+        "provider: autumn\nenvironment: sandbox\ncustomers:\n  - id: c1\n    name: C\n",
+        encoding="utf-8",
+    )
+    plan_cli()  # start the emulator and set the Respan variables
+    assert plan_cli.emulator is not None
+    code = main(["plan", ".", "--provider", "respan", "--base-url", plan_cli.emulator.url])
+    out = plan_cli.capsys.readouterr().out
+    assert code == 0
+    assert out == "No changes. Live state matches the manifests (2 unchanged).\n"
