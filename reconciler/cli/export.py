@@ -25,6 +25,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.plan import _logging, _manifest_paths
+from reconciler.clients.retry import RetryPolicy
 from reconciler.config import Config, find_config
 from reconciler.connection import ProviderHandle, open_provider
 from reconciler.domain import CustomerKey, LiveCustomer, ProviderModel
@@ -57,6 +58,8 @@ from reconciler.providers.catalog import DEFAULT_PROVIDER, MODELS
 from reconciler.resources import MANIFEST_SCHEMA
 
 MAX_NOTES = 20  # notes beyond this are counted, not listed
+# Retry policy for every request (``None``: the transport's defaults); tests shorten it.
+RETRY: RetryPolicy | None = None
 
 
 @click.command()
@@ -204,6 +207,7 @@ class _Context:
             base_url_flag=self.base_url,
             rate_limit_flag=self.rate_limit,
             verbose=self.verbose,
+            retry=RETRY,
         )
 
 
@@ -440,7 +444,7 @@ def _print_notes(notes: Sequence[ExportNote | str]) -> None:
 @contextlib.contextmanager
 def _progress(label: str) -> Iterator[Progress | None]:
     """A progress bar of detail reads on stderr when it is a terminal; nothing otherwise."""
-    if not sys.stderr.isatty():
+    if not _stderr_is_terminal():
         yield None
         return
     from rich import progress as bars
@@ -460,3 +464,7 @@ def _progress(label: str) -> Iterator[Progress | None]:
             bar.update(task, completed=done, total=total)
 
         yield advance
+
+
+def _stderr_is_terminal() -> bool:
+    return sys.stderr.isatty()

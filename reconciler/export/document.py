@@ -56,6 +56,16 @@ class ManifestDocument:
         document["customers"] = [dict(customer) for customer in self.customers]
         return {key: document[key] for key in TOP_LEVEL_KEYS if key in document}
 
+    def split(self) -> list[ManifestDocument]:
+        """One document per customer, each declaring itself what the defaults gave it."""
+        order = {name: index for index, name in enumerate(schema_keys(f"{self.provider}Customer"))}
+        documents = []
+        for customer in self.customers:
+            merged = {**self.defaults, **customer}
+            ordered = dict(sorted(merged.items(), key=lambda item: order.get(item[0], len(order))))
+            documents.append(ManifestDocument(self.provider, self.environment, (ordered,)))
+        return documents
+
 
 @dataclass(frozen=True, slots=True)
 class ExportNote:

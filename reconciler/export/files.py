@@ -56,8 +56,7 @@ def plan_outputs(
         for document in documents:
             folder = target / f"{document.provider}-{document.environment}"
             names = customer_file_names([_id_of(document, c) for c in document.customers])
-            for customer, name in zip(document.customers, names, strict=True):
-                single = ManifestDocument(document.provider, document.environment, (customer,))
+            for single, name in zip(document.split(), names, strict=True):
                 files.append(OutputFile(folder / name, (single,)))
         return files
     return [
