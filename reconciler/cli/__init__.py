@@ -19,6 +19,7 @@ from reconciler.errors import ManifestError, ReconcilerError
 COMMANDS: dict[str, str] = {
     "apply": "reconciler.cli.apply:apply",
     "audit": "reconciler.cli.audit:audit",
+    "credits": "reconciler.cli.credits:credits",
     "emulator": "reconciler.cli.emulator:emulator",
     "export": "reconciler.cli.export:export",
     "github": "reconciler.cli.github_comment:github",
