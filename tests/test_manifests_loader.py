@@ -90,3 +90,20 @@ def test_digest_changes_with_content(tmp_path: Path) -> None:
     assert check_manifests([file]).digest == first
     file.write_text(ACME.replace("250.10", "250.11"), encoding="utf-8")
     assert check_manifests([file]).digest != first
+
+
+def test_garbage_collector_is_restored(tmp_path: Path) -> None:
+    """Loading pauses the cyclic GC and always turns it back on, errors or not."""
+    import gc
+
+    write(tmp_path, "bad.yaml", "customers: 3\n")
+    assert gc.isenabled()
+    with pytest.raises(ManifestError):
+        load_manifests([tmp_path])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        check_manifests([tmp_path])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
