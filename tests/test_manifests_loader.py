@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from decimal import Decimal
 from pathlib import Path
 
@@ -94,8 +95,6 @@ def test_digest_changes_with_content(tmp_path: Path) -> None:
 
 def test_garbage_collector_is_restored(tmp_path: Path) -> None:
     """Loading pauses the cyclic GC and always turns it back on, errors or not."""
-    import gc
-
     write(tmp_path, "bad.yaml", "customers: 3\n")
     assert gc.isenabled()
     with pytest.raises(ManifestError):
@@ -107,3 +106,11 @@ def test_garbage_collector_is_restored(tmp_path: Path) -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_empty_customers_key_says_what_to_write(tmp_path: Path) -> None:
+    """'customers:' with nothing under it is an error that suggests 'customers: []'."""
+    write(tmp_path, "new.yaml", "provider: respan\ncustomers:\n")
+    (problem,) = check_manifests([tmp_path]).problems
+    assert (problem.line, problem.column, problem.message) == (2, 11, "'customers' is empty")
+    assert problem.hint == "list customers under it, or write 'customers: []'"

@@ -121,8 +121,11 @@ def test_file_size_is_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     path = tmp_path / "big.yaml"
     path.write_text("customers: []\n" + "#" * 2000 + "\n", encoding="utf-8")
     result = read_yaml_file(path, "big.yaml")
-    assert [(p.line, p.message) for p in result.problems] == [(1, "file is larger than 0 MiB")]
+    assert [(p.line, p.message) for p in result.problems] == [
+        (1, "file is larger than 1,024 bytes")
+    ]
     assert result.documents == ()
+    assert yamlfile._size_text(10 * 1024 * 1024) == "10 MiB"
 
 
 def test_unreadable_file_is_a_problem(tmp_path: Path) -> None:

@@ -233,6 +233,10 @@ def _describe(error: ValidationError, path: Sequence[str | int]) -> tuple[str, s
     expected = _expected_value(error)
     if error.validator == "type":
         if value is None:
+            if path == ["customers"]:
+                return f"{field} is empty", "list customers under it, or write 'customers: []'"
+            if len(path) == 1 and path[0] in ("defaults", "policy", "providers"):
+                return f"{field} is empty", "add entries under it, or remove the line"
             return (
                 f"{field} cannot be null here",
                 "write a value, or remove the line to leave the field unmanaged",

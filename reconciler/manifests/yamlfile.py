@@ -136,11 +136,16 @@ def read_yaml_file(path: Path, display: str) -> YamlFile:
             display,
             1,
             1,
-            f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+            f"file is larger than {_size_text(MAX_FILE_BYTES)}",
             "split the customers into several manifest files in one directory",
         )
         return YamlFile(display, b"", (), (problem,))
     return parse_yaml(data, display)
+
+
+def _size_text(size: int) -> str:
+    mebibyte = 1024 * 1024
+    return f"{size // mebibyte} MiB" if size % mebibyte == 0 else f"{size:,} bytes"
 
 
 def parse_yaml(data: bytes, display: str) -> YamlFile:
