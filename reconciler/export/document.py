@@ -7,7 +7,8 @@ and ``defaults`` holding every simple field that all customers of the document s
 Shared values move to ``defaults`` only when the document has at least two customers, and
 only for scalar fields: metadata merges key by key and billing controls replace whole, so
 factoring those would change what a customer declares. Respan metadata that is empty declares
-nothing (live keys not declared are left alone there), so it is not written.
+nothing (live keys not declared are left alone there), and neither do billing controls without
+arrays, so neither is written.
 """
 
 from __future__ import annotations
@@ -138,6 +139,8 @@ class DocumentBuilder:
                 self.notes.append(ExportNote(live.id, f"metadata.{key}", reason))
             if not value and not self.model.metadata_authoritative:
                 return _OMIT
+        if spec.kind is FieldKind.BILLING_CONTROLS and not value:
+            return _OMIT  # no arrays: declares nothing
         return value
 
     def _shared(self, customers: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

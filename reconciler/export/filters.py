@@ -14,6 +14,10 @@ fields and operators are accepted depends on the provider's list endpoint:
 
 ``in`` and ``not_in`` take comma-separated values; ``empty``/``not_empty`` take none; ``isnull``
 takes ``true`` or ``false``; every other operator takes one value (which may contain ``:``).
+
+- Autumn: ``customers.list``'s filters ``search`` (id, name and email, case-insensitive),
+  ``plans``, ``subscription_status`` and ``processors``, all matched by equality
+  (``search::acme``, ``plans:in:pro,team``).
 """
 
 from __future__ import annotations
@@ -143,7 +147,44 @@ def _invalid(term: FilterTerm, reason: str) -> ConfigError:
     return ConfigError(f"invalid --filter {term.text!r}: {reason} (syntax: {SYNTAX})")
 
 
+AUTUMN_FIELDS: Final = ("search", "plans", "subscription_status", "processors")
+_AUTUMN_EQUALITY: Final = frozenset({"", "in", "contains", "icontains"})
+
+
+def autumn_filter_body(terms: Sequence[FilterTerm]) -> dict[str, Any]:
+    """The filters of Autumn's ``customers.list`` body for ``terms``.
+
+    ``search::TEXT`` (also ``search:contains:TEXT``) searches id, name and email, case-
+    insensitively; ``plans:in:pro,team`` and ``processors:in:stripe`` take comma-separated
+    values (several terms add up); ``subscription_status::active`` takes one. Raises
+    ``ConfigError`` for any other field or operator.
+    """
+    body: dict[str, Any] = {}
+    for term in terms:
+        if term.field not in AUTUMN_FIELDS:
+            fields = ", ".join(AUTUMN_FIELDS)
+            raise _invalid(
+                term, f"Autumn cannot filter customers by {term.field!r}; use one of {fields}"
+            )
+        if term.operator not in _AUTUMN_EQUALITY:
+            reason = f"Autumn's {term.field} filter only matches: write {term.field}::VALUE"
+            raise _invalid(term, reason)
+        values = [item.strip() for item in term.value.split(",") if item.strip()]
+        if not values:
+            raise _invalid(term, f"{term.field} needs a value")
+        if term.field in ("search", "subscription_status"):
+            if term.field in body or (len(values) > 1 and term.field == "subscription_status"):
+                raise _invalid(term, f"Autumn takes one {term.field} value")
+            body[term.field] = term.value.strip()
+        elif term.field == "plans":
+            body.setdefault("plans", []).extend({"id": value} for value in values)
+        else:
+            body.setdefault("processors", []).extend(values)
+    return body
+
+
 # Provider name -> the server-side filter body of its list request.
 FILTER_BODIES: Final[Mapping[str, Callable[[Sequence[FilterTerm]], dict[str, Any]]]] = {
     "respan": respan_filter_body,
+    "autumn": autumn_filter_body,
 }

@@ -1,5 +1,8 @@
 """Reading live customers for export: the API's own filters first, detail reads only if needed.
 
+Autumn: ``customers.list`` items are whole customer objects (metadata and billing controls
+included), so an export costs list requests only.
+
 Request economy (Respan): one list request per 1000 customers matching the filters (filtering
 happens on the server, so a narrow export costs one or two lists), plus one retrieve per
 exported customer only when a wanted field is missing from list items (``metadata``,
@@ -12,17 +15,18 @@ A wanted field that the retrieve answer does not carry either (the live API may 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from reconciler.clients.autumn import AutumnClient
 from reconciler.clients.respan import RESERVED_SEGMENTS, RespanClient
 from reconciler.domain import LiveCustomer, ProviderModel
 from reconciler.errors import ConfigError, NotFoundError
-from reconciler.export.filters import FilterTerm, respan_filter_body
+from reconciler.export.filters import FilterTerm, autumn_filter_body, respan_filter_body
 from reconciler.providers.base import Provider
-from reconciler.providers.catalog import RESPAN
+from reconciler.providers.catalog import AUTUMN, RESPAN
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: detail reads finished so far, out of how many."""
@@ -140,13 +144,57 @@ class RespanExportReader:
             return None
 
 
+class AutumnExportReader:
+    """``ExportReader`` over Autumn's ``customers.list``: items are whole customers, so an
+    export costs list requests only (one per 1000 customers, plus a final short page)."""
+
+    model = AUTUMN
+
+    def __init__(self, clients: Mapping[str, AutumnClient]) -> None:
+        self.clients = clients
+
+    def check_filters(self, filters: Sequence[FilterTerm]) -> None:
+        autumn_filter_body(filters)
+
+    def read(
+        self,
+        environment: str,
+        filters: Sequence[FilterTerm],
+        fields: Sequence[str],
+        *,
+        exclude: Collection[str] = (),
+        progress: Progress | None = None,
+    ) -> ExportRead:
+        client = self.clients.get(environment)
+        if client is None:
+            held = " and ".join(sorted(self.clients))
+            raise ConfigError(
+                f"the Autumn key reaches {held}, not {environment}: Autumn picks the "
+                "environment from the key (am_sk_test_: sandbox, am_sk_live_: live)"
+            )
+        wanted = [name for name in fields if name in self.model.fields]
+        customers = []
+        for item in client.list_customers(autumn_filter_body(filters)):
+            identifier = item.get("id")
+            if not isinstance(identifier, str) or identifier in exclude:
+                continue
+            if item.get("env", environment) != environment:
+                continue  # the key decides the environment; never export another one's
+            values = {name: item[name] for name in wanted if name in item}
+            customers.append(LiveCustomer(self.model.name, environment, identifier, values))
+        return ExportRead(tuple(sorted(customers, key=lambda customer: customer.id)))
+
+
 def export_reader(provider: Provider) -> ExportReader:
     """The export reader for an open provider; ``ConfigError`` when export cannot read it."""
+    from reconciler.providers.autumn import AutumnProvider
     from reconciler.providers.respan import RespanProvider
 
     if isinstance(provider, RespanProvider):
         return RespanExportReader(provider.client, max_concurrency=provider.max_concurrency)
-    raise ConfigError(f"export does not support the {provider.model.name} provider yet")
+    if isinstance(provider, AutumnProvider):
+        return AutumnExportReader(provider.clients)
+    raise ConfigError(f"export does not support the {provider.model.name} provider")
 
 
 def field_selection(model: ProviderModel, names: Sequence[str] | None) -> tuple[str, ...]:

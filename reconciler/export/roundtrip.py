@@ -28,7 +28,19 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from reconciler.export.values import Timestamp
 
 # (mapping, sequence, offset) indentations tried, most common first: "customers:\n  - id: x".
-INDENT_CANDIDATES: Final = ((2, 4, 2), (2, 2, 0), (4, 4, 2), (4, 6, 4), (4, 4, 0), (2, 2, 2))
+INDENT_CANDIDATES: Final = (
+    (2, 4, 2),
+    (2, 2, 0),
+    *(
+        (mapping, offset + dash, offset)
+        for mapping in (2, 4)
+        for offset in (0, 2, 4)
+        for dash in (2, 4)
+        if (mapping, offset + dash, offset) not in ((2, 4, 2), (2, 2, 0))
+    ),
+)
+# Larger files try only the most common styles: each try dumps the whole file.
+FULL_INFERENCE_BYTES: Final = 256 * 1024
 _STR_TAG: Final = "tag:yaml.org,2002:str"
 _RESOLVER: Final = yaml.resolver.Resolver()
 
@@ -66,11 +78,10 @@ class RoundTripFile:
 
     def __init__(self, text: str) -> None:
         self.original = text
-        self.indent = INDENT_CANDIDATES[0]
-        self.documents: list[Any] = list(_yaml(self.indent).load_all(text))
-        if len(text) < 1_000_000:  # inference dumps the file once per candidate
-            self.indent = _best_indent(text, self.indent)
-            self.documents = list(_yaml(self.indent).load_all(text))
+        self.documents: list[Any] = list(_yaml(INDENT_CANDIDATES[0]).load_all(text))
+        # Loading does not depend on the indentation setting; only dumping does.
+        small = len(text) <= FULL_INFERENCE_BYTES
+        self.indent = _best_indent(text, INDENT_CANDIDATES if small else INDENT_CANDIDATES[:3])
 
     def dump(self) -> str:
         """The documents as text, in the file's own indentation style."""
@@ -82,10 +93,11 @@ class RoundTripFile:
         return stream.getvalue()
 
 
-def _best_indent(text: str, fallback: tuple[int, int, int]) -> tuple[int, int, int]:
-    best, fewest = fallback, None
+def _best_indent(text: str, candidates: Sequence[tuple[int, int, int]]) -> tuple[int, int, int]:
+    """The candidate whose dump of the unedited file differs from it in the fewest lines."""
+    best, fewest = candidates[0], None
     original = text.splitlines()
-    for candidate in INDENT_CANDIDATES:
+    for candidate in candidates:
         handler = _yaml(candidate)
         stream = io.StringIO()
         handler.dump_all([d for d in handler.load_all(text) if d is not None], stream)
