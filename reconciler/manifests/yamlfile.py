@@ -30,6 +30,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.manifests.yamlsyntax import reader_problem, syntax_problem
 from reconciler.problems import Problem, Severity
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -163,9 +164,9 @@ def parse_yaml(data: bytes, display: str) -> YamlFile:
             if node is not None:
                 nodes.append(node)
     except yaml.MarkedYAMLError as exc:
-        problems.append(_syntax_problem(exc, data, display))
+        problems.append(syntax_problem(exc, data, display))
     except yaml.YAMLError as exc:
-        problems.append(_reader_problem(exc, data, display))
+        problems.append(reader_problem(exc, data, display))
     except RecursionError:  # pragma: no cover - only the pure-Python composer recurses
         problems.append(_too_deep(display, 1, 1))
     finally:
@@ -439,61 +440,3 @@ def _nesting_problem(data: bytes, display: str) -> Problem | None:
     except yaml.YAMLError:
         return None  # the composer reports the syntax error with its position
     return None
-
-
-_SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
-    ("cannot start any token", "check for a tab or a stray character; indent with spaces only"),
-    ("found undefined alias", "define the anchor (&name) before using the alias (*name)"),
-    ("mapping values are not allowed", "quote values that contain ': ' or check the indentation"),
-    ("expected <block end>", "check the indentation of this line and the lines above it"),
-    ("did not find expected key", "check the indentation of this line and the lines above it"),
-    ("found unexpected end of stream", "a quote or bracket is not closed"),
-    ("while scanning a quoted scalar", "a quote is not closed"),
-)
-
-
-def _syntax_problem(exc: yaml.MarkedYAMLError, data: bytes, display: str) -> Problem:
-    mark = exc.problem_mark or exc.context_mark
-    if exc.context_mark is not None and "end of stream" in (exc.problem or ""):
-        # An unclosed quote or bracket: where it opens is more useful than the end of the file.
-        mark = exc.context_mark
-    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
-    what = exc.problem or exc.context or "invalid YAML"
-    message = f"YAML syntax error: {what}"
-    if mark is exc.context_mark and "quoted scalar" in (exc.context or ""):
-        message = "YAML syntax error: this quoted text is never closed"
-    hint = "fix the YAML syntax here"
-    text = f"{exc.problem or ''} {exc.context or ''}"
-    for needle, advice in _SYNTAX_HINTS:
-        if needle in text:
-            hint = advice
-            break
-    if mark is not None and _has_tab(data, mark.line):
-        hint = "YAML indentation must use spaces, not tabs"
-    return Problem(display, line, column, message, hint)
-
-
-def _has_tab(data: bytes, line_index: int) -> bool:
-    lines = data.split(b"\n", line_index + 1)
-    if line_index >= len(lines):
-        return False
-    line = lines[line_index]
-    return b"\t" in line[: len(line) - len(line.lstrip(b" \t")) + 1]
-
-
-def _reader_problem(exc: yaml.YAMLError, data: bytes, display: str) -> Problem:
-    offset = getattr(exc, "position", 0) or 0
-    line = data.count(b"\n", 0, offset) + 1
-    column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
-    reason = getattr(exc, "reason", "") or str(exc)
-    if "decode" in reason or "UTF-8" in reason or "utf-8" in reason.lower():
-        return Problem(
-            display, line, column, "the file is not valid UTF-8 text", "save it as UTF-8"
-        )
-    return Problem(
-        display,
-        line,
-        column,
-        f"the file contains a character YAML does not allow ({reason})",
-        "remove control characters; save the file as UTF-8 text",
-    )
