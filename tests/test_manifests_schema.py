@@ -95,7 +95,7 @@ def test_validators_agree_on_the_invalid_corpus(name: str) -> None:
         agree(document.value)
 
 
-@settings(max_examples=50, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(manifest_documents(st.text(min_size=1, max_size=8)))
 def test_generated_valid_documents_pass_both_validators(document: dict[str, Any]) -> None:
     """Generated valid manifests are accepted by the fast and the authoritative validator."""
@@ -103,7 +103,7 @@ def test_generated_valid_documents_pass_both_validators(document: dict[str, Any]
     assert schema_errors(document, MANIFEST_SCHEMA) == []
 
 
-@settings(max_examples=120, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(near_valid_documents())
 def test_validators_agree_on_near_valid_documents(document: Any) -> None:
     """Documents with arbitrary values spliced in get the same verdict from both validators."""

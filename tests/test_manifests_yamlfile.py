@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.manifests import yamlfile
@@ -153,6 +153,7 @@ PLAIN_SCALAR = st.text(
 )
 
 
+@settings(deadline=None)
 @given(PLAIN_SCALAR)
 def test_lean_resolver_matches_pyyaml(text: str) -> None:
     """The lean resolver tags every plain scalar exactly as PyYAML's own resolver does."""
