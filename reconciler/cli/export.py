@@ -255,9 +255,12 @@ def _export(
     _print_notes(builder.notes)
     counts = ", ".join(f"{d.environment}: {len(d.customers)}" for d in documents)
     total = sum(len(d.customers) for d in documents)
-    where = "stdout" if target is None else f"{len(outputs)} file(s) under {target}"
-    if target is not None and not directory:
-        where = str(target)
+    if target is None:
+        where = "stdout"
+    elif len(outputs) == 1 and outputs[0].path is not None:
+        where = display_path(outputs[0].path)
+    else:
+        where = f"{len(outputs)} files under {display_path(target)}"
     click.echo(f"Exported {total} {model.name} customer(s) ({counts}) to {where}.", err=True)
     return 0
 
@@ -416,9 +419,13 @@ def _finish_update(edits: Sequence[FileEdit], dry_run: bool) -> int:
         click.echo("No changes: the manifests already match live state.", err=True)
         return 0
     verb = "Would update" if dry_run else "Updated"
+    done = []
+    if adopted:
+        done.append(f"{adopted} field(s) of {customers} customer(s) adopted from live state")
+    if added:
+        done.append(f"{added} customer(s) added")
     click.echo(
-        f"{verb} {len(changed)} file(s): {adopted} field(s) of {customers} customer(s) adopted "
-        f"from live state, {added} customer(s) added."
+        f"{verb} {len(changed)} file(s): {', '.join(done)}."
         + (" Nothing was written (--dry-run)." if dry_run else ""),
         err=True,
     )
