@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -64,6 +64,9 @@ class RespanState:
         self._lock = threading.RLock()
         self._customers: dict[CustomerKey, dict[str, Any]] = {}
         self._transactions: dict[str, dict[str, Any]] = {}
+        # Sorted matches by query, dropped on every change: paging through a large organization
+        # filters and sorts once, not once per page.
+        self._orders: dict[Hashable, list[Mapping[str, Any]]] = {}
 
     @classmethod
     def from_seed(cls, seed: Mapping[str, Any] | None, *, source: str = "seed") -> RespanState:
@@ -110,6 +113,7 @@ class RespanState:
             if key in self._customers:
                 raise ValueError(f"customer {key[1]!r} already exists in {key[0]}")
             self._customers[key] = record
+            self._orders.clear()
             return _copy(record)
 
     def get_customer(
@@ -135,6 +139,7 @@ class RespanState:
             record = self._customers[(environment, customer_identifier)]
             record.update(normalized)
             record["updated_at"] = model.now_timestamp()
+            self._orders.clear()
             return _copy(record)
 
     def delete_customer(
@@ -142,6 +147,7 @@ class RespanState:
     ) -> bool:
         """Remove a customer; ``False`` when there was none."""
         with self._lock:
+            self._orders.clear()
             return self._customers.pop((environment, customer_identifier), None) is not None
 
     def list_customers(
@@ -154,16 +160,50 @@ class RespanState:
         match_all: bool = True,
     ) -> list[dict[str, Any]]:
         """Matching customers of ``environment``, sorted (ties by identifier)."""
+        return self.page_customers(
+            environment,
+            conditions,
+            sort_field=sort_field,
+            descending=descending,
+            match_all=match_all,
+        )[1]
+
+    def page_customers(
+        self,
+        environment: str,
+        conditions: Iterable[Condition] = (),
+        *,
+        sort_field: str = "first_seen",
+        descending: bool = True,
+        match_all: bool = True,
+        start: int = 0,
+        stop: int | None = None,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """How many customers match, and copies of the sorted matches in ``[start:stop]``.
+
+        Only the requested slice is copied, so serving one page of a large organization costs
+        a filter and a sort, not a copy of every customer.
+        """
         wanted = tuple(conditions)
         combine = all if match_all else any
+        query: Hashable = (environment, wanted, sort_field, descending, match_all)
+        try:
+            hash(query)
+        except TypeError:  # a filter value that is a list or object: not cached
+            query = None
         with self._lock:
-            records = [
-                _copy(record)
-                for (env, _), record in self._customers.items()
-                if env == environment
-                and (not wanted or combine(condition.matches(record) for condition in wanted))
-            ]
-        return [dict(r) for r in sort_customers(records, sort_field, descending)]
+            ordered = self._orders.get(query) if query is not None else None
+            if ordered is None:
+                matching = [
+                    record
+                    for (env, _), record in self._customers.items()
+                    if env == environment
+                    and (not wanted or combine(condition.matches(record) for condition in wanted))
+                ]
+                ordered = sort_customers(matching, sort_field, descending)
+                if query is not None:
+                    self._orders[query] = ordered
+            return len(ordered), [_copy(record) for record in ordered[start:stop]]
 
     # --- credit transactions ----------------------------------------------------------------
 
@@ -216,15 +256,17 @@ def _environment(request: Request) -> str:
     return environment
 
 
-def _page(request: Request, items: list[dict[str, Any]], page: int, page_size: int) -> JSONResponse:
-    start = (page - 1) * page_size
-    has_next = start + page_size < len(items)
+def _page(
+    request: Request, results: list[dict[str, Any]], total: int, page: int, page_size: int
+) -> JSONResponse:
+    """One page of ``total`` matches; ``results`` is already that page's slice."""
+    has_next = page * page_size < total
     return JSONResponse(
         {
-            "count": len(items),
+            "count": total,
             "next": str(request.url.include_query_params(page=page + 1)) if has_next else None,
             "previous": str(request.url.include_query_params(page=page - 1)) if page > 1 else None,
-            "results": items[start : start + page_size],
+            "results": results,
         }
     )
 
@@ -262,14 +304,17 @@ def create_app(
                 raise QueryError(f"Unsupported operator {combine!r}: use AND or OR.")
         except QueryError as exc:
             raise Refusal(400, {"detail": str(exc)}) from None
-        records = state.list_customers(
+        start = (page - 1) * page_size
+        total, records = state.page_customers(
             environment,
             conditions,
             sort_field=sort_field,
             descending=descending,
             match_all=combine == "AND",
+            start=start,
+            stop=start + page_size,
         )
-        return _page(request, [model.list_item(r) for r in records], page, page_size)
+        return _page(request, [model.list_item(r) for r in records], total, page, page_size)
 
     @refusing
     async def customer(request: Request) -> Response:
@@ -296,7 +341,11 @@ def create_app(
     async def list_credit_transactions(request: Request) -> Response:
         page = positive_int(request, "page", 1)
         page_size = positive_int(request, "page_size", 100, maximum=1000)
-        return _page(request, state.credit_transactions(), page, page_size)
+        transactions = state.credit_transactions()
+        start = (page - 1) * page_size
+        return _page(
+            request, transactions[start : start + page_size], len(transactions), page, page_size
+        )
 
     @refusing
     async def credit_transaction(request: Request) -> Response:
