@@ -8,7 +8,7 @@ from typing import Any
 
 from reconciler.domain import CustomerKey, LiveCustomer
 from reconciler.export.document import ManifestDocument
-from reconciler.export.roundtrip import RoundTripFile, unified_diff
+from reconciler.export.roundtrip import RoundTripFile, guess_indent, unified_diff
 from reconciler.export.update import FileEdit, add_customers, adopt_live, places
 from reconciler.manifests import load_manifests
 
@@ -169,3 +169,11 @@ def test_unified_diff_names_files_like_git() -> None:
     """a/ and b/ prefixes; a new file diffs against /dev/null."""
     assert unified_diff("m.yaml", "x\n", "y\n").startswith("--- a/m.yaml\n+++ b/m.yaml\n")
     assert unified_diff("n.yaml", "", "y\n", new_file=True).startswith("--- /dev/null\n")
+
+
+def test_indentation_is_guessed_from_the_text() -> None:
+    """Nested keys and list dashes give (mapping, sequence, offset); a plain file the default."""
+    assert guess_indent("customers:\n  - a: 1\n    m:\n      k: v\n") == (2, 4, 2)
+    assert guess_indent("customers:\n- a: 1\n  m:\n    k: v\n") == (2, 2, 0)
+    assert guess_indent("defaults:\n    x: 1\ncustomers:\n    -   a: 1\n") == (4, 8, 4)
+    assert guess_indent("provider: respan\n") == (2, 4, 2)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import difflib
 import io
 import itertools
+import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, Final
@@ -27,7 +28,8 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from reconciler.export.values import Timestamp
 
-# (mapping, sequence, offset) indentations tried, most common first: "customers:\n  - id: x".
+# (mapping, sequence, offset) indentations tried after the guess, most common first:
+# (2, 4, 2) is "customers:\n  - id: x".
 INDENT_CANDIDATES: Final = (
     (2, 4, 2),
     (2, 2, 0),
@@ -39,8 +41,12 @@ INDENT_CANDIDATES: Final = (
         if (mapping, offset + dash, offset) not in ((2, 4, 2), (2, 2, 0))
     ),
 )
-# Larger files try only the most common styles: each try dumps the whole file.
-FULL_INFERENCE_BYTES: Final = 256 * 1024
+# Up to this size the guessed style is checked by dumping the unedited file (and other styles
+# tried if it does not reproduce it); larger files trust the guess, as each dump takes a while.
+VERIFIED_INFERENCE_BYTES: Final = 256 * 1024
+# A key whose value is a block below it ("customers:"), possibly as a list item ("- a:").
+_BLOCK_KEY: Final = re.compile(r"^(?P<indent> *)(?P<dash>(?:- +)*)[^\s#'\"-][^:#]*:\s*(?:#.*)?$")
+_DASH: Final = re.compile(r"^(?P<indent> *)(?P<dash>- +)\S")
 _STR_TAG: Final = "tag:yaml.org,2002:str"
 _RESOLVER: Final = yaml.resolver.Resolver()
 
@@ -80,8 +86,26 @@ class RoundTripFile:
         self.original = text
         self.documents: list[Any] = list(_yaml(INDENT_CANDIDATES[0]).load_all(text))
         # Loading does not depend on the indentation setting; only dumping does.
-        small = len(text) <= FULL_INFERENCE_BYTES
-        self.indent = _best_indent(text, INDENT_CANDIDATES if small else INDENT_CANDIDATES[:3])
+        guess = guess_indent(text)
+        if len(text) <= VERIFIED_INFERENCE_BYTES:
+            candidates = [guess, *(c for c in INDENT_CANDIDATES if c != guess)]
+            self.indent = self._best_indent(candidates)
+        else:
+            self.indent = guess
+
+    def _best_indent(self, candidates: Sequence[tuple[int, int, int]]) -> tuple[int, int, int]:
+        """The candidate whose dump of the unedited file differs from it in the fewest lines."""
+        best, fewest = candidates[0], None
+        original = self.original.splitlines()
+        for candidate in candidates:
+            self.indent = candidate
+            dumped = self.dump().splitlines()
+            changed = sum(1 for a, b in itertools.zip_longest(original, dumped) if a != b)
+            if fewest is None or changed < fewest:
+                best, fewest = candidate, changed
+            if changed == 0:
+                break
+        return best
 
     def dump(self) -> str:
         """The documents as text, in the file's own indentation style."""
@@ -93,21 +117,38 @@ class RoundTripFile:
         return stream.getvalue()
 
 
-def _best_indent(text: str, candidates: Sequence[tuple[int, int, int]]) -> tuple[int, int, int]:
-    """The candidate whose dump of the unedited file differs from it in the fewest lines."""
-    best, fewest = candidates[0], None
-    original = text.splitlines()
-    for candidate in candidates:
-        handler = _yaml(candidate)
-        stream = io.StringIO()
-        handler.dump_all([d for d in handler.load_all(text) if d is not None], stream)
-        dumped = stream.getvalue().splitlines()
-        changed = sum(1 for a, b in itertools.zip_longest(original, dumped) if a != b)
-        if fewest is None or changed < fewest:
-            best, fewest = candidate, changed
-        if changed == 0:
+def guess_indent(text: str) -> tuple[int, int, int]:
+    """``(mapping, sequence, offset)`` read from the first nested mapping and list in ``text``.
+
+    ``offset`` is how far a list's dash sits right of its key, ``sequence`` how far the item's
+    content does; ``mapping`` how far a nested key sits right of its parent. Styles the text
+    does not show fall back to the most common one.
+    """
+    mapping: int | None = None
+    sequence: tuple[int, int] | None = None
+    lines = [
+        line for line in text.splitlines() if line.strip() and not line.lstrip().startswith("#")
+    ]
+    for parent, child in itertools.pairwise(lines):
+        key = _BLOCK_KEY.match(parent)
+        if key is None:
+            continue
+        column = len(key.group("indent")) + len(key.group("dash"))
+        dash = _DASH.match(child)
+        if dash is not None and sequence is None:
+            offset = len(dash.group("indent")) - column
+            content = len(dash.group("indent")) + len(dash.group("dash")) - column
+            if offset >= 0:
+                sequence = (content, offset)
+        elif dash is None and mapping is None:
+            nested = len(child) - len(child.lstrip(" ")) - column
+            if nested > 0:
+                mapping = nested
+        if mapping is not None and sequence is not None:
             break
-    return best
+    default = INDENT_CANDIDATES[0]
+    content, offset = sequence if sequence is not None else (default[1], default[2])
+    return (mapping or default[0], content, offset)
 
 
 def to_yaml(value: Any) -> Any:
