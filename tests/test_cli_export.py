@@ -533,3 +533,28 @@ def test_usage_errors_exit_1(
     run = cli("export", *args)
     assert run.code == 1
     assert message in run.err
+
+
+def test_fields_the_api_omits_are_left_out_not_guessed(
+    emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
+) -> None:
+    """A retrieve without metadata/markup (as the vendor SDK models it): neither is written."""
+    emulator(omit_fields=frozenset({"metadata", "markup_percentage"}))
+    run = cli("export", "-o", "prod.yaml")
+    assert run.code == 0, run.err
+    text = (project / "prod.yaml").read_text(encoding="utf-8")
+    assert "metadata" not in text
+    assert "markup_percentage" not in text
+    assert 'period_start: "2026-11-01T00:00:00Z"' in text
+    assert plan_is_empty(cli, "prod.yaml")
+
+
+def test_schema_flag_sets_the_modeline(
+    emulator: Callable[..., Any], cli: Callable[..., Run]
+) -> None:
+    """--schema URL is written as given in the editor modeline."""
+    emulator()
+    url = "https://example.test/reconciler/v1/manifest.schema.json"
+    run = cli("export", "--schema", url)
+    assert run.code == 0, run.err
+    assert run.out.startswith(f"# yaml-language-server: $schema={url}\n")
