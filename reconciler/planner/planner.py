@@ -27,8 +27,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import Any, Final
 
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, ProviderModel
 from reconciler.errors import ConfigError
@@ -103,19 +104,23 @@ def _model(models: Mapping[str, ProviderModel], name: str) -> ProviderModel:
 def _update(model: ProviderModel, customer: DesiredCustomer, found: LiveCustomer) -> Change | None:
     fields: list[FieldChange] = []
     payload: dict[str, Any] = {}
-    before: dict[str, Any] = {}
     ignored = customer.lifecycle.ignore_changes
-    for name, spec in model.fields.items():
-        if name not in customer.fields or name in ignored:
-            continue
-        live_value = normalize(spec, found.get(name))
-        before[name] = live_value
-        diff = diff_field(model, spec, normalize(spec, customer.fields[name]), live_value)
+    managed = [
+        (name, spec)
+        for name, spec in model.fields.items()
+        if name in customer.fields and name not in ignored
+    ]
+    for name, spec in managed:
+        wanted, live_value = customer.fields[name], found.get(name)
+        if _identical(wanted, live_value):
+            continue  # most fields of most customers: no normalizing, no diffing
+        diff = diff_field(model, spec, normalize(spec, wanted), normalize(spec, live_value))
         if diff is not None:
             fields.extend(diff.changes)
             payload[name] = diff.payload
     if not payload:
         return None
+    before = {name: normalize(spec, found.get(name)) for name, spec in managed}
     return Change(
         action="update",
         provider=customer.provider,
@@ -126,6 +131,19 @@ def _update(model: ProviderModel, customer: DesiredCustomer, found: LiveCustomer
         before=before,
         source=customer.source,
     )
+
+
+_PLAIN_TYPES: Final = frozenset({str, Decimal, bool, type(None)})
+
+
+def _identical(wanted: Any, live: Any) -> bool:
+    """Equal before any normalizing: same plain type and equal value.
+
+    Equal strings, booleans or decimals (``Decimal("250") == Decimal("250.00")``) normalize to
+    equal values for every field kind, so the cheap check never hides a change. Containers are
+    left to ``diff_field``: ``{"x": True} == {"x": 1}`` in Python, but not in a plan.
+    """
+    return type(wanted) is type(live) and type(wanted) in _PLAIN_TYPES and wanted == live
 
 
 def _create(model: ProviderModel, customer: DesiredCustomer) -> Change:
