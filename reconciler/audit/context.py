@@ -6,14 +6,15 @@ machine otherwise, so a record made on a laptop and one made in CI answer the sa
 
 from __future__ import annotations
 
+import contextlib
 import getpass
-import json
 import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from reconciler.github_actions import event_pull_request_number
 
 # refs/pull/<number>/merge (or /head): the ref GitHub checks out for a pull_request event.
 _PULL_REF = re.compile(r"^refs/pull/(\d+)/(?:merge|head)$")
@@ -86,30 +87,12 @@ def _git_commit(environ: Mapping[str, str], manifest_dir: Path | None) -> str | 
 
 
 def _pull_request(environ: Mapping[str, str]) -> int | None:
-    number = _pull_request_from_event(environ.get("GITHUB_EVENT_PATH", ""))
-    if number is not None:
-        return number
+    event_path = environ.get("GITHUB_EVENT_PATH", "")
+    if event_path:
+        # An unreadable payload must not stop an audited apply: fall back to GITHUB_REF.
+        with contextlib.suppress(OSError, UnicodeDecodeError, ValueError):
+            number = event_pull_request_number(Path(event_path))
+            if number is not None:
+                return number
     match = _PULL_REF.match(environ.get("GITHUB_REF", "").strip())
     return int(match.group(1)) if match else None
-
-
-def _pull_request_from_event(event_path: str) -> int | None:
-    if not event_path:
-        return None
-    try:
-        payload: Any = json.loads(Path(event_path).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError):
-        return None
-    if not isinstance(payload, dict):
-        return None
-    # pull_request / pull_request_target events carry the pull request itself; comments on a
-    # pull request carry an "issue" marked with a "pull_request" key. Plain issues are not PRs.
-    pull_request = payload.get("pull_request")
-    issue = payload.get("issue")
-    if isinstance(pull_request, dict):
-        number = pull_request.get("number")
-    elif isinstance(issue, dict) and "pull_request" in issue:
-        number = issue.get("number")
-    else:
-        return None
-    return number if isinstance(number, int) and not isinstance(number, bool) else None

@@ -9,6 +9,7 @@ from pathlib import Path
 import click
 
 from reconciler.config import find_config
+from reconciler.github_actions import workflow_command
 from reconciler.manifests import ManifestReport, check_manifests
 from reconciler.problems import Problem
 
@@ -99,28 +100,17 @@ def render_json(report: ManifestReport) -> str:
     return json.dumps(document, indent=2)
 
 
-def _escape_data(text: str) -> str:
-    # GitHub workflow commands: '%', CR and LF are escaped in the message...
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    # ...and ':' and ',' too in property values, which they would otherwise end.
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def render_github(report: ManifestReport) -> list[str]:
     """``::error file=...,line=...,col=...::message`` workflow commands, then a summary."""
-    lines: list[str] = []
-    for problem in report.problems:
-        properties = ",".join(
-            (
-                f"file={_escape_property(problem.path)}",
-                f"line={problem.line}",
-                f"col={problem.column}",
-            )
+    lines = [
+        workflow_command(
+            problem.severity,
+            problem.message + (f"\nhint: {problem.hint}" if problem.hint else ""),
+            problem.path,
+            problem.line,
+            problem.column,
         )
-        message = problem.message + (f"\nhint: {problem.hint}" if problem.hint else "")
-        lines.append(f"::{problem.severity} {properties}::{_escape_data(message)}")
+        for problem in report.problems
+    ]
     lines.append(summary(report))
     return lines
