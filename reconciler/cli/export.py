@@ -149,6 +149,8 @@ def export(
                 raise click.UsageError(f"{flag} is only used with --update")
     elif output is not None or split != "none":
         raise click.UsageError("--update rewrites manifests in place: drop -o/--split")
+    elif add_new is None and (filter_texts or field_list):
+        raise click.UsageError("with --update, --filter and --fields choose what --add-new adds")
     model = MODELS[provider_name or DEFAULT_PROVIDER]
     for environment in environments:
         if environment not in model.environments:
@@ -314,10 +316,11 @@ def _update(
         )
         wanted.update((provider_name or DEFAULT_PROVIDER, env) for env in environments)
     providers = sorted({provider for provider, _ in wanted})
-    if (context.base_url or context.rate_limit) and provider_name is None and len(providers) > 1:
+    several = provider_name is None and len(providers) > 1
+    if several and (context.base_url or context.rate_limit or add_new is not None):
         raise click.UsageError(
-            "--base-url and --rate-limit need --provider when the manifests use several "
-            f"providers ({', '.join(providers)})"
+            "--base-url, --rate-limit and --add-new need --provider when the manifests use "
+            f"several providers ({', '.join(providers)})"
         )
 
     live: dict[CustomerKey, LiveCustomer] = {}
