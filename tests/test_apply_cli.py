@@ -508,7 +508,7 @@ def test_progress_is_drawn_on_a_terminal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """With stderr on a terminal a progress bar is drawn there, and stdout stays clean."""
-    monkeypatch.setattr("reconciler.cli.apply._stderr_is_terminal", lambda: True)
+    monkeypatch.setattr("reconciler.cli.common.stderr_is_terminal", lambda: True)
     run = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
     assert run.code == 0
     assert "Applying" in run.err

@@ -338,7 +338,7 @@ def test_progress_bar_on_a_terminal(
 ) -> None:
     """When stderr is a terminal, detail reads show a progress bar there (stdout stays YAML)."""
     emulator()
-    monkeypatch.setattr("reconciler.cli.export._stderr_is_terminal", lambda: True)
+    monkeypatch.setattr("reconciler.cli.common.stderr_is_terminal", lambda: True)
     run = cli("export")
     assert run.code == 0, run.err
     assert "Reading respan/prod" in run.err

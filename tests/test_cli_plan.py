@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from reconciler.cli import main
-from reconciler.cli.plan import use_color
+from reconciler.cli.common import use_color
 from reconciler.emulator import RespanState, RunningEmulator
 from reconciler.manifests import load_manifests
 from reconciler.savedplan import ProviderTarget, load_saved_plan

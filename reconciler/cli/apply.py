@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import itertools
 import os
 import sys
 from collections import defaultdict
@@ -28,18 +29,18 @@ import click
 from reconciler.apply import ApplyReport, FreshState, ProgressCallback, apply_plan
 from reconciler.apply.summary import headline, report_markdown, report_table
 from reconciler.audit import AuditLog, discover_context
-from reconciler.cli.plan import (
-    _environments,
-    _logging,
-    _manifest_paths,
-    _read_live,
-    _read_usage,
+from reconciler.cli.common import (
+    manifest_paths,
+    progress_bar,
+    use_color,
+    verbose_logging,
 )
 from reconciler.config import DEFAULT_AUDIT_LOG, Config, find_config
 from reconciler.connection import ProviderHandle, open_provider
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Policy, Source
 from reconciler.errors import SavedPlanError
 from reconciler.github import append_step_summary
+from reconciler.livestate import environments, read_live, read_usage
 from reconciler.manifests import load_manifests
 from reconciler.plan import MUTATING_ACTIONS, Change, Plan
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
@@ -134,7 +135,7 @@ def apply(
         return EXIT_FAILED
     config = find_config(Path.cwd())
     policy = config.policy if config is not None else Policy()
-    with _logging(verbose), contextlib.ExitStack() as stack:
+    with verbose_logging(verbose), contextlib.ExitStack() as stack:
 
         def connect(name: str) -> ProviderHandle:
             handle = open_provider(
@@ -159,7 +160,8 @@ def apply(
         else:
             prepared, handles = _from_saved_plan(plan_file, config, policy, provider_name, connect)
         plan = prepared.plan
-        click.echo(render_text(plan, color=_color()), nl=False, color=_color())
+        color = use_color(sys.stdout, os.environ)
+        click.echo(render_text(plan, color=color), nl=False, color=color)
         if plan.policy_violations or not plan.has_changes:
             # Nothing will be sent: the plan itself is the run's summary.
             append_step_summary(render_markdown(plan))
@@ -190,8 +192,8 @@ def _from_manifests(
     connect: ConnectFn,
 ) -> tuple[_Prepared, dict[str, ProviderHandle]]:
     """Plan from manifests exactly as ``reconciler plan`` does."""
-    manifest_paths = _manifest_paths(paths, config)
-    loaded = load_manifests(manifest_paths)
+    sources = manifest_paths(paths, config)
+    loaded = load_manifests(sources)
     for warning in loaded.warnings:
         click.echo(str(warning), err=True)
     customers = [
@@ -206,11 +208,12 @@ def _from_manifests(
             f"providers ({', '.join(names)})"
         )
     handles = {name: connect(name) for name in names}
-    live = _read_live(handles, _environments(customers), customers, options)
+    providers = {name: handle.provider for name, handle in handles.items()}
+    live = read_live(providers, environments(customers), customers, options)
     plan = build_plan(customers, live, MODELS, options)
-    usage = _read_usage(handles, plan)
+    usage = read_usage(providers, plan)
     plan = dataclasses.replace(plan, policy_violations=evaluate_policy(plan, policy, usage, MODELS))
-    first = Path(manifest_paths[0]) if manifest_paths else None
+    first = Path(sources[0]) if sources else None
     manifest_dir = (first if first.is_dir() else first.parent) if first is not None else None
     checksum = str(plan_document(plan)["checksum"])
     return _Prepared(plan, checksum, manifest_dir), handles
@@ -255,7 +258,7 @@ def _from_saved_plan(
     if not plan.policy_violations:
         # Enforce this project's guardrails too: a plan made under a laxer reconciler.yaml
         # must not get past the one in force where it is applied.
-        usage = _read_usage(handles, plan)
+        usage = read_usage({name: handle.provider for name, handle in handles.items()}, plan)
         violations = evaluate_policy(plan, policy, usage, MODELS)
         plan = dataclasses.replace(plan, policy_violations=violations)
     fresh = _read_fresh(handles, changes, plan_file) if not plan.policy_violations else None
@@ -336,18 +339,16 @@ def _audit_path(flag: Path | None, config: Config | None) -> Path | None:
 
 @contextlib.contextmanager
 def _progress(total: int) -> Iterator[ProgressCallback | None]:
-    """A progress bar on stderr when it is a terminal; nothing otherwise."""
-    if total == 0 or not _stderr_is_terminal():
+    """Advance a progress bar by one per finished change (when stderr is a terminal)."""
+    if total == 0:
         yield None
         return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    console = Console(stderr=True, force_terminal=True)
-    columns = (TextColumn("Applying"), BarColumn(), MofNCompleteColumn())
-    with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("apply", total=total)
-        yield lambda outcome: bar.advance(task)
+    with progress_bar("Applying") as update:
+        if update is None:
+            yield None
+            return
+        done = itertools.count(1)
+        yield lambda outcome: update(next(done), total)
 
 
 def _confirmed() -> bool:
@@ -360,13 +361,5 @@ def _confirmed() -> bool:
     return str(answer).strip() == CONFIRMATION
 
 
-def _color() -> bool:
-    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
-
-
 def _stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
-
-
-def _stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()

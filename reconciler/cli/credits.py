@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import click
 
-from reconciler.cli.plan import _logging
+from reconciler.cli.common import verbose_logging
 from reconciler.config import find_config
 from reconciler.connection import open_provider
 from reconciler.credits import (
@@ -75,7 +75,7 @@ def credits(
             ) from None
     config = find_config(Path.cwd())
     with (
-        _logging(verbose),
+        verbose_logging(verbose),
         open_provider(
             "respan",
             config=config,

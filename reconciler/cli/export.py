@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import os
-import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import click
 
-from reconciler.cli.plan import _logging, _manifest_paths
+from reconciler.cli.common import manifest_paths, progress_bar, verbose_logging
 from reconciler.clients.retry import RetryPolicy
 from reconciler.config import Config, find_config
 from reconciler.connection import ProviderHandle, open_provider
@@ -51,7 +50,6 @@ from reconciler.export import (
     write_atomic,
 )
 from reconciler.export.files import is_directory_target
-from reconciler.export.live import Progress
 from reconciler.export.render import DEFAULT_SCHEMA
 from reconciler.manifests import display_path, load_manifests, parse_yaml, schema_problems
 from reconciler.providers.catalog import DEFAULT_PROVIDER, MODELS
@@ -164,7 +162,7 @@ def export(
     fields = field_selection(model, _names(field_list))
     config = find_config(Path.cwd())
     context = _Context(config, base_url, rate_limit, verbose)
-    with _logging(verbose):
+    with verbose_logging(verbose):
         if update:
             edits = _update(
                 paths,
@@ -240,7 +238,7 @@ def _export(
         reader = export_reader(handle.provider)
         source = handle.provider.base_url
         for environment in dict.fromkeys(environments):
-            with _progress(f"Reading {model.name}/{environment}") as progress:
+            with progress_bar(f"Reading {model.name}/{environment}") as progress:
                 read = reader.read(environment, terms, fields, progress=progress)
             _note_read(builder.notes, read.gone, read.unaddressable)
             documents.append(builder.document(environment, read.customers))
@@ -300,7 +298,7 @@ def _update(
     include_nulls: bool,
     schema: str | None,
 ) -> list[FileEdit]:
-    loaded = load_manifests(_manifest_paths(paths, context.config))
+    loaded = load_manifests(manifest_paths(paths, context.config))
     for warning in loaded.warnings:
         click.echo(str(warning), err=True)
     manifests = {path: RoundTripFile(path.read_text(encoding="utf-8")) for path in loaded.files}
@@ -341,7 +339,7 @@ def _update(
                     continue
                 known = {c.id for c in loaded.customers if c.key[:2] == (name, environment)}
                 reader = export_reader(handle.provider)
-                with _progress(f"Reading new {name}/{environment}") as progress:
+                with progress_bar(f"Reading new {name}/{environment}") as progress:
                     read = reader.read(environment, terms, fields, exclude=known, progress=progress)
                 _note_read(builder.notes, read.gone, read.unaddressable)
                 if read.customers:
@@ -449,32 +447,3 @@ def _print_notes(notes: Sequence[ExportNote | str]) -> None:
         click.echo(f"Note: {note}", err=True)
     if len(notes) > MAX_NOTES:
         click.echo(f"Note: ... and {len(notes) - MAX_NOTES} more like these.", err=True)
-
-
-@contextlib.contextmanager
-def _progress(label: str) -> Iterator[Progress | None]:
-    """A progress bar of detail reads on stderr when it is a terminal; nothing otherwise."""
-    if not _stderr_is_terminal():
-        yield None
-        return
-    from rich import progress as bars
-    from rich.console import Console
-
-    console = Console(stderr=True, force_terminal=True)
-    columns = (
-        bars.TextColumn(label),
-        bars.BarColumn(),
-        bars.MofNCompleteColumn(),
-        bars.TimeRemainingColumn(),
-    )
-    with bars.Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(label, total=None)
-
-        def advance(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield advance
-
-
-def _stderr_is_terminal() -> bool:
-    return sys.stderr.isatty()

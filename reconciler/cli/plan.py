@@ -13,25 +13,22 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import logging
 import os
 import sys
-from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
 
 import click
 
-from reconciler.config import Config, find_config
-from reconciler.connection import ProviderHandle, open_provider
-from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Policy
+from reconciler.cli.common import manifest_paths, use_color, verbose_logging
+from reconciler.config import find_config
+from reconciler.connection import open_provider
+from reconciler.domain import Policy
 from reconciler.github import append_step_summary
+from reconciler.livestate import environments, read_live, read_usage
 from reconciler.manifests import load_manifests
 from reconciler.plan import Plan
-from reconciler.planner import PlanOptions, build_plan, evaluate_policy, usage_candidates
+from reconciler.planner import PlanOptions, build_plan, evaluate_policy
 from reconciler.providers.catalog import MODELS
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.savedplan import ProviderTarget, write_saved_plan
@@ -105,7 +102,7 @@ def plan(
     `manifests:` of ./reconciler.yaml are planned.
     """
     config = find_config(Path.cwd())
-    loaded = load_manifests(_manifest_paths(paths, config))
+    loaded = load_manifests(manifest_paths(paths, config))
     for warning in loaded.warnings:
         click.echo(str(warning), err=True)
     customers = [
@@ -122,7 +119,7 @@ def plan(
     options = PlanOptions(prune=prune, targets=targets, excludes=excludes)
     policy = config.policy if config is not None else Policy()
 
-    with _logging(verbose), contextlib.ExitStack() as stack:
+    with verbose_logging(verbose), contextlib.ExitStack() as stack:
         handles = {
             name: stack.enter_context(
                 open_provider(
@@ -135,15 +132,16 @@ def plan(
             )
             for name in providers
         }
-        environments = _environments(customers)
-        live = _read_live(handles, environments, customers, options)
+        providers_by_name = {name: handle.provider for name, handle in handles.items()}
+        wanted = environments(customers)
+        live = read_live(providers_by_name, wanted, customers, options)
         result = build_plan(customers, live, MODELS, options)
-        usage = _read_usage(handles, result)
+        usage = read_usage(providers_by_name, result)
         result = dataclasses.replace(
             result, policy_violations=evaluate_policy(result, policy, usage, MODELS)
         )
         targets_read = [
-            ProviderTarget(name, handles[name].provider.base_url, environments[name])
+            ProviderTarget(name, handles[name].provider.base_url, wanted[name])
             for name in providers
         ]
 
@@ -164,56 +162,6 @@ def plan(
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else 0
 
 
-def _manifest_paths(paths: Sequence[Path], config: Config | None) -> Sequence[Path]:
-    if paths:
-        return paths
-    if config is None:
-        raise click.UsageError("no PATH given and no reconciler.yaml in this directory")
-    if not config.manifests:
-        raise click.UsageError("no PATH given and reconciler.yaml lists no 'manifests:'")
-    return config.manifests
-
-
-def _environments(customers: Sequence[DesiredCustomer]) -> dict[str, tuple[str, ...]]:
-    """Per provider, the environments its declared customers live in (sorted)."""
-    found: dict[str, set[str]] = defaultdict(set)
-    for customer in customers:
-        found[customer.provider].add(customer.environment)
-    return {name: tuple(sorted(envs)) for name, envs in found.items()}
-
-
-def _read_live(
-    handles: Mapping[str, ProviderHandle],
-    environments: Mapping[str, tuple[str, ...]],
-    customers: Sequence[DesiredCustomer],
-    options: PlanOptions,
-) -> dict[CustomerKey, LiveCustomer]:
-    """Every live customer of the environments involved, by key.
-
-    Only customers inside the target/exclude selection are passed as declared, so customers
-    left out of this plan cost no detail reads.
-    """
-    live: dict[CustomerKey, LiveCustomer] = {}
-    for name, handle in handles.items():
-        declared = [c for c in customers if c.provider == name and options.selects(c.id)]
-        for environment in environments[name]:
-            for found in handle.provider.read_live(environment, declared).values():
-                live[found.key] = found
-    return live
-
-
-def _read_usage(handles: Mapping[str, ProviderHandle], result: Plan) -> dict[CustomerKey, Decimal]:
-    """Current-period usage of the customers whose guarded budget goes down, and only those."""
-    wanted: dict[tuple[str, str], list[str]] = defaultdict(list)
-    for provider, environment, customer_id in sorted(usage_candidates(result, MODELS)):
-        wanted[(provider, environment)].append(customer_id)
-    usage: dict[CustomerKey, Decimal] = {}
-    for (provider, environment), ids in wanted.items():
-        for customer_id, amount in handles[provider].provider.read_usage(environment, ids).items():
-            usage[(provider, environment, customer_id)] = amount
-    return usage
-
-
 def _print(result: Plan, output_format: str, redact: bool) -> None:
     if output_format == "json":
         click.echo(render_json(result), nl=False)
@@ -222,27 +170,3 @@ def _print(result: Plan, output_format: str, redact: bool) -> None:
     else:
         color = use_color(sys.stdout, os.environ)
         click.echo(render_text(result, color=color, redact=redact), nl=False, color=color)
-
-
-def use_color(stream: TextIO, environ: Mapping[str, str]) -> bool:
-    """Colour only when ``stream`` is a terminal, and never when ``NO_COLOR`` is set at all."""
-    return "NO_COLOR" not in environ and stream.isatty()
-
-
-@contextlib.contextmanager
-def _logging(verbose: bool) -> Iterator[None]:
-    """With ``-v``, debug logging of reconciler's own loggers to stderr for this run."""
-    if not verbose:
-        yield
-        return
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
-    logger = logging.getLogger("reconciler")
-    previous = logger.level
-    logger.addHandler(handler)
-    logger.setLevel(logging.DEBUG)
-    try:
-        yield
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(previous)

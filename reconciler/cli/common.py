@@ -1,0 +1,82 @@
+"""What several commands share: where manifests come from, verbose logging, terminal output."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TextIO
+
+import click
+
+from reconciler.config import Config
+
+ProgressUpdate = Callable[[int, int | None], None]
+"""Report ``(done, total)`` to a progress bar; ``total`` None while unknown."""
+
+
+def manifest_paths(paths: Sequence[Path], config: Config | None) -> Sequence[Path]:
+    """PATHs as given, else the ``manifests:`` of ``./reconciler.yaml`` (a usage error if none)."""
+    if paths:
+        return paths
+    if config is None:
+        raise click.UsageError("no PATH given and no reconciler.yaml in this directory")
+    if not config.manifests:
+        raise click.UsageError("no PATH given and reconciler.yaml lists no 'manifests:'")
+    return config.manifests
+
+
+def use_color(stream: TextIO, environ: Mapping[str, str]) -> bool:
+    """Colour only when ``stream`` is a terminal, and never when ``NO_COLOR`` is set at all."""
+    return "NO_COLOR" not in environ and stream.isatty()
+
+
+def stderr_is_terminal() -> bool:
+    """Whether progress bars can be drawn (stderr is a terminal)."""
+    return sys.stderr.isatty()
+
+
+@contextlib.contextmanager
+def progress_bar(label: str) -> Iterator[ProgressUpdate | None]:
+    """A transient progress bar on stderr when it is a terminal; ``None`` otherwise."""
+    if not stderr_is_terminal():
+        yield None
+        return
+    from rich import progress as bars
+    from rich.console import Console
+
+    console = Console(stderr=True, force_terminal=True)
+    columns = (
+        bars.TextColumn(label),
+        bars.BarColumn(),
+        bars.MofNCompleteColumn(),
+        bars.TimeRemainingColumn(),
+    )
+    with bars.Progress(*columns, console=console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield update
+
+
+@contextlib.contextmanager
+def verbose_logging(verbose: bool) -> Iterator[None]:
+    """With ``-v``, debug logging of reconciler's own loggers to stderr for this run."""
+    if not verbose:
+        yield
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger = logging.getLogger("reconciler")
+    previous = logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(previous)
