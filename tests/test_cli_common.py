@@ -1,0 +1,39 @@
+"""Pieces the commands share."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import click
+import pytest
+
+from reconciler.cli.common import manifest_paths, progress_bar, verbose_logging
+
+
+def test_given_paths_win_over_the_config() -> None:
+    """PATH arguments are used as given, whatever reconciler.yaml says."""
+    assert manifest_paths((Path("x.yaml"),), None) == (Path("x.yaml"),)
+
+
+def test_no_path_and_no_config_is_a_usage_error() -> None:
+    """Without PATH and without reconciler.yaml the command says what to do."""
+    with pytest.raises(click.UsageError, match="no PATH given and no reconciler.yaml"):
+        manifest_paths((), None)
+
+
+def test_no_progress_bar_without_a_terminal() -> None:
+    """Off a terminal there is no bar to update (and nothing drawn on stderr)."""
+    with progress_bar("Reading") as update:
+        assert update is None
+
+
+def test_verbose_logging_is_scoped_to_the_run(capsys: pytest.CaptureFixture[str]) -> None:
+    """-v sends reconciler's debug lines to stderr, and only while the command runs."""
+    logger = logging.getLogger("reconciler.test")
+    with verbose_logging(True):
+        logger.debug("inside")
+    logger.debug("outside")
+    err = capsys.readouterr().err
+    assert "DEBUG reconciler.test: inside" in err
+    assert "outside" not in err
