@@ -18,7 +18,7 @@ def test_given_paths_win_over_the_config() -> None:
 
 def test_no_path_and_no_config_is_a_usage_error() -> None:
     """Without PATH and without reconciler.yaml the command says what to do."""
-    with pytest.raises(click.UsageError, match="no PATH given and no reconciler.yaml"):
+    with pytest.raises(click.UsageError, match=r"no PATH given and no reconciler\.yaml"):
         manifest_paths((), None)
 
 
