@@ -583,3 +583,26 @@ def test_target_limits_what_is_applied_and_github_provenance_is_recorded(
     )
     assert record["pull_request"] == 12
     assert float(budget(emulator, "beta")) == pytest.approx(10.5)
+
+
+def test_undeclared_live_metadata_keys_survive_an_apply(
+    project: Path,
+    respan_emulator: Emulators,
+    monkeypatch: pytest.MonkeyPatch,
+    cli: Callable[..., Run],
+) -> None:
+    """Changing one declared metadata key keeps the keys the manifest does not mention, even
+    though the emulator's PATCH replaces the stored object whole."""
+    running = respan_emulator(
+        seed={"customers": [{"customer_identifier": "m", "metadata": {"tier": "a", "crm": "7"}}]}
+    )
+    point_at(monkeypatch, running)
+    (project / "customers.yaml").write_text(
+        "customers:\n  - customer_identifier: m\n    metadata: {tier: b, gone: null}\n",
+        encoding="utf-8",
+    )
+    assert cli("apply", "customers.yaml", "--auto-approve", *PACED).code == 0
+    found = running.state.get_customer("m", environment="prod")
+    assert found is not None
+    assert found["metadata"] == {"tier": "b", "crm": "7"}
+    assert cli("plan", "customers.yaml", "--detailed-exitcode", "--rate-limit", FAST).code == 0

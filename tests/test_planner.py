@@ -198,8 +198,8 @@ def test_targets_also_narrow_prune() -> None:
     assert [c.id for c in result.changes] == ["old-1"]
 
 
-def test_respan_metadata_sends_whole_declared_object_and_ignores_extra_live_keys() -> None:
-    """Non-authoritative metadata: per-key paths, extra live keys kept, whole object sent."""
+def test_respan_metadata_sends_whole_resulting_object_keeping_extra_live_keys() -> None:
+    """Non-authoritative metadata: per-key paths; the whole object sent keeps undeclared keys."""
     change = only(
         plan(
             [desired("a", metadata={"tier": "gold", "owner": "x"})],
@@ -207,7 +207,17 @@ def test_respan_metadata_sends_whole_declared_object_and_ignores_extra_live_keys
         )
     )
     assert change.fields == (FieldChange("metadata.tier", "silver", "gold", FieldKind.METADATA),)
-    assert change.payload == {"metadata": {"owner": "x", "tier": "gold"}}
+    assert change.payload == {"metadata": {"extra": 1, "owner": "x", "tier": "gold"}}
+
+
+def test_respan_metadata_key_declared_null_is_absent() -> None:
+    """A key declared null is removed when live has it and is no change when live lacks it."""
+    change = only(
+        plan([desired("a", metadata={"t": None})], [live("a", metadata={"t": "x", "e": 1})])
+    )
+    assert change.fields == (FieldChange("metadata.t", "x", None, FieldKind.METADATA),)
+    assert change.payload == {"metadata": {"e": 1}}
+    assert plan([desired("a", metadata={"t": None})], [live("a", metadata={"e": 1})]).unchanged == 1
 
 
 def test_respan_metadata_extra_live_keys_alone_are_no_change() -> None:

@@ -8,7 +8,10 @@ slower per record) name the paths inside them, such as ``metadata.tier`` or
 What is sent follows the provider's model, never its name:
 
 - metadata, ``metadata_authoritative=False`` (Respan): live keys the manifest does not declare
-  are not managed and not compared; the whole declared object is sent.
+  are not managed and not compared. What is sent is the whole resulting object (the live keys
+  the manifest does not mention, kept as they are, plus the declared ones), so an update means
+  the same whether the API replaces the stored object or merges into it. A declared key set to
+  ``null`` means "absent": it is left out of what is sent.
 - metadata, ``metadata_authoritative=True`` (Autumn, a merge API): the declared object is the
   whole truth; only changed keys are sent, and a live key the manifest does not declare is sent
   as ``null``, which removes it. A declared key set to ``null`` means "absent".
@@ -64,7 +67,7 @@ def diff_field(model: ProviderModel, spec: FieldSpec, desired: Any, live: Any) -
 
 def create_value(model: ProviderModel, spec: FieldSpec, desired: Any) -> Any:
     """What to send for a field when nothing live can be compared (create, unknown live)."""
-    if spec.kind is FieldKind.METADATA and model.metadata_authoritative:
+    if spec.kind is FieldKind.METADATA:
         return _without_nulls(desired)
     return desired
 
@@ -72,17 +75,18 @@ def create_value(model: ProviderModel, spec: FieldSpec, desired: Any) -> Any:
 def _diff_metadata(
     model: ProviderModel, spec: FieldSpec, desired: dict[str, Any], live: dict[str, Any]
 ) -> FieldDiff | None:
+    # A key whose value is null is the same as no key, on either side.
+    target = _without_nulls(desired)
     if model.metadata_authoritative:
-        target = _without_nulls(desired)
-        view = live
+        view = _without_nulls(live)
     else:
-        target = desired
-        view = {key: live[key] for key in desired if key in live}
+        view = _without_nulls({key: live[key] for key in desired if key in live})
     if same(view, target):
         return None
     changes = _path_changes(spec, view, target, keyed_depth=None)
     if not model.metadata_authoritative:
-        return FieldDiff(changes, desired)
+        kept = {key: value for key, value in live.items() if key not in desired}
+        return FieldDiff(changes, {**kept, **target})
     payload: dict[str, Any] = {}
     for key in sorted(target.keys() | view.keys()):
         if key not in target:
