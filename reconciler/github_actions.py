@@ -64,13 +64,17 @@ def workflow_command(
 def append_step_summary(markdown: str, environ: Mapping[str, str] | None = None) -> bool:
     """Append ``markdown`` to the job's step summary; False (and nothing written) outside Actions.
 
-    The runner renders the summary file on the workflow run's page after the step ends.
+    The runner renders the summary file on the workflow run's page after the step ends. A blank
+    line separates this Markdown from what is already there, so a heading written after an
+    earlier command's HTML block (``</details>``) still renders as a heading.
     """
     env = os.environ if environ is None else environ
     target = env.get("GITHUB_STEP_SUMMARY")
     if not target:
         return False
     with open(target, "a", encoding="utf-8") as summary:
+        if summary.tell() > 0:
+            summary.write("\n")
         summary.write(markdown if markdown.endswith("\n") else markdown + "\n")
     return True
 

@@ -260,7 +260,7 @@ def test_step_summary_gets_the_markdown(
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
     plan_cli()
     text = summary.read_text(encoding="utf-8")
-    assert text.startswith("earlier\n<!-- reconciler-plan -->\n")
+    assert text.startswith("earlier\n\n<!-- reconciler-plan -->\n")
     assert "No changes. Live state matches the manifests (2 unchanged)." in text
 
 

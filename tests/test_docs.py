@@ -46,54 +46,10 @@ AUTUMN_KEY = "am_sk_test_doc_0123456789"
 BLOCK_TIMEOUT = 60.0
 OUTPUT_SHOWN_ON_FAILURE = 6000
 
-# Directives for README.md's blocks, which live here until the README carries them as
-# comments (keyed by how a block's first line starts). Once the README has its own directive
-# for a block, its entry here must go: the test says so.
-README_DIRECTIVES: dict[str, str] = {
-    "python3 -m venv .venv && . .venv/bin/activate && pip install . &&": (
-        'cwd=. emulators=none exit=3 expect="1 to delete, 1 missing"'
-    ),
-    "python3 -m venv .venv && . .venv/bin/activate && pip install '.[test]'": (
-        'skip reason="runs the whole test suite, this doc test included; CI runs exactly this '
-        'command (.ci/run)"'
-    ),
-    "reconciler plan --detailed-exitcode": "cwd=examples/quickstart exit=2",
-}
-
 
 def page_blocks(page: Path) -> list[DocBlock]:
-    """The runnable blocks of ``page`` (README.md with its directives from this module)."""
-    name = page.relative_to(REPO).as_posix()
-    text = page.read_text(encoding="utf-8")
-    if name == "README.md":
-        text = with_directives(name, text, README_DIRECTIVES)
-    return parse_page(name, text)
-
-
-def with_directives(name: str, text: str, directives: dict[str, str]) -> str:
-    """``text`` with ``<!-- doctest: ... -->`` inserted above the blocks ``directives`` name."""
-    lines = text.splitlines()
-    unused = dict(directives)
-    result: list[str] = []
-    for index, line in enumerate(lines):
-        following = lines[index + 1] if index + 1 < len(lines) else ""
-        starts_block = line.startswith("```") and line.strip() != "```"
-        prefix = next((key for key in unused if following.startswith(key)), None)
-        if starts_block and prefix is not None:
-            previous = next((earlier for earlier in reversed(result) if earlier.strip()), "")
-            if previous.lstrip().startswith("<!-- doctest:"):
-                raise DocTestSyntaxError(
-                    f"{name}:{index + 1} carries its own doctest directive now: delete its "
-                    "entry from README_DIRECTIVES in tests/test_docs.py"
-                )
-            result.append(f"<!-- doctest: {unused.pop(prefix)} -->")
-        result.append(line)
-    if unused:
-        raise DocTestSyntaxError(
-            f"{name}: no block starts with {next(iter(unused))!r} any more: update "
-            "README_DIRECTIVES in tests/test_docs.py"
-        )
-    return "\n".join(result) + "\n"
+    """The runnable blocks of ``page``."""
+    return parse_page(page.relative_to(REPO).as_posix(), page.read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[p.relative_to(REPO).as_posix() for p in PAGES])
@@ -374,23 +330,6 @@ def test_fenced_example_of_a_directive_is_not_a_directive() -> None:
 def test_transcript_output_comparison(shown: str, actual: str, matches: bool) -> None:
     """Output compares line by line; `...` spans text in a line, or whole lines on its own."""
     assert output_matches(shown, actual) is matches
-
-
-def test_readme_directives_are_inserted_above_their_blocks() -> None:
-    """README.md gets its directives from the table, above the block whose first line matches."""
-    text = "# Title\n\n```sh\nreconciler plan --detailed-exitcode\n```\n"
-    result = with_directives("README.md", text, {"reconciler plan": "cwd=. exit=2"})
-    (block,) = parse_page("README.md", result)
-    assert (block.scene, block.exit_code) == (Scene("."), 2)
-
-
-def test_readme_directive_table_must_be_cleaned_up() -> None:
-    """An entry whose block now has its own directive, or no longer exists, must go."""
-    own = "<!-- doctest: exit=2 -->\n```sh\nreconciler plan\n```\n"
-    with pytest.raises(DocTestSyntaxError, match="carries its own doctest directive"):
-        with_directives("README.md", own, {"reconciler plan": "exit=2"})
-    with pytest.raises(DocTestSyntaxError, match="no block starts with"):
-        with_directives("README.md", "```sh\nls\n```\n", {"reconciler plan": "exit=2"})
 
 
 _LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")

@@ -78,7 +78,7 @@ def test_append_step_summary_appends_with_a_final_newline(tmp_path: Path) -> Non
     summary = tmp_path / "summary.md"
     summary.write_text("earlier\n", encoding="utf-8")
     assert append_step_summary("## Plan", {"GITHUB_STEP_SUMMARY": str(summary)})
-    assert summary.read_text(encoding="utf-8") == "earlier\n## Plan\n"
+    assert summary.read_text(encoding="utf-8") == "earlier\n\n## Plan\n"
 
 
 def test_append_step_summary_outside_actions_writes_nothing() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.github_actions import event_pull_request_number
+from reconciler.github_actions import append_step_summary, event_pull_request_number
 
 
 @pytest.mark.parametrize(
@@ -41,3 +41,12 @@ def test_validate_does_not_load_an_http_client() -> None:
         [sys.executable, "-c", code], cwd=root, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_step_summaries_of_two_commands_are_separated_by_a_blank_line(tmp_path: Path) -> None:
+    """A second command's Markdown starts after a blank line, so it is not swallowed by HTML."""
+    summary = tmp_path / "summary.md"
+    environ = {"GITHUB_STEP_SUMMARY": str(summary)}
+    assert append_step_summary("<details>plan</details>", environ)
+    assert append_step_summary("## Apply", environ)
+    assert summary.read_text(encoding="utf-8") == "<details>plan</details>\n\n## Apply\n"
