@@ -132,7 +132,7 @@ def emulator(
         click.echo(f"warning: serving on {host}, reachable beyond this machine", err=True)
     running = start_emulator(provider, settings, seed=seed, host=host, port=port)
     try:
-        if key == DEFAULT_KEYS[provider]:
+        if not api_key and not os.environ.get(KEY_VARIABLES[provider]):
             click.echo("using the default emulator key (see --api-key)", err=True)
         click.echo(f"listening on {running.url}")
         sys.stdout.flush()
