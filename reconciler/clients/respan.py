@@ -297,9 +297,10 @@ def _pages(
                         max_pages = expected_pages + 2
                 fresh = []
                 for item in answer["results"]:
-                    if isinstance(item, Mapping) and key(item) not in seen:
+                    # Items are freshly decoded JSON objects: kept as they are, not copied.
+                    if isinstance(item, dict) and key(item) not in seen:
                         seen.add(key(item))
-                        fresh.append(dict(item))
+                        fresh.append(item)
                 if fresh:
                     yield fresh
                 if not answer["results"] or not answer.get("next") or not fresh:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Hashable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -178,11 +178,13 @@ class RespanState:
         match_all: bool = True,
         start: int = 0,
         stop: int | None = None,
+        view: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
     ) -> tuple[int, list[dict[str, Any]]]:
-        """How many customers match, and copies of the sorted matches in ``[start:stop]``.
+        """How many customers match, and the sorted matches in ``[start:stop]``.
 
-        Only the requested slice is copied, so serving one page of a large organization costs
-        a filter and a sort, not a copy of every customer.
+        Each match is returned as ``view(record)`` (a copy by default), made under the lock.
+        Only the requested slice is viewed, so serving one page of a large organization costs
+        a filter and a sort (cached until the next change), not a copy of every customer.
         """
         wanted = tuple(conditions)
         combine = all if match_all else any
@@ -203,7 +205,8 @@ class RespanState:
                 ordered = sort_customers(matching, sort_field, descending)
                 if query is not None:
                     self._orders[query] = ordered
-            return len(ordered), [_copy(record) for record in ordered[start:stop]]
+            make = view or _copy
+            return len(ordered), [make(record) for record in ordered[start:stop]]
 
     # --- credit transactions ----------------------------------------------------------------
 
@@ -313,8 +316,9 @@ def create_app(
             match_all=combine == "AND",
             start=start,
             stop=start + page_size,
+            view=model.list_item,
         )
-        return _page(request, [model.list_item(r) for r in records], total, page, page_size)
+        return _page(request, records, total, page, page_size)
 
     @refusing
     async def customer(request: Request) -> Response:
