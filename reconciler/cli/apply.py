@@ -39,7 +39,7 @@ from reconciler.config import DEFAULT_AUDIT_LOG, Config, find_config
 from reconciler.connection import ProviderHandle, open_provider
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Policy, Source
 from reconciler.errors import SavedPlanError
-from reconciler.github import append_step_summary
+from reconciler.github_actions import append_step_summary
 from reconciler.livestate import environments, read_live, read_usage
 from reconciler.manifests import load_manifests
 from reconciler.plan import MUTATING_ACTIONS, Change, Plan
@@ -162,7 +162,9 @@ def apply(
         plan = prepared.plan
         color = use_color(sys.stdout, os.environ)
         click.echo(render_text(plan, color=color), nl=False, color=color)
-        if plan.policy_violations or not plan.has_changes:
+        if (plan.policy_violations or not plan.has_changes) and os.environ.get(
+            "GITHUB_STEP_SUMMARY"
+        ):
             # Nothing will be sent: the plan itself is the run's summary.
             append_step_summary(render_markdown(plan))
         if plan.policy_violations:

@@ -24,7 +24,7 @@ from reconciler.cli.common import manifest_paths, use_color, verbose_logging
 from reconciler.config import find_config
 from reconciler.connection import open_provider
 from reconciler.domain import Policy
-from reconciler.github import append_step_summary
+from reconciler.github_actions import append_step_summary
 from reconciler.livestate import environments, read_live, read_usage
 from reconciler.manifests import load_manifests
 from reconciler.plan import Plan
@@ -155,8 +155,8 @@ def plan(
             created_at=datetime.now(UTC),
         )
         click.echo(f"Saved the plan to {out} ({checksum}).", err=True)
-    markdown = render_markdown(result, redact=redact)
-    append_step_summary(markdown)
+    if os.environ.get("GITHUB_STEP_SUMMARY"):
+        append_step_summary(render_markdown(result, redact=redact))
     if result.policy_violations:
         return EXIT_POLICY
     return EXIT_CHANGES if detailed_exitcode and result.has_changes else 0
