@@ -24,6 +24,7 @@ from reconciler.cli.common import manifest_paths, use_color, verbose_logging
 from reconciler.config import find_config
 from reconciler.connection import open_provider
 from reconciler.domain import Policy
+from reconciler.gcpause import cyclic_gc_paused
 from reconciler.github_actions import append_step_summary
 from reconciler.livestate import environments, read_live, read_usage
 from reconciler.manifests import load_manifests
@@ -101,65 +102,67 @@ def plan(
     PATH is a manifest file or a directory (every *.yaml / *.yml below it). Without PATH, the
     `manifests:` of ./reconciler.yaml are planned.
     """
-    config = find_config(Path.cwd())
-    loaded = load_manifests(manifest_paths(paths, config))
-    for warning in loaded.warnings:
-        click.echo(str(warning), err=True)
-    customers = [
-        customer
-        for customer in loaded.customers
-        if provider_name is None or customer.provider == provider_name
-    ]
-    providers = sorted({customer.provider for customer in customers})
-    if (base_url or rate_limit) and provider_name is None and len(providers) > 1:
-        raise click.UsageError(
-            "--base-url and --rate-limit need --provider when the manifests use several "
-            f"providers ({', '.join(providers)})"
-        )
-    options = PlanOptions(prune=prune, targets=targets, excludes=excludes)
-    policy = config.policy if config is not None else Policy()
-
-    with verbose_logging(verbose), contextlib.ExitStack() as stack:
-        handles = {
-            name: stack.enter_context(
-                open_provider(
-                    name,
-                    config=config,
-                    base_url_flag=base_url,
-                    rate_limit_flag=rate_limit,
-                    verbose=verbose,
-                )
-            )
-            for name in providers
-        }
-        providers_by_name = {name: handle.provider for name, handle in handles.items()}
-        wanted = environments(customers)
-        live = read_live(providers_by_name, wanted, customers, options)
-        result = build_plan(customers, live, MODELS, options)
-        usage = read_usage(providers_by_name, result)
-        result = dataclasses.replace(
-            result, policy_violations=evaluate_policy(result, policy, usage, MODELS)
-        )
-        targets_read = [
-            ProviderTarget(name, handles[name].provider.base_url, wanted[name])
-            for name in providers
+    # A plan is short and allocates many small objects but no cycles (see gcpause).
+    with cyclic_gc_paused():
+        config = find_config(Path.cwd())
+        loaded = load_manifests(manifest_paths(paths, config))
+        for warning in loaded.warnings:
+            click.echo(str(warning), err=True)
+        customers = [
+            customer
+            for customer in loaded.customers
+            if provider_name is None or customer.provider == provider_name
         ]
+        providers = sorted({customer.provider for customer in customers})
+        if (base_url or rate_limit) and provider_name is None and len(providers) > 1:
+            raise click.UsageError(
+                "--base-url and --rate-limit need --provider when the manifests use several "
+                f"providers ({', '.join(providers)})"
+            )
+        options = PlanOptions(prune=prune, targets=targets, excludes=excludes)
+        policy = config.policy if config is not None else Policy()
 
-    _print(result, output_format, redact)
-    if out is not None:
-        checksum = write_saved_plan(
-            out,
-            result,
-            providers=targets_read,
-            manifest_digest=loaded.digest,
-            created_at=datetime.now(UTC),
-        )
-        click.echo(f"Saved the plan to {out} ({checksum}).", err=True)
-    if os.environ.get("GITHUB_STEP_SUMMARY"):
-        append_step_summary(render_markdown(result, redact=redact))
-    if result.policy_violations:
-        return EXIT_POLICY
-    return EXIT_CHANGES if detailed_exitcode and result.has_changes else 0
+        with verbose_logging(verbose), contextlib.ExitStack() as stack:
+            handles = {
+                name: stack.enter_context(
+                    open_provider(
+                        name,
+                        config=config,
+                        base_url_flag=base_url,
+                        rate_limit_flag=rate_limit,
+                        verbose=verbose,
+                    )
+                )
+                for name in providers
+            }
+            providers_by_name = {name: handle.provider for name, handle in handles.items()}
+            wanted = environments(customers)
+            live = read_live(providers_by_name, wanted, customers, options)
+            result = build_plan(customers, live, MODELS, options)
+            usage = read_usage(providers_by_name, result)
+            result = dataclasses.replace(
+                result, policy_violations=evaluate_policy(result, policy, usage, MODELS)
+            )
+            targets_read = [
+                ProviderTarget(name, handles[name].provider.base_url, wanted[name])
+                for name in providers
+            ]
+
+        _print(result, output_format, redact)
+        if out is not None:
+            checksum = write_saved_plan(
+                out,
+                result,
+                providers=targets_read,
+                manifest_digest=loaded.digest,
+                created_at=datetime.now(UTC),
+            )
+            click.echo(f"Saved the plan to {out} ({checksum}).", err=True)
+        if os.environ.get("GITHUB_STEP_SUMMARY"):
+            append_step_summary(render_markdown(result, redact=redact))
+        if result.policy_violations:
+            return EXIT_POLICY
+        return EXIT_CHANGES if detailed_exitcode and result.has_changes else 0
 
 
 def _print(result: Plan, output_format: str, redact: bool) -> None:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from reconciler.domain import DesiredCustomer
 from reconciler.errors import ManifestError
+from reconciler.gcpause import cyclic_gc_paused
 from reconciler.manifests.checks import customer_problems, duplicate_problems
 from reconciler.manifests.desired import build_customers
 from reconciler.manifests.schema import schema_problems
@@ -127,25 +126,8 @@ def check_manifests(paths: Sequence[Path | str], *, strict: bool = False) -> Man
 
     With ``strict=True`` warnings are reported as errors.
     """
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         return _check(paths, strict)
-
-
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while loading.
-
-    Loading allocates hundreds of thousands of small objects (nodes, marks, values) and creates
-    no reference cycles; left on, the collector repeatedly re-scans the growing node trees, which
-    costs about a third of the load time. Reference counting still frees everything as usual.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 def _check(paths: Sequence[Path | str], strict: bool) -> ManifestReport:
