@@ -5,7 +5,8 @@ the package index, which is slow and needs the network. Instead these tests read
 definition from ``.pre-commit-hooks.yaml`` and do what pre-commit does with it: take the
 commit's staged files, keep those its ``files``/``exclude`` patterns match (``re.search`` on
 the repository-relative path), and run ``entry`` + ``args`` + the file names in the
-repository root, as a real process.
+repository root, as a real process. One more test installs pre-commit itself as a test
+repository's git hook (with the same definition, as a local hook) and commits through it.
 """
 
 from __future__ import annotations
@@ -120,3 +121,53 @@ def test_a_customer_declared_in_two_files_of_one_commit_fails(repo: Path) -> Non
     assert result.returncode == 1
     assert "customers/copy.yaml:4:5: error: customer 'acme-corp'" in result.stdout
     assert "declared twice" in result.stdout
+
+
+def test_real_pre_commit_refuses_a_commit_with_a_bad_manifest(repo: Path, tmp_path: Path) -> None:
+    """pre-commit itself, installed as the repository's git hook, blocks a bad manifest and lets
+    the fixed one through. The hook is declared `repo: local` with this repository's own
+    definition and `language: system`, so pre-commit runs the installed tool instead of
+    building an environment from the package index."""
+    hook = {**_hook(), "language": "system"}
+    hook.pop("minimum_pre_commit_version", None)
+    config = {"repos": [{"repo": "local", "hooks": [hook]}]}
+    (repo / ".pre-commit-config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    environ = {
+        **os.environ,
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "PRE_COMMIT_HOME": str(tmp_path / "pre-commit-home"),
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "pre_commit", "install"],
+        cwd=repo,
+        env=environ,
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    (repo / "customers" / "globex.yaml").write_text(BAD, encoding="utf-8")
+    _git(repo, "add", "--all")
+
+    def commit() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            ["git", "commit", "--quiet", "-m", "budgets"],
+            cwd=repo,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    refused = commit()
+    assert refused.returncode != 0
+    assert "customers/globex.yaml:4:5" in refused.stdout + refused.stderr
+    (repo / "customers" / "globex.yaml").write_text(
+        BAD.replace("period_budjet", "period_budget"), encoding="utf-8"
+    )
+    _git(repo, "add", "--all")
+    accepted = commit()
+    assert accepted.returncode == 0, accepted.stdout + accepted.stderr
