@@ -21,7 +21,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -34,7 +33,7 @@ from reconciler.emulator.common import (
     SlidingWindowLimiter,
 )
 from reconciler.emulator.http import InvalidJSON, Refusal, control_routes_handlers, json_body
-from reconciler.emulator.middleware import EmulatorMiddleware, ProviderDialect
+from reconciler.emulator.middleware import ProviderDialect, emulator_app
 from reconciler.errors import ConfigError
 
 DEFAULT_API_KEY = "am_sk_test_emulator"
@@ -414,24 +413,15 @@ def create_app(
         limiters["other"] = SlidingWindowLimiter(
             count * WRITE_LIMIT_FACTOR, per_seconds, settings.clock
         )
-    app = Starlette(
-        routes=routes,
-        middleware=[
-            Middleware(
-                EmulatorMiddleware,
-                routes=routes,
-                settings=settings,
-                stats=stats,
-                dialect=_dialect(settings),
-                limiters=limiters,
-            )
-        ],
-        exception_handlers={HTTPException: _http_error},
+    return emulator_app(
+        routes,
+        settings=settings,
+        stats=stats,
+        dialect=_dialect(settings),
+        limiters=limiters,
+        http_error=_http_error,
+        state=state,
     )
-    app.router.redirect_slashes = False
-    app.state.stats = stats
-    app.state.emulator_state = state
-    return app
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Match, Route
@@ -152,3 +155,40 @@ async def _drop_connection(scope: Scope, receive: Receive) -> None:
     # try to answer with a 500 of its own on the dead connection.
     while (await receive())["type"] != "http.disconnect":
         pass
+
+
+def emulator_app(
+    routes: Sequence[BaseRoute],
+    *,
+    settings: EmulatorSettings,
+    stats: EmulatorStats,
+    dialect: ProviderDialect,
+    limiters: Mapping[str, SlidingWindowLimiter],
+    http_error: Callable[[Request, Exception], Awaitable[Response]],
+    state: object,
+) -> Starlette:
+    """A provider's emulator app: its routes behind the shared middleware (stats, latency,
+    faults, auth, rate limits), with the provider's own error bodies for unknown routes.
+
+    ``app.state.stats`` and ``app.state.emulator_state`` give tests and the CLI the statistics
+    and the provider's state.
+    """
+    app = Starlette(
+        routes=list(routes),
+        middleware=[
+            Middleware(
+                EmulatorMiddleware,
+                routes=routes,
+                settings=settings,
+                stats=stats,
+                dialect=dialect,
+                limiters=limiters,
+            )
+        ],
+        exception_handlers={HTTPException: http_error},
+    )
+    # A path without its trailing slash is a 404, as a client bug should be, not a redirect.
+    app.router.redirect_slashes = False
+    app.state.stats = stats
+    app.state.emulator_state = state
+    return app

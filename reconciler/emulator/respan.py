@@ -15,7 +15,6 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -36,7 +35,7 @@ from reconciler.emulator.http import (
     positive_int,
     refusing,
 )
-from reconciler.emulator.middleware import EmulatorMiddleware, ProviderDialect
+from reconciler.emulator.middleware import ProviderDialect, emulator_app
 from reconciler.emulator.respan_query import (
     Condition,
     QueryError,
@@ -372,25 +371,15 @@ def create_app(
     limiters = {}
     if settings.rate_limit is not None:
         limiters["api"] = SlidingWindowLimiter(*settings.rate_limit, clock=settings.clock)
-    app = Starlette(
-        routes=routes,
-        middleware=[
-            Middleware(
-                EmulatorMiddleware,
-                routes=routes,
-                settings=settings,
-                stats=stats,
-                dialect=_dialect(settings),
-                limiters=limiters,
-            )
-        ],
-        exception_handlers={HTTPException: _http_error},
+    return emulator_app(
+        routes,
+        settings=settings,
+        stats=stats,
+        dialect=_dialect(settings),
+        limiters=limiters,
+        http_error=_http_error,
+        state=state,
     )
-    # A path without its trailing slash is a 404, as a client bug should be, not a redirect.
-    app.router.redirect_slashes = False
-    app.state.stats = stats
-    app.state.emulator_state = state
-    return app
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
