@@ -30,6 +30,7 @@ from reconciler.apply import ApplyReport, FreshState, ProgressCallback, apply_pl
 from reconciler.apply.summary import headline, report_markdown, report_table
 from reconciler.audit import AuditLog, discover_context
 from reconciler.cli.common import (
+    connection_options,
     manifest_paths,
     progress_bar,
     use_color,
@@ -93,15 +94,13 @@ class _Prepared:
 @click.option("--fail-fast", is_flag=True, help="Send nothing new after the first failure.")
 @click.option("--target", "targets", multiple=True, metavar="ID", help="Only these ids (glob).")
 @click.option("--exclude", "excludes", multiple=True, metavar="ID", help="Leave out ids (glob).")
-@click.option("--base-url", metavar="URL", help="API address (of --provider, or the only one).")
+@connection_options()
 @click.option(
     "--provider",
     "provider_name",
     type=click.Choice(sorted(MODELS)),
     help="Apply only this provider's customers; --base-url and --rate-limit apply to it.",
 )
-@click.option("--rate-limit", metavar="N/s|N/min", help="Client-side request pacing.")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging to stderr (never secrets).")
 def apply(
     paths: tuple[Path, ...],
     plan_file: Path | None,

@@ -7,11 +7,13 @@ import logging
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO, TypeVar
 
 import click
 
 from reconciler.config import Config
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 ProgressUpdate = Callable[[int, int | None], None]
 """Report ``(done, total)`` to a progress bar; ``total`` None while unknown."""
@@ -80,3 +82,21 @@ def verbose_logging(verbose: bool) -> Iterator[None]:
     finally:
         logger.removeHandler(handler)
         logger.setLevel(previous)
+
+
+def connection_options(
+    base_url_help: str = "API address (of --provider, or the only one).",
+) -> Callable[[F], F]:
+    """``--base-url``, ``--rate-limit`` and ``-v``: the options of every command that talks to
+    an API (``plan``, ``apply``, ``export``, ``credits``)."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "-v", "--verbose", is_flag=True, help="Debug logging to stderr (never secrets)."
+        )(command)
+        command = click.option(
+            "--rate-limit", metavar="N/s|N/min", help="Client-side request pacing."
+        )(command)
+        return click.option("--base-url", metavar="URL", help=base_url_help)(command)
+
+    return decorate

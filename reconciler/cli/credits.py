@@ -20,7 +20,7 @@ from typing import Any, Final
 
 import click
 
-from reconciler.cli.common import verbose_logging
+from reconciler.cli.common import connection_options, verbose_logging
 from reconciler.config import find_config
 from reconciler.connection import open_provider
 from reconciler.credits import (
@@ -53,9 +53,7 @@ _COLUMNS: Final = ("Date", "Type", "Amount", "Expires", "Description")
     metavar="DATE",
     help="Only transactions created at or after this date (2026-01-31) or date-time (UTC).",
 )
-@click.option("--base-url", metavar="URL", help="Respan API address.")
-@click.option("--rate-limit", metavar="N/s|N/min", help="Client-side request pacing.")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging to stderr (never secrets).")
+@connection_options("Respan API address.")
 def credits(
     output_format: str,
     since: str | None,

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import manifest_paths, progress_bar, verbose_logging
+from reconciler.cli.common import connection_options, manifest_paths, progress_bar, verbose_logging
 from reconciler.clients.retry import RetryPolicy
 from reconciler.config import Config, find_config
 from reconciler.connection import ProviderHandle, open_provider
@@ -115,9 +115,7 @@ RETRY: RetryPolicy | None = None
     help="With --update: add live customers no manifest declares to FILE.",
 )
 @click.option("--dry-run", is_flag=True, help="With --update: show the diff, write nothing.")
-@click.option("--base-url", metavar="URL", help="API address (of --provider, or the only one).")
-@click.option("--rate-limit", metavar="N/s|N/min", help="Client-side request pacing.")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging to stderr (never secrets).")
+@connection_options()
 def export(
     paths: tuple[Path, ...],
     provider_name: str | None,

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import manifest_paths, use_color, verbose_logging
+from reconciler.cli.common import connection_options, manifest_paths, use_color, verbose_logging
 from reconciler.config import find_config
 from reconciler.connection import open_provider
 from reconciler.domain import Policy
@@ -74,15 +74,13 @@ EXIT_POLICY = 3
     help="Leave out customers whose id matches this glob (repeatable).",
 )
 @click.option("--redact", is_flag=True, help="Mask e-mail addresses in text and Markdown output.")
-@click.option("--base-url", metavar="URL", help="API address (of --provider, or the only one).")
+@connection_options()
 @click.option(
     "--provider",
     "provider_name",
     type=click.Choice(sorted(MODELS)),
     help="Plan only this provider's customers; --base-url and --rate-limit apply to it.",
 )
-@click.option("--rate-limit", metavar="N/s|N/min", help="Client-side request pacing.")
-@click.option("-v", "--verbose", is_flag=True, help="Debug logging to stderr (never secrets).")
 def plan(
     paths: tuple[Path, ...],
     out: Path | None,
