@@ -32,7 +32,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from reconciler.clients.http import HttpTransport, Reply
+from reconciler.clients.http import ApiClient, HttpTransport, Reply
 from reconciler.clients.pacing import Pacer, RequestPacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
@@ -102,7 +102,7 @@ def pacers_for(rate_limits: Mapping[str, tuple[int, float]] | None) -> dict[str,
     return {name: Pacer(*limit) for name, limit in (rate_limits or {}).items()}
 
 
-class AutumnClient:
+class AutumnClient(ApiClient):
     """Typed calls to Autumn's customers API. Thread-safe; share one per key and run.
 
     ``pacers`` (from ``pacers_for``), when given, replaces ``rate_limits``: two clients of one
@@ -129,35 +129,20 @@ class AutumnClient:
             )
         self.api_version = api_version
         self.environment = key_environment(api_key)
-        self.transport = HttpTransport(
-            base_url,
-            api_key,
-            pacers=pacers if pacers is not None else pacers_for(rate_limits),
-            retry=retry,
-            max_concurrency=max_concurrency,
-            timeout=timeout,
-            headers={"x-api-version": api_version},
+        super().__init__(
+            HttpTransport(
+                base_url,
+                api_key,
+                pacers=pacers if pacers is not None else pacers_for(rate_limits),
+                retry=retry,
+                max_concurrency=max_concurrency,
+                timeout=timeout,
+                headers={"x-api-version": api_version},
+            )
         )
 
     def __repr__(self) -> str:
         return f"AutumnClient({self.transport!r}, api_version={self.api_version!r})"
-
-    @property
-    def base_url(self) -> str:
-        return self.transport.base_url
-
-    def close(self) -> None:
-        self.transport.close()
-
-    def __enter__(self) -> AutumnClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def request_counts(self) -> dict[str, int]:
-        """Request attempts sent so far, by HTTP method."""
-        return self.transport.counter.by_method()
 
     # -- reading -----------------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Final
+from typing import Any, Final, Self
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -429,8 +429,36 @@ def _flat(value: Any) -> str:
     return str(value)
 
 
+class ApiClient:
+    """What every provider's client shares: one transport, closing it, and request counts.
+
+    Subclasses add the provider's endpoints on top of ``self.transport``.
+    """
+
+    def __init__(self, transport: HttpTransport) -> None:
+        self.transport = transport
+
+    @property
+    def base_url(self) -> str:
+        return self.transport.base_url
+
+    def close(self) -> None:
+        self.transport.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def request_counts(self) -> dict[str, int]:
+        """Request attempts sent so far, by HTTP method."""
+        return self.transport.counter.by_method()
+
+
 __all__ = [
     "DEFAULT_PACE",
+    "ApiClient",
     "HttpTransport",
     "Reply",
     "RequestCounter",

@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
-from reconciler.clients.http import DEFAULT_PACE, HttpTransport, Reply, encode_path
+from reconciler.clients.http import DEFAULT_PACE, ApiClient, HttpTransport, Reply, encode_path
 from reconciler.clients.pacing import Pacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
@@ -61,15 +61,12 @@ ENDPOINTS: Final[Mapping[str, Endpoint]] = {
 }
 
 
-class RespanClient:
+class RespanClient(ApiClient):
     """Typed calls to Respan's users API. Thread-safe; share one per run.
 
     ``transport`` carries the base URL, key, pacing and retries; this class only knows
     endpoints, parameters and pagination.
     """
-
-    def __init__(self, transport: HttpTransport) -> None:
-        self.transport = transport
 
     @classmethod
     def create(
@@ -93,23 +90,6 @@ class RespanClient:
 
     def __repr__(self) -> str:
         return f"RespanClient({self.transport!r})"
-
-    @property
-    def base_url(self) -> str:
-        return self.transport.base_url
-
-    def close(self) -> None:
-        self.transport.close()
-
-    def __enter__(self) -> RespanClient:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def request_counts(self) -> dict[str, int]:
-        """Request attempts sent so far, by HTTP method."""
-        return self.transport.counter.by_method()
 
     # -- customers ---------------------------------------------------------------------------
 
