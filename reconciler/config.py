@@ -28,7 +28,7 @@ from reconciler.manifests.yamlfile import read_yaml_file
 from reconciler.problems import Problem
 from reconciler.resources import CONFIG_SCHEMA
 
-CONFIG_FILE_NAME = "reconciler.yaml"
+CONFIG_FILE_NAME = "reconciler.yaml"  # also in manifests.loader.CONFIG_FILE_NAMES
 DEFAULT_AUDIT_LOG = "reconciler-audit.jsonl"
 
 _RATE = re.compile(r"\s*([0-9]+)\s*/\s*([a-z]+)\s*", re.IGNORECASE)

@@ -114,3 +114,15 @@ def test_empty_customers_key_says_what_to_write(tmp_path: Path) -> None:
     (problem,) = check_manifests([tmp_path]).problems
     assert (problem.line, problem.column, problem.message) == (2, 11, "'customers' is empty")
     assert problem.hint == "list customers under it, or write 'customers: []'"
+
+
+def test_directory_scan_skips_the_project_settings_file(tmp_path: Path) -> None:
+    """``reconciler.yaml`` beside the manifests is settings, not a manifest, in a scan."""
+    (tmp_path / "reconciler.yaml").write_text("manifests: [customers/]\n", encoding="utf-8")
+    (tmp_path / "customers").mkdir()
+    (tmp_path / "customers" / "a.yaml").write_text(
+        "customers:\n  - customer_identifier: a\n", encoding="utf-8"
+    )
+    loaded = load_manifests([tmp_path])
+    assert [customer.id for customer in loaded.customers] == ["a"]
+    assert [path.name for path in loaded.files] == ["a.yaml"]

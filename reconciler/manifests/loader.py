@@ -19,6 +19,9 @@ from reconciler.problems import Problem
 from reconciler.resources import MANIFEST_SCHEMA
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
+# A project's settings file sits beside its manifests; a directory scan never reads it as one.
+# (reconciler.config names the same file; it imports this module, so the name lives here.)
+CONFIG_FILE_NAMES = frozenset({"reconciler.yaml", "reconciler.yml"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,7 @@ def display_path(path: Path) -> str:
 
 def manifest_files(paths: Sequence[Path | str]) -> tuple[list[Path], list[Problem]]:
     """The files ``paths`` name: files as given, directories searched for ``*.yaml``/``*.yml``
-    (sorted, skipping hidden directories). Each file appears once."""
+    (sorted, skipping hidden directories and ``reconciler.yaml``). Each file appears once."""
     files: list[Path] = []
     problems: list[Problem] = []
     seen: set[Path] = set()
@@ -95,7 +98,11 @@ def _manifests_below(directory: Path) -> Iterable[Path]:
         # Hidden directories (.git, .github) never hold manifests; don't descend into them.
         dirnames[:] = [name for name in dirnames if not name.startswith(".")]
         for name in filenames:
-            if name.endswith(MANIFEST_SUFFIXES) and not name.startswith("."):
+            if (
+                name.endswith(MANIFEST_SUFFIXES)
+                and not name.startswith(".")
+                and name not in CONFIG_FILE_NAMES
+            ):
                 yield Path(root, name)
 
 
