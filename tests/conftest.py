@@ -5,14 +5,20 @@ a ``RunningEmulator`` with ``.url``, ``.api_key``, ``.state`` and ``.stats()``; 
 a test starts is stopped when the test ends. Tests get no rate limit and no faults unless they
 ask for them. ``seed`` is the data (a mapping or a JSON file); the fault RNG's seed is passed as
 ``fault_seed``.
+
+``cli(*args)`` runs the CLI in-process and returns a ``cli_helpers.Run``; ``workdir`` is an empty
+working directory with no provider, GitHub or colour settings; ``no_backoff`` retries at once.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+import stamina
+from cli_helpers import Run, isolate, run_cli
 
 from reconciler.emulator import (
     AutumnState,
@@ -58,3 +64,22 @@ def respan_emulator() -> Iterator[Callable[..., RunningEmulator[RespanState]]]:
 def autumn_emulator() -> Iterator[Callable[..., RunningEmulator[AutumnState]]]:
     """Start Autumn emulators: ``autumn_emulator(seed={...} or path, **settings_overrides)``."""
     yield from _factory("autumn", AUTUMN_TEST_KEY)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """``cli(*args)`` runs ``reconciler`` in-process and captures what it printed."""
+    return lambda *args: run_cli(capsys, *args)
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty project directory as the working directory, without outside settings."""
+    return isolate(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def no_backoff() -> Iterator[None]:
+    """Retries without waiting (stamina's testing mode), so injected faults cost no time."""
+    with stamina.set_testing(True, attempts=20):
+        yield

@@ -3,31 +3,35 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 import stamina
+from cli_helpers import (
+    AUDIT_LOG,
+    FAULTS,
+    Run,
+    assert_applied_once_despite_faults,
+    load_schema,
+    point_at,
+    records,
+)
 
 from reconciler.audit import verify_log
-from reconciler.cli import main
 from reconciler.emulator import RespanState, RunningEmulator
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
 PATCH = "PATCH /api/users/{customer_identifier}/"
 DELETE = "DELETE /api/users/{customer_identifier}/"
-SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "schemas" / "audit.schema.json").read_text(encoding="utf-8")
-)
+SCHEMA = load_schema("audit.schema.json")
 FAST = "10000/s"
 PACED = ("--rate-limit", FAST, "--parallelism", "2")
 # Bounds a wait for a condition, never an assertion about how long something took.
@@ -60,39 +64,11 @@ customers:
 """
 
 
-@dataclass
-class Run:
-    """One CLI run: exit code and what it printed."""
-
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """An empty project directory as the working directory, with no GitHub settings."""
-    monkeypatch.chdir(tmp_path)
-    for name in (
-        "RESPAN_BASE_URL",
-        "RESPAN_API_KEY",
-        "GITHUB_STEP_SUMMARY",
-        "GITHUB_ACTOR",
-        "GITHUB_SHA",
-        "GITHUB_REF",
-        "GITHUB_EVENT_PATH",
-        "NO_COLOR",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "customers.yaml").write_text(DESIRED, encoding="utf-8")
-    return tmp_path
-
-
-@pytest.fixture
-def no_backoff() -> Iterator[None]:
-    """Retries without waiting (stamina's testing mode), so injected faults cost no time."""
-    with stamina.set_testing(True, attempts=20):
-        yield
+def project(workdir: Path) -> Path:
+    """An empty project directory as the working directory, with the desired manifest."""
+    (workdir / "customers.yaml").write_text(DESIRED, encoding="utf-8")
+    return workdir
 
 
 @pytest.fixture
@@ -103,28 +79,6 @@ def emulator(
     running = respan_emulator(seed=SEED)
     point_at(monkeypatch, running)
     return running
-
-
-def point_at(monkeypatch: pytest.MonkeyPatch, running: RunningEmulator[RespanState]) -> None:
-    monkeypatch.setenv("RESPAN_BASE_URL", running.url)
-    monkeypatch.setenv("RESPAN_API_KEY", running.api_key)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    """Run the CLI in-process and capture what it printed."""
-
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
-
-
-def records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def writes(running: RunningEmulator[RespanState]) -> int:
@@ -388,28 +342,12 @@ def test_faults_never_apply_a_change_twice_or_lose_one(
     seed["customers"] += [{"customer_identifier": f"old{index:02}"} for index in range(50)]
     (project / "customers.yaml").write_text(manifest, encoding="utf-8")
     (project / "reconciler.yaml").write_text("policy:\n  max_deletes: 50\n", encoding="utf-8")
-    running = respan_emulator(
-        seed=seed,
-        fail_rate=0.2,
-        rate_limit_429_rate=0.2,
-        drop_rate=0.05,
-        injected_retry_after=0,
-        fault_seed=7,
-    )
+    running = respan_emulator(seed=seed, fault_seed=7, **FAULTS)
     point_at(monkeypatch, running)
     args = ("customers.yaml", "--prune", "--auto-approve", "--rate-limit", FAST)
     run = cli("apply", *args, "--parallelism", "8")
     assert run.code == 0, run.out + run.err
-    stats = running.stats()
-    assert stats["responses"].get("500", 0) > 0
-    assert stats["responses"].get("429", 0) > 0
-    assert stats["dropped_connections"] > 0
-
-    written = records(project / "reconciler-audit.jsonl")
-    assert len(written) == 300
-    assert {r["outcome"] for r in written} == {"applied"}
-    assert len({r["customer_id"] for r in written}) == 300
-    assert verify_log(project / "reconciler-audit.jsonl").intact
+    assert_applied_once_despite_faults(running, project / AUDIT_LOG, 300)
     assert cli("plan", *args[:2], "--detailed-exitcode", "--rate-limit", FAST).code == 0
 
 

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import Run, point_at
 
-from reconciler.cli import main
 from reconciler.clients.retry import RetryPolicy
 from reconciler.emulator import RespanState, RunningEmulator
 from reconciler.manifests import load_manifests
@@ -55,35 +54,10 @@ SEED: dict[str, Any] = {
 }
 
 
-@dataclass
-class Run:
-    """One CLI run: exit code and what it printed."""
-
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(workdir: Path) -> Path:
     """An empty project directory as the working directory, without provider settings."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("RESPAN_BASE_URL", "RESPAN_API_KEY", "GITHUB_STEP_SUMMARY", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    """``cli(*args)`` runs ``reconciler`` in-process and captures its output."""
-
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
+    return workdir
 
 
 @pytest.fixture
@@ -95,8 +69,7 @@ def emulator(
 
     def start(seed: dict[str, Any] | None = None, **settings: Any) -> RunningEmulator[RespanState]:
         running = respan_emulator(seed=SEED if seed is None else seed, **settings)
-        monkeypatch.setenv("RESPAN_BASE_URL", running.url)
-        monkeypatch.setenv("RESPAN_API_KEY", running.api_key)
+        point_at(monkeypatch, running)
         return running
 
     return start

@@ -6,13 +6,13 @@ import io
 import json
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from cli_helpers import Run, load_schema, point_at, run_cli
 
 from reconciler.cli import main
 from reconciler.cli.common import use_color
@@ -23,9 +23,7 @@ from reconciler.savedplan import ProviderTarget, load_saved_plan
 Emulators = Callable[..., RunningEmulator[RespanState]]
 LIST = "POST /api/users/list/"
 RETRIEVE = "GET /api/users/{customer_identifier}/"
-SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text(encoding="utf-8")
-)
+SCHEMA = load_schema("plan.schema.json")
 
 SEED = {
     "customers": [
@@ -63,22 +61,10 @@ customers:
 """
 
 
-@dataclass
-class Run:
-    """One CLI run: exit code and what it printed."""
-
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(workdir: Path) -> Path:
     """An empty project directory as the working directory, with no GitHub or colour settings."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("RESPAN_BASE_URL", "RESPAN_API_KEY", "GITHUB_STEP_SUMMARY", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return workdir
 
 
 class PlanCli:
@@ -102,13 +88,9 @@ class PlanCli:
         if self.emulator is None or emulator:
             seed = emulator.pop("seed", SEED)
             self.emulator = self.emulators(seed=seed, **emulator)
-        self.monkeypatch.setenv("RESPAN_BASE_URL", self.emulator.url)
-        self.monkeypatch.setenv("RESPAN_API_KEY", self.emulator.api_key)
+        point_at(self.monkeypatch, self.emulator)
         (self.project / "customers.yaml").write_text(manifest, encoding="utf-8")
-        self.capsys.readouterr()
-        code = main(["plan", "customers.yaml", "--rate-limit", "10000/s", *args])
-        captured = self.capsys.readouterr()
-        return Run(code, captured.out, captured.err)
+        return run_cli(self.capsys, "plan", "customers.yaml", "--rate-limit", "10000/s", *args)
 
     def requests(self) -> dict[str, int]:
         """Requests the current emulator has served, by route."""

@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
-import stamina
+from cli_helpers import (
+    AUDIT_LOG,
+    FAULTS,
+    ROOT,
+    Run,
+    assert_applied_once_despite_faults,
+    isolate,
+    load_schema,
+    point_at,
+    records,
+)
 
 from reconciler.audit import verify_log
-from reconciler.cli import main
 from reconciler.emulator import AutumnState, RunningEmulator
 
 Emulators = Callable[..., RunningEmulator[AutumnState]]
-ROOT = Path(__file__).parent.parent
-PLAN_SCHEMA = json.loads((ROOT / "schemas" / "plan.schema.json").read_text(encoding="utf-8"))
-AUDIT_SCHEMA = json.loads((ROOT / "schemas" / "audit.schema.json").read_text(encoding="utf-8"))
+PLAN_SCHEMA = load_schema("plan.schema.json")
+AUDIT_SCHEMA = load_schema("audit.schema.json")
 FAST = ("--rate-limit", "10000/s")
 WRITES = (
     "POST /v1/customers.get_or_create",
@@ -98,24 +105,12 @@ customers:
 """
 
 
-@dataclass
-class Run:
-    """One CLI run: exit code and what it printed."""
-
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
-def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def project(workdir: Path) -> Path:
     """A project directory (manifest, policy allowing a prune delete) as working directory."""
-    monkeypatch.chdir(tmp_path)
-    for name in ("AUTUMN_BASE_URL", "AUTUMN_SECRET_KEY", "GITHUB_STEP_SUMMARY", "NO_COLOR"):
-        monkeypatch.delenv(name, raising=False)
-    (tmp_path / "customers.yaml").write_text(DESIRED, encoding="utf-8")
-    (tmp_path / "reconciler.yaml").write_text("policy:\n  max_deletes: 50\n", encoding="utf-8")
-    return tmp_path
+    (workdir / "customers.yaml").write_text(DESIRED, encoding="utf-8")
+    (workdir / "reconciler.yaml").write_text("policy:\n  max_deletes: 50\n", encoding="utf-8")
+    return workdir
 
 
 @pytest.fixture
@@ -126,37 +121,6 @@ def emulator(
     running = autumn_emulator(seed=SEED)
     point_at(monkeypatch, running)
     return running
-
-
-def point_at(
-    monkeypatch: pytest.MonkeyPatch, running: RunningEmulator[AutumnState], key: str | None = None
-) -> None:
-    monkeypatch.setenv("AUTUMN_BASE_URL", running.url)
-    monkeypatch.setenv("AUTUMN_SECRET_KEY", key or running.api_key)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    """Run the CLI in-process and capture what it printed."""
-
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
-
-
-@pytest.fixture
-def no_backoff() -> Iterator[None]:
-    """Retries without waiting (stamina's testing mode), so injected faults cost no time."""
-    with stamina.set_testing(True, attempts=20):
-        yield
-
-
-def records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def customer(running: RunningEmulator[AutumnState], identifier: str) -> dict[str, Any]:
@@ -360,28 +324,12 @@ def test_faults_never_apply_a_change_twice_or_lose_one(
     seed["customers"] += [{"id": f"old{index:02}"} for index in range(20)]
     manifest += "".join(f"  - id: new{index:02}\n    name: New {index}\n" for index in range(30))
     (project / "customers.yaml").write_text(manifest, encoding="utf-8")
-    running = autumn_emulator(
-        seed=seed,
-        fail_rate=0.2,
-        rate_limit_429_rate=0.2,
-        drop_rate=0.05,
-        injected_retry_after=0,
-        fault_seed=3,
-    )
+    running = autumn_emulator(seed=seed, fault_seed=3, **FAULTS)
     point_at(monkeypatch, running)
     args = ("customers.yaml", "--prune", "--auto-approve", *FAST)
     run = cli("apply", *args, "--parallelism", "8")
     assert run.code == 0, run.out + run.err
-    stats = running.stats()
-    assert stats["responses"].get("500", 0) > 0
-    assert stats["responses"].get("429", 0) > 0
-    assert stats["dropped_connections"] > 0
-
-    written = records(project / "reconciler-audit.jsonl")
-    assert len(written) == 150
-    assert {r["outcome"] for r in written} == {"applied"}
-    assert len({r["customer_id"] for r in written}) == 150
-    assert verify_log(project / "reconciler-audit.jsonl").intact
+    assert_applied_once_despite_faults(running, project / AUDIT_LOG, 150)
     assert running.state.count("sandbox") == 130
     assert limits(customer(running, "c042")) == {"m": 42.5}
     assert cli("plan", *args[:2], "--detailed-exitcode", *FAST).code == 0
@@ -437,9 +385,7 @@ def test_the_example_plans_what_its_comments_promise(
     """examples/autumn against its in-process emulator: create, two updates, a prune delete."""
     copy = tmp_path / "example"
     shutil.copytree(ROOT / "examples" / "autumn", copy)
-    monkeypatch.chdir(copy)
-    for name in ("AUTUMN_BASE_URL", "AUTUMN_SECRET_KEY", "GITHUB_STEP_SUMMARY"):
-        monkeypatch.delenv(name, raising=False)
+    isolate(monkeypatch, copy)
     run = cli("plan", "--prune", "--format", "json")
     assert run.code == 0, run.err
     document = json.loads(run.out)

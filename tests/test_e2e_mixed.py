@@ -7,12 +7,11 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
+from cli_helpers import Run, isolate, point_at, records
 
 from reconciler.audit import verify_log
-from reconciler.cli import main
 from reconciler.emulator import AutumnState, RespanState, RunningEmulator
 
 RESPAN_SEED = {
@@ -63,15 +62,6 @@ policy:
 
 
 @dataclass
-class Run:
-    """One CLI run: exit code and what it printed."""
-
-    code: int
-    out: str
-    err: str
-
-
-@dataclass
 class Apis:
     """The two emulators a mixed project talks to."""
 
@@ -82,8 +72,7 @@ class Apis:
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A project whose reconciler.yaml lists customers/ with one manifest per provider."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("GITHUB_STEP_SUMMARY", raising=False)
+    isolate(monkeypatch, tmp_path)
     (tmp_path / "customers").mkdir()
     (tmp_path / "customers" / "respan.yaml").write_text(RESPAN_MANIFEST, encoding="utf-8")
     (tmp_path / "customers" / "autumn.yaml").write_text(AUTUMN_MANIFEST, encoding="utf-8")
@@ -100,28 +89,9 @@ def apis(
 ) -> Apis:
     """Both emulators, each reached through its own provider's environment variables."""
     found = Apis(respan_emulator(seed=RESPAN_SEED), autumn_emulator(seed=AUTUMN_SEED))
-    monkeypatch.setenv("RESPAN_BASE_URL", found.respan.url)
-    monkeypatch.setenv("RESPAN_API_KEY", found.respan.api_key)
-    monkeypatch.setenv("AUTUMN_BASE_URL", found.autumn.url)
-    monkeypatch.setenv("AUTUMN_SECRET_KEY", found.autumn.api_key)
+    point_at(monkeypatch, found.respan)
+    point_at(monkeypatch, found.autumn)
     return found
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
-    """Run the CLI in-process and capture what it printed."""
-
-    def run(*args: str) -> Run:
-        capsys.readouterr()
-        code = main(list(args))
-        captured = capsys.readouterr()
-        return Run(code, captured.out, captured.err)
-
-    return run
-
-
-def records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
 
 
 def test_one_plan_covers_both_providers(apis: Apis, cli: Callable[..., Run]) -> None:

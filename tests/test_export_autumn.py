@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import Run, isolate, point_at, run_cli
 
-from reconciler.cli import main
 from reconciler.emulator import AutumnState, RunningEmulator
 from reconciler.manifests import load_manifests
 
@@ -57,15 +56,6 @@ SEED: dict[str, Any] = {
 }
 
 
-@dataclass
-class Run:
-    """One CLI run: exit code and what it printed."""
-
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
 def autumn(
     tmp_path: Path,
@@ -74,18 +64,15 @@ def autumn(
     autumn_emulator: Emulators,
 ) -> tuple[RunningEmulator[AutumnState], Callable[..., Run]]:
     """A seeded Autumn emulator (sandbox key) and ``cli(*args)`` pointed at it, unpaced."""
-    monkeypatch.chdir(tmp_path)
+    isolate(monkeypatch, tmp_path)
     (tmp_path / "reconciler.yaml").write_text("rate_limit: 10000/s\n", encoding="utf-8")
     running = autumn_emulator(seed=SEED)
-    monkeypatch.setenv("AUTUMN_BASE_URL", running.url)
-    monkeypatch.setenv("AUTUMN_SECRET_KEY", running.api_key)
+    point_at(monkeypatch, running)
 
     def cli(*args: str) -> Run:
-        capsys.readouterr()
-        code = main(list(args))
-        captured = capsys.readouterr()
-        assert running.api_key not in captured.out + captured.err
-        return Run(code, captured.out, captured.err)
+        run = run_cli(capsys, *args)
+        assert running.api_key not in run.out + run.err
+        return run
 
     return running, cli
 
