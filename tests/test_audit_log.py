@@ -11,15 +11,14 @@ from typing import Any
 
 import jsonschema
 import pytest
+from cli_helpers import load_schema
 
 from reconciler.audit import GENESIS_HASH, AuditContext, AuditLog, Drift, record_hash, verify_log
 from reconciler.domain import UNKNOWN, FieldKind
 from reconciler.errors import AuditError
 from reconciler.plan import Change, FieldChange
 
-SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "schemas" / "audit.schema.json").read_text(encoding="utf-8")
-)
+SCHEMA = load_schema("audit.schema.json")
 CONTEXT = AuditContext(
     actor="octocat", git_commit="a" * 40, pull_request=7, plan_checksum="sha256:" + "b" * 64
 )

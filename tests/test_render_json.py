@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
+from cli_helpers import load_schema
 from plan_samples import every_action_plan, many_changes_plan
 
 from reconciler.domain import UNKNOWN, FieldKind, Policy
@@ -24,9 +24,7 @@ from reconciler.render.json import (
     plan_from_document,
 )
 
-SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text(encoding="utf-8")
-)
+SCHEMA = load_schema("plan.schema.json")
 
 
 def parse(text: str) -> Any:

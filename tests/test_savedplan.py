@@ -10,6 +10,7 @@ from pathlib import Path
 
 import jsonschema
 import pytest
+from cli_helpers import load_schema
 from plan_samples import every_action_plan
 
 from reconciler.domain import Policy
@@ -24,9 +25,7 @@ from reconciler.savedplan import (
     write_saved_plan,
 )
 
-SCHEMA = json.loads(
-    (Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text(encoding="utf-8")
-)
+SCHEMA = load_schema("plan.schema.json")
 CREATED = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 PROVIDERS = (
     ProviderTarget("respan", "http://127.0.0.1:8080", ("prod",)),
