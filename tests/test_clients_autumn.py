@@ -10,6 +10,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from client_helpers import (
+    FAST,
+    GIVE_UP,
+    ONCE,
+    PERSISTENT_FAULTS,
+    injected_failures,
+    texts_logged,
+    texts_shown,
+)
 from conftest import AUTUMN_TEST_KEY
 from scripted_http import Answer, ScriptedApp, Seen, script, serve
 
@@ -20,23 +29,18 @@ from reconciler.clients.autumn import (
     key_environment,
     twin_key,
 )
-from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.emulator import AutumnState, EmulatorSettings, RunningEmulator, start_emulator
+from reconciler.emulator import AutumnState, RunningEmulator
 from reconciler.errors import (
-    APIError,
     AuthenticationError,
     ConfigError,
     InvalidRequestError,
     NotFoundError,
     RateLimitedError,
     ServerError,
-    TransportError,
 )
 
 Emulators = Callable[..., RunningEmulator[AutumnState]]
-FAST = RetryPolicy(attempts=10, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
-ONCE = RetryPolicy(attempts=1)
 LIVE_KEY = "am_sk_live_" + AUTUMN_TEST_KEY.removeprefix("am_sk_test_")
 LIST = "POST /v1/customers.list"
 
@@ -68,21 +72,6 @@ def client_for() -> Iterator[Callable[..., AutumnClient]]:
     yield make
     for client in made:
         client.close()
-
-
-@pytest.fixture
-def faulty_emulator() -> Iterator[Emulators]:
-    """Start Autumn emulators with seeded fault injection (the same faults on every run)."""
-    running: list[RunningEmulator[Any]] = []
-
-    def start(seed_customers: list[dict[str, Any]], **settings: Any) -> RunningEmulator[Any]:
-        options = EmulatorSettings(api_key=AUTUMN_TEST_KEY, **settings)
-        running.append(start_emulator("autumn", options, seed={"customers": seed_customers}))
-        return running[-1]
-
-    yield start
-    for emulator in running:
-        emulator.stop()
 
 
 # -- keys and versions ---------------------------------------------------------------------
@@ -345,40 +334,33 @@ def test_invalid_input_is_an_invalid_request_with_the_api_message(
     ],
 )
 def test_injected_faults_are_retried_until_success(
-    faulty_emulator: Emulators, client_for: Callable[..., AutumnClient], faults: dict[str, Any]
+    autumn_emulator: Emulators, client_for: Callable[..., AutumnClient], faults: dict[str, Any]
 ) -> None:
     """500s, dropped connections and 429s are retried for every endpoint until they succeed."""
-    emulator = faulty_emulator(customers(10), seed=7, **faults)
+    emulator = autumn_emulator({"customers": customers(10)}, fault_seed=7, **faults)
     client = client_for(emulator)
     for i in range(10):
         client.update_customer(f"c{i:05d}", {"name": f"n{i}"})
         client.get_or_create_customer(f"new{i}", {"name": f"new {i}"})
     client.delete_customer("c00000")
     assert len(client.list_customers()) == 19
-    stats = emulator.stats()
-    failures = stats["dropped_connections"] + sum(
-        n for status, n in stats["responses"].items() if status in ("429", "500")
-    )
-    assert failures > 0
-    assert client.request_counts()["POST"] == stats["total_requests"]
+    assert injected_failures(emulator) > 0
+    assert client.request_counts()["POST"] == emulator.stats()["total_requests"]
 
 
+@PERSISTENT_FAULTS
 def test_persistent_failures_give_up_with_typed_errors(
-    faulty_emulator: Emulators, client_for: Callable[..., AutumnClient]
+    autumn_emulator: Emulators,
+    client_for: Callable[..., AutumnClient],
+    faults: dict[str, Any],
+    error_type: type[Exception],
 ) -> None:
     """When every attempt fails, the error type says why and the attempts are bounded."""
-    policy = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.001, wait_jitter=0)
-    cases: list[tuple[dict[str, Any], type[Exception]]] = [
-        ({"fail_rate": 1.0}, ServerError),
-        ({"drop_rate": 1.0}, TransportError),
-        ({"rate_limit_429_rate": 1.0, "injected_retry_after": 0}, RateLimitedError),
-    ]
-    for faults, error_type in cases:
-        emulator = faulty_emulator([], seed=1, **faults)
-        client = client_for(emulator, retry=policy)
-        with pytest.raises(error_type, match="gave up after 3 attempts"):
-            client.list_customers()
-        assert emulator.stats()["total_requests"] == 3
+    emulator = autumn_emulator({"customers": []}, fault_seed=1, **faults)
+    client = client_for(emulator, retry=GIVE_UP)
+    with pytest.raises(error_type, match="gave up after 3 attempts"):
+        client.list_customers()
+    assert emulator.stats()["total_requests"] == 3
 
 
 def test_list_and_writes_are_paced_by_their_own_limits(
@@ -426,16 +408,17 @@ def test_wrong_key_is_an_authentication_error_without_the_key(
 
 
 def test_key_appears_in_no_log_repr_or_error_of_a_troubled_run(
-    faulty_emulator: Emulators, caplog: pytest.LogCaptureFixture
+    autumn_emulator: Emulators, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Through retries, 401, 404 and 400 at DEBUG, the key shows up nowhere."""
     caplog.set_level(logging.DEBUG)
-    emulator = faulty_emulator(customers(3), seed=5, fail_rate=0.3, drop_rate=0.2)
+    emulator = autumn_emulator(
+        {"customers": customers(3)}, fault_seed=5, fail_rate=0.3, drop_rate=0.2
+    )
     texts: list[str] = []
     keys = (AUTUMN_TEST_KEY, "am_sk_test_" + AUTUMN_TEST_KEY[::-1])
     for key in keys:
         with AutumnClient(emulator.url, Secret(key), retry=FAST, rate_limits=None) as client:
-            texts += [repr(client), str(client), repr(client.transport)]
             calls: list[Callable[[], object]] = [
                 lambda: client.list_customers(),
                 lambda: client.get_customer("nobody"),
@@ -443,12 +426,8 @@ def test_key_appears_in_no_log_repr_or_error_of_a_troubled_run(
                 lambda: client.update_customer("c00001", {"name": "ok"}),
                 lambda: client.delete_customer("nobody"),
             ]
-            for call in calls:
-                try:
-                    call()
-                except APIError as error:
-                    texts += [str(error), repr(error), repr(error.detail), repr(error.errors)]
-    texts += [caplog.text] + [repr(record.__dict__) for record in caplog.records]
+            texts += texts_shown(client, calls)
+    texts += texts_logged(caplog)
     assert any("401" in text for text in texts)
     assert any("400" in text for text in texts)
     assert any("404" in text for text in texts)

@@ -8,6 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from client_helpers import (
+    FAST,
+    GIVE_UP,
+    ONCE,
+    PERSISTENT_FAULTS,
+    injected_failures,
+    texts_logged,
+    texts_shown,
+)
 from conftest import RESPAN_TEST_KEY
 from scripted_http import Answer, ScriptedApp, Seen, script, serve
 
@@ -15,20 +24,16 @@ from reconciler.clients.http import HttpTransport
 from reconciler.clients.respan import RespanClient
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.emulator import EmulatorSettings, RespanState, RunningEmulator, start_emulator
+from reconciler.emulator import RespanState, RunningEmulator
 from reconciler.errors import (
-    APIError,
     AuthenticationError,
     InvalidRequestError,
     NotFoundError,
     RateLimitedError,
     ServerError,
-    TransportError,
 )
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
-FAST = RetryPolicy(attempts=10, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
-ONCE = RetryPolicy(attempts=1)
 NASTY_IDS = ["a/b?c#d", "../credit-transactions/x", "..", ".", "%2F", "x y", "ü"]
 
 
@@ -49,21 +54,6 @@ def connect(
         rate_limit=rate_limit,
         retry=retry,
     )
-
-
-@pytest.fixture
-def faulty_emulator() -> Iterator[Emulators]:
-    """Start emulators with seeded fault injection (the same faults on every run)."""
-    running: list[RunningEmulator[Any]] = []
-
-    def start(seed_customers: list[dict[str, Any]], **settings: Any) -> RunningEmulator[Any]:
-        options = EmulatorSettings(api_key=RESPAN_TEST_KEY, **settings)
-        running.append(start_emulator("respan", options, seed={"customers": seed_customers}))
-        return running[-1]
-
-    yield start
-    for emulator in running:
-        emulator.stop()
 
 
 @pytest.fixture
@@ -331,38 +321,32 @@ def test_invalid_update_carries_field_errors(
     ],
 )
 def test_injected_faults_are_retried_until_success(
-    faulty_emulator: Emulators, client_for: Callable[..., RespanClient], faults: dict[str, Any]
+    respan_emulator: Emulators, client_for: Callable[..., RespanClient], faults: dict[str, Any]
 ) -> None:
     """500s, dropped connections and 429s are retried; every call ends up succeeding."""
-    emulator = faulty_emulator(customers(20), seed=11, **faults)
+    emulator = respan_emulator({"customers": customers(20)}, fault_seed=11, **faults)
     client = client_for(emulator)
     for i in range(20):
         client.update_customer("prod", f"c{i:05d}", {"name": f"n{i}"})
     assert all(record["name"] for record in emulator.state.customers.values())
-    stats = emulator.stats()
-    failures = stats["dropped_connections"] + sum(
-        n for status, n in stats["responses"].items() if status in ("429", "500")
-    )
+    failures = injected_failures(emulator)
     assert failures > 0
     assert client.request_counts()["PATCH"] == 20 + failures
 
 
+@PERSISTENT_FAULTS
 def test_persistent_failures_give_up_with_typed_errors(
-    faulty_emulator: Emulators, client_for: Callable[..., RespanClient]
+    respan_emulator: Emulators,
+    client_for: Callable[..., RespanClient],
+    faults: dict[str, Any],
+    error_type: type[Exception],
 ) -> None:
     """When every attempt fails, the error type says why and the attempts are bounded."""
-    policy = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.001, wait_jitter=0)
-    cases: list[tuple[dict[str, Any], type[Exception]]] = [
-        ({"fail_rate": 1.0}, ServerError),
-        ({"drop_rate": 1.0}, TransportError),
-        ({"rate_limit_429_rate": 1.0, "injected_retry_after": 0}, RateLimitedError),
-    ]
-    for faults, error_type in cases:
-        emulator = faulty_emulator([], seed=1, **faults)
-        client = client_for(emulator, retry=policy)
-        with pytest.raises(error_type, match="gave up after 3 attempts"):
-            client.retrieve_customer("prod", "acme")
-        assert emulator.stats()["total_requests"] == 3
+    emulator = respan_emulator({"customers": []}, fault_seed=1, **faults)
+    client = client_for(emulator, retry=GIVE_UP)
+    with pytest.raises(error_type, match="gave up after 3 attempts"):
+        client.retrieve_customer("prod", "acme")
+    assert emulator.stats()["total_requests"] == 3
 
 
 def test_paced_client_gets_no_429_at_the_servers_limit(
@@ -393,27 +377,24 @@ def test_unpaced_client_is_throttled_by_the_same_limit(
 
 
 def test_key_appears_in_no_log_repr_or_error_of_a_troubled_run(
-    faulty_emulator: Emulators, caplog: pytest.LogCaptureFixture
+    respan_emulator: Emulators, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Through retries, 401, 404 and 422 at DEBUG, the key shows up nowhere."""
     caplog.set_level(logging.DEBUG)
-    emulator = faulty_emulator(customers(3), seed=5, fail_rate=0.3, drop_rate=0.2)
+    emulator = respan_emulator(
+        {"customers": customers(3)}, fault_seed=5, fail_rate=0.3, drop_rate=0.2
+    )
     texts: list[str] = []
     for key in (RESPAN_TEST_KEY, RESPAN_TEST_KEY[::-1]):
         with connect(emulator, key=key) as client:
-            texts += [repr(client), str(client), repr(client.transport)]
             calls: list[Callable[[], object]] = [
                 lambda: client.list_customers("prod"),
                 lambda: client.retrieve_customer("prod", "nobody"),
                 lambda: client.update_customer("prod", "c00000", {"email": 5}),
                 lambda: client.update_customer("prod", "c00001", {"name": "ok"}),
             ]
-            for call in calls:
-                try:
-                    call()
-                except APIError as error:
-                    texts += [str(error), repr(error), repr(error.detail), repr(error.errors)]
-    texts += [caplog.text] + [repr(record.__dict__) for record in caplog.records]
+            texts += texts_shown(client, calls)
+    texts += texts_logged(caplog)
     assert any("401" in text for text in texts)
     assert any("422" in text for text in texts)
     for key in (RESPAN_TEST_KEY, RESPAN_TEST_KEY[::-1]):
