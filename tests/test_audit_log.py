@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -12,6 +11,7 @@ from typing import Any
 import jsonschema
 import pytest
 from cli_helpers import load_schema
+from cli_helpers import records as read_records
 
 from reconciler.audit import GENESIS_HASH, AuditContext, AuditLog, Drift, record_hash, verify_log
 from reconciler.domain import UNKNOWN, FieldKind
@@ -42,8 +42,14 @@ def update(customer_id: str = "acme", before: Any = Decimal("250.00")) -> Change
     )
 
 
-def read_records(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+def metadata_update(customer_id: str, path: str, before: Any, after: Any) -> Change:
+    return Change(
+        action="update",
+        provider="respan",
+        environment="prod",
+        id=customer_id,
+        fields=(FieldChange(path, before, after, FieldKind.METADATA),),
+    )
 
 
 def test_record_has_every_field_and_matches_schema(tmp_path: Path) -> None:
@@ -203,13 +209,7 @@ def test_a_last_line_that_is_not_json_is_not_built_upon(tmp_path: Path) -> None:
 def test_long_records_chain_across_read_chunks(tmp_path: Path) -> None:
     """A last record longer than the tail-read chunk is still found whole."""
     path = tmp_path / "audit.jsonl"
-    big = Change(
-        action="update",
-        provider="respan",
-        environment="prod",
-        id="big",
-        fields=(FieldChange("metadata.note", None, "x" * 200_000, FieldKind.METADATA),),
-    )
+    big = metadata_update("big", "metadata.note", None, "x" * 200_000)
     with AuditLog.open(path, CONTEXT) as log:
         log.record(update(), "applied", http_status=200)
         log.record(big, "applied", http_status=200)
@@ -269,15 +269,7 @@ def test_unopenable_path_is_a_clear_audit_error(tmp_path: Path) -> None:
 def test_values_are_encoded_like_the_json_plan_but_decimals_as_text(tmp_path: Path) -> None:
     """A real mapping shaped like the unknown marker is escaped as in the JSON plan."""
     path = tmp_path / "audit.jsonl"
-    marker_like = Change(
-        action="update",
-        provider="respan",
-        environment="prod",
-        id="acme",
-        fields=(
-            FieldChange("metadata", {"unknown": True}, {"n": Decimal("1.50")}, FieldKind.METADATA),
-        ),
-    )
+    marker_like = metadata_update("acme", "metadata", {"unknown": True}, {"n": Decimal("1.50")})
     with AuditLog.open(path, CONTEXT) as log:
         log.record(marker_like, "applied", http_status=200)
     (record,) = read_records(path)

@@ -28,6 +28,18 @@ def plan_markdown(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def empty_markdown(tmp_path: Path) -> Path:
+    path = tmp_path / "empty.md"
+    path.write_text("", encoding="utf-8")
+    return path
+
+
+def comment(markdown: Path, *args: str) -> int:
+    """Run ``reconciler github comment`` on ``markdown``; its exit code."""
+    return main(["github", "comment", "--plan-markdown", str(markdown), *args])
+
+
+@pytest.fixture
 def pr_env(
     tmp_path: Path, recorder: GitHubRecorder, monkeypatch: pytest.MonkeyPatch
 ) -> dict[str, str]:
@@ -53,8 +65,8 @@ def test_comment_posts_then_updates(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """Run twice on one pull request: one POST, then one PATCH of the same comment."""
-    assert main(["github", "comment", "--plan-markdown", str(plan_markdown)]) == 0
-    assert main(["github", "comment", "--plan-markdown", str(plan_markdown)]) == 0
+    assert comment(plan_markdown) == 0
+    assert comment(plan_markdown) == 0
     assert [(r.method, r.path) for r in recorder.writes()] == [
         ("POST", "/repos/acme/budgets/issues/12/comments"),
         ("PATCH", "/repos/acme/budgets/issues/comments/1001"),
@@ -87,21 +99,19 @@ def test_not_a_pull_request_is_a_clear_error(
     event.write_text(json.dumps({"ref": "refs/heads/main"}), encoding="utf-8")
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     monkeypatch.setenv("GITHUB_EVENT_NAME", "push")
-    assert main(["github", "comment", "--plan-markdown", str(plan_markdown)]) == 1
+    assert comment(plan_markdown) == 1
     assert "(push) is not about a pull request" in capsys.readouterr().err
     assert recorder.requests == []
 
 
 def test_empty_plan_is_not_posted(
-    tmp_path: Path,
+    empty_markdown: Path,
     pr_env: dict[str, str],
     recorder: GitHubRecorder,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """An empty Markdown file (plan failed before rendering) posts nothing."""
-    empty = tmp_path / "empty.md"
-    empty.write_text("", encoding="utf-8")
-    assert main(["github", "comment", "--plan-markdown", str(empty)]) == 1
+    assert comment(empty_markdown) == 1
     assert "no plan to post" in capsys.readouterr().err
     assert recorder.requests == []
 
@@ -115,11 +125,11 @@ def test_missing_token_and_api_errors_exit_1_without_the_token(
 ) -> None:
     """No token, or a token GitHub refuses, is one clear error line that never shows it."""
     monkeypatch.delenv("GITHUB_TOKEN")
-    assert main(["github", "comment", "--plan-markdown", str(plan_markdown)]) == 1
+    assert comment(plan_markdown) == 1
     assert "GITHUB_TOKEN" in capsys.readouterr().err
     monkeypatch.setenv("GITHUB_TOKEN", TOKEN)
     recorder.fail_with = 403
-    assert main(["github", "comment", "--plan-markdown", str(plan_markdown)]) == 1
+    assert comment(plan_markdown) == 1
     err = capsys.readouterr().err
     assert "returned 403" in err
     assert "Traceback" not in err
@@ -134,7 +144,7 @@ def test_the_github_group_is_hidden_but_documented(capsys: pytest.CaptureFixture
 
 
 def test_failed_plan_replaces_the_old_plan_comment(
-    tmp_path: Path,
+    empty_markdown: Path,
     pr_env: dict[str, str],
     recorder: GitHubRecorder,
     monkeypatch: pytest.MonkeyPatch,
@@ -143,10 +153,7 @@ def test_failed_plan_replaces_the_old_plan_comment(
     old = recorder.add_comment("acme/budgets", 12, f"{PLAN_COMMENT_MARKER}\n## Plan: stale")
     monkeypatch.setenv("GITHUB_SERVER_URL", "https://github.test")
     monkeypatch.setenv("GITHUB_RUN_ID", "42")
-    empty = tmp_path / "empty.md"
-    empty.write_text("", encoding="utf-8")
-    args = ["github", "comment", "--plan-markdown", str(empty), "--exit-code", "1"]
-    assert main(args) == 0
+    assert comment(empty_markdown, "--exit-code", "1") == 0
     (patch,) = recorder.writes()
     assert patch.path == f"/repos/acme/budgets/issues/comments/{old}"
     body = patch.body["body"]
