@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import records as read_records
 
 from reconciler.apply import ApplyReport, ChangeOutcome, apply_plan
 from reconciler.audit import AuditContext, AuditLog, verify_log
@@ -102,7 +102,7 @@ def run(
     path = tmp_path / "audit.jsonl"
     with AuditLog.open(path, CONTEXT) as log:
         report = apply_plan(plan, {"respan": provider}, log, **options)
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    records = read_records(path)
     assert verify_log(path).intact
     return report, records
 
@@ -294,7 +294,7 @@ def test_an_unexpected_error_is_recorded_then_raised(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
     with AuditLog.open(path, CONTEXT) as log, pytest.raises(RuntimeError, match="bug"):
         apply_plan(plan, {"respan": provider}, log, parallelism=1)
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    records = read_records(path)
     assert [(r["customer_id"], r["reason"]) for r in records] == [
         ("a", "unexpected error (RuntimeError)")
     ]

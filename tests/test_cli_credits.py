@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import isolate, point_at, run_cli
 
-from reconciler.cli import main
 from reconciler.emulator import RespanState, RunningEmulator
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
@@ -59,18 +59,15 @@ def credits_cli(
     respan_emulator: Emulators,
 ) -> Callable[..., tuple[int, str, str]]:
     """``credits_cli(*args, seed=...)`` runs ``reconciler credits`` against a fresh emulator."""
-    monkeypatch.chdir(tmp_path)
+    isolate(monkeypatch, tmp_path)
     (tmp_path / "reconciler.yaml").write_text("rate_limit: 10000/s\n", encoding="utf-8")
 
     def run(*args: str, seed: Any = SEED) -> tuple[int, str, str]:
         running = respan_emulator(seed=seed)
-        monkeypatch.setenv("RESPAN_BASE_URL", running.url)
-        monkeypatch.setenv("RESPAN_API_KEY", running.api_key)
-        capsys.readouterr()
-        code = main(["credits", *args])
-        captured = capsys.readouterr()
-        assert running.api_key not in captured.out + captured.err
-        return code, captured.out, captured.err
+        point_at(monkeypatch, running)
+        done = run_cli(capsys, "credits", *args)
+        assert running.api_key not in done.out + done.err
+        return done.code, done.out, done.err
 
     return run
 
