@@ -39,6 +39,15 @@ def comment(markdown: Path, *args: str) -> int:
     return main(["github", "comment", "--plan-markdown", str(markdown), *args])
 
 
+def refused(
+    markdown: Path, message: str, recorder: GitHubRecorder, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The command exits 1 saying ``message`` and sends GitHub nothing."""
+    assert comment(markdown) == 1
+    assert message in capsys.readouterr().err
+    assert recorder.requests == []
+
+
 @pytest.fixture
 def pr_env(
     tmp_path: Path, recorder: GitHubRecorder, monkeypatch: pytest.MonkeyPatch
@@ -99,9 +108,7 @@ def test_not_a_pull_request_is_a_clear_error(
     event.write_text(json.dumps({"ref": "refs/heads/main"}), encoding="utf-8")
     monkeypatch.setenv("GITHUB_EVENT_PATH", str(event))
     monkeypatch.setenv("GITHUB_EVENT_NAME", "push")
-    assert comment(plan_markdown) == 1
-    assert "(push) is not about a pull request" in capsys.readouterr().err
-    assert recorder.requests == []
+    refused(plan_markdown, "(push) is not about a pull request", recorder, capsys)
 
 
 def test_empty_plan_is_not_posted(
@@ -111,9 +118,7 @@ def test_empty_plan_is_not_posted(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """An empty Markdown file (plan failed before rendering) posts nothing."""
-    assert comment(empty_markdown) == 1
-    assert "no plan to post" in capsys.readouterr().err
-    assert recorder.requests == []
+    refused(empty_markdown, "no plan to post", recorder, capsys)
 
 
 def test_missing_token_and_api_errors_exit_1_without_the_token(
