@@ -27,13 +27,13 @@ ACTION = load(ROOT / "action.yml")
 MARKER = "<!-- reconciler-plan -->"
 COMMENTS = "/repos/acme/budgets/issues/17/comments"
 
-# Live state for the four customers of examples/gitops: only acme-corp's budget differs
+# Live state for the four customers of examples/gitops: only initrode's budget differs
 # (200 -> 250, within the template's policy of at most doubling).
 LIVE = [
     {
-        "customer_identifier": "acme-corp",
-        "name": "Acme Corp",
-        "email": "billing@acme.example",
+        "customer_identifier": "initrode",
+        "name": "Initrode",
+        "email": "billing@initrode.example",
         "period_budget": 200,
         "total_budget": 5000,
         "budget_duration": "monthly",
@@ -41,18 +41,18 @@ LIVE = [
         "metadata": {"tier": "enterprise", "owner": "sales-emea"},
     },
     {
-        "customer_identifier": "globex",
-        "name": "Globex Corporation",
-        "email": "finance@globex.example",
+        "customer_identifier": "vandelay",
+        "name": "Vandelay Industries",
+        "email": "finance@vandelay.example",
         "period_budget": 400,
         "total_budget": 9000,
         "budget_duration": "monthly",
         "metadata": {"tier": "enterprise", "owner": "sales-amer"},
     },
     {
-        "customer_identifier": "initech",
-        "name": "Initech",
-        "email": "ops@initech.example",
+        "customer_identifier": "cyberdyne",
+        "name": "Cyberdyne Systems",
+        "email": "ops@cyberdyne.example",
         "period_budget": 25,
         "budget_duration": "weekly",
         "markup_percentage": 0,
@@ -198,14 +198,14 @@ def test_plan_on_a_pull_request_posts_then_updates_one_comment(
     assert first.outputs["exit-code"] == "2"
     assert first.outputs["has-changes"] == "true"
     saved = json.loads(Path(first.outputs["plan-file"]).read_text(encoding="utf-8"))
-    assert [change["id"] for change in saved["changes"]] == ["acme-corp"]
+    assert [change["id"] for change in saved["changes"]] == ["initrode"]
 
     # The job summary holds the Markdown plan once; the log holds the text plan.
     assert first.summary.startswith(MARKER)
     assert first.summary.count(MARKER) == 1
-    assert "acme-corp" in first.summary
+    assert "initrode" in first.summary
     run_log = first.steps[0].stdout
-    assert "acme-corp" in run_log
+    assert "initrode" in run_log
     assert MARKER not in run_log
 
     (post,) = recorder.writes()
@@ -339,7 +339,7 @@ def test_apply_then_plan_converges(start_runner: StartRunner, recorder: GitHubRe
     assert applied.failed_step is None, applied.log
     assert applied.outputs["exit-code"] == "0"
     assert applied.outputs["plan-file"] == ""
-    assert "acme-corp" in applied.summary
+    assert "initrode" in applied.summary
     assert len(audit_log.read_text(encoding="utf-8").splitlines()) == 1
     assert emulator.api_key not in applied.log + audit_log.read_text(encoding="utf-8")
     replanned = runner.run(command="plan")
