@@ -42,6 +42,11 @@ def test_example_project_validates(
     assert out.startswith("OK: ")
 
 
+def test_all_examples_validate_together(capsys: pytest.CaptureFixture[str]) -> None:
+    """``reconciler validate examples/`` passes: settings files are skipped, no customer twice."""
+    assert main(["validate", "--strict", str(EXAMPLES)]) == 0, capsys.readouterr().out
+
+
 @pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda p: str(p.relative_to(EXAMPLES)))
 def test_example_manifest_validates(manifest: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Every example manifest validates on its own, strictly."""
