@@ -32,7 +32,7 @@ from reconciler.emulator.common import (
     RateDecision,
     SlidingWindowLimiter,
 )
-from reconciler.emulator.http import InvalidJSON, Refusal, control_routes_handlers, json_body
+from reconciler.emulator.http import InvalidJSON, Refusal, json_body
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
 from reconciler.errors import ConfigError
 
@@ -396,15 +396,12 @@ def create_app(
             raise not_found(request, identifier)
         return JSONResponse({"success": True})
 
-    read_stats, reset_stats = control_routes_handlers(stats)
     routes = [
         Route("/v1/customers.get", endpoint(get), methods=["POST"]),
         Route(LIST_PATH, endpoint(list_customers), methods=["POST"]),
         Route("/v1/customers.get_or_create", endpoint(get_or_create), methods=["POST"]),
         Route("/v1/customers.update", endpoint(update), methods=["POST"]),
         Route("/v1/customers.delete", endpoint(delete), methods=["POST"]),
-        Route("/_emulator/stats", read_stats, methods=["GET"]),
-        Route("/_emulator/reset-stats", reset_stats, methods=["POST"]),
     ]
     limiters = {}
     if settings.rate_limit is not None:

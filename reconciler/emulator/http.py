@@ -10,8 +10,6 @@ from urllib.parse import unquote_to_bytes
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from reconciler.emulator.common import EmulatorStats
-
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
@@ -93,16 +91,3 @@ def positive_int(request: Request, name: str, default: int, maximum: int | None 
     if maximum is not None and value > maximum:
         raise Refusal(400, {"detail": f"{name} must be at most {maximum}, got {value}."})
     return value
-
-
-def control_routes_handlers(stats: EmulatorStats) -> tuple[Endpoint, Endpoint]:
-    """Handlers for ``GET /_emulator/stats`` and ``POST /_emulator/reset-stats``."""
-
-    async def read_stats(request: Request) -> Response:
-        return JSONResponse(stats.snapshot())
-
-    async def reset_stats(request: Request) -> Response:
-        stats.reset()
-        return JSONResponse(stats.snapshot())
-
-    return read_stats, reset_stats

@@ -18,7 +18,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -157,6 +157,22 @@ async def _drop_connection(scope: Scope, receive: Receive) -> None:
         pass
 
 
+def _control_routes(stats: EmulatorStats) -> list[Route]:
+    """Read and reset the statistics (under ``CONTROL_PREFIX``, so the middleware skips them)."""
+
+    async def read_stats(request: Request) -> Response:
+        return JSONResponse(stats.snapshot())
+
+    async def reset_stats(request: Request) -> Response:
+        stats.reset()
+        return JSONResponse(stats.snapshot())
+
+    return [
+        Route(f"{CONTROL_PREFIX}stats", read_stats, methods=["GET"]),
+        Route(f"{CONTROL_PREFIX}reset-stats", reset_stats, methods=["POST"]),
+    ]
+
+
 def emulator_app(
     routes: Sequence[BaseRoute],
     *,
@@ -168,13 +184,14 @@ def emulator_app(
     state: object,
 ) -> Starlette:
     """A provider's emulator app: its routes behind the shared middleware (stats, latency,
-    faults, auth, rate limits), with the provider's own error bodies for unknown routes.
+    faults, auth, rate limits), with the provider's own error bodies for unknown routes, plus
+    the control routes ``GET /_emulator/stats`` and ``POST /_emulator/reset-stats``.
 
     ``app.state.stats`` and ``app.state.emulator_state`` give tests and the CLI the statistics
     and the provider's state.
     """
     app = Starlette(
-        routes=list(routes),
+        routes=[*routes, *_control_routes(stats)],
         middleware=[
             Middleware(
                 EmulatorMiddleware,

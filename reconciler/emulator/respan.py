@@ -29,7 +29,6 @@ from reconciler.emulator.common import (
 from reconciler.emulator.http import (
     InvalidJSON,
     Refusal,
-    control_routes_handlers,
     json_body,
     path_tail,
     positive_int,
@@ -357,7 +356,6 @@ def create_app(
             raise Refusal(404, _NOT_FOUND)
         return JSONResponse(record)
 
-    read_stats, reset_stats = control_routes_handlers(stats)
     routes = [
         Route("/api/users/list/", list_customers, methods=["GET", "POST"]),
         Route(
@@ -365,8 +363,6 @@ def create_app(
         ),
         Route("/api/credit-transactions/list/", list_credit_transactions, methods=["GET"]),
         Route("/api/credit-transactions/{id:path}/", credit_transaction, methods=["GET"]),
-        Route("/_emulator/stats", read_stats, methods=["GET"]),
-        Route("/_emulator/reset-stats", reset_stats, methods=["POST"]),
     ]
     limiters = {}
     if settings.rate_limit is not None:
