@@ -16,17 +16,17 @@ A wanted field that the retrieve answer does not carry either (the live API may 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from reconciler.clients.autumn import AutumnClient
 from reconciler.clients.respan import RESERVED_SEGMENTS, RespanClient
 from reconciler.domain import LiveCustomer, ProviderModel
-from reconciler.errors import ConfigError, NotFoundError
+from reconciler.errors import ConfigError
 from reconciler.export.filters import FilterTerm, autumn_filter_body, respan_filter_body
 from reconciler.providers.base import Provider
 from reconciler.providers.catalog import AUTUMN, RESPAN
+from reconciler.providers.respan import retrieve_each
 
 Progress = Callable[[int, int], None]
 """``progress(done, total)``: detail reads finished so far, out of how many."""
@@ -100,7 +100,13 @@ class RespanExportReader:
         details: dict[str, dict[str, Any] | None] = {}
         if needs_detail:
             addressable = sorted(i for i in listed if i not in unaddressable)
-            details = self._retrieve_all(environment, addressable, progress)
+            details = retrieve_each(
+                self.client,
+                environment,
+                addressable,
+                max_concurrency=self.max_concurrency,
+                progress=progress,
+            )
         customers = []
         for identifier in sorted(listed):
             answer: dict[str, Any] = dict(listed[identifier])
@@ -113,35 +119,6 @@ class RespanExportReader:
             customers.append(LiveCustomer(self.model.name, environment, identifier, values))
         gone = tuple(sorted(i for i, detail in details.items() if detail is None))
         return ExportRead(tuple(customers), gone, tuple(unaddressable))
-
-    def _retrieve_all(
-        self, environment: str, ids: Sequence[str], progress: Progress | None
-    ) -> dict[str, dict[str, Any] | None]:
-        """Each customer's retrieve answer (``None``: deleted since it was listed)."""
-        results: dict[str, dict[str, Any] | None] = {}
-        if not ids:
-            return results
-        if progress is not None:
-            progress(0, len(ids))
-        workers = min(self.max_concurrency, len(ids))
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            futures = {pool.submit(self._retrieve, environment, i): i for i in ids}
-            try:
-                for future in as_completed(futures):
-                    results[futures[future]] = future.result()
-                    if progress is not None:
-                        progress(len(results), len(ids))
-            except BaseException:
-                for pending in futures:
-                    pending.cancel()
-                raise
-        return results
-
-    def _retrieve(self, environment: str, identifier: str) -> dict[str, Any] | None:
-        try:
-            return self.client.retrieve_customer(environment, identifier)
-        except NotFoundError:
-            return None
 
 
 class AutumnExportReader:

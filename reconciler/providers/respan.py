@@ -14,8 +14,8 @@ an omitted field must never pass for an equal one.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -112,24 +112,16 @@ class RespanProvider:
         """Retrieve answers for ``ids``, cached ones reused; customers now gone are left out."""
         with self._lock:
             missing = [i for i in ids if (environment, i) not in self._details]
-        if missing:
-            workers = min(self.max_concurrency, len(missing))
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                results = list(pool.map(lambda i: self._retrieve(environment, i), missing))
-            with self._lock:
-                for identifier, detail in zip(missing, results, strict=True):
-                    if detail is not None:
-                        self._details[(environment, identifier)] = detail
+        results = retrieve_each(
+            self.client, environment, missing, max_concurrency=self.max_concurrency
+        )
         with self._lock:
+            for identifier, detail in results.items():
+                if detail is not None:
+                    self._details[(environment, identifier)] = detail
             return {
                 i: self._details[(environment, i)] for i in ids if (environment, i) in self._details
             }
-
-    def _retrieve(self, environment: str, identifier: str) -> dict[str, Any] | None:
-        try:
-            return self.client.retrieve_customer(environment, identifier)
-        except NotFoundError:
-            return None
 
     def _managed(self, answer: Mapping[str, Any]) -> dict[str, Any]:
         return {name: answer[name] for name in self.model.fields if name in answer}
@@ -161,6 +153,44 @@ class RespanProvider:
         if reply.status == 404:
             return ApplyResult(ok=True, status=404, reason="deleted by an earlier, retried attempt")
         return ApplyResult(ok=True, status=reply.status)
+
+
+def retrieve_each(
+    client: RespanClient,
+    environment: str,
+    ids: Sequence[str],
+    *,
+    max_concurrency: int,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, dict[str, Any] | None]:
+    """Each customer's retrieve answer (``None``: deleted since it was listed), up to
+    ``max_concurrency`` at a time under the client's pacer; ``progress(done, total)`` is called
+    before the first and after each one. The first error cancels the retrieves not yet begun.
+    """
+    results: dict[str, dict[str, Any] | None] = {}
+    if not ids:
+        return results
+    if progress is not None:
+        progress(0, len(ids))
+
+    def retrieve(identifier: str) -> dict[str, Any] | None:
+        try:
+            return client.retrieve_customer(environment, identifier)
+        except NotFoundError:
+            return None
+
+    with ThreadPoolExecutor(max_workers=min(max(1, max_concurrency), len(ids))) as pool:
+        futures = {pool.submit(retrieve, i): i for i in ids}
+        try:
+            for future in as_completed(futures):
+                results[futures[future]] = future.result()
+                if progress is not None:
+                    progress(len(results), len(ids))
+        except BaseException:
+            for pending in futures:
+                pending.cancel()
+            raise
+    return results
 
 
 def _usage(detail: Mapping[str, Any]) -> Decimal | None:
