@@ -22,11 +22,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchlib import BENCH_KEY
+
 from reconciler.audit import verify_log
 from reconciler.cli import main
 from reconciler.emulator import EmulatorSettings, start_emulator
-
-BENCH_KEY = "bench-key-0123456789abcdef"
 
 
 def seed(changes: int) -> dict[str, Any]:

@@ -31,11 +31,11 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
+from benchlib import BENCH_KEY, best_of, libyaml_alone
 
 from reconciler.cli import main as cli_main
 from reconciler.clients.respan import RespanClient
@@ -45,8 +45,6 @@ from reconciler.manifests import load_manifests
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
 from reconciler.providers.catalog import MODELS
 from reconciler.providers.respan import RespanProvider
-
-BENCH_KEY = "bench-key-0123456789abcdef"
 
 
 def budget(number: int) -> str:
@@ -127,15 +125,6 @@ def emulator_requests(url: str) -> dict[str, int]:
         return dict(json.load(answer)["requests"])
 
 
-def best_of(repeat: int, run: Callable[[], object]) -> float:
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--customers", type=int, default=10_000)
@@ -154,10 +143,6 @@ def main(argv: list[str] | None = None) -> int:
             os.environ.update(RESPAN_BASE_URL=url, RESPAN_API_KEY=BENCH_KEY)
             codes: list[int] = []
 
-            def libyaml_alone() -> None:
-                for path in paths:
-                    yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
-
             def whole_plan() -> None:
                 command = ["plan", str(directory / "customers"), "--rate-limit", "100000/s"]
                 with (
@@ -166,7 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                 ):
                     codes.append(cli_main([*command, "--detailed-exitcode"]))
 
-            baseline = best_of(args.repeat, libyaml_alone)
+            baseline = best_of(args.repeat, lambda: libyaml_alone(paths))
             before = emulator_requests(url)
             plan_time = best_of(args.repeat, whole_plan)
             after = emulator_requests(url)

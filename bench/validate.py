@@ -18,11 +18,9 @@ import argparse
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-import yaml
+from benchlib import best_of, libyaml_alone
 
 from reconciler.manifests import check_manifests
 
@@ -65,15 +63,6 @@ def write_manifests(directory: Path, customers: int, files: int) -> list[Path]:
     return paths
 
 
-def best_of(repeat: int, run: Callable[[], object]) -> float:
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--customers", type=int, default=10_000)
@@ -84,10 +73,6 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
         paths = write_manifests(directory, args.customers, args.files)
-
-        def libyaml_alone() -> None:
-            for path in paths:
-                yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
 
         def in_process() -> None:
             report = check_manifests([directory])
@@ -100,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             command = [sys.executable, "-m", "reconciler", "validate", str(directory)]
             subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
 
-        baseline = best_of(args.repeat, libyaml_alone)
+        baseline = best_of(args.repeat, lambda: libyaml_alone(paths))
         ours = best_of(args.repeat, in_process)
         whole = best_of(args.repeat, cli)
 
