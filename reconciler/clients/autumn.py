@@ -32,11 +32,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from reconciler.clients.http import ApiClient, HttpTransport, Reply
+from reconciler.clients.http import Answer, ApiClient, HttpTransport, Reply
 from reconciler.clients.pacing import Pacer, RequestPacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.errors import ConfigError, InvalidRequestError, NotFoundError, ServerError
+from reconciler.errors import ConfigError, InvalidRequestError, NotFoundError
 
 logger = logging.getLogger("reconciler.http")
 
@@ -212,20 +212,17 @@ class AutumnClient(ApiClient):
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _call(self, name: str, body: Mapping[str, Any]) -> _Answer:
+    def _call(self, name: str, body: Mapping[str, Any]) -> Answer:
         endpoint = ENDPOINTS[name]
         reply = self.transport.request(
             "POST", endpoint.path, body=body, idempotent=endpoint.idempotent, pace=endpoint.pace
         )
-        return _Answer(endpoint.path, reply)
+        return Answer("POST", endpoint.path, reply)
 
     def _call_object(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        answer = self._call(name, body)
-        if not isinstance(answer.reply.body, Mapping):
-            raise answer.malformed("a JSON object")
-        return dict(answer.reply.body)
+        return self._call(name, body).object()
 
-    def _list_page(self, body: Mapping[str, Any]) -> tuple[_Answer, list[dict[str, Any]]]:
+    def _list_page(self, body: Mapping[str, Any]) -> tuple[Answer, list[dict[str, Any]]]:
         answer = self._call("list_customers", body)
         page = answer.reply.body
         if not isinstance(page, Mapping) or not isinstance(page.get("list"), list):
@@ -262,23 +259,6 @@ class AutumnClient(ApiClient):
                 return
             cursor = next_cursor
         logger.debug("stopped paging customers.list after %d pages", MAX_PAGES)
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """A reply together with the endpoint it answers (for error messages)."""
-
-    path: str
-    reply: Reply
-
-    def malformed(self, expected: str) -> ServerError:
-        return ServerError(
-            f"POST {self.path}: the API answered {self.reply.status} "
-            f"but the body is not {expected}",
-            method="POST",
-            path=self.path,
-            status=self.reply.status,
-        )
 
 
 def _fresh(items: list[dict[str, Any]], seen: set[str]) -> list[dict[str, Any]]:

@@ -134,6 +134,31 @@ class Reply:
     attempts: int
 
 
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A reply together with the request it answers, for errors about its body."""
+
+    method: str
+    path: str
+    reply: Reply
+
+    def malformed(self, expected: str) -> ServerError:
+        """The error for a body that is not ``expected`` (e.g. "a JSON object")."""
+        return ServerError(
+            f"{self.method} {self.path}: the API answered {self.reply.status} "
+            f"but the body is not {expected}",
+            method=self.method,
+            path=self.path,
+            status=self.reply.status,
+        )
+
+    def object(self) -> dict[str, Any]:
+        """The body as a JSON object; ``ServerError`` when it is not one."""
+        if not isinstance(self.reply.body, Mapping):
+            raise self.malformed("a JSON object")
+        return dict(self.reply.body)
+
+
 class RequestCounter:
     """Thread-safe count of request attempts sent, by method (for ``-v`` summaries, benches)."""
 
@@ -458,6 +483,7 @@ class ApiClient:
 
 __all__ = [
     "DEFAULT_PACE",
+    "Answer",
     "ApiClient",
     "HttpTransport",
     "Reply",

@@ -16,11 +16,18 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Final
 
-from reconciler.clients.http import DEFAULT_PACE, ApiClient, HttpTransport, Reply, encode_path
+from reconciler.clients.http import (
+    DEFAULT_PACE,
+    Answer,
+    ApiClient,
+    HttpTransport,
+    Reply,
+    encode_path,
+)
 from reconciler.clients.pacing import Pacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.errors import InvalidRequestError, NotFoundError, ServerError
+from reconciler.errors import InvalidRequestError, NotFoundError
 
 logger = logging.getLogger("reconciler.http")
 
@@ -200,13 +207,13 @@ class RespanClient(ApiClient):
         *path_args: str,
         params: Mapping[str, str | int] | None = None,
         body: Any = None,
-    ) -> _Answer:
+    ) -> Answer:
         endpoint = ENDPOINTS[name]
         path = _addressable(endpoint, *path_args)
         reply = self.transport.request(
             endpoint.method, path, params=params, body=body, idempotent=endpoint.idempotent
         )
-        return _Answer(endpoint.method, path, reply)
+        return Answer(endpoint.method, path, reply)
 
     def _call_object(
         self,
@@ -215,32 +222,11 @@ class RespanClient(ApiClient):
         params: Mapping[str, str | int] | None = None,
         body: Any = None,
     ) -> dict[str, Any]:
-        answer = self._call(name, *path_args, params=params, body=body)
-        if not isinstance(answer.reply.body, Mapping):
-            raise answer.malformed("a JSON object")
-        return dict(answer.reply.body)
-
-
-@dataclass(frozen=True, slots=True)
-class _Answer:
-    """A reply together with the request it answers (for error messages)."""
-
-    method: str
-    path: str
-    reply: Reply
-
-    def malformed(self, expected: str) -> ServerError:
-        return ServerError(
-            f"{self.method} {self.path}: the API answered {self.reply.status} "
-            f"but the body is not {expected}",
-            method=self.method,
-            path=self.path,
-            status=self.reply.status,
-        )
+        return self._call(name, *path_args, params=params, body=body).object()
 
 
 def _pages(
-    fetch: Callable[[int], _Answer],
+    fetch: Callable[[int], Answer],
     key: Callable[[Mapping[str, Any]], tuple[str, str]],
     *,
     prefetch: int = 1,
@@ -261,7 +247,7 @@ def _pages(
     max_pages = MAX_PAGES_WITHOUT_COUNT
     expected_pages = 0
     with ThreadPoolExecutor(max_workers=max(1, prefetch - 1)) as pool:
-        ahead: dict[int, Future[_Answer]] = {}
+        ahead: dict[int, Future[Answer]] = {}
         page = 1
         try:
             while page <= max_pages:
