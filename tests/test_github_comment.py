@@ -121,6 +121,18 @@ def test_empty_plan_is_not_posted(
     refused(empty_markdown, "no plan to post", recorder, capsys)
 
 
+def test_unreadable_plan_is_a_clear_error(
+    tmp_path: Path,
+    pr_env: dict[str, str],
+    recorder: GitHubRecorder,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A Markdown file that is not UTF-8 text is a one-line error naming it, not a traceback."""
+    markdown = tmp_path / "binary.md"
+    markdown.write_bytes(b"\xff\xfe not text")
+    refused(markdown, f"cannot read {markdown}: not UTF-8 text", recorder, capsys)
+
+
 def test_missing_token_and_api_errors_exit_1_without_the_token(
     plan_markdown: Path,
     pr_env: dict[str, str],

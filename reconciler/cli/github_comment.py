@@ -73,7 +73,13 @@ def comment(plan_markdown: Path, number: int | None, exit_code: int | None, mark
             f"this workflow event ({event}) is not about a pull request: "
             "run on pull_request events or pass --pull-request N"
         )
-    body = plan_markdown.read_text(encoding="utf-8")
+    try:
+        body = plan_markdown.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "not UTF-8 text"
+        raise ConfigError(
+            f"cannot read {plan_markdown}: {reason}; pass the file plan --format markdown wrote"
+        ) from None
     if not body.strip():
         if exit_code in (None, 0, 2):
             raise ConfigError(f"{plan_markdown} is empty: there is no plan to post")
