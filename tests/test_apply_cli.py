@@ -230,6 +230,20 @@ def test_plan_file_with_paths_is_a_usage_error(cli: Callable[..., Run], project:
     assert "--plan applies a saved plan exactly" in run.err
 
 
+def test_rate_limit_with_several_providers_needs_provider(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """--rate-limit is ambiguous with Respan and Autumn manifests: refused before any request."""
+    (project / "autumn.yaml").write_text(
+        "provider: autumn\nenvironment: sandbox\ncustomers:\n  - id: c1\n    name: C\n",
+        encoding="utf-8",
+    )
+    run = cli("apply", ".", "--auto-approve", "--rate-limit", FAST)
+    assert run.code == 1
+    assert "--base-url and --rate-limit need --provider" in run.err
+    assert emulator.stats()["total_requests"] == 0
+
+
 # -- saved plans ---------------------------------------------------------------------------------
 
 

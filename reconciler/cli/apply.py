@@ -15,12 +15,11 @@ one can answer, so the run stops at once instead of reading live state for nothi
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import itertools
 import os
 import sys
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,23 +28,22 @@ import click
 from reconciler.apply import ApplyReport, FreshState, ProgressCallback, apply_plan
 from reconciler.apply.summary import headline, report_markdown, report_table
 from reconciler.audit import AuditLog, discover_context
-from reconciler.cli.common import (
-    connection_options,
-    manifest_paths,
-    progress_bar,
-    use_color,
-    verbose_logging,
+from reconciler.cli.common import connection_options, progress_bar, use_color, verbose_logging
+from reconciler.cli.planning import (
+    ConnectFn,
+    ManifestPlan,
+    connector,
+    plan_from_manifests,
+    selection_options,
+    with_policy,
 )
 from reconciler.config import DEFAULT_AUDIT_LOG, Config, find_config
-from reconciler.connection import ProviderHandle, open_provider
-from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Policy, Source
+from reconciler.connection import ProviderHandle
+from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Source
 from reconciler.errors import SavedPlanError
 from reconciler.github_actions import append_step_summary
-from reconciler.livestate import environments, read_live, read_usage
-from reconciler.manifests import load_manifests
 from reconciler.plan import MUTATING_ACTIONS, Change, Plan
-from reconciler.planner import PlanOptions, build_plan, evaluate_policy
-from reconciler.providers.catalog import MODELS
+from reconciler.planner import PlanOptions
 from reconciler.render import render_markdown, render_text
 from reconciler.render.json import plan_document
 from reconciler.savedplan import load_saved_plan, public_base_url
@@ -53,8 +51,6 @@ from reconciler.savedplan import load_saved_plan, public_base_url
 EXIT_FAILED = 1
 EXIT_POLICY = 3
 CONFIRMATION = "yes"
-
-ConnectFn = Callable[[str], ProviderHandle]
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,15 +88,8 @@ class _Prepared:
     ),
 )
 @click.option("--fail-fast", is_flag=True, help="Send nothing new after the first failure.")
-@click.option("--target", "targets", multiple=True, metavar="ID", help="Only these ids (glob).")
-@click.option("--exclude", "excludes", multiple=True, metavar="ID", help="Leave out ids (glob).")
+@selection_options("Apply")
 @connection_options()
-@click.option(
-    "--provider",
-    "provider_name",
-    type=click.Choice(sorted(MODELS)),
-    help="Apply only this provider's customers; --base-url and --rate-limit apply to it.",
-)
 def apply(
     paths: tuple[Path, ...],
     plan_file: Path | None,
@@ -133,31 +122,20 @@ def apply(
         )
         return EXIT_FAILED
     config = find_config(Path.cwd())
-    policy = config.policy if config is not None else Policy()
     with verbose_logging(verbose), contextlib.ExitStack() as stack:
-
-        def connect(name: str) -> ProviderHandle:
-            handle = open_provider(
-                name,
-                config=config,
-                base_url_flag=base_url,
-                rate_limit_flag=rate_limit,
-                verbose=verbose,
-            )
-            return stack.enter_context(handle)
-
+        connect = connector(stack, config, base_url, rate_limit, verbose)
         if plan_file is None:
-            prepared, handles = _from_manifests(
+            made = plan_from_manifests(
                 paths,
                 config,
-                policy,
                 PlanOptions(prune, targets, excludes),
-                provider_name,
-                base_url or rate_limit,
-                connect,
+                provider_name=provider_name,
+                connection_flags=bool(base_url or rate_limit),
+                connect=connect,
             )
+            prepared, handles = _from_manifests(made), made.handles
         else:
-            prepared, handles = _from_saved_plan(plan_file, config, policy, provider_name, connect)
+            prepared, handles = _from_saved_plan(plan_file, config, provider_name, connect)
         plan = prepared.plan
         color = use_color(sys.stdout, os.environ)
         click.echo(render_text(plan, color=color), nl=False, color=color)
@@ -183,47 +161,17 @@ def apply(
     return 0 if report.ok else EXIT_FAILED
 
 
-def _from_manifests(
-    paths: Sequence[Path],
-    config: Config | None,
-    policy: Policy,
-    options: PlanOptions,
-    provider_name: str | None,
-    connection_flags: str | None,
-    connect: ConnectFn,
-) -> tuple[_Prepared, dict[str, ProviderHandle]]:
-    """Plan from manifests exactly as ``reconciler plan`` does."""
-    sources = manifest_paths(paths, config)
-    loaded = load_manifests(sources)
-    for warning in loaded.warnings:
-        click.echo(str(warning), err=True)
-    customers = [
-        customer
-        for customer in loaded.customers
-        if provider_name is None or customer.provider == provider_name
-    ]
-    names = sorted({customer.provider for customer in customers})
-    if connection_flags and provider_name is None and len(names) > 1:
-        raise click.UsageError(
-            "--base-url and --rate-limit need --provider when the manifests use several "
-            f"providers ({', '.join(names)})"
-        )
-    handles = {name: connect(name) for name in names}
-    providers = {name: handle.provider for name, handle in handles.items()}
-    live = read_live(providers, environments(customers), customers, options)
-    plan = build_plan(customers, live, MODELS, options)
-    usage = read_usage(providers, plan)
-    plan = dataclasses.replace(plan, policy_violations=evaluate_policy(plan, policy, usage, MODELS))
-    first = Path(sources[0]) if sources else None
-    manifest_dir = (first if first.is_dir() else first.parent) if first is not None else None
-    checksum = str(plan_document(plan)["checksum"])
-    return _Prepared(plan, checksum, manifest_dir), handles
+def _from_manifests(made: ManifestPlan) -> _Prepared:
+    """A plan made from manifests, its audit records pointing at the first manifest source."""
+    first = Path(made.sources[0])
+    manifest_dir = first if first.is_dir() else first.parent
+    checksum = str(plan_document(made.plan)["checksum"])
+    return _Prepared(made.plan, checksum, manifest_dir)
 
 
 def _from_saved_plan(
     plan_file: Path,
     config: Config | None,
-    policy: Policy,
     provider_name: str | None,
     connect: ConnectFn,
 ) -> tuple[_Prepared, dict[str, ProviderHandle]]:
@@ -259,9 +207,7 @@ def _from_saved_plan(
     if not plan.policy_violations:
         # Enforce this project's guardrails too: a plan made under a laxer reconciler.yaml
         # must not get past the one in force where it is applied.
-        usage = read_usage({name: handle.provider for name, handle in handles.items()}, plan)
-        violations = evaluate_policy(plan, policy, usage, MODELS)
-        plan = dataclasses.replace(plan, policy_violations=violations)
+        plan = with_policy(plan, config, {name: h.provider for name, h in handles.items()})
     fresh = _read_fresh(handles, changes, plan_file) if not plan.policy_violations else None
     manifest_dir = config.root if config is not None else plan_file.resolve().parent
     return _Prepared(plan, saved.checksum, manifest_dir, fresh), handles

@@ -12,7 +12,6 @@ error (including a failed usage read: an unguarded plan never passes for a clean
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import sys
 from datetime import UTC, datetime
@@ -20,17 +19,13 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import connection_options, manifest_paths, use_color, verbose_logging
+from reconciler.cli.common import connection_options, use_color, verbose_logging
+from reconciler.cli.planning import connector, plan_from_manifests, selection_options
 from reconciler.config import find_config
-from reconciler.connection import open_provider
-from reconciler.domain import Policy
 from reconciler.gcpause import cyclic_gc_paused
 from reconciler.github_actions import append_step_summary
-from reconciler.livestate import environments, read_live, read_usage
-from reconciler.manifests import load_manifests
 from reconciler.plan import Plan
-from reconciler.planner import PlanOptions, build_plan, evaluate_policy
-from reconciler.providers.catalog import MODELS
+from reconciler.planner import PlanOptions
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.savedplan import ProviderTarget, write_saved_plan
 
@@ -59,28 +54,9 @@ EXIT_POLICY = 3
     help="Exit 2 when there are changes to apply (0: none, 1: error, 3: policy violated).",
 )
 @click.option("--prune", is_flag=True, help="Plan deletes for live customers no manifest declares.")
-@click.option(
-    "--target",
-    "targets",
-    multiple=True,
-    metavar="ID",
-    help="Only customers whose id matches this glob (repeatable).",
-)
-@click.option(
-    "--exclude",
-    "excludes",
-    multiple=True,
-    metavar="ID",
-    help="Leave out customers whose id matches this glob (repeatable).",
-)
 @click.option("--redact", is_flag=True, help="Mask e-mail addresses in text and Markdown output.")
+@selection_options("Plan")
 @connection_options()
-@click.option(
-    "--provider",
-    "provider_name",
-    type=click.Choice(sorted(MODELS)),
-    help="Plan only this provider's customers; --base-url and --rate-limit apply to it.",
-)
 def plan(
     paths: tuple[Path, ...],
     out: Path | None,
@@ -103,47 +79,20 @@ def plan(
     # A plan is short and allocates many small objects but no cycles (see gcpause).
     with cyclic_gc_paused():
         config = find_config(Path.cwd())
-        loaded = load_manifests(manifest_paths(paths, config))
-        for warning in loaded.warnings:
-            click.echo(str(warning), err=True)
-        customers = [
-            customer
-            for customer in loaded.customers
-            if provider_name is None or customer.provider == provider_name
-        ]
-        providers = sorted({customer.provider for customer in customers})
-        if (base_url or rate_limit) and provider_name is None and len(providers) > 1:
-            raise click.UsageError(
-                "--base-url and --rate-limit need --provider when the manifests use several "
-                f"providers ({', '.join(providers)})"
-            )
         options = PlanOptions(prune=prune, targets=targets, excludes=excludes)
-        policy = config.policy if config is not None else Policy()
-
         with verbose_logging(verbose), contextlib.ExitStack() as stack:
-            handles = {
-                name: stack.enter_context(
-                    open_provider(
-                        name,
-                        config=config,
-                        base_url_flag=base_url,
-                        rate_limit_flag=rate_limit,
-                        verbose=verbose,
-                    )
-                )
-                for name in providers
-            }
-            providers_by_name = {name: handle.provider for name, handle in handles.items()}
-            wanted = environments(customers)
-            live = read_live(providers_by_name, wanted, customers, options)
-            result = build_plan(customers, live, MODELS, options)
-            usage = read_usage(providers_by_name, result)
-            result = dataclasses.replace(
-                result, policy_violations=evaluate_policy(result, policy, usage, MODELS)
+            made = plan_from_manifests(
+                paths,
+                config,
+                options,
+                provider_name=provider_name,
+                connection_flags=bool(base_url or rate_limit),
+                connect=connector(stack, config, base_url, rate_limit, verbose),
             )
+            result = made.plan
             targets_read = [
-                ProviderTarget(name, handles[name].provider.base_url, wanted[name])
-                for name in providers
+                ProviderTarget(name, handle.provider.base_url, made.environments[name])
+                for name, handle in made.handles.items()
             ]
 
         _print(result, output_format, redact)
@@ -152,7 +101,7 @@ def plan(
                 out,
                 result,
                 providers=targets_read,
-                manifest_digest=loaded.digest,
+                manifest_digest=made.digest,
                 created_at=datetime.now(UTC),
             )
             click.echo(f"Saved the plan to {out} ({checksum}).", err=True)

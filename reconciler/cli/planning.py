@@ -1,0 +1,139 @@
+"""Planning from manifests, shared by ``plan`` and ``apply`` so that apply applies exactly
+what plan shows: the selection flags, the connection-flag check, and the sequence
+manifests -> live read -> diff -> usage read -> policy."""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from reconciler.cli.common import F, manifest_paths
+from reconciler.config import Config
+from reconciler.connection import ProviderHandle, open_provider
+from reconciler.domain import Policy
+from reconciler.livestate import environments, read_live, read_usage
+from reconciler.manifests import load_manifests
+from reconciler.plan import Plan
+from reconciler.planner import PlanOptions, build_plan, evaluate_policy
+from reconciler.providers.base import Provider
+from reconciler.providers.catalog import MODELS
+
+ConnectFn = Callable[[str], ProviderHandle]
+"""Open the named provider for the rest of the run."""
+
+
+@dataclass(frozen=True, slots=True)
+class ManifestPlan:
+    """A plan made from manifests, with what ``plan`` and ``apply`` need next."""
+
+    plan: Plan
+    # The providers the plan involves, open, by name.
+    handles: Mapping[str, ProviderHandle]
+    # Per provider, the environments whose live state was read.
+    environments: Mapping[str, tuple[str, ...]]
+    # The manifest files and directories read, and the digest of their contents.
+    sources: Sequence[Path]
+    digest: str
+
+
+def selection_options(verb: str) -> Callable[[F], F]:
+    """``--target``, ``--exclude`` and ``--provider``: which customers ``plan`` and ``apply``
+    take part. ``verb`` ("Plan", "Apply") starts the help of ``--provider``."""
+
+    def decorate(command: F) -> F:
+        command = click.option(
+            "--provider",
+            "provider_name",
+            type=click.Choice(sorted(MODELS)),
+            help=f"{verb} only this provider's customers; --base-url and --rate-limit apply to it.",
+        )(command)
+        command = click.option(
+            "--exclude",
+            "excludes",
+            multiple=True,
+            metavar="ID",
+            help="Leave out customers whose id matches this glob (repeatable).",
+        )(command)
+        return click.option(
+            "--target",
+            "targets",
+            multiple=True,
+            metavar="ID",
+            help="Only customers whose id matches this glob (repeatable).",
+        )(command)
+
+    return decorate
+
+
+def connector(
+    stack: contextlib.ExitStack,
+    config: Config | None,
+    base_url: str | None,
+    rate_limit: str | None,
+    verbose: bool,
+) -> ConnectFn:
+    """Open providers with the run's connection flags, each closed when ``stack`` closes."""
+
+    def connect(name: str) -> ProviderHandle:
+        handle = open_provider(
+            name,
+            config=config,
+            base_url_flag=base_url,
+            rate_limit_flag=rate_limit,
+            verbose=verbose,
+        )
+        return stack.enter_context(handle)
+
+    return connect
+
+
+def plan_from_manifests(
+    paths: Sequence[Path],
+    config: Config | None,
+    options: PlanOptions,
+    *,
+    provider_name: str | None,
+    connection_flags: bool,
+    connect: ConnectFn,
+) -> ManifestPlan:
+    """Load the manifests (warnings to stderr), read the live state of the providers they
+    use (only ``provider_name``'s when given), diff, and check policy.
+
+    ``connection_flags``: ``--base-url`` or ``--rate-limit`` was given, which is ambiguous
+    (a usage error) when several providers are involved and ``--provider`` picks none.
+    """
+    sources = manifest_paths(paths, config)
+    loaded = load_manifests(sources)
+    for warning in loaded.warnings:
+        click.echo(str(warning), err=True)
+    customers = [
+        customer
+        for customer in loaded.customers
+        if provider_name is None or customer.provider == provider_name
+    ]
+    names = sorted({customer.provider for customer in customers})
+    if connection_flags and provider_name is None and len(names) > 1:
+        raise click.UsageError(
+            "--base-url and --rate-limit need --provider when the manifests use several "
+            f"providers ({', '.join(names)})"
+        )
+    handles = {name: connect(name) for name in names}
+    providers = {name: handle.provider for name, handle in handles.items()}
+    wanted = environments(customers)
+    live = read_live(providers, wanted, customers, options)
+    plan = build_plan(customers, live, MODELS, options)
+    plan = with_policy(plan, config, providers)
+    return ManifestPlan(plan, handles, wanted, sources, loaded.digest)
+
+
+def with_policy(plan: Plan, config: Config | None, providers: Mapping[str, Provider]) -> Plan:
+    """``plan`` with the violations of the ``policy:`` of reconciler.yaml (else the default
+    policy), reading usage only for the customers whose guarded budget goes down."""
+    policy = config.policy if config is not None else Policy()
+    usage = read_usage(providers, plan)
+    return dataclasses.replace(plan, policy_violations=evaluate_policy(plan, policy, usage, MODELS))
