@@ -1,9 +1,11 @@
-"""What several commands share: where manifests come from, verbose logging, terminal output."""
+"""What several commands share: where manifests come from, verbose logging, terminal output.
+
+``validate`` imports this module too, so it stays light: logging and rich load on first use.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -71,6 +73,8 @@ def verbose_logging(verbose: bool) -> Iterator[None]:
     if not verbose:
         yield
         return
+    import logging
+
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     logger = logging.getLogger("reconciler")

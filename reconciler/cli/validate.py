@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import click
 
+from reconciler.cli.common import manifest_paths
 from reconciler.config import find_config
 from reconciler.github_actions import workflow_command
 from reconciler.manifests import ManifestReport, check_manifests
@@ -31,14 +31,7 @@ def validate(paths: tuple[Path, ...], output_format: str, strict: bool) -> int:
     PATH is a manifest file or a directory (every *.yaml / *.yml below it). Without PATH, the
     `manifests:` of ./reconciler.yaml are checked.
     """
-    targets: Sequence[Path] = paths
-    if not targets:
-        config = find_config(Path.cwd())
-        if config is None:
-            raise click.UsageError("no PATH given and no reconciler.yaml in this directory")
-        if not config.manifests:
-            raise click.UsageError("no PATH given and reconciler.yaml lists no 'manifests:'")
-        targets = config.manifests
+    targets = manifest_paths(paths, None if paths else find_config(Path.cwd()))
     report = check_manifests(targets, strict=strict)
     if output_format == "json":
         click.echo(render_json(report))
