@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from reconciler.domain import UNKNOWN, FieldKind, Source
-from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
+from reconciler.plan import ACTIONS, Change, FieldChange, Plan, PolicyViolation
 from reconciler.planner.impact import budget_impact
 
 FORMAT_VERSION: Final = 1
@@ -260,7 +260,7 @@ def _change_from(item: Mapping[str, Any]) -> Change:
     if not isinstance(before, dict) or not isinstance(payload, dict):
         raise TypeError("before and payload must be objects")
     action = item["action"]
-    if action not in ("create", "update", "delete", "missing"):
+    if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     return Change(
         action=action,
