@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -216,3 +218,20 @@ def test_validate_never_opens_a_connection(
     code, lines, _ = run(capsys, "customers")
     assert code == 0
     assert lines[-1] == "OK: 3 customers in 2 files, 1 warning"
+
+
+def test_deeply_nested_brackets_exit_1_with_a_position_and_no_traceback(tmp_path: Path) -> None:
+    """A hostile 100,000-deep file is a one-line error at file:1:col from the real command."""
+    (tmp_path / "deep.yaml").write_text("a: " + "[" * 100_000 + "]" * 100_000 + "\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "validate", "deep.yaml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert done.stdout.startswith("deep.yaml:1:"), done.stdout
+    assert "nest" in done.stdout
+    assert "Traceback" not in done.stdout + done.stderr

@@ -42,10 +42,11 @@ MAX_ALIAS_NODES = 100_000
 MAX_DEPTH = 64
 """Deepest nesting of mappings and lists accepted (a manifest needs fewer than ten levels)."""
 
-# libyaml's composer recurses in C once per nesting level and overflows the C stack somewhere
-# beyond ~50,000 levels. Files whose syntax could possibly nest this deep are first checked with
-# a cheap event-level scan, which has no such recursion.
-_COMPOSER_SAFE_DEPTH = 2_000
+# libyaml's composer recurses in C once per nesting level. PyYAML 6.0.4's libyaml refuses more
+# than 1,000 levels itself ("exceeded maximum nesting depth", a syntax problem with a position),
+# far below where that recursion could overflow, and the pure-Python composer's RecursionError
+# is caught below; so no scan of our own runs before composing. Depths from MAX_DEPTH to 1,000
+# are refused by the builder with the friendlier message.
 
 try:
     _BaseLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = yaml.CSafeLoader
@@ -153,9 +154,6 @@ def parse_yaml(data: bytes, display: str) -> YamlFile:
     """Parse every document of ``data``; problems of one document never hide another's."""
     problems: list[Problem] = []
     documents: list[YamlDocument] = []
-    too_deep = _nesting_problem(data, display)
-    if too_deep is not None:
-        return YamlFile(display, data, (), (too_deep,))
     nodes: list[Node] = []
     loader = _Loader(data)
     try:
@@ -415,28 +413,3 @@ def _too_deep(path: str, line: int, column: int) -> Problem:
         f"mappings and lists are nested more than {MAX_DEPTH} levels deep",
         "a manifest needs only a few levels; check the brackets and indentation",
     )
-
-
-def _nesting_problem(data: bytes, display: str) -> Problem | None:
-    """Refuse input that could nest deeper than the C composer can recurse.
-
-    Each nesting level costs an opening bracket or at least one more column of indentation, so
-    ordinary files are cleared by counting; only suspicious ones pay for an event scan.
-    """
-    openers = data.count(b"[") + data.count(b"{")
-    if openers + 2 * max(map(len, data.split(b"\n")), default=0) < _COMPOSER_SAFE_DEPTH:
-        return None
-    depth = 0
-    try:
-        for event in yaml.parse(data, Loader=_Loader):
-            if isinstance(event, yaml.CollectionStartEvent):
-                depth += 1
-                if depth > MAX_DEPTH:
-                    mark = event.start_mark
-                    line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
-                    return _too_deep(display, line, column)
-            elif isinstance(event, yaml.CollectionEndEvent):
-                depth -= 1
-    except yaml.YAMLError:
-        return None  # the composer reports the syntax error with its position
-    return None

@@ -18,6 +18,10 @@ _SYNTAX_HINTS: tuple[tuple[str, str], ...] = (
     ("did not find expected key", "check the indentation of this line and the lines above it"),
     ("found unexpected end of stream", "a quote or bracket is not closed"),
     ("while scanning a quoted scalar", "a quote is not closed"),
+    (
+        "exceeded maximum nesting depth",
+        "a manifest needs only a few levels; check the brackets and indentation",
+    ),
 )
 
 
