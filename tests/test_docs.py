@@ -375,3 +375,15 @@ def test_heading_anchors_follow_github() -> None:
         "live-but-not-declared-prune-and-prevent_destroy",
         "apply-refuses-a-plan",
     }
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run installs and tests exactly as the README's test command says (same lock)."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    (command,) = [line for line in readme.splitlines() if line.endswith("python -m pytest -n 2")]
+    steps = [step.strip() for step in command.split("&&")]
+    install = next(step for step in steps if step.startswith("pip install"))
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    assert f"python -m {install}".replace("pip install", "pip install --quiet") in ci
+    assert steps[-1] in ci
+    assert "-c .ci/constraints.txt" in install
