@@ -10,6 +10,7 @@ import pytest
 from autumn_sdk import Autumn
 from autumn_sdk.errors import AutumnDefaultError
 from autumn_sdk.models import ListCustomersPlan
+from vendor_sdks import AUTUMN_MODULES, import_whole, no_late_imports
 
 from reconciler.emulator import AutumnState, RunningEmulator
 
@@ -48,6 +49,16 @@ SEED = {
         for i in range(5)
     ]
 }
+
+
+import_whole(*AUTUMN_MODULES)
+
+
+@pytest.fixture(autouse=True)
+def sdk_loaded_before_the_test() -> Iterator[None]:
+    """Every SDK module a test reaches was imported at collection, not while servers run."""
+    with no_late_imports("autumn_sdk"):
+        yield
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ import httpx
 import pytest
 from respan import RespanClient
 from respan.errors.not_found_error import NotFoundError
+from vendor_sdks import RESPAN_MODULES, import_whole, no_late_imports
 
 from reconciler.emulator import RespanState, RunningEmulator
 
@@ -41,6 +42,16 @@ SEED = {
         {"amount": -12.5, "transaction_type": "adjustment", "created_at": "2024-02-01T00:00:00Z"},
     ],
 }
+
+
+import_whole(*RESPAN_MODULES)
+
+
+@pytest.fixture(autouse=True)
+def sdk_loaded_before_the_test() -> Iterator[None]:
+    """Every SDK module a test reaches was imported at collection, not while servers run."""
+    with no_late_imports("respan"):
+        yield
 
 
 @pytest.fixture
