@@ -364,18 +364,21 @@ def test_requests_use_the_pacer_of_their_endpoint_class(server: Server) -> None:
 
 
 def test_concurrency_is_bounded(server: Server) -> None:
-    """No more than ``max_concurrency`` requests are ever in flight at once."""
+    """No more than ``max_concurrency`` requests are ever in flight at once, and that many are."""
     url, scripted = server
     in_flight = 0
     highest = 0
+    both_in_flight = asyncio.Event()
 
     async def handler(seen: Seen) -> Answer:
         nonlocal in_flight, highest
         in_flight += 1
         highest = max(highest, in_flight)
-        # Hold the request open (without blocking the server) so that an unbounded client's
-        # requests would overlap; the assertion does not depend on how long this takes.
-        await asyncio.sleep(0.02)
+        if in_flight >= 2:
+            both_in_flight.set()
+        # Hold each request until two are in flight together, so the bound is reached on every
+        # run however the threads are scheduled (a client that never overlaps times out here).
+        await asyncio.wait_for(both_in_flight.wait(), timeout=30)
         in_flight -= 1
         return Answer(200, {})
 
