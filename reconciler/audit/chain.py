@@ -31,6 +31,25 @@ def record_hash(record: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
+def line_is_authentic(text: str, stored_hash: str) -> bool:
+    """True when ``text`` (one log line, no newline) is exactly what the writer wrote for a
+    record whose ``hash`` is ``stored_hash``.
+
+    The writer hashes the canonical JSON of the record without ``hash`` and writes the
+    canonical JSON with it; in canonical JSON the ``hash`` member is a plain substring (a quote
+    inside a string value is always escaped), so removing it gives the hashed text back. One
+    SHA-256 and no re-serialization, which is what lets a million-record log be read in
+    seconds; any change to the line changes the hashed text or the stored hash.
+    """
+    member = f'"{HASH_FIELD}":"{stored_hash}"'
+    body = text.replace("," + member, "", 1)
+    if body == text:
+        body = text.replace(member + ",", "", 1)
+    if body == text:
+        return False
+    return hashlib.sha256(body.encode("utf-8")).hexdigest() == stored_hash
+
+
 def encode_value(value: Any) -> Any:
     """A plan value as lossless JSON: UNKNOWN and marker-shaped mappings exactly as in the JSON
     plan, but decimals (money, percentages) as strings.

@@ -12,13 +12,14 @@ reported last hash with one kept elsewhere (the CI job log, for instance) to rul
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reconciler.audit.chain import GENESIS_HASH, HASH_FIELD, canonical_json, record_hash
+from reconciler.audit.chain import GENESIS_HASH, HASH_FIELD, line_is_authentic
 from reconciler.errors import AuditError
 
 
@@ -54,6 +55,13 @@ class Verification:
 
 def verify_log(path: Path | str) -> Verification:
     """Read ``path`` line by line and verify the chain; raise ``AuditError`` if unreadable."""
+    with open_log(path) as lines:
+        return verify_lines(lines)
+
+
+@contextlib.contextmanager
+def open_log(path: Path | str) -> Iterator[Iterable[bytes]]:
+    """The log's raw lines, read lazily; a missing or unreadable file is an ``AuditError``."""
     path = Path(path)
     try:
         handle = path.open("rb")
@@ -63,7 +71,7 @@ def verify_log(path: Path | str) -> Verification:
         raise AuditError(f"cannot read audit log {path}: {exc.strerror}") from exc
     with handle:
         try:
-            return verify_lines(handle)
+            yield handle
         except OSError as exc:
             raise AuditError(f"cannot read audit log {path}: {exc.strerror}") from exc
 
@@ -73,19 +81,30 @@ def verify_lines(lines: Iterable[bytes]) -> Verification:
     previous_hash = GENESIS_HASH
     records = 0
     for line_number, raw in enumerate(lines, start=1):
-        expected_seq = records + 1
-        found = _check_line(raw, expected_seq, previous_hash)
-        if isinstance(found, tuple):
-            found_seq, reason = found
-            chain_break = ChainBreak(line_number, expected_seq, found_seq, reason)
-            return Verification(records, previous_hash, chain_break)
-        previous_hash = found
+        checked = check_line(raw, line_number, previous_hash)
+        if isinstance(checked, ChainBreak):
+            return Verification(records, previous_hash, checked)
+        previous_hash = checked[1]
         records += 1
     return Verification(records, previous_hash)
 
 
-def _check_line(raw: bytes, expected_seq: int, previous_hash: str) -> str | tuple[int | None, str]:
-    """The record's hash when it is sound, else ``(its seq if readable, reason)``."""
+def check_line(
+    raw: bytes, line_number: int, previous_hash: str
+) -> ChainBreak | tuple[dict[str, Any], str]:
+    """Line ``line_number`` (1-based, seq ``line_number`` expected) as ``(record, its hash)``
+    when it continues a chain ending at ``previous_hash``, else where and why it breaks."""
+    found = _check_line(raw, line_number, previous_hash)
+    if isinstance(found, tuple) and isinstance(found[0], dict):
+        return found
+    seq, reason = found
+    return ChainBreak(line_number, line_number, seq, reason)
+
+
+def _check_line(
+    raw: bytes, expected_seq: int, previous_hash: str
+) -> tuple[dict[str, Any], str] | tuple[int | None, str]:
+    """``(record, its hash)`` when it is sound, else ``(its seq if readable, reason)``."""
     if not raw.endswith(b"\n"):
         return None, (
             "incomplete last line (no trailing newline): a write was cut short; the next "
@@ -105,7 +124,7 @@ def _check_line(raw: bytes, expected_seq: int, previous_hash: str) -> str | tupl
     stored_hash = record.get(HASH_FIELD)
     if found_seq is None or not isinstance(stored_hash, str) or "prev_hash" not in record:
         return found_seq, "not an audit record (seq, prev_hash or hash missing): edited"
-    if canonical_json(record) != text or record_hash(record) != stored_hash:
+    if not line_is_authentic(text, stored_hash):
         return found_seq, "hash mismatch: the record was edited"
     if found_seq != expected_seq:
         return found_seq, (
@@ -117,4 +136,4 @@ def _check_line(raw: bytes, expected_seq: int, previous_hash: str) -> str | tupl
             "prev_hash does not match the previous record's hash: "
             "records were removed, inserted or reordered"
         )
-    return stored_hash
+    return record, stored_hash
