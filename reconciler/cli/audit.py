@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from reconciler.audit import verify_log
+from reconciler.cli.audit_show import show
 
 
 @click.group()
@@ -31,3 +32,7 @@ def verify(file: Path) -> int:
     else:
         click.echo(f"OK: {result.records} records, chain intact (last hash {result.last_hash})")
     return 0
+
+
+# Its own module (one per command), registered here so `audit --help` lists it.
+audit.add_command(show)

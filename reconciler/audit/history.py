@@ -1,0 +1,267 @@
+"""The audit log as an auditor reads it: who changed which field of which customer, when, through
+which commit and pull request, from what to what.
+
+For ``reconciler audit show``. One pass over the log: every line is checked against the hash
+chain (``verify.check_line``, the rules ``audit verify`` applies) and dropped at once unless the
+``Query`` selects it, so memory follows what is selected, not the size of the log. A report
+from a log whose chain breaks keeps what was read before the break and says where it broke;
+nothing after a break is trusted or shown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from reconciler.audit.chain import GENESIS_HASH
+from reconciler.audit.verify import ChainBreak, Verification, check_line, open_log
+from reconciler.domain import FieldKind
+from reconciler.providers.catalog import MODELS
+
+PENDING = "pending"
+RESULT_OUTCOMES = ("applied", "failed", "stale")
+
+
+@dataclass(frozen=True, slots=True)
+class Query:
+    """Which records to keep; an empty criterion keeps everything.
+
+    ``since`` is inclusive and ``until`` exclusive, both as the log writes times (UTC ISO 8601
+    with milliseconds and ``Z``), so comparing the text compares the instants.
+    """
+
+    customers: frozenset[str] = frozenset()
+    actor: str | None = None
+    since: str | None = None
+    until: str | None = None
+    pull_request: int | None = None
+    outcomes: frozenset[str] = frozenset()
+
+    def matches(self, record: dict[str, Any]) -> bool:
+        if self.customers and record.get("customer_id") not in self.customers:
+            return False
+        if self.actor is not None and record.get("actor") != self.actor:
+            return False
+        time = record.get("time")
+        if not isinstance(time, str):
+            return self.since is None and self.until is None
+        if self.since is not None and time < self.since:
+            return False
+        if self.until is not None and time >= self.until:
+            return False
+        if self.pull_request is not None and record.get("pull_request") != self.pull_request:
+            return False
+        return not self.outcomes or record.get("outcome") in self.outcomes
+
+
+def time_bound(text: str, *, end_of_day: bool) -> str:
+    """``--since``/``--until`` text as the log's time format.
+
+    A date (``2026-10-01``) means its midnight UTC, or with ``end_of_day`` the next midnight
+    (so ``--until 2026-12-31`` includes that day). A timestamp without an offset is UTC.
+    Raises ``ValueError`` for anything else.
+    """
+    try:
+        day = date.fromisoformat(text)
+    except ValueError:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+    else:
+        moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
+        if end_of_day:
+            moment += timedelta(days=1)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True, slots=True)
+class FieldEvent:
+    """One field of one selected record; ``path`` is empty for a record with no fields."""
+
+    seq: int
+    time: str
+    provider: str
+    environment: str
+    customer_id: str
+    action: str
+    path: str
+    before: Any
+    after: Any
+    money: bool
+    outcome: str
+    actor: str
+    git_commit: str | None
+    pull_request: int | None
+    reason: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    """Counts over the selected records."""
+
+    records: int = 0
+    applied: int = 0
+    failed: int = 0
+    stale: int = 0
+    pending_without_result: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class History:
+    """What ``show`` reports: the chain's state, the selected field events, their summary."""
+
+    path: Path
+    verification: Verification
+    events: tuple[FieldEvent, ...]
+    summary: RunSummary
+
+    @property
+    def chain_break(self) -> ChainBreak | None:
+        return self.verification.chain_break
+
+    def customers(self) -> list[tuple[str, str, str]]:
+        """(provider, environment, id) of every customer with an event, sorted."""
+        return sorted({(e.provider, e.environment, e.customer_id) for e in self.events})
+
+    def fields_of(self, customer: tuple[str, str, str]) -> dict[str, list[FieldEvent]]:
+        """The customer's events by field path (money fields first, then by name)."""
+        found: dict[str, list[FieldEvent]] = {}
+        for event in self.events:
+            if (event.provider, event.environment, event.customer_id) == customer:
+                found.setdefault(event.path, []).append(event)
+        return dict(sorted(found.items(), key=lambda item: (not item[1][0].money, item[0])))
+
+
+def read_history(path: Path | str, query: Query) -> History:
+    """Verify ``path``'s chain and collect the events ``query`` selects, in one pass.
+
+    Raises ``AuditError`` when the file cannot be read at all.
+    """
+    path = Path(path)
+    with open_log(path) as lines:
+        return _collect(path, lines, query)
+
+
+@dataclass
+class _Tally:
+    records: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+    # Selected pending records still waiting for their result, by the seq of the pending one.
+    open_pending: dict[int, tuple[str, str, str, str]] = field(default_factory=dict)
+
+
+def _collect(path: Path, lines: Iterable[bytes], query: Query) -> History:
+    events: list[FieldEvent] = []
+    tally = _Tally()
+    records, last_hash, chain_break = 0, "", None
+    for checked in _checked(lines):
+        if isinstance(checked, ChainBreak):
+            chain_break = checked
+            break
+        record, last_hash = checked
+        records += 1
+        _settle_pending(tally, record)
+        if not query.matches(record):
+            continue
+        _count(tally, record)
+        events.extend(_events(record))
+    verification = Verification(records, last_hash or GENESIS_HASH, chain_break)
+    summary = RunSummary(
+        records=tally.records,
+        applied=tally.outcomes.get("applied", 0),
+        failed=tally.outcomes.get("failed", 0),
+        stale=tally.outcomes.get("stale", 0),
+        pending_without_result=len(tally.open_pending),
+    )
+    return History(path, verification, tuple(events), summary)
+
+
+def _checked(lines: Iterable[bytes]) -> Iterator[ChainBreak | tuple[dict[str, Any], str]]:
+    """Each line's record and hash, in order, ending at the first break (yielded last)."""
+    previous_hash = GENESIS_HASH
+    for line_number, raw in enumerate(lines, start=1):
+        result = check_line(raw, line_number, previous_hash)
+        yield result
+        if isinstance(result, ChainBreak):
+            return
+        previous_hash = result[1]
+
+
+def _change_key(record: dict[str, Any]) -> tuple[str, str, str, str]:
+    return (
+        str(record.get("provider")),
+        str(record.get("environment")),
+        str(record.get("customer_id")),
+        str(record.get("action")),
+    )
+
+
+def _settle_pending(tally: _Tally, record: dict[str, Any]) -> None:
+    """A result record closes the pending record it answers (selected or not)."""
+    if not tally.open_pending or record.get("outcome") == PENDING:
+        return
+    answered = record.get("pending_seq")
+    if isinstance(answered, int):
+        tally.open_pending.pop(answered, None)
+        return
+    key = _change_key(record)
+    for seq, pending_key in list(tally.open_pending.items()):
+        if pending_key == key:
+            del tally.open_pending[seq]
+            return
+
+
+def _count(tally: _Tally, record: dict[str, Any]) -> None:
+    tally.records += 1
+    outcome = str(record.get("outcome"))
+    if outcome == PENDING:
+        tally.open_pending[int(record["seq"])] = _change_key(record)
+    else:
+        tally.outcomes[outcome] = tally.outcomes.get(outcome, 0) + 1
+
+
+def _events(record: dict[str, Any]) -> Iterator[FieldEvent]:
+    fields = record.get("fields")
+    items = fields if isinstance(fields, list) and fields else [{}]
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        path = str(item.get("path", ""))
+        yield FieldEvent(
+            seq=int(record["seq"]),
+            time=str(record.get("time", "")),
+            provider=str(record.get("provider", "")),
+            environment=str(record.get("environment", "")),
+            customer_id=str(record.get("customer_id", "")),
+            action=str(record.get("action", "")),
+            path=path,
+            before=item.get("before"),
+            after=item.get("after"),
+            money=_is_money(str(record.get("provider", "")), path, item),
+            outcome=str(record.get("outcome", "")),
+            actor=str(record.get("actor", "")),
+            git_commit=_text_or_none(record.get("git_commit")),
+            pull_request=_int_or_none(record.get("pull_request")),
+            reason=_text_or_none(record.get("reason")),
+        )
+
+
+def _is_money(provider: str, path: str, item: dict[str, Any]) -> bool:
+    """A record's own ``kind`` when it has one; older records: the provider's field kind."""
+    kind = item.get("kind")
+    if isinstance(kind, str):
+        return kind == FieldKind.MONEY.value
+    model = MODELS.get(provider)
+    spec = model.fields.get(path) if model is not None else None
+    return spec is not None and spec.kind is FieldKind.MONEY
+
+
+def _text_or_none(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None

@@ -1,0 +1,121 @@
+"""Reading the audit log as an auditor: one pass that verifies the chain and filters records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from audit_samples import write_quarter
+
+from reconciler.audit.history import Query, read_history, time_bound
+from reconciler.errors import AuditError
+
+
+@pytest.fixture
+def log(tmp_path: Path) -> Path:
+    return write_quarter(tmp_path / "audit.jsonl")
+
+
+def selected(log: Path, **criteria: object) -> list[tuple[int, str, str]]:
+    history = read_history(log, Query(**criteria))  # type: ignore[arg-type]
+    return [(event.seq, event.customer_id, event.path) for event in history.events]
+
+
+def test_without_criteria_every_field_of_every_record_is_an_event(log: Path) -> None:
+    """All seven records, in log order, each field its own event; the chain is intact."""
+    history = read_history(log, Query())
+    assert history.chain_break is None
+    assert history.verification.records == 7
+    assert [event.seq for event in history.events] == [1, 2, 3, 4, 5, 6, 7]
+    first = history.events[0]
+    assert (first.before, first.after, first.money) == ("200.00", "250.00", True)
+    assert (first.actor, first.git_commit, first.pull_request) == ("github:alice", "a" * 40, 41)
+    assert history.events[1].money is False  # metadata.tier
+
+
+def test_customer_filter_is_exact_and_repeatable(log: Path) -> None:
+    """--customer matches whole ids only; several select their union."""
+    assert [seq for seq, _, _ in selected(log, customers=frozenset({"acme-corp"}))] == [
+        1,
+        2,
+        4,
+        6,
+        7,
+    ]
+    assert selected(log, customers=frozenset({"acme"})) == []
+    both = selected(log, customers=frozenset({"globex", "initech"}))
+    assert [customer for _, customer, _ in both] == ["globex", "initech"]
+
+
+def test_actor_pull_request_and_outcome_filters(log: Path) -> None:
+    """Each criterion narrows on its own record field; criteria combine with AND."""
+    assert [seq for seq, _, _ in selected(log, actor="github:bob")] == [4, 5]
+    assert [seq for seq, _, _ in selected(log, pull_request=43)] == [6, 7]
+    assert [seq for seq, _, _ in selected(log, outcomes=frozenset({"failed", "stale"}))] == [4, 5]
+    assert selected(log, actor="github:alice", outcomes=frozenset({"failed"})) == []
+
+
+def test_a_date_until_includes_its_whole_day(log: Path) -> None:
+    """--since 2026-10-01 --until 2026-12-31 is the fourth quarter, its last second included."""
+    quarter = Query(
+        since=time_bound("2026-10-01", end_of_day=False),
+        until=time_bound("2026-12-31", end_of_day=True),
+    )
+    history = read_history(log, quarter)
+    assert [event.seq for event in history.events] == [1, 2, 3, 4, 5, 6]
+
+
+def test_time_bounds_read_offsets_and_refuse_other_text() -> None:
+    """Timestamps with an offset are converted to UTC; no offset means UTC; junk is refused."""
+    assert time_bound("2026-10-01T12:00:00+02:00", end_of_day=False) == "2026-10-01T10:00:00.000Z"
+    assert time_bound("2026-10-01T12:00:00", end_of_day=True) == "2026-10-01T12:00:00.000Z"
+    assert time_bound("2026-10-01", end_of_day=True) == "2026-10-02T00:00:00.000Z"
+    with pytest.raises(ValueError, match="Invalid isoformat"):
+        time_bound("last tuesday", end_of_day=False)
+
+
+def test_summary_counts_the_selected_records(log: Path) -> None:
+    """records, applied, failed and stale count selected records, not field events."""
+    summary = read_history(log, Query(customers=frozenset({"acme-corp"}))).summary
+    assert (summary.records, summary.applied, summary.failed, summary.stale) == (5, 4, 1, 0)
+    assert summary.pending_without_result == 0
+
+
+def test_fields_are_grouped_per_customer_money_first(log: Path) -> None:
+    """A customer's history lists money fields before the others, each in log order."""
+    history = read_history(log, Query())
+    grouped = history.fields_of(("respan", "prod", "acme-corp"))
+    assert list(grouped) == ["period_budget", "metadata.tier"]
+    assert [event.after for event in grouped["period_budget"]] == ["250.00", "900.00", "300.00"]
+    assert ("respan", "test", "acme-corp") in history.customers()
+
+
+def test_a_broken_chain_keeps_only_what_precedes_the_break(log: Path) -> None:
+    """An edited record ends the report there: earlier records only, and where it broke."""
+    lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
+    record = json.loads(lines[3])
+    record["fields"][0]["after"] = "90000.00"
+    lines[3] = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
+    log.write_text("".join(lines), encoding="utf-8")
+    history = read_history(log, Query())
+    assert history.chain_break is not None
+    assert (history.chain_break.line, history.chain_break.found_seq) == (4, 4)
+    assert "edited" in history.chain_break.reason
+    assert [event.seq for event in history.events] == [1, 2, 3]
+
+
+def test_removed_middle_record_is_a_break(log: Path) -> None:
+    """Deleting a record in the middle breaks the chain at the record after it."""
+    lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
+    log.write_text("".join(lines[:2] + lines[3:]), encoding="utf-8")
+    history = read_history(log, Query())
+    assert history.chain_break is not None
+    assert history.chain_break.line == 3
+    assert "removed" in history.chain_break.reason
+
+
+def test_a_missing_log_is_an_audit_error(tmp_path: Path) -> None:
+    """A log that does not exist is a clean AuditError naming it."""
+    with pytest.raises(AuditError, match="does not exist"):
+        read_history(tmp_path / "nope.jsonl", Query())
