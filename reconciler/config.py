@@ -180,4 +180,5 @@ def _policy(value: Mapping[str, Any]) -> Policy:
         forbid_budget_below_usage=bool(
             value.get("forbid_budget_below_usage", defaults.forbid_budget_below_usage)
         ),
+        protect=tuple(str(glob) for glob in value.get("protect") or ()),
     )

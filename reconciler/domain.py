@@ -166,3 +166,5 @@ class Policy:
     max_total_budget_change: Decimal | None = None
     # Flag a budget set below the customer's current-period usage (it cuts them off at once).
     forbid_budget_below_usage: bool = True
+    # Globs on customer ids (fnmatch, case-sensitive): a planned delete of a match is refused.
+    protect: tuple[str, ...] = ()

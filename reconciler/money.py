@@ -10,6 +10,9 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Final
 
 CENT: Final = Decimal("0.01")
+# Amounts are below 10**26 in magnitude: with cents that is 28 digits, what Decimal's default
+# context holds exactly. Anything larger is not an amount any billing API keeps.
+AMOUNT_LIMIT: Final = Decimal(10) ** 26
 _TENTH: Final = Decimal("0.1")
 _HUNDRED: Final = Decimal(100)
 
@@ -19,13 +22,24 @@ def to_money(value: Any) -> Decimal | None:
 
     Floats (API responses) go through ``repr`` so that ``0.1`` is ``0.10``, not the binary
     fraction behind it. Half-cents round to even (banker's rounding), the same on both sides
-    of a comparison. Raises ``ValueError`` for booleans, text that is not a number, and
-    non-finite amounts.
+    of a comparison. Raises ``ValueError`` for booleans, text that is not a number,
+    non-finite amounts and amounts of ``AMOUNT_LIMIT`` or more.
     """
     if value is None:
         return None
     amount = to_decimal(value)
+    if abs(amount) >= AMOUNT_LIMIT:
+        raise ValueError(f"expected an amount below 10^26, got {value!r}")
     return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
+
+
+def is_amount(value: object) -> bool:
+    """True for a ``Decimal`` that is a readable amount: finite and below ``AMOUNT_LIMIT``.
+
+    Anything else a live API may send for a money field (text, a boolean, NaN, 1e30) is not
+    one; guardrails treat it as a value they cannot judge, never as a number.
+    """
+    return isinstance(value, Decimal) and value.is_finite() and abs(value) < AMOUNT_LIMIT
 
 
 def to_decimal(value: Any) -> Decimal:

@@ -171,6 +171,14 @@ def test_prune_within_max_deletes_exits_2(plan_cli: PlanCli, project: Path) -> N
     assert "Plan: 0 to create, 0 to update, 1 to delete, 0 missing, 2 unchanged." in run.out
 
 
+def test_policy_protect_refuses_a_prune_delete(plan_cli: PlanCli, project: Path) -> None:
+    """A prune delete of a customer matching policy.protect exits 3, even within max_deletes."""
+    write_config(project, "policy:\n  max_deletes: 5\n  protect: [str*]\n")
+    run = plan_cli("--prune", "--detailed-exitcode")
+    assert run.code == 3
+    assert "protect (respan/prod/stray): the customer matches policy.protect (str*)" in run.out
+
+
 def test_without_prune_undeclared_customers_are_left_alone(plan_cli: PlanCli) -> None:
     """The undeclared live customer is not mentioned without --prune."""
     assert "stray" not in plan_cli().out

@@ -31,6 +31,7 @@ policy:
   max_decrease_pct: 50
   max_total_budget_change: 5000
   forbid_budget_below_usage: false
+  protect: [acme-*, "vip-[0-9]*"]
 providers:
   respan:
     base_url: https://api.respan.ai
@@ -98,6 +99,7 @@ def test_full_config(tmp_path: Path) -> None:
             max_decrease_pct=Decimal("50"),
             max_total_budget_change=Decimal("5000"),
             forbid_budget_below_usage=False,
+            protect=("acme-*", "vip-[0-9]*"),
         ),
         providers=config.providers,
     )

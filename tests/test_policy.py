@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from reconciler.domain import UNKNOWN, FieldKind, Policy
 from reconciler.plan import Change, FieldChange, Plan
 from reconciler.planner import budget_impact, evaluate_policy, usage_candidates
@@ -28,6 +30,9 @@ def budget(before: Any, after: Any, path: str = "period_budget") -> FieldChange:
     return FieldChange(path, before, after, MONEY)
 
 
+NO_USAGE_GUARD = {"forbid_budget_below_usage": False}
+
+
 def rules(plan: Plan, policy: Policy, usage: Any = None) -> list[tuple[str, str]]:
     return [(v.rule, v.id) for v in evaluate_policy(plan, policy, usage)]
 
@@ -39,6 +44,26 @@ def test_default_policy_allows_budget_changes_but_no_delete() -> None:
     assert violation.rule == "max_deletes"
     assert violation.id == ""
     assert "raise policy.max_deletes in reconciler.yaml to allow it" in violation.message
+
+
+def test_protect_globs_refuse_deleting_matching_customers() -> None:
+    """A planned delete of a customer matching policy.protect is a violation naming it."""
+    plan = Plan((change("acme-eu", action="delete"), change("beta", action="delete")), 0)
+    policy = Policy(max_deletes=5, protect=("acme-*", "[x]"))
+    (violation,) = evaluate_policy(plan, policy)
+    assert (violation.rule, violation.id) == ("protect", "acme-eu")
+    assert "matches policy.protect (acme-*)" in violation.message
+    updated = Plan((change("acme-eu", budget(D(1), D(2))),), 0)
+    assert rules(updated, policy) == []
+
+
+def test_prevent_destroy_declarations_refuse_deletes() -> None:
+    """A delete of a customer a manifest declares with prevent_destroy is a violation."""
+    plan = Plan((change("keep", action="delete"), change("drop", action="delete")), 0)
+    violations = evaluate_policy(
+        plan, Policy(max_deletes=5), protected={("respan", "prod", "keep")}
+    )
+    assert [(v.rule, v.id) for v in violations] == [("prevent_destroy", "keep")]
 
 
 def test_max_deletes_allows_up_to_the_limit() -> None:
@@ -78,21 +103,51 @@ def test_max_increase_pct() -> None:
 def test_max_decrease_pct() -> None:
     """A relative decrease beyond the limit is flagged; to zero is -100%."""
     plan = Plan((change("a", budget(D(100), D(0))), change("b", budget(D(100), D(60)))), 0)
-    assert rules(plan, Policy(max_decrease_pct=D(40))) == [("max_decrease_pct", "a")]
+    policy = Policy(max_decrease_pct=D(40), **NO_USAGE_GUARD)
+    assert rules(plan, policy) == [("max_decrease_pct", "a")]
 
 
-def test_percent_rules_skip_from_none_zero_unknown_and_creates() -> None:
-    """No percentage exists from null, zero or unknown, nor on a create."""
+def test_percent_rules_skip_from_none_zero_and_creates() -> None:
+    """No percentage exists from null or zero, nor on a create."""
     plan = Plan(
         (
             change("a", budget(None, D(100))),
             change("b", budget(D(0), D(100))),
-            change("c", budget(UNKNOWN, D(100))),
             change("d", budget(None, D(100)), action="create"),
         ),
         0,
     )
-    assert rules(plan, Policy(max_increase_pct=D(1), max_decrease_pct=D(1))) == []
+    policy = Policy(max_increase_pct=D(1), max_decrease_pct=D(1), **NO_USAGE_GUARD)
+    assert rules(plan, policy) == []
+
+
+@pytest.mark.parametrize(
+    "live", [UNKNOWN, "abc", True, D("NaN"), D("Infinity"), D("1E+30"), float("nan"), [1]]
+)
+def test_percent_rules_fail_closed_on_an_unknown_or_unreadable_live_amount(live: Any) -> None:
+    """A live amount that is unknown or not an amount is a violation of each percent rule on."""
+    plan = Plan((change("a", budget(live, D(100))),), 0)
+    policy = Policy(max_increase_pct=D(50), max_decrease_pct=D(50), **NO_USAGE_GUARD)
+    assert rules(plan, policy) == [("max_increase_pct", "a"), ("max_decrease_pct", "a")]
+    message = evaluate_policy(plan, policy)[0].message
+    assert message.startswith("period_budget → $100.00 cannot be checked against policy.")
+    assert rules(plan, Policy(max_increase_pct=D(50), **NO_USAGE_GUARD)) == [
+        ("max_increase_pct", "a")
+    ]
+    assert rules(plan, Policy(**NO_USAGE_GUARD)) == []
+
+
+def test_an_unreadable_live_amount_names_its_value() -> None:
+    """The violation shows the value the API sent, briefly."""
+    plan = Plan((change("a", budget("abc", D(100))),), 0)
+    (violation,) = evaluate_policy(plan, Policy(max_increase_pct=D(5), **NO_USAGE_GUARD))
+    assert 'the live value "abc" is not an amount' in violation.message
+
+
+def test_caps_judge_the_new_amount_whatever_the_live_one_is() -> None:
+    """max_total_budget sees the new amount even when the live one is unreadable."""
+    plan = Plan((change("a", budget("abc", D(900000), "total_budget")),), 0)
+    assert rules(plan, Policy(max_total_budget=D(20000))) == [("max_total_budget", "a")]
 
 
 def test_clearing_a_budget_is_an_unbounded_increase() -> None:
@@ -110,20 +165,34 @@ def test_percent_rules_cover_autumn_spend_limits() -> None:
 
 
 def test_max_total_budget_change_sums_absolute_changes() -> None:
-    """Increases and decreases add up in absolute value; unknown and null count as zero."""
+    """Increases and decreases add up in absolute value; null counts as zero."""
     plan = Plan(
         (
             change("a", budget(D(100), D(150))),
             change("b", budget(D(100), D(50))),
-            change("c", budget(UNKNOWN, D(10), "total_budget")),
+            change("c", budget(None, D(10), "total_budget")),
             change("d", budget(D(5), None)),
         ),
         0,
     )
-    assert rules(plan, Policy(max_total_budget_change=D(115))) == []
-    (violation,) = evaluate_policy(plan, Policy(max_total_budget_change=D("114.99")))
+    assert rules(plan, Policy(max_total_budget_change=D(115), **NO_USAGE_GUARD)) == []
+    policy = Policy(max_total_budget_change=D("114.99"), **NO_USAGE_GUARD)
+    (violation,) = evaluate_policy(plan, policy)
     assert violation.rule == "max_total_budget_change"
     assert "$115.00 in total" in violation.message
+
+
+def test_max_total_budget_change_fails_closed_on_an_unreadable_live_amount() -> None:
+    """An amount whose live side is unknown or unreadable cannot be summed: a violation."""
+    plan = Plan(
+        (change("a", budget(UNKNOWN, D(10))), change("b", budget("abc", D(10), "total_budget"))),
+        0,
+    )
+    policy = Policy(max_total_budget_change=D(1000), **NO_USAGE_GUARD)
+    assert rules(plan, policy) == [
+        ("max_total_budget_change", "a"),
+        ("max_total_budget_change", "b"),
+    ]
 
 
 def test_budget_below_usage_is_flagged() -> None:
@@ -139,10 +208,33 @@ def test_budget_below_usage_is_flagged() -> None:
     assert rules(plan, Policy(forbid_budget_below_usage=False), usage) == []
 
 
+def test_a_lowered_budget_with_unreturned_usage_is_a_violation() -> None:
+    """forbid_budget_below_usage refuses a guarded decrease whose usage the API did not give."""
+    plan = Plan(
+        (
+            change("down", budget(D(500), D(100))),
+            change("unreadable", budget("abc", D(100))),
+            change("up", budget(D(100), D(500))),
+        ),
+        0,
+    )
+    assert rules(plan, Policy(), {}) == [
+        ("forbid_budget_below_usage", "down"),
+        ("forbid_budget_below_usage", "unreadable"),
+    ]
+    assert rules(plan, Policy(), {("respan", "prod", "down"): D("NaN")})[0] == (
+        "forbid_budget_below_usage",
+        "down",
+    )
+    (violation, _) = evaluate_policy(plan, Policy(), None)
+    assert "did not return the customer's usage" in violation.message
+    assert rules(plan, Policy(forbid_budget_below_usage=False), {}) == []
+
+
 def test_usage_guard_applies_only_to_guarded_fields() -> None:
     """total_budget is not usage-guarded for Respan, so usage does not judge it."""
     plan = Plan((change("a", budget(D(500), D(1), "total_budget")),), 0)
-    assert rules(plan, Policy(), {("respan", "prod", "a"): D(100)}) == []
+    assert rules(plan, Policy(), {}) == []
 
 
 def test_usage_candidates_are_guarded_decreases_only() -> None:
@@ -153,6 +245,7 @@ def test_usage_candidates_are_guarded_decreases_only() -> None:
             change("up", budget(D(100), D(500))),
             change("new", budget(None, D(100))),
             change("unknown", budget(UNKNOWN, D(100))),
+            change("unreadable", budget("abc", D(100))),
             change("cleared", budget(D(100), None)),
             change("total", budget(D(500), D(1), "total_budget")),
             change("created", budget(None, D(1)), action="create", provider="autumn"),
@@ -163,6 +256,7 @@ def test_usage_candidates_are_guarded_decreases_only() -> None:
         ("respan", "prod", "down"),
         ("respan", "prod", "new"),
         ("respan", "prod", "unknown"),
+        ("respan", "prod", "unreadable"),
     }
 
 

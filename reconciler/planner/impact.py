@@ -3,7 +3,9 @@
 A money change is a ``FieldChange`` of kind MONEY in a create or update: a top-level money
 field (``period_budget``) or an amount inside a structured field (an Autumn spend limit's
 ``overage_limit``). A null amount (no budget, no limit) counts as zero in sums; a live amount
-the API did not return cannot be compared and is counted apart as unknown.
+the API did not return, or returned as something that is not an amount (``"abc"``, ``true``,
+NaN, 1e30), cannot be compared and is counted apart as unknown: the policy treats it as a value
+it cannot judge (and refuses), never as a number.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
-from reconciler.domain import UNKNOWN, FieldKind
+from reconciler.domain import FieldKind
+from reconciler.money import is_amount
 from reconciler.plan import Change, FieldChange, Plan
 
 _AMOUNT_ACTIONS = frozenset({"create", "update"})
@@ -21,12 +24,18 @@ _AMOUNT_ACTIONS = frozenset({"create", "update"})
 
 @dataclass(frozen=True, slots=True)
 class MoneyChange:
-    """One amount a plan changes; ``before`` is ``None`` for no amount, UNKNOWN if unread."""
+    """One amount a plan changes; ``before`` is ``None`` for no amount, UNKNOWN if unread,
+    or whatever unreadable value the API sent."""
 
     change: Change
     field: FieldChange
-    before: object  # Decimal, None (no amount) or UNKNOWN
+    before: object  # Decimal, None (no amount), UNKNOWN, or an unreadable live value
     after: Decimal | None
+
+    @property
+    def before_known(self) -> bool:
+        """True when the live side is a readable amount or no amount (null)."""
+        return _is_amount(self.before)
 
     @property
     def group(self) -> str:
@@ -47,15 +56,17 @@ class BudgetImpact:
 
 
 def money_changes(plan: Plan) -> Iterator[MoneyChange]:
-    """Every amount a create or update sets, in plan order (values not money are skipped)."""
+    """Every amount a create or update sets, in plan order, whatever the live side holds.
+
+    A desired side that is not an amount cannot come from a valid manifest; it is skipped.
+    """
     for change in plan.changes:
         if change.action not in _AMOUNT_ACTIONS:
             continue
         for field in change.fields:
-            if field.kind is not FieldKind.MONEY or not _is_amount(field.after):
-                continue
-            if field.before is UNKNOWN or _is_amount(field.before):
-                yield MoneyChange(change, field, field.before, field.after)
+            if field.kind is FieldKind.MONEY and _is_amount(field.after):
+                after = field.after if isinstance(field.after, Decimal) else None
+                yield MoneyChange(change, field, field.before, after)
 
 
 def budget_impact(plan: Plan) -> BudgetImpact:
@@ -63,7 +74,7 @@ def budget_impact(plan: Plan) -> BudgetImpact:
     deltas: dict[str, Decimal] = {}
     unknown = 0
     for money in money_changes(plan):
-        if money.before is UNKNOWN:
+        if not money.before_known:
             unknown += 1
             continue
         delta = amount(money.after) - amount(money.before)
@@ -72,9 +83,10 @@ def budget_impact(plan: Plan) -> BudgetImpact:
 
 
 def amount(value: object) -> Decimal:
-    """An amount for arithmetic: a Decimal as is, ``None`` (no amount) as zero."""
-    return value if isinstance(value, Decimal) else Decimal(0)
+    """An amount for arithmetic: a readable amount as is, anything else (``None``: no amount)
+    as zero. Callers that must not guess check ``MoneyChange.before_known`` first."""
+    return value if isinstance(value, Decimal) and is_amount(value) else Decimal(0)
 
 
 def _is_amount(value: object) -> bool:
-    return value is None or isinstance(value, Decimal)
+    return value is None or is_amount(value)

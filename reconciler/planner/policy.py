@@ -10,21 +10,34 @@ Each rule is named after its setting, and a violation says what to change:
   (top-level money fields and amounts inside structured fields, e.g. Autumn spend limits).
   An amount set where there was none (null) or zero has no percentage; the caps above and
   ``max_total_budget_change`` bound it. Clearing an amount (null: no budget, no limit) lifts
-  the limit entirely and counts as an unbounded increase. An unknown live amount is skipped.
-- ``max_total_budget_change``: the sum of absolute amount changes of the run in USD (null and
-  an unknown live amount count as zero, so an unread amount counts in full).
+  the limit entirely and counts as an unbounded increase.
+- ``max_total_budget_change``: the sum of absolute amount changes of the run in USD (null
+  counts as zero).
 - ``forbid_budget_below_usage``: a usage-guarded field (``ProviderModel.usage_guarded_fields``,
   Respan ``period_budget``) set below the customer's current-period usage cuts them off at
   once. Usage is read only for ``usage_candidates``.
+- ``protect``: globs on customer ids; a planned delete of a matching customer is a violation.
+- ``prevent_destroy``: a planned delete of a customer some manifest of the project declares
+  with ``lifecycle.prevent_destroy: true`` is a violation (``protected`` keys; a saved plan
+  made before the declaration appeared is caught this way).
+
+Guardrails fail closed. A live amount the API did not return (unknown) or returned as
+something that is not an amount (``"abc"``, ``true``, NaN, 1e30) cannot be judged: with a
+percent rule or ``max_total_budget_change`` on, the change is a violation naming the customer
+and the value, never a pass. The caps judge only the new amount, so they always decide. With
+``forbid_budget_below_usage`` on, a guarded amount going down whose usage the API did not
+return (or not as an amount) is a violation too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Collection, Mapping
 from decimal import ROUND_HALF_EVEN, Decimal
+from fnmatch import fnmatchcase
 
 from reconciler.domain import UNKNOWN, CustomerKey, Policy, ProviderModel
-from reconciler.money import format_money
+from reconciler.money import format_money, is_amount
 from reconciler.plan import Change, Plan, PolicyViolation
 from reconciler.planner.impact import MoneyChange, amount, money_changes
 from reconciler.providers.catalog import MODELS
@@ -39,16 +52,24 @@ def evaluate_policy(
     policy: Policy,
     usage: Mapping[CustomerKey, Decimal] | None = None,
     models: Mapping[str, ProviderModel] = MODELS,
+    *,
+    protected: Collection[CustomerKey] = frozenset(),
 ) -> tuple[PolicyViolation, ...]:
     """Every guardrail ``plan`` breaks: per customer in plan order, then plan-wide rules.
 
-    ``usage`` maps customers (from ``usage_candidates``) to current-period usage in USD.
+    ``usage`` maps customers (from ``usage_candidates``) to current-period usage in USD; a
+    candidate missing from it (or ``usage`` ``None``: not read) has unknown usage.
+    ``protected``: customers declared with ``lifecycle.prevent_destroy: true``.
     """
     violations: list[PolicyViolation] = []
     usage = usage or {}
+    candidates = usage_candidates(plan, models) if policy.forbid_budget_below_usage else set()
+    for change in plan.changes:
+        if change.action == "delete":
+            violations.extend(_delete_violations(change, policy, protected))
     for money in money_changes(plan):
         violations.extend(_amount_violations(money, policy))
-        violations.extend(_usage_violations(money, policy, usage, models))
+        violations.extend(_usage_violations(money, policy, usage, candidates, models))
     violations.extend(_run_violations(plan, policy))
     return tuple(violations)
 
@@ -65,10 +86,29 @@ def usage_candidates(plan: Plan, models: Mapping[str, ProviderModel]) -> set[Cus
         model = models.get(money.change.provider)
         if model is None or money.field.path not in model.usage_guarded_fields:
             continue
-        before = money.before
-        if before is UNKNOWN or before is None or money.after < amount(before):
+        if not money.before_known or money.before is None or money.after < amount(money.before):
             candidates.add(money.change.key)
     return candidates
+
+
+def _delete_violations(
+    change: Change, policy: Policy, protected: Collection[CustomerKey]
+) -> list[PolicyViolation]:
+    found: list[PolicyViolation] = []
+    if change.key in protected:
+        message = (
+            "a manifest of this project declares this customer with "
+            "lifecycle.prevent_destroy: true; it is never deleted"
+        )
+        found.append(_violation("prevent_destroy", message, change))
+    matching = [glob for glob in policy.protect if fnmatchcase(change.id, glob)]
+    if matching:
+        message = (
+            f"the customer matches policy.protect ({', '.join(matching)}); remove the "
+            "pattern from reconciler.yaml in a reviewed change to allow deleting it"
+        )
+        found.append(_violation("protect", message, change))
+    return found
 
 
 def _amount_violations(money: MoneyChange, policy: Policy) -> list[PolicyViolation]:
@@ -83,7 +123,14 @@ def _amount_violations(money: MoneyChange, policy: Policy) -> list[PolicyViolati
             )
             found.append(_violation(rule, message, change))
     before = money.before
-    if change.action != "update" or not isinstance(before, Decimal) or before == 0:
+    if change.action != "update":
+        return found
+    if not money.before_known:
+        for rule in ("max_increase_pct", "max_decrease_pct"):
+            if getattr(policy, rule) is not None:
+                found.append(_violation(rule, _cannot_judge(money, f"policy.{rule}"), change))
+        return found
+    if not isinstance(before, Decimal) or before == 0:
         return found
     if after is None:
         if policy.max_increase_pct is not None:
@@ -112,19 +159,31 @@ def _usage_violations(
     money: MoneyChange,
     policy: Policy,
     usage: Mapping[CustomerKey, Decimal],
+    candidates: Collection[CustomerKey],
     models: Mapping[str, ProviderModel],
 ) -> list[PolicyViolation]:
     change = money.change
     model = models.get(change.provider)
-    used = usage.get(change.key)
     if (
         not policy.forbid_budget_below_usage
         or model is None
-        or used is None
         or money.after is None
         or money.field.path not in model.usage_guarded_fields
-        or money.after >= used
     ):
+        return []
+    used = usage.get(change.key)
+    if not is_amount(used):
+        if change.key not in candidates:
+            return []  # going up: usage cannot make it cut anyone off
+        message = (
+            f"{money.field.path} {format_money(money.after)} cannot be checked against "
+            "current-period usage: the API did not return the customer's usage as an amount; "
+            "check their usage, then turn policy.forbid_budget_below_usage off for this run "
+            "if the new budget is safe"
+        )
+        return [_violation("forbid_budget_below_usage", message, change)]
+    assert isinstance(used, Decimal)  # is_amount said so
+    if money.after >= used:
         return []
     message = (
         f"{money.field.path} {format_money(money.after)} is below current-period usage "
@@ -145,10 +204,13 @@ def _run_violations(plan: Plan, policy: Policy) -> list[PolicyViolation]:
         found.append(PolicyViolation("max_deletes", message))
     cap = policy.max_total_budget_change
     if cap is not None:
-        total = sum(
-            (abs(amount(m.after) - amount(m.before)) for m in money_changes(plan)),
-            start=Decimal(0),
-        )
+        total = Decimal(0)
+        for money in money_changes(plan):
+            if money.before_known:
+                total += abs(amount(money.after) - amount(money.before))
+            elif money.change.action == "update":
+                message = _cannot_judge(money, "policy.max_total_budget_change")
+                found.append(_violation("max_total_budget_change", message, money.change))
         if total > cap:
             message = (
                 f"plan changes amounts by {format_money(total)} in total, above "
@@ -156,6 +218,31 @@ def _run_violations(plan: Plan, policy: Policy) -> list[PolicyViolation]:
             )
             found.append(PolicyViolation("max_total_budget_change", message))
     return found
+
+
+def _cannot_judge(money: MoneyChange, rule: str) -> str:
+    """Why a change whose live amount is unknown or unreadable fails ``rule`` (fail closed)."""
+    if money.before is UNKNOWN:
+        live = "the API did not return the live amount"
+    else:
+        live = f"the live value {_shown(money.before)} is not an amount"
+    after = "null" if money.after is None else format_money(money.after)
+    return (
+        f"{money.field.path} → {after} cannot be checked against {rule}: {live}; "
+        "check the customer in the provider's console before changing it"
+    )
+
+
+def _shown(value: object) -> str:
+    """A live value that is not an amount, briefly: ``"abc"``, ``true``, ``NaN``, ``1E+30``."""
+    if isinstance(value, Decimal):
+        text = str(value)
+    else:
+        try:
+            text = json.dumps(value, allow_nan=True, default=str)
+        except (TypeError, ValueError):  # a value json cannot show: its type says enough
+            text = type(value).__name__
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _violation(rule: str, message: str, change: Change) -> PolicyViolation:

@@ -6,11 +6,10 @@ Shared by the renderers so a value looks the same wherever a person reads it.
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Any, Final
 
 from reconciler.domain import UNKNOWN, FieldKind
-from reconciler.money import format_delta, format_money, format_signed_money
+from reconciler.money import format_delta, format_money, format_signed_money, is_amount
 from reconciler.plan import Change, FieldChange, Plan
 from reconciler.planner.impact import BudgetImpact, budget_impact
 from reconciler.render.json import dumps_value
@@ -32,7 +31,7 @@ def format_value(value: Any, kind: FieldKind) -> str:
         return UNKNOWN_TEXT
     if value is None:
         return NONE_TEXT
-    if kind is FieldKind.MONEY and isinstance(value, Decimal):
+    if kind is FieldKind.MONEY and is_amount(value):
         return format_money(value)
     return dumps_value(value)
 
@@ -49,9 +48,9 @@ def format_field_change(field: FieldChange, action: str) -> str:
 
 def money_delta(field: FieldChange) -> str:
     """``+$150.00, +60.0%`` for a money change with a known before and an amount after."""
-    if field.kind is not FieldKind.MONEY or not isinstance(field.after, Decimal):
+    if field.kind is not FieldKind.MONEY or not is_amount(field.after):
         return ""
-    if field.before is not None and not isinstance(field.before, Decimal):
+    if field.before is not None and not is_amount(field.before):
         return ""
     return format_delta(field.before, field.after)
 
