@@ -305,15 +305,42 @@ def test_text_output_to_a_pipe_has_no_colour(plan_cli: PlanCli) -> None:
 
 
 def test_targets_and_excludes(plan_cli: PlanCli) -> None:
-    """--target/--exclude globs narrow the plan; excluded declared customers are not pruned."""
+    """--target/--exclude narrow the plan; excluded declared customers are not pruned."""
     changed = MATCHING.replace("name: Acme", "name: A").replace("name: Beta", "name: B")
     run = plan_cli(
-        "--target", "a*", "--target", "b*", "--exclude", "beta", "--prune", manifest=changed
+        "--target",
+        "glob:a*",
+        "--target",
+        "glob:b*",
+        "--exclude",
+        "beta",
+        "--prune",
+        manifest=changed,
     )
     assert "~ respan/prod/acme" in run.out
     assert "beta" not in run.out
     assert "stray" not in run.out  # not matched by any target
     assert "Plan: 0 to create, 1 to update, 0 to delete, 0 missing, 0 unchanged." in run.out
+
+
+def test_a_target_is_an_exact_id_so_prune_never_widens_it(plan_cli: PlanCli, project: Path) -> None:
+    """--prune --target 'team[a]' plans no delete of 'teama' (exact match unless glob:)."""
+    write_config(project, "policy:\n  max_deletes: 5\n")
+    seed = {"customers": [{"customer_identifier": "teama"}, {"customer_identifier": "acme"}]}
+    run = plan_cli(
+        "--prune",
+        "--target",
+        "team[a]",
+        seed=seed,
+        manifest=manifest("{customer_identifier: acme}"),
+    )
+    assert "teama" not in run.out
+    assert run.code == 0
+    assert "No changes." in run.out
+    run = plan_cli(
+        "--prune", "--target", "glob:team[a]", manifest=manifest("{customer_identifier: acme}")
+    )
+    assert "- respan/prod/teama" in run.out
 
 
 def test_ignore_changes_leaves_drift_alone(plan_cli: PlanCli) -> None:

@@ -8,9 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import Run
+from cli_helpers import Run, point_at
 from hostile_respan import RESPAN_KEY, respan_rows, writes
 from scripted_http import ScriptedApp, Seen, serve
+
+from reconciler.emulator import RespanState, RunningEmulator
 
 
 @pytest.fixture
@@ -103,3 +105,78 @@ def test_a_lowered_budget_without_usage_from_the_api_is_a_violation(
     assert run.code == 3, run.out
     assert "forbid_budget_below_usage (respan/prod/acme)" in run.out
     assert "did not return the customer's usage" in run.out
+
+
+# -- prune scope and protection ------------------------------------------------------------------
+
+PROJECT_SEED = {
+    "customers": [
+        {"customer_identifier": "acme", "period_budget": 10},
+        {"customer_identifier": "beta", "period_budget": 10},
+        {"customer_identifier": "stray", "period_budget": 10},
+    ]
+}
+
+
+@pytest.fixture
+def project(
+    workdir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    respan_emulator: Callable[..., RunningEmulator[RespanState]],
+) -> RunningEmulator[RespanState]:
+    """customers/a.yaml declares acme, customers/b.yaml beta; live also has stray."""
+    running = respan_emulator(seed=PROJECT_SEED)
+    point_at(monkeypatch, running)
+    (workdir / "customers").mkdir()
+    (workdir / "customers" / "a.yaml").write_text(
+        manifest("{customer_identifier: acme, period_budget: 10}"), encoding="utf-8"
+    )
+    (workdir / "customers" / "b.yaml").write_text(
+        manifest("{customer_identifier: beta, period_budget: 10}"), encoding="utf-8"
+    )
+    (workdir / "reconciler.yaml").write_text(
+        "manifests: [customers]\nrate_limit: 10000/s\npolicy: {max_deletes: 5}\n",
+        encoding="utf-8",
+    )
+    return running
+
+
+def test_prune_of_some_paths_never_deletes_what_other_project_manifests_declare(
+    project: RunningEmulator[RespanState], cli: Callable[..., Run]
+) -> None:
+    """plan/apply --prune customers/a.yaml plans no delete of beta, declared in b.yaml."""
+    run = cli("plan", "--prune", "customers/a.yaml")
+    assert run.code == 0, run.err
+    assert "- respan/prod/stray" in run.out
+    assert "beta" not in run.out
+    run = cli("apply", "--prune", "--auto-approve", "customers/a.yaml")
+    assert run.code == 0, run.err
+    assert sorted(project.state.customers) == [("prod", "acme"), ("prod", "beta")]
+
+
+def test_prune_refuses_when_project_manifests_do_not_load(
+    project: RunningEmulator[RespanState], workdir: Path, cli: Callable[..., Run]
+) -> None:
+    """A broken manifest elsewhere in the project makes prune refuse: nothing is deleted."""
+    (workdir / "customers" / "b.yaml").write_text("customers: [{bogus: 1}]\n", encoding="utf-8")
+    run = cli("apply", "--prune", "--auto-approve", "customers/a.yaml")
+    assert run.code == 1
+    assert "--prune is refused" in run.err
+    assert "reconciler validate" in run.err
+    assert project.stats()["requests"] == {}
+    assert len(project.state.customers) == 3
+
+
+def test_a_saved_delete_of_a_customer_now_declared_prevent_destroy_is_refused(
+    project: RunningEmulator[RespanState], workdir: Path, cli: Callable[..., Run]
+) -> None:
+    """apply --plan refuses (exit 3) a delete of a customer declared since with prevent_destroy."""
+    assert cli("plan", "--prune", "--out", "plan.json").code == 0
+    (workdir / "customers" / "c.yaml").write_text(
+        manifest("{customer_identifier: stray, lifecycle: {prevent_destroy: true}}"),
+        encoding="utf-8",
+    )
+    run = cli("apply", "--plan", "plan.json", "--auto-approve")
+    assert run.code == 3, run.err
+    assert "prevent_destroy (respan/prod/stray)" in run.out
+    assert ("prod", "stray") in project.state.customers

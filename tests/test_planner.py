@@ -183,19 +183,44 @@ def test_prune_is_per_environment_key() -> None:
     assert [(c.action, c.environment) for c in result.changes] == [("delete", "test")]
 
 
-def test_targets_and_excludes_are_case_sensitive_globs_on_the_id() -> None:
-    """Only ids matching a target and no exclude are planned or counted."""
+def test_glob_targets_and_excludes_are_case_sensitive_on_the_id() -> None:
+    """With glob:, only ids matching a target and no exclude are planned or counted."""
     wanted = [desired(i, name="new") for i in ("acme-1", "acme-2", "ACME-3", "beta")]
     found = [live(i, name="old") for i in ("acme-1", "acme-2", "ACME-3", "beta")]
-    result = plan(wanted, found, targets=("acme-*",), excludes=("*-2",))
+    result = plan(wanted, found, targets=("glob:acme-*",), excludes=("glob:*-2",))
     assert [c.id for c in result.changes] == ["acme-1"]
     assert result.unchanged == 0
 
 
+def test_targets_and_excludes_are_exact_ids_unless_glob() -> None:
+    """A target without glob: is one id: 'team[a]' is not 'teama', 'acme-*' not 'acme-1'."""
+    found = [live(i) for i in ("teama", "team[a]", "acme-1", "acme-*", "glob:x")]
+    pruned = plan([], found, prune=True, targets=("team[a]", "acme-*"))
+    assert sorted(c.id for c in pruned.changes) == ["acme-*", "team[a]"]
+    assert [c.id for c in plan([], found, prune=True, targets=("glob:glob:x",)).changes] == [
+        "glob:x"
+    ]
+    kept = plan([], found, prune=True, excludes=("team[a]", "glob:acme-*", "glob:x"))
+    assert sorted(c.id for c in kept.changes) == ["glob:x", "teama"]
+
+
 def test_targets_also_narrow_prune() -> None:
     """Prune deletes only undeclared customers the selection covers."""
-    result = plan([], [live("old-1"), live("keep-1")], prune=True, targets=("old-*",))
+    result = plan([], [live("old-1"), live("keep-1")], prune=True, targets=("glob:old-*",))
     assert [c.id for c in result.changes] == ["old-1"]
+
+
+def test_prune_never_deletes_a_key_declared_elsewhere_in_the_project() -> None:
+    """Keys other manifests of the project declare are never pruned."""
+    found = [live("a"), live("b"), live("c")]
+    result = build_plan(
+        [desired("a")],
+        {c.key: c for c in found},
+        MODELS,
+        PlanOptions(prune=True),
+        {("respan", "prod", "b")},
+    )
+    assert [c.id for c in result.changes] == ["c"]
 
 
 def test_respan_metadata_sends_whole_resulting_object_keeping_extra_live_keys() -> None:

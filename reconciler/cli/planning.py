@@ -15,7 +15,8 @@ import click
 from reconciler.cli.common import F, manifest_paths
 from reconciler.config import Config
 from reconciler.connection import ProviderHandle, open_provider
-from reconciler.domain import Policy
+from reconciler.domain import CustomerKey, DesiredCustomer, Policy
+from reconciler.errors import ConfigError, ManifestError
 from reconciler.livestate import environments, read_live, read_usage
 from reconciler.manifests import load_manifests
 from reconciler.plan import Plan
@@ -57,14 +58,16 @@ def selection_options(verb: str) -> Callable[[F], F]:
             "excludes",
             multiple=True,
             metavar="ID",
-            help="Leave out customers whose id matches this glob (repeatable).",
+            help="Leave out the customer with exactly this id; 'glob:PATTERN' leaves out every "
+            "id matching the glob (*, ?, [abc]). Repeatable.",
         )(command)
         return click.option(
             "--target",
             "targets",
             multiple=True,
             metavar="ID",
-            help="Only customers whose id matches this glob (repeatable).",
+            help="Only the customer with exactly this id; 'glob:PATTERN' takes every id "
+            "matching the glob (*, ?, [abc]), e.g. --target 'glob:acme-*'. Repeatable.",
         )(command)
 
     return decorate
@@ -111,6 +114,9 @@ def plan_from_manifests(
     loaded = load_manifests(sources)
     for warning in loaded.warnings:
         click.echo(str(warning), err=True)
+    project = project_customers(
+        config, loaded.customers, sources, "--prune" if options.prune else ""
+    )
     customers = [
         customer
         for customer in loaded.customers
@@ -126,14 +132,64 @@ def plan_from_manifests(
     providers = {name: handle.provider for name, handle in handles.items()}
     wanted = environments(customers)
     live = read_live(providers, wanted, customers, options)
-    plan = build_plan(customers, live, MODELS, options)
-    plan = with_policy(plan, config, providers)
+    keys = {customer.key for customer in project}
+    plan = build_plan(customers, live, MODELS, options, keys)
+    plan = with_policy(plan, config, providers, protected(project))
     return ManifestPlan(plan, handles, wanted, sources, loaded.digest)
 
 
-def with_policy(plan: Plan, config: Config | None, providers: Mapping[str, Provider]) -> Plan:
+def project_customers(
+    config: Config | None,
+    planned: Sequence[DesiredCustomer],
+    sources: Sequence[Path],
+    purpose: str,
+) -> tuple[DesiredCustomer, ...]:
+    """Every customer the project declares: the ``manifests:`` of reconciler.yaml and the
+    ``planned`` ones (read from ``sources``). Without ``manifests:``, the planned ones alone.
+
+    With a ``purpose`` (``"--prune"``), manifests of the project that do not load are a
+    ``ConfigError``: what they declare is unknown, so nothing may be deleted on their account.
+    Without one, only ``planned`` is returned when the project manifests do not load.
+    """
+    if config is None or not config.manifests or list(sources) == list(config.manifests):
+        return tuple(planned)
+    try:
+        loaded = load_manifests(config.manifests)
+    except ManifestError as exc:
+        if not purpose:
+            return tuple(planned)
+        listed = ", ".join(str(path) for path in config.manifests)
+        raise ConfigError(
+            f"{purpose} is refused: it must know every customer the project declares, but the "
+            f"manifests of reconciler.yaml ({listed}) have {len(exc.problems)} problem(s); "
+            "run `reconciler validate` and fix them first (nothing was planned for deletion)"
+        ) from None
+    return (*loaded.customers, *planned)
+
+
+def protected(customers: Sequence[DesiredCustomer]) -> frozenset[CustomerKey]:
+    """The keys of the customers declared with ``lifecycle.prevent_destroy: true``."""
+    return frozenset(c.key for c in customers if c.lifecycle.prevent_destroy)
+
+
+def with_policy(
+    plan: Plan,
+    config: Config | None,
+    providers: Mapping[str, Provider],
+    protected_keys: frozenset[CustomerKey] | None = None,
+) -> Plan:
     """``plan`` with the violations of the ``policy:`` of reconciler.yaml (else the default
-    policy), reading usage only for the customers whose guarded budget goes down."""
+    policy), reading usage only for the customers whose guarded budget goes down.
+
+    ``protected_keys``: the customers declared with ``prevent_destroy``; when not given and
+    the plan deletes someone (a saved plan), they are read from the project's manifests,
+    which must then load (a ``ConfigError`` otherwise: a delete is never judged blind).
+    """
     policy = config.policy if config is not None else Policy()
+    if protected_keys is None:
+        protected_keys = frozenset()
+        if plan.count("delete") and config is not None and config.manifests:
+            protected_keys = protected(project_customers(config, (), (), "deleting customers"))
     usage = read_usage(providers, plan)
-    return dataclasses.replace(plan, policy_violations=evaluate_policy(plan, policy, usage, MODELS))
+    violations = evaluate_policy(plan, policy, usage, MODELS, protected=protected_keys)
+    return dataclasses.replace(plan, policy_violations=violations)

@@ -10,14 +10,16 @@ Rules, for whoever reads a plan or changes this module:
 - A declared customer not found live is a ``create`` when the provider's model
   ``creates_missing``, else ``missing`` (reported with the model's note, never sent).
 - A live customer that no manifest declares is left alone, or with ``prune`` planned for
-  ``delete``. Prune never deletes a customer declared in *any* loaded manifest, even one
-  ``--target``/``--exclude`` leave out of this plan. So a declared customer is never deleted,
-  and ``lifecycle.prevent_destroy`` holds by construction: to delete a protected customer
-  someone must remove the flag and the declaration in a reviewed change, as in Terraform. It
-  guards against customers vanishing from the loaded manifest set by mistake only when the
-  declaration is loaded; pass every manifest directory to ``plan --prune``.
-- ``targets``/``excludes`` are ``fnmatch`` globs (case-sensitive) on the customer id. A
-  customer is in the plan when it matches some target (or there are none) and no exclude.
+  ``delete``. Prune never deletes a customer declared in *any* manifest of the project: the
+  planned ones (even those ``--target``/``--exclude`` leave out of this plan) and the
+  ``project`` keys the caller passes (every manifest of ``reconciler.yaml``, when only some
+  PATHs are planned). So a declared customer is never deleted, and one declared with
+  ``lifecycle.prevent_destroy`` even less: the policy also refuses a delete of such a key
+  (``evaluate_policy(protected=...)``), which catches saved plans made before it was declared.
+- ``targets``/``excludes`` name customer ids exactly; one written ``glob:PATTERN`` is an
+  ``fnmatch`` glob (case-sensitive, whole id). Exact by default because a selector that
+  silently widens (``team[a]`` matching ``teama``) can prune the wrong customer. A customer is
+  in the plan when it matches some target (or there are none) and no exclude.
   ``unchanged`` counts in-plan declared customers that need nothing.
 - Order: by provider, environment, action (create, update, delete, missing), then id; fields
   in the model's field order, paths inside a field sorted. The same input gives the same plan.
@@ -25,7 +27,7 @@ Rules, for whoever reads a plan or changes this module:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fnmatch import fnmatchcase
@@ -38,11 +40,21 @@ from reconciler.planner.diff import create_value, diff_field
 from reconciler.planner.normalize import normalize
 
 _ACTION_ORDER = {action: index for index, action in enumerate(ACTIONS)}
+GLOB_PREFIX: Final = "glob:"
+"""A ``--target``/``--exclude`` starting with this is a glob; any other is an exact id."""
+
+
+def selector_matches(selector: str, customer_id: str) -> bool:
+    """``selector`` is ``customer_id`` exactly, or ``glob:PATTERN`` and the glob matches it."""
+    if selector.startswith(GLOB_PREFIX):
+        return fnmatchcase(customer_id, selector.removeprefix(GLOB_PREFIX))
+    return selector == customer_id
 
 
 @dataclass(frozen=True, slots=True)
 class PlanOptions:
-    """What the plan covers: ``prune`` undeclared customers, ``targets``/``excludes`` globs."""
+    """What the plan covers: ``prune`` undeclared customers, ``targets``/``excludes`` (exact
+    ids, or ``glob:`` patterns)."""
 
     prune: bool = False
     targets: tuple[str, ...] = ()
@@ -50,9 +62,9 @@ class PlanOptions:
 
     def selects(self, customer_id: str) -> bool:
         """True when ``customer_id`` is inside this plan's target/exclude selection."""
-        if self.targets and not any(fnmatchcase(customer_id, p) for p in self.targets):
+        if self.targets and not any(selector_matches(t, customer_id) for t in self.targets):
             return False
-        return not any(fnmatchcase(customer_id, pattern) for pattern in self.excludes)
+        return not any(selector_matches(e, customer_id) for e in self.excludes)
 
 
 def build_plan(
@@ -60,13 +72,15 @@ def build_plan(
     live: Mapping[CustomerKey, LiveCustomer],
     models: Mapping[str, ProviderModel],
     options: PlanOptions = PlanOptions(),
+    project: Collection[CustomerKey] = frozenset(),
 ) -> Plan:
     """The plan that makes ``live`` match ``desired`` (see the module docstring for rules).
 
     ``live`` holds every live customer of the environments involved, by key; ``models`` the
-    provider models by name. Raises ``ConfigError`` for a customer of an unknown provider.
+    provider models by name; ``project`` the keys every manifest of the project declares,
+    never pruned. Raises ``ConfigError`` for a customer of an unknown provider.
     """
-    declared: set[CustomerKey] = set()
+    declared: set[CustomerKey] = set(project)
     changes: list[Change] = []
     unchanged = 0
     for customer in desired:
