@@ -525,7 +525,9 @@ def test_target_limits_what_is_applied_and_github_provenance_is_recorded(
     monkeypatch.setenv("GITHUB_ACTOR", "octocat")
     monkeypatch.setenv("GITHUB_SHA", "a" * 40)
     monkeypatch.setenv("GITHUB_REF", "refs/pull/12/merge")
-    run = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST, "--target", "glob:ac*")
+    run = cli(
+        "apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST, "--target", "glob:ac*"
+    )
     assert run.code == 0
     (record,) = records(project / "reconciler-audit.jsonl")
     assert (record["customer_id"], record["actor"], record["git_commit"]) == (
