@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -133,3 +134,38 @@ def test_directories_are_searched_sorted_skipping_hidden(tmp_path: Path) -> None
         "b/a.yaml",
         "b/z.yml",
     ]
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        ("1.0e+26", "1e+26"),
+        ("100000000000000000000000000", "100000000000000000000000000"),
+        ("1000000000000000000000000000000", "1000000000000000000000000000000"),
+    ],
+)
+def test_an_amount_of_10_to_the_26_or_more_is_an_error_at_its_position(
+    tmp_path: Path, value: str, shown: str
+) -> None:
+    """Amounts >= 1e26 are refused naming line and column, without a traceback."""
+    text = f"customers:\n  - customer_identifier: a\n    total_budget: {value}\n"
+    path = tmp_path / "m.yaml"
+    path.write_text(text, encoding="utf-8")
+    (problem,) = check_manifests([path]).problems
+    assert (problem.line, problem.severity) == (3, "error")
+    assert problem.column in (5, 19)
+    assert (
+        problem.message == f"'total_budget' is too large (got {shown}): numbers must be below 10^26"
+    )
+
+
+def test_validate_reports_a_huge_amount_cleanly(tmp_path: Path, cli: Any) -> None:
+    """reconciler validate exits 1 with file:line:column for an amount of 1e30."""
+    path = tmp_path / "m.yaml"
+    path.write_text(
+        "customers:\n  - customer_identifier: a\n    period_budget: 1.0e+30\n", encoding="utf-8"
+    )
+    run = cli("validate", str(path))
+    assert run.code == 1
+    assert f"{path}:3:20: error: 'period_budget' is too large" in run.err + run.out
+    assert "Traceback" not in run.err

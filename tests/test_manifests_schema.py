@@ -21,7 +21,7 @@ SCHEMAS = [MANIFEST_SCHEMA, CONFIG_SCHEMA]
 PORTABLE_KEYWORDS = {
     "$schema", "$id", "$ref", "$defs", "title", "description", "type", "enum", "pattern",
     "minimum", "minLength", "required", "properties", "additionalProperties", "items",
-    "allOf", "if", "then",
+    "allOf", "if", "then", "exclusiveMaximum",
 }  # fmt: skip
 CORPUS = Path(__file__).parent / "invalid"
 
@@ -93,6 +93,13 @@ def test_validators_agree_on_the_invalid_corpus(name: str) -> None:
     """Where the corpus parses as YAML, both validators give the same verdict."""
     for document in parse_yaml((CORPUS / name).read_bytes(), name).documents:
         agree(document.value)
+
+
+@pytest.mark.parametrize("amount", [10**26 - 1, 10**26 + 10**12, 1e26, 9.9e25, 1e300, 10**40])
+def test_validators_agree_on_huge_amounts(amount: Any) -> None:
+    """The bound below 10^26 reads the same to both validators, for ints and floats."""
+    for field in ("period_budget", "total_budget"):
+        agree({"customers": [{"customer_identifier": "a", field: amount}]})
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])

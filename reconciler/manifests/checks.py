@@ -12,6 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from reconciler.domain import CustomerKey, DesiredCustomer, Source
+from reconciler.money import AMOUNT_LIMIT
 from reconciler.problems import Problem, Severity
 
 _CENT = Decimal("0.01")
@@ -72,7 +73,14 @@ def customer_problems(customer: DesiredCustomer) -> Iterator[Problem]:
         )
     for name in _MONEY_FIELDS:
         amount = fields.get(name)
-        if isinstance(amount, Decimal) and amount != amount.quantize(_CENT):
+        if isinstance(amount, Decimal) and abs(amount) >= AMOUNT_LIMIT:
+            # The schema's bound is a float; ints just above 10^26 reach here.
+            yield at(
+                name,
+                f"'{name}' is too large (got {amount}): numbers must be below 10^26",
+                "check the number of digits; amounts are USD",
+            )
+        elif isinstance(amount, Decimal) and amount != amount.quantize(_CENT):
             yield at(
                 name,
                 f"'{name}' ({amount}) has fractions of a cent",

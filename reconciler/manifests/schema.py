@@ -256,6 +256,11 @@ def _describe(error: ValidationError, path: Sequence[str | int]) -> tuple[str, s
         if expected == 0:
             return f"{field} must not be negative (got {value})", "use 0 or a positive amount"
         return f"{field} must be at least {expected} (got {value})", f"use {expected} or more"
+    if error.validator == "exclusiveMaximum":
+        return (
+            f"{field} is too large (got {value}): numbers must be below 10^26",
+            "check the number of digits; amounts are USD",
+        )
     if error.validator == "minLength":
         return f"{field} must not be empty", "write a value, or remove the line"
     if error.validator == "pattern":
