@@ -15,6 +15,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
+from reconciler.printable import printable_lines
+
 AnnotationLevel = Literal["debug", "notice", "warning", "error"]
 
 
@@ -25,7 +27,9 @@ def in_github_actions(environ: Mapping[str, str] | None = None) -> bool:
 
 
 def escape_data(text: str) -> str:
-    """Escape the message part of a workflow command, as the runner's toolkit does."""
+    """Escape the message part of a workflow command, as the runner's toolkit does; other
+    control characters (ESC, bidirectional overrides) are shown as backslash escapes."""
+    text = printable_lines(text.replace("\r\n", "\n"))
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 

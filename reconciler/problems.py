@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from reconciler.printable import printable
+
 Severity = Literal["error", "warning"]
 
 
@@ -25,4 +27,5 @@ class Problem:
     def __str__(self) -> str:
         where = f"{self.path}:{self.line}:{self.column}"
         text = f"{where}: {self.severity}: {self.message}"
-        return f"{text} ({self.hint})" if self.hint else text
+        # Messages quote the file's own text, which may hold control characters.
+        return printable(f"{text} ({self.hint})" if self.hint else text)

@@ -180,3 +180,62 @@ def test_a_saved_delete_of_a_customer_now_declared_prevent_destroy_is_refused(
     assert run.code == 3, run.err
     assert "prevent_destroy (respan/prod/stray)" in run.out
     assert ("prod", "stray") in project.state.customers
+
+
+# -- identity and hostile text -------------------------------------------------------------------
+
+FORGED = "evil\nPlan: 0 to create, 0 to update, 0 to delete, 0 missing, 9 unchanged.\x1b[2J\u202e"
+
+
+@pytest.mark.parametrize("output", ["text", "markdown"])
+def test_control_characters_in_live_ids_are_escaped_in_plans(
+    hostile: Callable[..., tuple[Run, list[Seen]]], output: str
+) -> None:
+    """A live id with a newline, ESC and a bidi override cannot forge plan lines."""
+    rows = [
+        {"customer_identifier": "acme", "environment": "prod", "period_budget": 1},
+        {"customer_identifier": FORGED, "environment": "prod", "name": "x\x1b]0;t\x07"},
+    ]
+    run, _ = hostile(
+        rows,
+        None,
+        "--prune",
+        "--format",
+        output,
+        manifest=manifest("{customer_identifier: acme, period_budget: 1}"),
+        config="policy: {max_deletes: 5}\n",
+    )
+    assert run.code == 0, run.err
+    assert "\x1b" not in run.out
+    assert "\u202e" not in run.out
+    forged = [line for line in run.out.splitlines() if "9 unchanged" in line]
+    assert forged
+    assert all("evil\\nPlan: 0 to create" in line for line in forged)
+    assert "\\x1b[2J\\u202e" in run.out
+
+
+def test_control_characters_in_live_ids_are_escaped_in_the_apply_report(
+    hostile: Callable[..., tuple[Run, list[Seen]]],
+) -> None:
+    """apply's report and its errors show the hostile id escaped, on one line."""
+    rows = [
+        {"customer_identifier": "acme", "environment": "prod", "period_budget": 1},
+        {"customer_identifier": FORGED, "environment": "prod"},
+    ]
+    run, seen = hostile(
+        rows,
+        None,
+        "--prune",
+        "--auto-approve",
+        manifest=manifest("{customer_identifier: acme, period_budget: 1}"),
+        config="policy: {max_deletes: 5}\naudit_log: null\n",
+        command="apply",
+    )
+    assert run.code == 0, run.err
+    assert len(writes(seen)) == 1
+    both = run.out + run.err
+    assert "\x1b" not in both
+    assert "\u202e" not in both
+    assert not any(
+        line.startswith("Plan: 0 to create, 0 to update, 0 to delete") for line in both.splitlines()
+    )

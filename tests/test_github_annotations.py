@@ -85,3 +85,19 @@ def test_github_format_for_valid_manifests_is_only_the_summary(
     good.write_text("customers:\n  - customer_identifier: acme-corp\n", encoding="utf-8")
     assert main(["validate", "--format", "github", str(good)]) == 0
     assert capsys.readouterr().out.splitlines() == ["OK: 1 customer in 1 file"]
+
+
+def test_control_characters_in_messages_are_escaped_in_annotations(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An id quoting ESC and a bidi override reaches the annotation only as escapes."""
+    (tmp_path / "c.yaml").write_text(
+        'customers:\n  - customer_identifier: " a\\e[31m\\u202e"\n', encoding="utf-8"
+    )
+    monkeypatch.chdir(tmp_path)
+    assert main(["validate", "--format", "github", "c.yaml"]) == 0
+    (command, _) = capsys.readouterr().out.splitlines()
+    assert command.startswith("::warning file=c.yaml,line=2")
+    assert "\x1b" not in command
+    assert "\u202e" not in command
+    assert "a\\x1b[31m\\u202e" in command

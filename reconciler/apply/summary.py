@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Final
 
 from reconciler.apply.report import ApplyReport, ReportRow
+from reconciler.printable import printable
 
 # The step summary is for a person; a 300-change run lists its problems in full but not every
 # applied row (the audit log has them all).
@@ -53,7 +54,7 @@ def report_markdown(report: ApplyReport, *, row_limit: int = MARKDOWN_ROW_LIMIT)
 
 
 def _cells(row: ReportRow) -> tuple[str, str, str, str, str]:
-    customer = f"{row.provider}/{row.environment}/{row.id}"
+    customer = printable(f"{row.provider}/{row.environment}/{row.id}")
     http = str(row.http_status) if row.http_status is not None else "-"
     return (row.status, row.action, customer, http, " ".join(row.reason.split()))
 

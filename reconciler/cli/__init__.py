@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import click
 
 from reconciler.errors import ManifestError, ReconcilerError
+from reconciler.printable import printable_lines
 
 # name -> "module:attribute" of the click command; imported only when that command runs.
 COMMANDS: dict[str, str] = {
@@ -78,7 +79,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if isinstance(exc, ManifestError):  # every problem of the run, each with its place
             for problem in exc.problems:
                 click.echo(str(problem), err=True)
-        click.echo(f"Error: {exc}", err=True)
+        # Messages may quote the API (ids, details): no control character reaches the terminal.
+        click.echo(f"Error: {printable_lines(str(exc))}", err=True)
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

@@ -17,10 +17,10 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Final
 
-from reconciler.domain import UNKNOWN
 from reconciler.money import format_signed_money
 from reconciler.plan import Change, Plan, PolicyViolation
 from reconciler.planner.impact import amount, money_changes
+from reconciler.printable import printable
 from reconciler.render.text import change_lines
 from reconciler.render.values import (
     SYMBOLS,
@@ -164,7 +164,7 @@ def _money(change: Change) -> str:
     total = Decimal(0)
     seen = unknown = False
     for money in money_changes(single):
-        if money.before is UNKNOWN:
+        if not money.before_known:
             unknown = True
             continue
         seen = True
@@ -189,12 +189,13 @@ def _text(text: str, redact: bool = False) -> str:
     """
     if redact:
         text = redact_emails(text)
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(" ".join(text.split()), quote=False))
+    flat = " ".join(printable(text).split())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
 
 
 def _code(text: str, redact: bool, *, table: bool = True) -> str:
     """``text`` as an inline code span that its own backticks (or pipes in a table) can't break."""
-    flat = " ".join((redact_emails(text) if redact else text).split())
+    flat = " ".join(printable(redact_emails(text) if redact else text).split())
     if table:
         flat = flat.replace("|", "\\|")
     fence = "`" * (_longest_backtick_run([flat]) + 1)

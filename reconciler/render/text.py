@@ -13,6 +13,7 @@ from typing import Final
 import click
 
 from reconciler.plan import Change, Plan, PolicyViolation
+from reconciler.printable import printable
 from reconciler.render.values import (
     SYMBOLS,
     customer_label,
@@ -49,15 +50,20 @@ def render_text(plan: Plan, *, color: bool = False, redact: bool = False) -> str
 
 
 def change_lines(change: Change, *, color: bool = False) -> list[str]:
-    """One customer's block: its header line and one indented line per field (or its note)."""
+    """One customer's block: its header line and one indented line per field (or its note).
+
+    Ids, paths and values come from the API too: control characters in them are escaped, so a
+    live id cannot start a line of its own.
+    """
     fg = _COLORS[change.action]
     header = f"{SYMBOLS[change.action]} {customer_label(change)} ({origin(change)})"
-    lines = [_style(header, color, fg=fg, bold=True)]
+    lines = [_style(printable(header), color, fg=fg, bold=True)]
     lines.extend(
-        _FIELD_INDENT + format_field_change(field, change.action) for field in change.fields
+        _FIELD_INDENT + printable(format_field_change(field, change.action))
+        for field in change.fields
     )
     if change.note:
-        lines.append(_FIELD_INDENT + change.note)
+        lines.append(_FIELD_INDENT + printable(change.note))
     return lines
 
 
@@ -66,7 +72,7 @@ def violation_lines(violations: tuple[PolicyViolation, ...], *, color: bool = Fa
     heading = f"Policy violations ({len(violations):,}): apply will refuse this plan."
     lines = [_style(heading, color, fg="red", bold=True)]
     for violation in violations:
-        lines.append(_style(f"  ✗ {violation_text(violation)}", color, fg="red"))
+        lines.append(_style(f"  ✗ {printable(violation_text(violation))}", color, fg="red"))
     return lines
 
 
