@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from reconciler.printable import printable_lines
+from reconciler.printable import printable
 
 AnnotationLevel = Literal["debug", "notice", "warning", "error"]
 
@@ -29,7 +30,8 @@ def in_github_actions(environ: Mapping[str, str] | None = None) -> bool:
 def escape_data(text: str) -> str:
     """Escape the message part of a workflow command, as the runner's toolkit does; other
     control characters (ESC, bidirectional overrides) are shown as backslash escapes."""
-    text = printable_lines(text.replace("\r\n", "\n"))
+    parts = re.split(r"([\r\n])", text)  # line breaks are the toolkit's to encode
+    text = "".join(part if part in ("\r", "\n") else printable(part) for part in parts)
     return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
 
 
