@@ -239,3 +239,72 @@ def test_control_characters_in_live_ids_are_escaped_in_the_apply_report(
     assert not any(
         line.startswith("Plan: 0 to create, 0 to update, 0 to delete") for line in both.splitlines()
     )
+
+
+def test_rows_of_another_environment_are_never_planned(
+    hostile: Callable[..., tuple[Run, list[Seen]]],
+) -> None:
+    """A test row in the prod list is neither pruned nor taken as a declared prod customer."""
+    rows = [
+        {"customer_identifier": "acme", "environment": "test", "period_budget": 1},
+        {"customer_identifier": "tester", "environment": "test"},
+        {"customer_identifier": "odd", "environment": None},
+        {"customer_identifier": "beta", "environment": "prod", "period_budget": 1},
+    ]
+    run, seen = hostile(
+        rows,
+        None,
+        "--prune",
+        "--auto-approve",
+        manifest=manifest(
+            "{customer_identifier: acme, period_budget: 5}",
+            "{customer_identifier: beta, period_budget: 1}",
+        ),
+        config="policy: {max_deletes: 5}\naudit_log: null\n",
+        command="apply",
+    )
+    assert run.code == 0, run.err
+    assert "! respan/prod/acme" in run.out  # missing in prod: its test row does not count
+    assert "tester" not in run.out
+    assert "odd" not in run.out
+    assert writes(seen) == []
+
+
+def test_a_retrieve_answered_for_another_environment_is_refused(
+    hostile: Callable[..., tuple[Run, list[Seen]]],
+) -> None:
+    """A detail read of a prod customer answered with a test customer fails the plan."""
+    rows = [{"customer_identifier": "acme", "environment": "prod"}]
+    run, _ = hostile(
+        rows,
+        {"acme": {"customer_identifier": "acme", "environment": "test", "metadata": {}}},
+        manifest=manifest("{customer_identifier: acme, metadata: {a: b}}"),
+    )
+    assert run.code == 1
+    assert "asked for environment prod, the API answered a customer of environment 'test'" in (
+        run.err
+    )
+
+
+@pytest.mark.parametrize("bad_id", [["x"], 5, None, {"a": 1}])
+def test_a_listed_customer_without_a_text_id_is_refused(
+    hostile: Callable[..., tuple[Run, list[Seen]]], bad_id: Any
+) -> None:
+    """A non-string id from the server is a clear error; nothing is planned or deleted."""
+    rows = [
+        {"customer_identifier": "acme", "environment": "prod"},
+        {"customer_identifier": bad_id, "environment": "prod"},
+    ]
+    run, seen = hostile(
+        rows,
+        None,
+        "--prune",
+        "--auto-approve",
+        manifest=manifest("{customer_identifier: acme}"),
+        config="policy: {max_deletes: 5}\naudit_log: null\n",
+        command="apply",
+    )
+    assert run.code == 1
+    assert "listed a customer whose customer_identifier is not an id" in run.err
+    assert "Traceback" not in run.err
+    assert writes(seen) == []

@@ -20,7 +20,7 @@ from reconciler.config import load_config
 from reconciler.connection import open_provider
 from reconciler.domain import DesiredCustomer, Source
 from reconciler.emulator import AutumnState, RunningEmulator
-from reconciler.errors import ConfigError
+from reconciler.errors import ConfigError, ServerError
 from reconciler.plan import Action, Change, Plan
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.providers.autumn import AutumnProvider
@@ -419,3 +419,17 @@ def test_open_provider_names_the_key_file_when_the_key_has_no_prefix(tmp_path: P
         "the key in providers.autumn.api_key_file is not an Autumn secret key"
     )
     assert "not-an-autumn-key" not in str(caught.value)
+
+
+@pytest.mark.parametrize("bad_id", [["x"], 5, None, ""])
+def test_a_listed_customer_without_a_text_id_is_refused(bad_id: Any) -> None:
+    """A list row whose id is not text fails the read; it is never planned as str(['x'])."""
+    rows = [{"id": "ok", "env": "sandbox"}, {"id": bad_id, "env": "sandbox"}]
+    app = ScriptedApp(lambda seen: Answer(200, {"list": rows, "has_more": False}))
+    with serve(app) as url:
+        provider = AutumnProvider({"sandbox": AutumnClient(url, Secret(AUTUMN_TEST_KEY))})
+        try:
+            with pytest.raises(ServerError, match="listed a customer whose id is not an id"):
+                provider.read_live("sandbox", [])
+        finally:
+            provider.close()

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler.clients.http import Answer, ApiClient, HttpTransport, Reply
+from reconciler.clients.identity import listed_id
 from reconciler.clients.pacing import Pacer, RequestPacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
@@ -227,7 +228,10 @@ class AutumnClient(ApiClient):
         page = answer.reply.body
         if not isinstance(page, Mapping) or not isinstance(page.get("list"), list):
             raise answer.malformed('a page ({"list": [...]})')
-        return answer, [dict(item) for item in page["list"] if isinstance(item, Mapping)]
+        items = [dict(item) for item in page["list"] if isinstance(item, Mapping)]
+        for item in items:
+            listed_id(item, "id", f"POST {answer.path}")  # a row without a text id: refused
+        return answer, items
 
     def _offset_pages(self, filters: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         seen: set[str] = set()

@@ -33,6 +33,7 @@ from reconciler.clients.autumn import (
     pacers_for,
     twin_key,
 )
+from reconciler.clients.identity import listed_id
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.domain import UNKNOWN, DesiredCustomer, LiveCustomer
@@ -135,9 +136,7 @@ class AutumnProvider:
         client = self._client(environment, desired)
         live: dict[str, LiveCustomer] = {}
         for item in client.list_customers():
-            identifier = item.get("id")
-            if not isinstance(identifier, str):
-                continue
+            identifier = listed_id(item, "id", "POST /v1/customers.list")  # checked by the client
             if item.get("env", environment) != environment:
                 # The key decides the environment; an item of another one is not ours to plan.
                 logger.debug(

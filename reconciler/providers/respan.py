@@ -13,20 +13,28 @@ an omitted field must never pass for an equal one.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
-from reconciler.clients.respan import RESERVED_SEGMENTS, RespanClient
+from reconciler.clients.identity import listed_id
+from reconciler.clients.respan import ENDPOINTS, RESERVED_SEGMENTS, RespanClient
 from reconciler.domain import DesiredCustomer, LiveCustomer
-from reconciler.errors import NotFoundError, ReconcilerError
+from reconciler.errors import NotFoundError, ReconcilerError, ServerError
+from reconciler.money import to_money
 from reconciler.plan import Change
+from reconciler.printable import printable
 from reconciler.providers.base import ApplyResult
 from reconciler.providers.catalog import RESPAN
 
+logger = logging.getLogger("reconciler.providers.respan")
+
 GONE_REASON = "customer no longer exists"
+_LIST = ENDPOINTS["list_customers"]
+_LIST_ROUTE = f"{_LIST.method} {_LIST.path()}"
 
 
 class RespanProvider:
@@ -57,12 +65,21 @@ class RespanProvider:
     def read_live(
         self, environment: str, desired: Sequence[DesiredCustomer]
     ) -> Mapping[str, LiveCustomer]:
-        """Every live customer of ``environment``; detail reads only where manifests need them."""
-        listed = {
-            str(item["customer_identifier"]): item
-            for item in self.client.list_customers(environment)
-            if item.get("customer_identifier") is not None
-        }
+        """Every live customer of ``environment``; detail reads only where manifests need them.
+
+        A row of another environment is left out (a prod plan must never act on a test row);
+        a row whose ``customer_identifier`` is not text is a ``ServerError``: planning it as
+        ``str(['x'])`` would address a customer that does not exist.
+        """
+        listed: dict[str, dict[str, Any]] = {}
+        for item in self.client.list_customers(environment):
+            row_environment = item.get("environment", environment)
+            if row_environment != environment:
+                logger.debug(
+                    "skipping a row of environment %r in the %r list", row_environment, environment
+                )
+                continue
+            listed[listed_id(item, "customer_identifier", _LIST_ROUTE)] = item
         unlisted = {name for name, spec in self.model.fields.items() if not spec.listed}
         wanted = sorted(
             {
@@ -115,6 +132,17 @@ class RespanProvider:
         results = retrieve_each(
             self.client, environment, missing, max_concurrency=self.max_concurrency
         )
+        for identifier, detail in results.items():
+            answered = detail.get("environment", environment) if detail is not None else environment
+            if answered != environment:
+                path = ENDPOINTS["retrieve_customer"].path(identifier)
+                raise ServerError(
+                    f"GET {path}: asked for environment {environment}, the API answered a "
+                    f"customer of environment {printable(repr(answered))}; nothing was planned",
+                    method="GET",
+                    path=path,
+                    status=200,
+                )
         with self._lock:
             for identifier, detail in results.items():
                 if detail is not None:
@@ -194,10 +222,9 @@ def retrieve_each(
 
 
 def _usage(detail: Mapping[str, Any]) -> Decimal | None:
-    value = detail.get("total_period_usage")
-    if value is None or isinstance(value, bool):
-        return None
+    """``total_period_usage`` as an amount, or ``None`` when it is absent or not an amount
+    (the policy then treats the usage as not returned, and refuses to guess)."""
     try:
-        return Decimal(str(value))
-    except InvalidOperation:
+        return to_money(detail.get("total_period_usage"))
+    except ValueError:
         return None
