@@ -8,6 +8,7 @@ provider's ``ProviderModel`` (pure data, so the planner never imports a provider
 from __future__ import annotations
 
 import enum
+import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -84,6 +85,12 @@ class Lifecycle:
 
 CustomerKey = tuple[str, str, str]
 """``(provider, environment, id)``: the identity of a customer across the pipeline."""
+
+
+def folded_id(identifier: str) -> str:
+    """``identifier`` in Unicode NFC form, to find ids that differ only in their encoding of
+    the same text (ASCII, the usual case, is its own form)."""
+    return identifier if identifier.isascii() else unicodedata.normalize("NFC", identifier)
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,6 +5,7 @@
     ├── ConfigError            bad reconciler.yaml, missing credentials, bad flags    (exit 1)
     ├── SavedPlanError         a saved plan that is corrupt, tampered or for elsewhere (exit 1)
     ├── StalePlanError         live state moved since the saved plan was made         (exit 1)
+    ├── IdentityError          one id in two Unicode forms (manifests vs live)        (exit 1)
     ├── PolicyViolationError   a guardrail is violated; apply refuses                 (exit 3)
     ├── AuditError             an audit log that cannot be written or read            (exit 1)
     ├── OutputError            an output file (exported manifests) cannot be written  (exit 1)
@@ -53,6 +54,11 @@ class SavedPlanError(ReconcilerError):
 
 class StalePlanError(ReconcilerError):
     """Live state changed since the saved plan was made."""
+
+
+class IdentityError(ReconcilerError):
+    """Customer ids that are the same text in different Unicode forms: which is meant is
+    unknown, so nothing is planned for them."""
 
 
 class PolicyViolationError(ReconcilerError):

@@ -308,3 +308,23 @@ def test_a_listed_customer_without_a_text_id_is_refused(
     assert "listed a customer whose customer_identifier is not an id" in run.err
     assert "Traceback" not in run.err
     assert writes(seen) == []
+
+
+def test_one_id_in_two_unicode_forms_is_an_error_not_a_missing_and_a_delete(
+    hostile: Callable[..., tuple[Run, list[Seen]]],
+) -> None:
+    """A manifest's NFC id against the API's NFD id stops the plan with both spellings."""
+    rows = [{"customer_identifier": "cafe\u0301", "environment": "prod", "period_budget": 1}]
+    run, seen = hostile(
+        rows,
+        None,
+        "--prune",
+        "--auto-approve",
+        manifest=manifest('{customer_identifier: "caf\\u00e9", period_budget: 1}'),
+        config="policy: {max_deletes: 5}\naudit_log: null\n",
+        command="apply",
+    )
+    assert run.code == 1
+    assert "ids that are the same text in different Unicode forms" in run.err
+    assert "'cafe\\u0301' (live)" in run.err
+    assert writes(seen) == []

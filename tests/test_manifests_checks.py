@@ -169,3 +169,15 @@ def test_validate_reports_a_huge_amount_cleanly(tmp_path: Path, cli: Any) -> Non
     assert run.code == 1
     assert f"{path}:3:20: error: 'period_budget' is too large" in run.err + run.out
     assert "Traceback" not in run.err
+
+
+def test_one_id_declared_in_two_unicode_forms_is_a_duplicate(tmp_path: Path) -> None:
+    """café composed and decomposed are the same customer: declared twice, both named."""
+    text = (
+        "customers:\n"
+        '  - customer_identifier: "caf\\u00e9"\n'
+        '  - customer_identifier: "cafe\\u0301"\n'
+    )
+    (line, severity, message) = problems(tmp_path, text)[0]
+    assert (line, severity) == (3, "error")
+    assert "is declared twice in two Unicode forms ('caf\\xe9' and 'cafe\\u0301')" in message

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 
-from reconciler.domain import CustomerKey, DesiredCustomer, Source
+from reconciler.domain import CustomerKey, DesiredCustomer, folded_id
 from reconciler.money import AMOUNT_LIMIT
 from reconciler.problems import Problem, Severity
 
@@ -98,19 +98,27 @@ def customer_problems(customer: DesiredCustomer) -> Iterator[Problem]:
 
 
 def duplicate_problems(customers: Iterable[DesiredCustomer]) -> Iterator[Problem]:
-    """A customer (same provider, environment and id) declared more than once, anywhere."""
-    first: dict[CustomerKey, Source] = {}
+    """A customer (same provider, environment and id) declared more than once, anywhere.
+
+    Ids compare in Unicode NFC form: ``café`` composed and decomposed look the same to a
+    reviewer, so declaring both is a duplicate too (named with both spellings).
+    """
+    first: dict[CustomerKey, DesiredCustomer] = {}
     for customer in customers:
-        seen = first.setdefault(customer.key, customer.source)
-        if seen is customer.source:
-            continue
-        source = customer.source
         provider, environment, identifier = customer.key
+        earlier = first.setdefault((provider, environment, folded_id(identifier)), customer)
+        if earlier is customer:
+            continue
+        seen, source = earlier.source, customer.source
+        message = f"customer '{identifier}' ({provider}, {environment}) is declared twice"
+        if earlier.id != identifier:
+            message += (
+                f" in two Unicode forms ({earlier.id!a} and {identifier!a}), which look the same"
+            )
         yield Problem(
             source.file,
             source.line,
             source.column,
-            f"customer '{identifier}' ({provider}, {environment}) is declared twice; "
-            f"first at {seen.file}:{seen.line}",
+            f"{message}; first at {seen.file}:{seen.line}",
             "keep one declaration and remove the other",
         )

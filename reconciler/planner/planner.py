@@ -21,6 +21,8 @@ Rules, for whoever reads a plan or changes this module:
   silently widens (``team[a]`` matching ``teama``) can prune the wrong customer. A customer is
   in the plan when it matches some target (or there are none) and no exclude.
   ``unchanged`` counts in-plan declared customers that need nothing.
+- A declared id that equals another declared or live id only after Unicode normalization
+  (NFC vs NFD) is an ``IdentityError`` (``identity``), never a "missing" plus a "delete".
 - Order: by provider, environment, action (create, update, delete, missing), then id; fields
   in the model's field order, paths inside a field sorted. The same input gives the same plan.
 """
@@ -37,6 +39,7 @@ from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Provid
 from reconciler.errors import ConfigError
 from reconciler.plan import ACTIONS, Change, FieldChange, Plan
 from reconciler.planner.diff import create_value, diff_field
+from reconciler.planner.identity import check_identities
 from reconciler.planner.normalize import normalize
 
 _ACTION_ORDER = {action: index for index, action in enumerate(ACTIONS)}
@@ -78,8 +81,11 @@ def build_plan(
 
     ``live`` holds every live customer of the environments involved, by key; ``models`` the
     provider models by name; ``project`` the keys every manifest of the project declares,
-    never pruned. Raises ``ConfigError`` for a customer of an unknown provider.
+    never pruned. Raises ``ConfigError`` for a customer of an unknown provider, and
+    ``IdentityError`` when a declared id equals another in Unicode form only.
     """
+    desired = tuple(desired)
+    check_identities(desired, live, project)
     declared: set[CustomerKey] = set(project)
     changes: list[Change] = []
     unchanged = 0
