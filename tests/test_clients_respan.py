@@ -399,3 +399,30 @@ def test_key_appears_in_no_log_repr_or_error_of_a_troubled_run(
     assert any("422" in text for text in texts)
     for key in (RESPAN_TEST_KEY, RESPAN_TEST_KEY[::-1]):
         assert not [text for text in texts if key in text]
+
+
+def test_rows_of_another_environment_are_left_out_of_the_list() -> None:
+    """A prod list that mixes in test rows yields only the prod ones (plan and export alike)."""
+    rows = [
+        {"customer_identifier": "a", "environment": "prod"},
+        {"customer_identifier": "t", "environment": "test"},
+        {"customer_identifier": "n", "environment": None},
+        {"customer_identifier": "b"},
+    ]
+    app = ScriptedApp(script(Answer(200, {"count": 4, "next": None, "results": rows})))
+    with serve(app) as url, RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client:
+        listed = client.list_customers("prod")
+    assert [item["customer_identifier"] for item in listed] == ["a", "b"]
+
+
+@pytest.mark.parametrize("bad_id", [["x"], 5, None, 1.5, {"a": 1}])
+def test_a_listed_row_without_a_text_id_is_a_server_error(bad_id: Any) -> None:
+    """A customer_identifier that is not text is refused, never turned into str(['x'])."""
+    rows = [{"customer_identifier": bad_id, "environment": "prod"}]
+    app = ScriptedApp(script(Answer(200, {"count": 1, "next": None, "results": rows})))
+    with (
+        serve(app) as url,
+        RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client,
+        pytest.raises(ServerError, match="customer_identifier is not an id"),
+    ):
+        client.list_customers("prod")

@@ -421,7 +421,7 @@ def test_open_provider_names_the_key_file_when_the_key_has_no_prefix(tmp_path: P
     assert "not-an-autumn-key" not in str(caught.value)
 
 
-@pytest.mark.parametrize("bad_id", [["x"], 5, None, ""])
+@pytest.mark.parametrize("bad_id", [["x"], 5, None, {"a": 1}])
 def test_a_listed_customer_without_a_text_id_is_refused(bad_id: Any) -> None:
     """A list row whose id is not text fails the read; it is never planned as str(['x'])."""
     rows = [{"id": "ok", "env": "sandbox"}, {"id": bad_id, "env": "sandbox"}]

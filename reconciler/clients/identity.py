@@ -17,7 +17,7 @@ def listed_id(item: Mapping[str, Any], field: str, route: str) -> str:
     refused instead, before anything is planned.
     """
     identifier = item.get(field)
-    if isinstance(identifier, str) and identifier:
+    if isinstance(identifier, str):
         return identifier
     method, _, path = route.partition(" ")
     shown = printable(repr(identifier))

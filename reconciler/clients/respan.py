@@ -24,6 +24,7 @@ from reconciler.clients.http import (
     Reply,
     encode_path,
 )
+from reconciler.clients.identity import listed_id
 from reconciler.clients.pacing import Pacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
@@ -106,7 +107,11 @@ class RespanClient(ApiClient):
         filters: Mapping[str, Any] | None = None,
         sort_by: str | None = None,
     ) -> Iterator[list[dict[str, Any]]]:
-        """Yield the customers of ``environment`` page by page, each customer once."""
+        """Yield the customers of ``environment`` page by page, each customer once.
+
+        Rows of another environment are left out (whoever lists prod must never act on a test
+        row); a row whose ``customer_identifier`` is not text is a ``ServerError``.
+        """
 
         def fetch(page: int) -> Any:
             params: dict[str, str | int] = {
@@ -126,7 +131,15 @@ class RespanClient(ApiClient):
                 str(item.get("customer_identifier")),
             )
 
-        yield from _pages(fetch, key, prefetch=PAGE_PREFETCH)
+        route = f"{ENDPOINTS['list_customers'].method} {ENDPOINTS['list_customers'].path()}"
+        for page in _pages(fetch, key, prefetch=PAGE_PREFETCH):
+            for item in page:
+                listed_id(item, "customer_identifier", route)
+            ours = [item for item in page if item.get("environment", environment) == environment]
+            if len(ours) < len(page):
+                logger.debug("left out %d row(s) of another environment", len(page) - len(ours))
+            if ours:
+                yield ours
 
     def list_customers(
         self,

@@ -13,14 +13,12 @@ an omitted field must never pass for an equal one.
 
 from __future__ import annotations
 
-import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from decimal import Decimal
 from typing import Any
 
-from reconciler.clients.identity import listed_id
 from reconciler.clients.respan import ENDPOINTS, RESERVED_SEGMENTS, RespanClient
 from reconciler.domain import DesiredCustomer, LiveCustomer
 from reconciler.errors import NotFoundError, ReconcilerError, ServerError
@@ -30,11 +28,7 @@ from reconciler.printable import printable
 from reconciler.providers.base import ApplyResult
 from reconciler.providers.catalog import RESPAN
 
-logger = logging.getLogger("reconciler.providers.respan")
-
 GONE_REASON = "customer no longer exists"
-_LIST = ENDPOINTS["list_customers"]
-_LIST_ROUTE = f"{_LIST.method} {_LIST.path()}"
 
 
 class RespanProvider:
@@ -67,19 +61,11 @@ class RespanProvider:
     ) -> Mapping[str, LiveCustomer]:
         """Every live customer of ``environment``; detail reads only where manifests need them.
 
-        A row of another environment is left out (a prod plan must never act on a test row);
-        a row whose ``customer_identifier`` is not text is a ``ServerError``: planning it as
-        ``str(['x'])`` would address a customer that does not exist.
+        The client leaves out rows of another environment and refuses rows without a text id.
         """
-        listed: dict[str, dict[str, Any]] = {}
-        for item in self.client.list_customers(environment):
-            row_environment = item.get("environment", environment)
-            if row_environment != environment:
-                logger.debug(
-                    "skipping a row of environment %r in the %r list", row_environment, environment
-                )
-                continue
-            listed[listed_id(item, "customer_identifier", _LIST_ROUTE)] = item
+        listed = {
+            item["customer_identifier"]: item for item in self.client.list_customers(environment)
+        }
         unlisted = {name for name, spec in self.model.fields.items() if not spec.listed}
         wanted = sorted(
             {
