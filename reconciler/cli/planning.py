@@ -114,8 +114,11 @@ def plan_from_manifests(
     loaded = load_manifests(sources)
     for warning in loaded.warnings:
         click.echo(str(warning), err=True)
-    project = project_customers(
-        config, loaded.customers, sources, "--prune" if options.prune else ""
+    # Only a prune deletes, so only a prune needs what the rest of the project declares.
+    project = (
+        project_customers(config, loaded.customers, sources, "--prune")
+        if options.prune
+        else tuple(loaded.customers)
     )
     customers = [
         customer
@@ -147,17 +150,15 @@ def project_customers(
     """Every customer the project declares: the ``manifests:`` of reconciler.yaml and the
     ``planned`` ones (read from ``sources``). Without ``manifests:``, the planned ones alone.
 
-    With a ``purpose`` (``"--prune"``), manifests of the project that do not load are a
-    ``ConfigError``: what they declare is unknown, so nothing may be deleted on their account.
-    Without one, only ``planned`` is returned when the project manifests do not load.
+    Manifests of the project that do not load are a ``ConfigError`` naming ``purpose`` (what
+    needs them, e.g. ``--prune``): what they declare is unknown, so nothing may be deleted on
+    their account.
     """
     if config is None or not config.manifests or list(sources) == list(config.manifests):
         return tuple(planned)
     try:
         loaded = load_manifests(config.manifests)
     except ManifestError as exc:
-        if not purpose:
-            return tuple(planned)
         listed = ", ".join(str(path) for path in config.manifests)
         raise ConfigError(
             f"{purpose} is refused: it must know every customer the project declares, but the "
