@@ -335,12 +335,24 @@ def test_a_target_is_an_exact_id_so_prune_never_widens_it(plan_cli: PlanCli, pro
         manifest=manifest("{customer_identifier: acme}"),
     )
     assert "teama" not in run.out
-    assert run.code == 0
-    assert "No changes." in run.out
+    assert run.code == 1
+    assert "--target 'team[a]' matches no declared or live customer (ids match exactly)" in (
+        run.err
+    )
+    assert "for a pattern write --target 'glob:team[a]'" in run.err
+    assert plan_cli.requests().get("DELETE /api/users/{customer_identifier}/") is None
     run = plan_cli(
         "--prune", "--target", "glob:team[a]", manifest=manifest("{customer_identifier: acme}")
     )
     assert "- respan/prod/teama" in run.out
+
+
+def test_a_target_or_exclude_matching_no_customer_is_an_error(plan_cli: PlanCli) -> None:
+    """A typo in --target or --exclude exits 1 naming it, instead of planning nothing."""
+    run = plan_cli("--target", "acme", "--exclude", "betta")
+    assert run.code == 1
+    assert "--exclude 'betta' matches no declared or live customer" in run.err
+    assert run.out == ""
 
 
 def test_ignore_changes_leaves_drift_alone(plan_cli: PlanCli) -> None:

@@ -21,6 +21,8 @@ from reconciler.livestate import environments, read_live, read_usage
 from reconciler.manifests import load_manifests
 from reconciler.plan import Plan
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
+from reconciler.planner.planner import GLOB_PREFIX, selector_matches
+from reconciler.printable import printable
 from reconciler.providers.base import Provider
 from reconciler.providers.catalog import MODELS
 
@@ -135,10 +137,29 @@ def plan_from_manifests(
     providers = {name: handle.provider for name, handle in handles.items()}
     wanted = environments(customers)
     live = read_live(providers, wanted, customers, options)
+    _check_selectors(options, [c.id for c in customers] + [key[2] for key in live])
     keys = {customer.key for customer in project}
     plan = build_plan(customers, live, MODELS, options, keys)
     plan = with_policy(plan, config, providers, protected(project))
     return ManifestPlan(plan, handles, wanted, sources, loaded.digest)
+
+
+def _check_selectors(options: PlanOptions, ids: Sequence[str]) -> None:
+    """A ``--target``/``--exclude`` that names no declared or live customer is a usage error:
+    with exact ids, a typo (or a pattern written without ``glob:``) would otherwise plan
+    nothing, silently."""
+    for flag, selectors in (("--target", options.targets), ("--exclude", options.excludes)):
+        for selector in selectors:
+            if not any(selector_matches(selector, identifier) for identifier in ids):
+                hint = (
+                    ""
+                    if selector.startswith(GLOB_PREFIX) or not any(c in selector for c in "*?[")
+                    else f"; for a pattern write {flag} '{GLOB_PREFIX}{selector}'"
+                )
+                raise click.UsageError(
+                    f"{flag} {printable(selector)!r} matches no declared or live customer "
+                    f"(ids match exactly){hint}"
+                )
 
 
 def project_customers(
