@@ -497,3 +497,11 @@ def test_provider_flag_plans_only_that_providers_customers(
     out = plan_cli.capsys.readouterr().out
     assert code == 0
     assert out == "No changes. Live state matches the manifests (2 unchanged).\n"
+
+
+@pytest.mark.parametrize("command", ["plan", "apply"])
+def test_help_says_targets_are_exact_unless_glob(command: str, cli: Callable[..., Run]) -> None:
+    """--help of plan and apply says how to ask for a pattern."""
+    run = cli(command, "--help")
+    assert "exactly this id" in run.out
+    assert "'glob:PATTERN'" in run.out
