@@ -56,7 +56,7 @@ def report_markdown(report: ApplyReport, *, row_limit: int = MARKDOWN_ROW_LIMIT)
 def _cells(row: ReportRow) -> tuple[str, str, str, str, str]:
     customer = printable(f"{row.provider}/{row.environment}/{row.id}")
     http = str(row.http_status) if row.http_status is not None else "-"
-    return (row.status, row.action, customer, http, " ".join(row.reason.split()))
+    return (row.status, row.action, customer, http, printable(" ".join(row.reason.split())))
 
 
 def _markdown_cell(text: str) -> str:
