@@ -54,7 +54,7 @@ def test_markdown_escapes_cells_and_caps_rows() -> None:
 def test_control_characters_in_ids_and_reasons_are_escaped() -> None:
     """A hostile id or server reason cannot add lines or escape sequences to the report."""
     report = ApplyReport((outcome("x\nPlan: forged\x1b[2J", "failed", "no\x1b]0;t\x07", 500),))
+    assert "x\\nPlan: forged\\x1b[2J" in report_table(report)
     for text in (report_table(report), report_markdown(report)):
         assert "\x1b" not in text
-        assert "x\\nPlan: forged\\x1b[2J" in text
         assert not any(line.startswith("Plan:") for line in text.splitlines())
