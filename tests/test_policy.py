@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from reconciler.domain import UNKNOWN, FieldKind, Policy
+from reconciler.domain import UNKNOWN, DesiredCustomer, FieldKind, LiveCustomer, Policy, Source
 from reconciler.plan import Change, FieldChange, Plan
-from reconciler.planner import budget_impact, evaluate_policy, usage_candidates
+from reconciler.planner import budget_impact, build_plan, evaluate_policy, usage_candidates
 from reconciler.providers.catalog import MODELS
 
 D = Decimal
@@ -305,3 +305,23 @@ def test_budget_impact_sums_deltas_by_group() -> None:
     assert impact.unknown == 1
     assert not impact.is_empty
     assert budget_impact(Plan((), 3)).is_empty
+
+
+@pytest.mark.parametrize("live", ["abc", True, float("nan"), D("1E+30")])
+def test_an_unreadable_autumn_spend_limit_fails_closed(live: Any) -> None:
+    """An overage_limit the API sent as something not an amount fails max_increase_pct."""
+    wanted = DesiredCustomer(
+        "autumn",
+        "sandbox",
+        "c",
+        {"billing_controls": {"spend_limits": [{"feature_id": "m", "overage_limit": D(100)}]}},
+        Source("a.yaml", 1),
+    )
+    found = LiveCustomer(
+        "autumn",
+        "sandbox",
+        "c",
+        {"billing_controls": {"spend_limits": [{"feature_id": "m", "overage_limit": live}]}},
+    )
+    plan = build_plan([wanted], {found.key: found}, MODELS)
+    assert rules(plan, Policy(max_increase_pct=D(10))) == [("max_increase_pct", "c")]
