@@ -46,6 +46,8 @@ class FakeProvider:
         self.barrier: threading.Barrier | None = None
         self.finished_updates_at_delete_start: list[int] = []
         self.finished_updates = 0
+        self.audit_path: Path | None = None  # when set: what the log held as each call began
+        self.logged_at_call: dict[str, list[str]] = {}
 
     def read_live(
         self, environment: str, desired: Sequence[DesiredCustomer]
@@ -58,6 +60,12 @@ class FakeProvider:
     def apply(self, change: Change) -> ApplyResult:
         with self.lock:
             self.calls.append((change.action, change.id))
+            if self.audit_path is not None:
+                self.logged_at_call[change.id] = [
+                    r["outcome"]
+                    for r in read_records(self.audit_path)
+                    if r["customer_id"] == change.id
+                ]
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
             if change.action == "delete":
@@ -69,6 +77,8 @@ class FakeProvider:
             if gate is not None:
                 assert gate.wait(timeout=DEADLOCK_GUARD_SECONDS)
             answer = self.answers.get(change.id, ApplyResult(ok=True, status=200))
+            if callable(answer):
+                answer = answer()
             if isinstance(answer, BaseException):
                 raise answer
             assert isinstance(answer, ApplyResult)
@@ -99,12 +109,30 @@ def change(action: str, customer_id: str, **extra: Any) -> Change:
 def run(
     tmp_path: Path, plan: Plan, provider: FakeProvider, **options: Any
 ) -> tuple[ApplyReport, list[dict[str, Any]]]:
+    """Apply with an audit log; check each call's pending record was on disk before it was
+    made and that its result names it; return the report and the result records."""
     path = tmp_path / "audit.jsonl"
+    provider.audit_path = path
     with AuditLog.open(path, CONTEXT) as log:
         report = apply_plan(plan, {"respan": provider}, log, **options)
-    records = read_records(path)
     assert verify_log(path).intact
-    return report, records
+    return report, results_of(path, provider)
+
+
+def results_of(path: Path, provider: FakeProvider) -> list[dict[str, Any]]:
+    """The result records of ``path``, after checking the write-ahead rule against the calls."""
+    records = read_records(path)
+    pending = {r["seq"]: r for r in records if r["outcome"] == "pending"}
+    for _, customer_id in provider.calls:
+        assert provider.logged_at_call[customer_id] == ["pending"], customer_id
+    assert sorted(r["customer_id"] for r in pending.values()) == sorted(
+        i for _, i in provider.calls
+    )
+    results = [r for r in records if r["outcome"] != "pending"]
+    for result in results:
+        if result["outcome"] != "stale":
+            assert pending.pop(result["pending_seq"])["customer_id"] == result["customer_id"]
+    return results
 
 
 def statuses(report: ApplyReport) -> dict[str, str]:
@@ -292,23 +320,49 @@ def test_an_unexpected_error_is_recorded_then_raised(tmp_path: Path) -> None:
     plan = Plan((change("update", "a"), change("update", "b")), 0)
     provider = FakeProvider({"a": RuntimeError("bug")})
     path = tmp_path / "audit.jsonl"
+    provider.audit_path = path
     with AuditLog.open(path, CONTEXT) as log, pytest.raises(RuntimeError, match="bug"):
         apply_plan(plan, {"respan": provider}, log, parallelism=1)
-    records = read_records(path)
+    records = results_of(path, provider)
     assert [(r["customer_id"], r["reason"]) for r in records] == [
         ("a", "unexpected error (RuntimeError)")
     ]
     assert provider.calls == [("update", "a")]
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_an_audit_failure_stops_the_run() -> None:
-    """When a record cannot be written, nothing more is sent and the AuditError surfaces."""
+def test_a_pending_record_that_cannot_be_written_sends_nothing(tmp_path: Path) -> None:
+    """When the write-ahead record cannot be written, no change is sent; the AuditError
+    surfaces and every change is reported not attempted."""
     plan = Plan((change("update", "a"), change("update", "b"), change("delete", "c")), 0)
     provider = FakeProvider()
-    with AuditLog.open("/dev/full", CONTEXT) as log, pytest.raises(AuditError):
+    log = AuditLog.open(tmp_path / "audit.jsonl", CONTEXT)
+    log.close()  # every write now fails, as on a full disk
+    with pytest.raises(AuditError):
+        apply_plan(plan, {"respan": provider}, log, parallelism=2)
+    assert provider.calls == []
+
+
+def test_a_result_that_cannot_be_written_stops_the_run(tmp_path: Path) -> None:
+    """A result record that fails leaves its pending record, and nothing more is sent."""
+    plan = Plan((change("update", "a"), change("update", "b"), change("delete", "c")), 0)
+    provider = FakeProvider()
+    path = tmp_path / "audit.jsonl"
+    log = AuditLog.open(path, CONTEXT)
+    provider.audit_path = path
+
+    def close_the_log_then_succeed() -> ApplyResult:
+        log.close()  # the result record of "a" is the first write to fail
+        return ApplyResult(ok=True, status=200)
+
+    provider.answers["a"] = close_the_log_then_succeed
+    with pytest.raises(AuditError):
         apply_plan(plan, {"respan": provider}, log, parallelism=1)
     assert provider.calls == [("update", "a")]
+    assert [(r["customer_id"], r["outcome"]) for r in read_records(path)] == [("a", "pending")]
+    assert [str(p) for p in verify_log(path).unresolved] == [
+        "line 1 (seq 1): update respan/prod/a was about to be sent and has no result record: "
+        "result unknown: check live"
+    ]
 
 
 def live(customer_id: str, **fields: Any) -> LiveCustomer:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import stat
+import subprocess
+import sys
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,6 +16,8 @@ import pytest
 from cli_helpers import load_schema
 from cli_helpers import records as read_records
 
+import reconciler.audit.chain
+import reconciler.audit.log
 from reconciler.audit import GENESIS_HASH, AuditContext, AuditLog, Drift, record_hash, verify_log
 from reconciler.domain import UNKNOWN, FieldKind
 from reconciler.errors import AuditError
@@ -167,7 +172,7 @@ def test_torn_tail_is_moved_aside_and_the_chain_continues(tmp_path: Path) -> Non
 def test_a_torn_first_line_leaves_an_empty_chain(tmp_path: Path) -> None:
     """A log whose only line is torn restarts the chain from the genesis hash."""
     path = tmp_path / "audit.jsonl"
-    path.write_bytes(b'{"seq":1,')
+    path.write_bytes(b'{"action":"update","actor":"octocat","cust')
     with AuditLog.open(path, CONTEXT) as log:
         assert (log.last_seq, log.last_hash, log.recovered_tail is not None) == (
             0,
@@ -199,9 +204,11 @@ def test_a_damaged_last_record_is_not_built_upon(tmp_path: Path) -> None:
 
 
 def test_a_last_line_that_is_not_json_is_not_built_upon(tmp_path: Path) -> None:
-    """A complete but unparsable last line stops the writer."""
+    """A complete but unparsable last line after records stops the writer."""
     path = tmp_path / "audit.jsonl"
-    path.write_bytes(b"not json\n")
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update(), "applied", http_status=200)
+    path.write_bytes(path.read_bytes() + b"not json\n")
     with pytest.raises(AuditError, match="last record is damaged"):
         AuditLog.open(path, CONTEXT)
 
@@ -248,17 +255,6 @@ def test_writes_after_close_are_refused(tmp_path: Path) -> None:
         log.record(update(), "applied")
 
 
-@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
-def test_a_failed_write_refuses_every_later_record() -> None:
-    """After a write error (disk full) the log stops rather than append past a torn line."""
-    with AuditLog.open("/dev/full", CONTEXT) as log:
-        with pytest.raises(AuditError, match="cannot write audit log"):
-            log.record(update("a"), "applied")
-        with pytest.raises(AuditError, match="cannot write audit log"):
-            log.record(update("b"), "applied")
-        assert log.records_written == 0
-
-
 def test_unopenable_path_is_a_clear_audit_error(tmp_path: Path) -> None:
     """A log in a directory that does not exist fails with an AuditError naming it."""
     path = tmp_path / "missing" / "audit.jsonl"
@@ -276,3 +272,168 @@ def test_values_are_encoded_like_the_json_plan_but_decimals_as_text(tmp_path: Pa
     assert record["fields"] == [
         {"path": "metadata", "before": {"$literal": {"unknown": True}}, "after": {"n": "1.50"}}
     ]
+
+
+# -- write-ahead records ---------------------------------------------------------------------------
+
+
+def test_a_pending_record_precedes_the_result_that_names_it(tmp_path: Path) -> None:
+    """record_pending writes an outcome "pending" record; the result links to it by seq."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT, clock=fixed_clock) as log:
+        pending_seq = log.record_pending(update())
+        log.record(update(), "applied", http_status=200, pending_seq=pending_seq)
+    pending, result = read_records(path)
+    for record in (pending, result):
+        jsonschema.validate(record, SCHEMA)
+    assert (pending["seq"], pending["outcome"], pending["http_status"]) == (1, "pending", None)
+    assert pending["fields"] == result["fields"]
+    assert (result["seq"], result["outcome"], result["pending_seq"]) == (2, "applied", 1)
+    assert "pending_seq" not in pending
+    assert verify_log(path).unresolved == ()
+
+
+def test_a_record_that_cannot_be_written_refuses_every_later_one(tmp_path: Path) -> None:
+    """After a failed write (file size limit, as on a full disk) every later record is refused."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update(), "applied", http_status=200)
+    limit = path.stat().st_size + 100  # room for part of one more line, not all of it
+    script = f"""
+import resource, sys
+sys.path[:0] = {sys.path!r}
+from reconciler.audit import AuditContext, AuditLog
+from reconciler.errors import AuditError
+from reconciler.plan import Change
+resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
+change = Change(action="delete", provider="respan", environment="prod", id="gone")
+with AuditLog.open({str(path)!r}, AuditContext(actor="ci")) as log:
+    for attempt in range(2):
+        try:
+            log.record_pending(change)
+        except AuditError as exc:
+            print(exc)
+    print(log.records_written)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    first, second, written = result.stdout.splitlines()
+    assert first.startswith(f"cannot write audit log {path}: short write")
+    assert second == first  # refused at once: nothing is appended after a torn line
+    assert written == "0"
+    assert not verify_log(path).intact  # the torn part is on disk, and the next run repairs it
+    with AuditLog.open(path, CONTEXT) as log:
+        assert (log.recovered_tail, log.last_seq) == (tmp_path / "audit.jsonl.torn", 1)
+
+
+# -- what is adopted, and how ----------------------------------------------------------------------
+
+
+def test_a_complete_last_record_without_its_newline_is_kept(tmp_path: Path) -> None:
+    """A last record that only lacks its newline is completed, not moved aside or renumbered."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update("a"), "applied", http_status=200)
+        log.record(update("b"), "applied", http_status=200)
+        head = log.last_hash
+    original = path.read_bytes()
+    path.write_bytes(original[:-1])
+    with AuditLog.open(path, CONTEXT) as log:
+        assert (log.recovered_tail, log.last_seq, log.last_hash) == (None, 2, head)
+        assert path.read_bytes() == original
+        log.record(update("c"), "applied", http_status=200)
+    assert not (tmp_path / "audit.jsonl.torn").exists()
+    assert [record["customer_id"] for record in read_records(path)] == ["a", "b", "c"]
+    assert verify_log(path).records == 3
+
+
+def test_an_only_record_without_its_newline_is_kept(tmp_path: Path) -> None:
+    """The same holds for a log of one record: seq 1 is kept and the next record is seq 2."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update("a"), "applied", http_status=200)
+    path.write_bytes(path.read_bytes()[:-1])
+    with AuditLog.open(path, CONTEXT) as log:
+        assert (log.recovered_tail, log.last_seq) == (None, 1)
+        log.record(update("b"), "applied", http_status=200)
+    assert verify_log(path).records == 2
+
+
+NOT_AUDIT_LOGS = {
+    "text without a final newline": b"first line\nlast line, no newline",
+    "yaml": b"audit_log: x.jsonl\npolicy:\n  max_deletes: 0\n",
+    "other json lines": b'{"a": 1}\n{"b": 2}\n',
+    "json object without newline": b'{"seq": 1, "note": "x"}',
+    "binary": bytes(range(256)),
+    "deeply nested json": b"[" * 100_000 + b"]" * 100_000 + b"\n",
+}
+
+
+@pytest.mark.parametrize("content", NOT_AUDIT_LOGS.values(), ids=NOT_AUDIT_LOGS.keys())
+def test_a_file_that_is_not_an_audit_log_is_refused_untouched(
+    tmp_path: Path, content: bytes
+) -> None:
+    """Any other file is refused before anything is written, cut or moved aside."""
+    path = tmp_path / "notes.txt"
+    path.write_bytes(content)
+    for attempt in (AuditLog.probe, lambda p: AuditLog.open(p, CONTEXT)):
+        with pytest.raises(AuditError, match=r"is not an audit log .* left unchanged"):
+            attempt(path)
+    assert path.read_bytes() == content
+    assert sorted(tmp_path.iterdir()) == [path]
+
+
+def test_a_deeply_nested_last_record_is_a_clean_refusal(tmp_path: Path) -> None:
+    """A last line nested past the JSON parser's depth is "damaged", not a RecursionError."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update(), "applied", http_status=200)
+    path.write_bytes(path.read_bytes() + b'{"a":' * 100_000 + b"1" + b"}" * 100_000 + b"\n")
+    with pytest.raises(AuditError, match="last record is damaged"):
+        AuditLog.open(path, CONTEXT)
+
+
+def test_a_last_line_longer_than_any_record_is_refused_unread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A last line over the record size limit is refused without being read whole."""
+    for module in (reconciler.audit.chain, reconciler.audit.log):
+        monkeypatch.setattr(module, "MAX_RECORD_BYTES", 4096)
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update(), "applied", http_status=200)
+    path.write_bytes(path.read_bytes() + b"x" * 10_000 + b"\n")
+    with pytest.raises(AuditError, match="last record is damaged"):
+        AuditLog.open(path, CONTEXT)
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_a_device_is_refused_before_any_record() -> None:
+    """/dev/full (or any non-regular file) is refused when probed and when opened."""
+    with pytest.raises(AuditError, match="not a regular file"):
+        AuditLog.probe("/dev/full")
+    with pytest.raises(AuditError, match="not a regular file"):
+        AuditLog.open("/dev/full", CONTEXT)
+
+
+def test_a_new_log_and_its_torn_file_are_owner_only(tmp_path: Path) -> None:
+    """The log is created 0600, like saved plans; so is the file a torn tail is moved to."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record(update(), "applied", http_status=200)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    with path.open("ab") as handle:
+        handle.write(b'{"action":"upd')
+    with AuditLog.open(path, CONTEXT) as log:
+        assert log.recovered_tail is not None
+        assert stat.S_IMODE(log.recovered_tail.stat().st_mode) == 0o600
+
+
+def test_probe_creates_nothing_and_names_a_missing_directory(tmp_path: Path) -> None:
+    """probe accepts a new file in a writable directory without creating it."""
+    AuditLog.probe(tmp_path / "new.jsonl")
+    assert list(tmp_path.iterdir()) == []
+    with pytest.raises(AuditError, match="no directory"):
+        AuditLog.probe(tmp_path / "missing" / "audit.jsonl")

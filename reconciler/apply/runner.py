@@ -9,7 +9,9 @@ For the ``apply`` command. Rules:
   nothing new is submitted, in-flight ones finish, and the rest are "not attempted".
 * With ``stale_check`` (fresh live state for a saved plan), a customer that moved since the
   plan was made is refused as "stale" and nothing is sent for it.
-* Every attempted change gets one audit record, written as soon as its outcome is known.
+* Every change that is sent gets a ``pending`` audit record, fsynced before its request, and a
+  result record as soon as its outcome is known; a change refused as stale gets one record.
+  If a record cannot be written, that change is not sent and the run stops.
   ``missing`` customers are not attempted changes: no request, no record.
 """
 
@@ -163,7 +165,13 @@ class _Run:
 
 
 def _attempt(provider: Provider, change: Change, audit: AuditLog | None) -> ChangeOutcome:
-    """Send one change and record its outcome (runs on a worker thread)."""
+    """Record the change as pending, send it, and record its outcome (on a worker thread).
+
+    The pending record is on disk before the request leaves: if it cannot be written the
+    ``AuditError`` propagates and nothing is sent, so no write reaches the API unrecorded,
+    even if the process is killed the moment after.
+    """
+    pending_seq = audit.record_pending(change) if audit is not None else None
     status: Outcome
     try:
         result = provider.apply(change)
@@ -175,7 +183,12 @@ def _attempt(provider: Provider, change: Change, audit: AuditLog | None) -> Chan
     except Exception as exc:
         # A bug: the request may or may not have gone out. Record that much, then surface it.
         if audit is not None:
-            audit.record(change, "failed", reason=f"unexpected error ({type(exc).__name__})")
+            audit.record(
+                change,
+                "failed",
+                reason=f"unexpected error ({type(exc).__name__})",
+                pending_seq=pending_seq,
+            )
         raise
     else:
         http_status = result.status
@@ -184,7 +197,9 @@ def _attempt(provider: Provider, change: Change, audit: AuditLog | None) -> Chan
         else:
             status, reason = "failed", _failure_reason(change, result)
     if audit is not None:
-        audit.record(change, status, reason=reason, http_status=http_status)
+        audit.record(
+            change, status, reason=reason, http_status=http_status, pending_seq=pending_seq
+        )
     return ChangeOutcome(change, status, reason, http_status)
 
 

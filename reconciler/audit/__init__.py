@@ -2,17 +2,25 @@
 
 from reconciler.audit.chain import GENESIS_HASH, canonical_json, encode_value, record_hash
 from reconciler.audit.context import AuditContext, discover_context
-from reconciler.audit.log import OUTCOMES, AuditLog, Drift, Outcome
-from reconciler.audit.verify import ChainBreak, Verification, verify_lines, verify_log
+from reconciler.audit.log import OUTCOMES, PENDING, AuditLog, Drift, Outcome
+from reconciler.audit.verify import (
+    ChainBreak,
+    PendingChange,
+    Verification,
+    verify_lines,
+    verify_log,
+)
 
 __all__ = [
     "GENESIS_HASH",
     "OUTCOMES",
+    "PENDING",
     "AuditContext",
     "AuditLog",
     "ChainBreak",
     "Drift",
     "Outcome",
+    "PendingChange",
     "Verification",
     "canonical_json",
     "discover_context",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -71,3 +72,56 @@ def _decimals_as_strings(value: Any) -> Any:
         # Floats should not reach a plan; if one does, keep its shortest exact text.
         return repr(value)
     return value
+
+
+MAX_RECORD_BYTES = 64 * 1024 * 1024
+"""The longest line read as a record: far above any real one (manifests are at most 10 MiB),
+and low enough that a huge line in a file that is not a log is refused, not loaded."""
+
+RECORD_PREFIX = b'{"action":"'
+"""How every record's line begins: ``action`` sorts first among a record's keys."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordLine:
+    """One line of a log (without its newline) read as a record.
+
+    ``record`` is set when the line is a sound record (it hashes to itself, in canonical form);
+    otherwise ``problem`` says why not. ``shaped`` tells a record that was edited (it has
+    ``seq``, ``prev_hash`` and ``hash``) from a line that was never a record at all.
+    """
+
+    record: dict[str, Any] | None
+    seq: int | None
+    problem: str
+    shaped: bool
+
+
+def read_record(line: bytes) -> RecordLine:
+    """Read one line (without its newline) as a hash-chained record, never raising."""
+    if len(line) > MAX_RECORD_BYTES:
+        return _not_a_record(f"longer than {MAX_RECORD_BYTES} bytes: not an audit record")
+    try:
+        text = line.decode("utf-8")
+        parsed: Any = json.loads(text)
+    except UnicodeDecodeError:
+        return _not_a_record("not valid UTF-8: the record was edited or corrupted")
+    except (ValueError, RecursionError):
+        # RecursionError: JSON nested deeper than the parser's stack, which no record is.
+        return _not_a_record("not valid JSON: the record was edited or corrupted")
+    if not isinstance(parsed, dict):
+        return _not_a_record("not a JSON object: the record was edited or corrupted")
+    seq = parsed.get("seq")
+    found_seq = seq if isinstance(seq, int) and not isinstance(seq, bool) else None
+    stored_hash = parsed.get(HASH_FIELD)
+    if found_seq is None or not isinstance(stored_hash, str) or "prev_hash" not in parsed:
+        return RecordLine(
+            None, found_seq, "not an audit record (seq, prev_hash or hash missing): edited", False
+        )
+    if not line_is_authentic(text, stored_hash):
+        return RecordLine(None, found_seq, "hash mismatch: the record was edited", True)
+    return RecordLine(parsed, found_seq, "", True)
+
+
+def _not_a_record(problem: str) -> RecordLine:
+    return RecordLine(None, None, problem, False)

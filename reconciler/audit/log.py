@@ -1,7 +1,12 @@
-"""The audit log writer: one hash-chained JSON line per attempted change, durable as it happens.
+"""The audit log writer: hash-chained JSON lines, written ahead of every request and durable.
 
 For the applier. Guarantees, and how:
 
+* **Write-ahead.** ``record_pending`` appends and fsyncs a ``pending`` record for a change
+  before its request is sent; ``record`` then appends the result, naming the pending record by
+  its ``seq`` (``pending_seq``). A process killed in between leaves a pending record without a
+  result, never a write without a record. A record that cannot be written raises
+  ``AuditError`` and the caller sends nothing for that change.
 * **No interleaving.** The file is held with an exclusive ``flock`` for the whole run; a second
   run on the same file is refused at once with an ``AuditError`` (like Terraform's state lock)
   rather than left waiting behind an apply that may take minutes. The lock dies with its
@@ -9,7 +14,12 @@ For the applier. Guarantees, and how:
 * **No torn lines.** Each record is one ``os.write`` of the full line on an ``O_APPEND`` fd,
   followed by ``fsync``. If a crash still cut a line short (power loss mid-write), the next run
   moves the incomplete tail aside to ``<log>.torn`` and continues the chain from the last
-  complete record; ``recovered_tail`` tells the caller so it can warn.
+  complete record; ``recovered_tail`` tells the caller so it can warn. A last record that is
+  complete and only lacks its newline is kept: the newline is added.
+* **Only audit logs are adopted.** Before anything is written, the file must be empty or look
+  like an audit log (its first line a record, its last a sound record): any other file is
+  refused untouched. Only regular files are accepted (not ``/dev/full``, a FIFO, a directory).
+  A new log is created owner-only (0600).
 * **Thread safety.** The applier records from worker threads; one lock orders seq and hash.
 * **A continuing chain.** A new run reads the last record's ``seq`` and ``hash`` and refuses to
   build on a last record that does not hash to itself.
@@ -18,8 +28,8 @@ For the applier. Guarantees, and how:
 from __future__ import annotations
 
 import fcntl
-import json
 import os
+import stat
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -31,8 +41,11 @@ from typing import Any, Literal, Self
 from reconciler.audit.chain import (
     GENESIS_HASH,
     HASH_FIELD,
+    MAX_RECORD_BYTES,
+    RECORD_PREFIX,
     canonical_json,
     encode_value,
+    read_record,
     record_hash,
 )
 from reconciler.audit.context import AuditContext
@@ -41,7 +54,10 @@ from reconciler.plan import Change
 
 Outcome = Literal["applied", "failed", "stale"]
 OUTCOMES: tuple[Outcome, ...] = ("applied", "failed", "stale")
+PENDING = "pending"
+"""The outcome of a write-ahead record: the request is about to be sent, its result unknown."""
 TORN_SUFFIX = ".torn"
+LOG_MODE = 0o600
 _TAIL_CHUNK = 64 * 1024
 
 
@@ -52,6 +68,16 @@ class Drift:
     path: str
     planned: Any
     live: Any
+
+
+@dataclass(frozen=True, slots=True)
+class _LogEnd:
+    """Where an existing log's chain ends, and what its tail needs before records follow."""
+
+    seq: int
+    hash: str
+    torn_from: int | None = None  # offset of an incomplete last line, to move aside
+    needs_newline: bool = False  # the last record is complete but lacks its newline
 
 
 def utc_now() -> datetime:
@@ -89,6 +115,30 @@ class AuditLog:
         self._lock = threading.Lock()
         self._broken: str | None = None
 
+    @staticmethod
+    def probe(path: Path | str) -> None:
+        """Raise ``AuditError`` unless ``open(path)`` could write there; create and change
+        nothing. For callers that want a bad log refused before any request is made."""
+        path = Path(path)
+        try:
+            status = os.stat(path)
+        except FileNotFoundError:
+            _probe_directory(path)
+            return
+        except OSError as exc:
+            raise AuditError(f"cannot open audit log {path}: {exc.strerror}") from exc
+        _require_regular_file(status, path)
+        if not os.access(path, os.R_OK | os.W_OK):
+            raise AuditError(f"cannot write audit log {path}: permission denied")
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as exc:
+            raise AuditError(f"cannot open audit log {path}: {exc.strerror}") from exc
+        try:
+            _inspect(fd, path)
+        finally:
+            os.close(fd)
+
     @classmethod
     def open(
         cls,
@@ -97,19 +147,17 @@ class AuditLog:
         *,
         clock: Callable[[], datetime] = utc_now,
     ) -> Self:
-        """Open (creating if needed) and lock ``path``, repair a torn tail, find the chain end."""
+        """Open (creating if needed, 0600) and lock ``path``; refuse a file that is not an audit
+        log before changing anything; repair its tail; find the chain end."""
         path = Path(path)
-        created = not path.exists()
+        fd, created = _open_for_append(path)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o644)
-        except OSError as exc:
-            raise AuditError(f"cannot open audit log {path}: {exc.strerror}") from exc
-        try:
+            _require_regular_file(os.fstat(fd), path)
             _lock(fd, path)
             if created:
                 _fsync_directory(path.parent)
-            recovered = _recover_torn_tail(fd, path)
-            last_seq, last_hash = _chain_end(fd, path)
+            end = _inspect(fd, path)
+            recovered = _repair_tail(fd, path, end)
         except BaseException:
             os.close(fd)
             raise
@@ -117,8 +165,8 @@ class AuditLog:
             path,
             fd,
             context,
-            last_seq=last_seq,
-            last_hash=last_hash,
+            last_seq=end.seq,
+            last_hash=end.hash,
             recovered_tail=recovered,
             clock=clock,
         )
@@ -129,7 +177,17 @@ class AuditLog:
 
     @property
     def last_hash(self) -> str:
+        """The head: the last record's ``hash`` (64 zeros while the log is empty)."""
         return self._hash
+
+    def record_pending(self, change: Change) -> int:
+        """Append and fsync the write-ahead record of ``change``; return its ``seq``.
+
+        Call it before the change's request is sent, and send nothing if it raises.
+        """
+        written = self._append(change, PENDING, {"reason": None, "http_status": None})
+        seq: int = written["seq"]
+        return seq
 
     def record(
         self,
@@ -139,12 +197,42 @@ class AuditLog:
         reason: str = "",
         http_status: int | None = None,
         drift: Iterable[Drift] = (),
+        pending_seq: int | None = None,
     ) -> dict[str, Any]:
-        """Append and fsync one record for ``change``; return it as written."""
+        """Append and fsync one result record for ``change``; return it as written.
+
+        ``pending_seq`` names the write-ahead record this result completes.
+        """
+        extra: dict[str, Any] = {"reason": reason or None, "http_status": http_status}
         drift_items = [
             {"path": d.path, "planned": encode_value(d.planned), "live": encode_value(d.live)}
             for d in drift
         ]
+        if drift_items:
+            extra["drift"] = drift_items
+        if pending_seq is not None:
+            extra["pending_seq"] = pending_seq
+        return self._append(change, outcome, extra)
+
+    def close(self) -> None:
+        """Release the lock and the file; idempotent."""
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)  # closing the fd releases the flock
+                self._fd = None
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def _append(self, change: Change, outcome: str, extra: dict[str, Any]) -> dict[str, Any]:
         with self._lock:
             fd = self._usable_fd()
             record: dict[str, Any] = {
@@ -166,37 +254,16 @@ class AuditLog:
                     for field in change.fields
                 ],
                 "outcome": outcome,
-                "reason": reason or None,
-                "http_status": http_status,
+                **extra,
                 "seq": self._seq + 1,
                 "prev_hash": self._hash,
             }
-            if drift_items:
-                record["drift"] = drift_items
             record[HASH_FIELD] = record_hash(record)
             self._write_line(fd, canonical_json(record))
             self._seq = record["seq"]
             self._hash = record[HASH_FIELD]
             self.records_written += 1
             return record
-
-    def close(self) -> None:
-        """Release the lock and the file; idempotent."""
-        with self._lock:
-            if self._fd is not None:
-                os.close(self._fd)  # closing the fd releases the flock
-                self._fd = None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def _usable_fd(self) -> int:
         if self._broken is not None:
@@ -207,6 +274,12 @@ class AuditLog:
 
     def _write_line(self, fd: int, line: str) -> None:
         data = (line + "\n").encode("utf-8")
+        if len(data) > MAX_RECORD_BYTES:
+            # The next run would refuse a log ending in a line this long; write nothing.
+            raise AuditError(
+                f"cannot write audit log {self.path}: a record of {len(data)} bytes is longer "
+                f"than the {MAX_RECORD_BYTES} a log may hold"
+            )
         try:
             written = os.write(fd, data)
             if written != len(data):
@@ -217,6 +290,35 @@ class AuditLog:
             # Refuse every later record; the next run moves the torn tail aside.
             self._broken = f"cannot write audit log {self.path}: {exc.strerror or exc}"
             raise AuditError(self._broken) from exc
+
+
+def _open_for_append(path: Path) -> tuple[int, bool]:
+    """An fd for appending to ``path`` and whether this call created the file (owner-only)."""
+    flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC
+    try:
+        try:
+            return os.open(path, flags | os.O_CREAT | os.O_EXCL, LOG_MODE), True
+        except FileExistsError:
+            return os.open(path, flags), False
+    except OSError as exc:
+        raise AuditError(f"cannot open audit log {path}: {exc.strerror}") from exc
+
+
+def _probe_directory(path: Path) -> None:
+    directory = path.parent
+    if not directory.is_dir():
+        raise AuditError(f"cannot create audit log {path}: no directory {directory}")
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise AuditError(f"cannot create audit log {path}: directory {directory} is not writable")
+
+
+def _require_regular_file(status: os.stat_result, path: Path) -> None:
+    if not stat.S_ISREG(status.st_mode):
+        # A device (/dev/full, /dev/null), FIFO or socket cannot hold a durable chain.
+        raise AuditError(
+            f"audit log {path} is not a regular file; point --audit-log (or audit_log: in "
+            "reconciler.yaml) at a file"
+        )
 
 
 def _lock(fd: int, path: Path) -> None:
@@ -245,20 +347,85 @@ def _fsync_directory(directory: Path) -> None:
         os.close(dir_fd)
 
 
-def _recover_torn_tail(fd: int, path: Path) -> Path | None:
-    """Move an incomplete last line aside and truncate it off; return where it went."""
+def _not_an_audit_log(path: Path, why: str) -> AuditError:
+    return AuditError(
+        f"{path} is not an audit log ({why}); refusing to write to it, and it was left "
+        "unchanged. Point --audit-log (or audit_log: in reconciler.yaml) at an audit log or "
+        "a new file"
+    )
+
+
+def _damaged(path: Path) -> AuditError:
+    return AuditError(
+        f"audit log {path}: its last record is damaged, so the chain cannot be continued; "
+        f"run `reconciler audit verify {path}` to find the problem"
+    )
+
+
+def _inspect(fd: int, path: Path) -> _LogEnd:
+    """Read (never change) the log's first and last lines: refuse a file that is not an audit
+    log or ends in a damaged record; else where the chain ends and what the tail needs."""
     size = os.fstat(fd).st_size
-    if size == 0 or os.pread(fd, 1, size - 1) == b"\n":
+    if size == 0:
+        return _LogEnd(0, GENESIS_HASH)
+    first_end = _first_newline(fd, size, path)
+    if first_end is None:
+        # One line, no newline: a first record complete but for its newline, or cut short.
+        tail = _read(fd, 0, size)
+        line = read_record(tail)
+        if line.record is not None and line.seq == 1 and line.record["prev_hash"] == GENESIS_HASH:
+            return _LogEnd(1, line.record[HASH_FIELD], needs_newline=True)
+        if tail[: len(RECORD_PREFIX)] != RECORD_PREFIX[: len(tail)]:
+            raise _not_an_audit_log(path, "its only line is not an audit record")
+        return _LogEnd(0, GENESIS_HASH, torn_from=0)
+    if not read_record(_read(fd, 0, first_end)).shaped:
+        raise _not_an_audit_log(path, "its first line is not an audit record")
+    if _read(fd, size - 1, 1) == b"\n":
+        seq, head = _sound_record_ending_at(fd, size - 1, path)
+        return _LogEnd(seq, head)
+    start = _line_start(fd, size, path)
+    seq, head = _sound_record_ending_at(fd, start - 1, path)
+    line = read_record(_read(fd, start, size - start))
+    if line.record is not None and line.seq == seq + 1 and line.record["prev_hash"] == head:
+        return _LogEnd(seq + 1, line.record[HASH_FIELD], needs_newline=True)
+    return _LogEnd(seq, head, torn_from=start)
+
+
+def _sound_record_ending_at(fd: int, newline: int, path: Path) -> tuple[int, str]:
+    """``(seq, hash)`` of the complete line ending at offset ``newline``; refuse if unsound."""
+    start = _line_start(fd, newline, path)
+    line = read_record(_read(fd, start, newline - start))
+    if line.record is None or line.seq is None or line.seq < 1:
+        # The first line is a record (checked before): this is an audit log, damaged.
+        raise _damaged(path)
+    return line.seq, line.record[HASH_FIELD]
+
+
+def _repair_tail(fd: int, path: Path, end: _LogEnd) -> Path | None:
+    """Complete a last record's missing newline, or move an incomplete last line aside and cut
+    it off (returning where it went)."""
+    try:
+        if end.needs_newline:
+            os.write(fd, b"\n")
+            os.fsync(fd)
+            return None
+    except OSError as exc:
+        raise AuditError(f"cannot write audit log {path}: {exc.strerror}") from exc
+    if end.torn_from is None:
         return None
-    start = _last_line_start(fd, size)
-    tail = os.pread(fd, size - start, start)
+    size = os.fstat(fd).st_size
+    tail = _read(fd, end.torn_from, size - end.torn_from)
     torn_path = path.with_name(path.name + TORN_SUFFIX)
     try:
-        with torn_path.open("ab") as torn:
-            torn.write(tail + b"\n")
-            torn.flush()
-            os.fsync(torn.fileno())
-        os.ftruncate(fd, start)
+        torn_fd = os.open(
+            torn_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, LOG_MODE
+        )
+        try:
+            os.write(torn_fd, tail + b"\n")
+            os.fsync(torn_fd)
+        finally:
+            os.close(torn_fd)
+        os.ftruncate(fd, end.torn_from)
         os.fsync(fd)
     except OSError as exc:
         raise AuditError(
@@ -268,39 +435,35 @@ def _recover_torn_tail(fd: int, path: Path) -> Path | None:
     return torn_path
 
 
-def _last_line_start(fd: int, end: int) -> int:
-    """Offset where the line ending at ``end`` (exclusive of any newline there) begins."""
+def _read(fd: int, offset: int, length: int) -> bytes:
+    return os.pread(fd, length, offset) if length > 0 else b""
+
+
+def _first_newline(fd: int, size: int, path: Path) -> int | None:
+    """Offset of the first newline, ``None`` if there is none; refuse a first line too long."""
+    position = 0
+    while position < size:
+        chunk = _read(fd, position, min(_TAIL_CHUNK, size - position))
+        newline = chunk.find(b"\n")
+        if newline >= 0:
+            return position + newline
+        position += len(chunk)
+        if position > MAX_RECORD_BYTES:
+            raise _not_an_audit_log(path, "its first line is longer than any record")
+    return None
+
+
+def _line_start(fd: int, end: int, path: Path) -> int:
+    """Offset where the line ending at ``end`` (exclusive of any newline there) begins;
+    refuse a line longer than any record rather than read it whole."""
     position = end
     while position > 0:
+        if end - position > MAX_RECORD_BYTES:
+            raise _damaged(path)  # only ever called once the first line was a record
         chunk_start = max(0, position - _TAIL_CHUNK)
-        chunk = os.pread(fd, position - chunk_start, chunk_start)
+        chunk = _read(fd, chunk_start, position - chunk_start)
         newline = chunk.rfind(b"\n")
         if newline >= 0:
             return chunk_start + newline + 1
         position = chunk_start
     return 0
-
-
-def _chain_end(fd: int, path: Path) -> tuple[int, str]:
-    """``(seq, hash)`` of the last record, or ``(0, GENESIS_HASH)`` for an empty log."""
-    size = os.fstat(fd).st_size
-    if size == 0:
-        return 0, GENESIS_HASH
-    start = _last_line_start(fd, size - 1)  # the file ends with "\n" once the tail is repaired
-    line = os.pread(fd, size - 1 - start, start)
-    damaged = AuditError(
-        f"audit log {path}: its last record is damaged, so the chain cannot be continued; "
-        f"run `reconciler audit verify {path}` to find the problem"
-    )
-    try:
-        record: Any = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise damaged from exc
-    if not isinstance(record, dict):
-        raise damaged
-    seq, stored_hash = record.get("seq"), record.get(HASH_FIELD)
-    if not (isinstance(seq, int) and seq >= 1 and isinstance(stored_hash, str)):
-        raise damaged
-    if record_hash(record) != stored_hash or canonical_json(record) != line.decode("utf-8"):
-        raise damaged
-    return seq, stored_hash
