@@ -105,6 +105,14 @@ def find_config(cwd: Path) -> Config | None:
     return load_config(path) if path.is_file() else None
 
 
+def project_audit_log(config: Config | None, cwd: Path) -> Path | None:
+    """The audit log a project uses: ``audit_log:`` of its reconciler.yaml (``None``: off),
+    else ``reconciler-audit.jsonl`` in ``cwd`` when there is no reconciler.yaml."""
+    if config is not None:
+        return config.audit_log
+    return cwd / DEFAULT_AUDIT_LOG
+
+
 def load_config(path: Path) -> Config:
     """Read and check ``path``; raises ``ConfigError`` listing every problem with its position."""
     display = display_path(path)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -23,9 +24,10 @@ from cli_helpers import (
     load_schema,
     point_at,
     records,
+    results,
 )
 
-from reconciler.audit import verify_log
+from reconciler.audit import AuditContext, AuditLog, verify_log
 from reconciler.emulator import RespanState, RunningEmulator
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
@@ -122,7 +124,7 @@ def test_every_attempted_change_is_audited_and_the_log_verifies(
     """The default audit log gets one schema-valid record per change and verifies."""
     assert cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST).code == 0
     log = project / "reconciler-audit.jsonl"
-    written = records(log)
+    written = results(log)
     assert sorted((r["customer_id"], r["outcome"]) for r in written) == [
         ("acme", "applied"),
         ("beta", "applied"),
@@ -133,7 +135,7 @@ def test_every_attempted_change_is_audited_and_the_log_verifies(
     acme = next(r for r in written if r["customer_id"] == "acme")
     assert {"path": "period_budget", "before": "250.00", "after": "300.00"} in acme["fields"]
     verified = cli("audit", "verify", str(log))
-    assert (verified.code, verified.out.startswith("OK: 2 records")) == (0, True)
+    assert (verified.code, verified.out.startswith("OK: 4 records")) == (0, True)
 
 
 def test_audit_log_flag_and_config_choose_the_file(
@@ -143,7 +145,7 @@ def test_audit_log_flag_and_config_choose_the_file(
     (project / "reconciler.yaml").write_text("audit_log: logs/audit.jsonl\n", encoding="utf-8")
     (project / "logs").mkdir()
     assert cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST).code == 0
-    assert len(records(project / "logs" / "audit.jsonl")) == 2
+    assert len(results(project / "logs" / "audit.jsonl")) == 2
     assert not (project / "reconciler-audit.jsonl").exists()
 
     emulator.state.update_customer("acme", {"period_budget": 1}, environment="prod")
@@ -152,7 +154,7 @@ def test_audit_log_flag_and_config_choose_the_file(
         "apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST, "--audit-log", str(flag)
     )
     assert run.code == 0
-    assert [r["customer_id"] for r in records(flag)] == ["acme"]
+    assert [r["customer_id"] for r in results(flag)] == ["acme"]
 
 
 def test_step_summary_gets_the_outcome_table(
@@ -264,7 +266,7 @@ def test_saved_plan_applies_exactly_and_refuses_a_customer_changed_since(
     assert "period_budget was 250.00 in the plan, now 999.00" in run.out
     assert budget(emulator, "acme") == 999  # nothing overwritten
     assert float(budget(emulator, "beta")) == pytest.approx(20.25)
-    written = {r["customer_id"]: r for r in records(project / "reconciler-audit.jsonl")}
+    written = {r["customer_id"]: r for r in results(project / "reconciler-audit.jsonl")}
     assert written["beta"]["outcome"] == "applied"
     assert written["acme"]["outcome"] == "stale"
     assert written["acme"]["drift"] == [
@@ -365,49 +367,99 @@ def test_faults_never_apply_a_change_twice_or_lose_one(
     assert cli("plan", *args[:2], "--detailed-exitcode", "--rate-limit", FAST).code == 0
 
 
-def test_a_killed_apply_leaves_a_verifiable_log_and_a_rerun_converges(
+KILL_MOMENTS = (
+    ("PATCH", 1),  # the first request just reached the API, the others are being sent
+    ("record", 1),  # the first pending record is on disk, its request may not be out yet
+    ("PATCH", 6),
+    ("record", 9),
+    ("PATCH", 13),
+    ("record", 20),
+)
+"""When each successive run is killed: once the emulator has received N of its PATCHes, or once
+the run has written N audit records."""
+
+
+def kill_moment(
+    running: RunningEmulator[RespanState], log: Path, event: str, count: int
+) -> Callable[[], bool]:
+    """True once ``count`` more PATCHes reached the emulator (``event`` "PATCH") or ``count``
+    more records are in the log ("record") than now."""
+    if event == "PATCH":
+        patches = running.stats()["requests"].get(PATCH, 0)
+        return lambda: running.stats()["requests"].get(PATCH, 0) - patches >= count
+    lines = log.read_bytes().count(b"\n") if log.exists() else 0
+    return lambda: log.exists() and log.read_bytes().count(b"\n") - lines >= count
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen[bytes], what: str) -> None:
+    """Poll ``condition`` until true; fail if the process ends first or the guard runs out."""
+    deadline = time.monotonic() + DEADLINE_SECONDS
+    while not condition():
+        assert process.poll() is None, f"apply ended before {what}"
+        assert time.monotonic() < deadline, f"no {what} within {DEADLINE_SECONDS} s"
+        time.sleep(0.001)
+
+
+def test_no_write_reaches_the_api_without_a_record_even_under_sigkill(
     respan_emulator: Emulators,
     cli: Callable[..., Run],
     project: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """SIGKILL mid-apply leaves an audit log that verifies; running again converges."""
-    seed, manifest = many_customers(200)
+    """Applies killed with SIGKILL at six moments leave every PATCH the API received with a
+    pending record before it; the log verifies after each kill, and a rerun converges."""
+    seed, manifest = many_customers(120)
     (project / "customers.yaml").write_text(manifest, encoding="utf-8")
-    running = respan_emulator(seed=seed, latency_ms=5)
+    running = respan_emulator(seed=seed, latency_ms=20)
     env = {**os.environ, "RESPAN_BASE_URL": running.url, "RESPAN_API_KEY": running.api_key}
-    log = project / "reconciler-audit.jsonl"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "reconciler", "apply", "customers.yaml", "--auto-approve", *PACED],
-        cwd=project,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + DEADLINE_SECONDS
-        while not (log.exists() and log.read_bytes().count(b"\n") >= 10):
-            assert process.poll() is None, "apply ended before it could be killed"
-            assert time.monotonic() < deadline, "apply wrote no audit records"
-            time.sleep(0.01)
-        process.send_signal(signal.SIGKILL)
-    finally:
-        process.wait()
-    assert process.returncode == -signal.SIGKILL
-    result = verify_log(log)
-    assert result.intact
-    assert 10 <= result.records < 200
+    log = project / AUDIT_LOG
+    command = [sys.executable, "-m", "reconciler", "apply", "customers.yaml", "--auto-approve"]
+    for event, count in KILL_MOMENTS:
+        reached = kill_moment(running, log, event, count)
+        process = subprocess.Popen(
+            [*command, "--rate-limit", FAST, "--parallelism", "4"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(reached, process, f"{count} new {event}s")
+            process.send_signal(signal.SIGKILL)
+        finally:
+            process.wait()
+        assert process.returncode == -signal.SIGKILL
+        assert verify_log(log).intact
+        assert_every_write_was_recorded_first(running, log, seed)
 
     point_at(monkeypatch, running)
     rerun = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
     assert rerun.code == 0, rerun.err
-    again = cli("plan", "customers.yaml", "--detailed-exitcode", "--rate-limit", FAST)
-    assert again.code == 0
-    # A change in flight at the kill may have been applied with no record (the process died
-    # between the response and the write); the rerun finds it converged. At most 2 in flight.
+    assert cli("plan", "customers.yaml", "--detailed-exitcode", "--rate-limit", FAST).code == 0
+    assert_every_write_was_recorded_first(running, log, seed)
     final = verify_log(log)
     assert final.intact
-    assert 200 - 2 <= final.records <= 200
+    # Every change has a result except those in flight at a kill, which verify lists.
+    assert final.unresolved
+    assert cli("audit", "verify", str(log)).out.count("result unknown: check live") == len(
+        final.unresolved
+    )
+
+
+def assert_every_write_was_recorded_first(
+    running: RunningEmulator[RespanState], log: Path, seed: dict[str, Any]
+) -> None:
+    """Each PATCH the emulator received had a pending record: no more PATCHes than pending
+    records, and each customer that changed live has one."""
+    written = records(log)
+    pending = [r["customer_id"] for r in written if r["outcome"] == "pending"]
+    assert running.stats()["requests"].get(PATCH, 0) <= len(pending)
+    changed = {
+        customer["customer_identifier"]
+        for customer in seed["customers"]
+        if budget(running, customer["customer_identifier"]) != customer["period_budget"]
+    }
+    assert changed <= set(pending), sorted(changed - set(pending))
 
 
 def test_the_api_key_appears_nowhere(
@@ -435,12 +487,12 @@ def test_a_torn_audit_tail_is_repaired_with_a_warning(
 ) -> None:
     """An audit log ending in a cut-short line is repaired, the user warned, the chain kept."""
     log = project / "reconciler-audit.jsonl"
-    log.write_bytes(b'{"seq":1,"act')
+    log.write_bytes(b'{"action":"update","actor":"ci","cust')
     run = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
     assert run.code == 0
     assert "ended with an incomplete record" in run.err
     assert (project / "reconciler-audit.jsonl.torn").exists()
-    assert verify_log(log).records == 2
+    assert verify_log(log).records == 4
 
 
 def test_audit_log_null_turns_the_log_off(
@@ -452,6 +504,94 @@ def test_audit_log_null_turns_the_log_off(
     assert run.code == 0
     assert "audit log is off" in run.err
     assert list(project.glob("*.jsonl")) == []
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_an_audit_log_that_cannot_be_written_sends_nothing(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """--audit-log /dev/full exits 1 with a clear message before any request is made."""
+    run = cli(
+        "apply",
+        "customers.yaml",
+        "--auto-approve",
+        "--rate-limit",
+        FAST,
+        "--audit-log",
+        "/dev/full",
+    )
+    assert run.code == 1
+    assert run.err == (
+        "Error: audit log /dev/full is not a regular file; point --audit-log (or audit_log: in "
+        "reconciler.yaml) at a file\n"
+    )
+    assert emulator.stats()["total_requests"] == 0
+
+
+def test_a_file_that_is_not_an_audit_log_is_refused_untouched(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """--audit-log pointed at another file (the manifest itself) exits 1 and leaves it as it was,
+    its last line included, with nothing sent."""
+    manifest = project / "customers.yaml"
+    manifest.write_bytes(manifest.read_bytes() + b"# a last line without a newline")
+    original = manifest.read_bytes()
+    run = cli("apply", "customers.yaml", "--auto-approve", "--audit-log", "customers.yaml")
+    assert run.code == 1
+    assert "customers.yaml is not an audit log (its first line is not an audit record)" in run.err
+    assert manifest.read_bytes() == original
+    assert sorted(path.name for path in project.iterdir()) == ["customers.yaml"]
+    assert emulator.stats()["total_requests"] == 0
+
+
+def test_a_disk_that_fills_up_mid_run_stops_before_an_unrecorded_write(
+    respan_emulator: Emulators, project: Path
+) -> None:
+    """When audit records start failing (file size limit, as on a full disk) apply exits 1, and
+    every PATCH the API received had its pending record written first."""
+    seed, manifest = many_customers(30)
+    (project / "customers.yaml").write_text(manifest, encoding="utf-8")
+    running = respan_emulator(seed=seed)
+    env = {**os.environ, "RESPAN_BASE_URL": running.url, "RESPAN_API_KEY": running.api_key}
+    limit = 4000  # a few records, then every write fails (partly written, as a full disk does)
+    wrapper = (
+        "import resource, sys\n"
+        f"resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))\n"
+        "from reconciler.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    args = ["apply", "customers.yaml", "--auto-approve", *PACED]
+    result = subprocess.run(
+        [sys.executable, "-c", wrapper, *args],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=DEADLINE_SECONDS,
+        check=False,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Error: cannot write audit log" in result.stderr
+    assert "Traceback" not in result.stderr
+    log = project / AUDIT_LOG
+    sent = running.stats()["requests"].get(PATCH, 0)
+    assert 0 < sent < 30
+    with AuditLog.open(log, AuditContext(actor="test")) as audit:  # repairs the torn tail
+        assert audit.recovered_tail is not None
+    assert_every_write_was_recorded_first(running, log, seed)
+
+
+def test_apply_prints_the_head_and_creates_the_log_owner_only(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """apply ends with the log's new head (what verify prints) and a new log is 0600."""
+    run = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
+    assert run.code == 0
+    log = project / AUDIT_LOG
+    head = verify_log(log).head
+    assert run.out.endswith(f"Audit log head: {head} (4 new records)\n")
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600
+    assert cli("audit", "verify", "--expect-head", head).code == 0
 
 
 def test_progress_is_drawn_on_a_terminal(
@@ -502,7 +642,7 @@ def test_failed_changes_exit_1_and_fail_fast_stops_sending(
     assert run.code == 1
     assert table_row(run.out, "respan/prod/beta")[:2] == ["failed", "update"]
     assert "429" in table_row(run.out, "respan/prod/beta")
-    written = records(project / "reconciler-audit.jsonl")
+    written = results(project / "reconciler-audit.jsonl")
     assert {r["customer_id"]: r["outcome"] for r in written} == expected
     if fail_fast:
         assert table_row(run.out, "respan/prod/stray")[:2] == ["not", "attempted"]
@@ -529,7 +669,7 @@ def test_target_limits_what_is_applied_and_github_provenance_is_recorded(
         "apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST, "--target", "glob:ac*"
     )
     assert run.code == 0
-    (record,) = records(project / "reconciler-audit.jsonl")
+    (record,) = results(project / "reconciler-audit.jsonl")
     assert (record["customer_id"], record["actor"], record["git_commit"]) == (
         "acme",
         "octocat",

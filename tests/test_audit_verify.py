@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+import reconciler.audit.chain
+import reconciler.audit.verify
 from reconciler.audit import AuditContext, AuditLog, verify_lines, verify_log
 from reconciler.cli import main
 from reconciler.domain import FieldKind
@@ -43,7 +45,7 @@ def test_intact_chain_verifies(tmp_path: Path, capsys: pytest.CaptureFixture[str
     result = verify_log(path)
     assert main(["audit", "verify", str(path)]) == 0
     out = capsys.readouterr().out
-    assert out == f"OK: 3 records, chain intact (last hash {result.last_hash})\n"
+    assert out == f"OK: 3 records, chain intact\nhead: {result.last_hash}\n"
 
 
 def test_every_flipped_byte_is_detected(tmp_path: Path) -> None:
@@ -189,3 +191,128 @@ def test_a_directory_is_a_clear_error(tmp_path: Path) -> None:
     """A directory given as the log is an AuditError, not a crash."""
     with pytest.raises(AuditError, match="cannot read audit log"):
         verify_log(tmp_path)
+
+
+# -- pending records, heads and what verify reads --------------------------------------------------
+
+
+def test_a_pending_record_without_result_is_reported_and_still_verifies(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A pending record no result names is listed as "result unknown: check live"; exit 0."""
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 1)
+    change = Change(action="delete", provider="respan", environment="prod", id="old")
+    with AuditLog.open(path, CONTEXT) as log:
+        done = log.record_pending(change)
+        log.record(change, "applied", http_status=204, pending_seq=done)
+        log.record_pending(change)
+    assert main(["audit", "verify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[:2] == [
+        "OK: 4 records, chain intact",
+        "Pending: line 4 (seq 4): delete respan/prod/old was about to be sent and has no "
+        "result record: result unknown: check live",
+    ]
+
+
+def test_expect_head_passes_only_where_the_chain_ends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--expect-head exits 0 at the head, 1 when records were cut off or added after it."""
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 3)
+    head = verify_log(path).head
+    assert main(["audit", "verify", str(path), "--expect-head", head.upper()]) == 0
+    assert capsys.readouterr().out.endswith(f"head: {head}\n")
+
+    lines = lines_of(path)
+    path.write_bytes(b"".join(lines[:2]))  # the last record cut off at a line boundary
+    assert verify_log(path).intact
+    assert main(["audit", "verify", str(path), "--expect-head", head]) == 1
+    err = capsys.readouterr().err
+    assert f"not at the expected head {head}, which is nowhere in it" in err
+    assert "records were cut off its end" in err
+
+    path.write_bytes(b"".join(lines))
+    older = verify_lines(lines[:1]).head
+    assert main(["audit", "verify", str(path), "--expect-head", older]) == 1
+    assert "found at seq 1: 2 record(s) were added after it" in capsys.readouterr().err
+
+
+def test_expect_head_on_an_emptied_log_fails(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Emptying a log is caught too; an empty log matches only the genesis hash."""
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 1)
+    head = verify_log(path).head
+    path.write_bytes(b"")
+    assert main(["audit", "verify", str(path), "--expect-head", head]) == 1
+    assert main(["audit", "verify", str(path), "--expect-head", "0" * 64]) == 0
+
+
+def test_a_malformed_expected_head_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--expect-head takes 64 hex digits; anything else exits 1 before reading the log."""
+    assert main(["audit", "verify", str(tmp_path / "x"), "--expect-head", "abc"]) == 1
+    assert "64 hex digits" in capsys.readouterr().err
+
+
+def test_without_file_the_log_of_reconciler_yaml_is_verified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With no FILE, verify reads audit_log: of reconciler.yaml in the working directory."""
+    (tmp_path / "logs").mkdir()
+    write_log(tmp_path / "logs" / "budgets.jsonl", 2)
+    (tmp_path / "reconciler.yaml").write_text("audit_log: logs/budgets.jsonl\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    assert main(["audit", "verify"]) == 0
+    assert capsys.readouterr().out.startswith("OK: 2 records")
+    (tmp_path / "reconciler.yaml").write_text("audit_log: null\n", encoding="utf-8")
+    assert main(["audit", "verify"]) == 1
+    assert "the audit log is off" in capsys.readouterr().err
+
+
+def test_a_last_record_without_its_newline_is_intact(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A complete last record that only lacks its newline verifies, with a note."""
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 2)
+    path.write_bytes(path.read_bytes()[:-1])
+    assert main(["audit", "verify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "OK: 2 records, chain intact" in out
+    assert "no trailing newline; the next apply adds it" in out
+
+
+def test_a_deeply_nested_line_fails_cleanly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A line nested past the parser's depth is "not valid JSON", exit 1, no traceback."""
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 1)
+    path.write_bytes(path.read_bytes() + b"[" * 100_000 + b"]" * 100_000 + b"\n")
+    assert main(["audit", "verify", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "line 2 (where seq 2 was expected): not valid JSON" in err
+    assert "Traceback" not in err
+
+
+def test_a_line_longer_than_any_record_is_not_read_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A huge line is refused after reading at most the record size limit of it."""
+    for module in (reconciler.audit.chain, reconciler.audit.verify):
+        monkeypatch.setattr(module, "MAX_RECORD_BYTES", 4096)
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 1)
+    path.write_bytes(path.read_bytes() + b"x" * 100_000)
+    chain_break = verify_log(path).chain_break
+    assert chain_break is not None
+    assert (chain_break.line, chain_break.reason) == (
+        2,
+        "longer than 4096 bytes: not an audit record",
+    )

@@ -19,7 +19,7 @@ from cli_helpers import (
     isolate,
     load_schema,
     point_at,
-    records,
+    results,
 )
 
 from reconciler.audit import verify_log
@@ -230,7 +230,7 @@ def test_every_change_is_audited_and_the_key_appears_nowhere(
     run = cli("apply", "customers.yaml", "--prune", "--auto-approve", "-v", *FAST)
     assert run.code == 0, run.err
     log = project / "reconciler-audit.jsonl"
-    written = records(log)
+    written = results(log)
     assert sorted((r["action"], r["customer_id"], r["outcome"]) for r in written) == [
         ("create", "hooli", "applied"),
         ("delete", "stray", "applied"),
@@ -271,7 +271,7 @@ def test_saved_plan_refuses_customers_changed_or_created_since(
     assert limits(customer(emulator, "initech")) == {"messages": 60}  # nothing overwritten
     assert customer(emulator, "hooli")["name"] == "Someone else's Hooli"
     assert customer(emulator, "acme")["metadata"] == {"tier": "enterprise"}
-    outcome = {r["customer_id"]: r for r in records(project / "reconciler-audit.jsonl")}
+    outcome = {r["customer_id"]: r for r in results(project / "reconciler-audit.jsonl")}
     assert outcome["hooli"]["outcome"] == outcome["initech"]["outcome"] == "stale"
     assert outcome["initech"]["drift"] == [
         {

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from cli_helpers import Run, isolate, point_at, records
+from cli_helpers import Run, isolate, point_at, results
 
 from reconciler.audit import verify_log
 from reconciler.emulator import AutumnState, RespanState, RunningEmulator
@@ -135,7 +135,7 @@ def test_one_apply_converges_both_providers_with_their_own_keys(
         assert not [status for status in responses if status.startswith(("4", "5"))]
 
     log = project / "reconciler-audit.jsonl"
-    written = records(log)
+    written = results(log)
     assert sorted((r["provider"], r["action"], r["customer_id"]) for r in written) == [
         ("autumn", "create", "hooli"),
         ("autumn", "delete", "old-autumn"),

@@ -37,7 +37,7 @@ from reconciler.cli.planning import (
     selection_options,
     with_policy,
 )
-from reconciler.config import DEFAULT_AUDIT_LOG, Config, find_config
+from reconciler.config import DEFAULT_AUDIT_LOG, Config, find_config, project_audit_log
 from reconciler.connection import ProviderHandle
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Source
 from reconciler.errors import SavedPlanError
@@ -122,6 +122,10 @@ def apply(
         )
         return EXIT_FAILED
     config = find_config(Path.cwd())
+    audit_path = project_audit_log(config, Path.cwd()) if audit_log is None else audit_log
+    if audit_path is not None:
+        # A log that cannot be written (or is not an audit log) is refused before any request.
+        AuditLog.probe(audit_path)
     with verbose_logging(verbose), contextlib.ExitStack() as stack:
         connect = connector(stack, config, base_url, rate_limit, verbose)
         if plan_file is None:
@@ -153,10 +157,13 @@ def apply(
         if not auto_approve and not _confirmed():
             click.echo("Apply cancelled: nothing was changed.", err=True)
             return EXIT_FAILED
-        report = _run(prepared, handles, config, audit_log, parallelism, fail_fast)
+        report, audit = _run(prepared, handles, audit_path, parallelism, fail_fast)
     click.echo("")
     click.echo(report_table(report), nl=False)
     click.echo(headline(report))
+    if audit is not None:
+        # The head, kept outside the log, is what `audit verify --expect-head` checks next time.
+        click.echo(f"Audit log head: {audit.last_hash} ({audit.records_written} new records)")
     append_step_summary(report_markdown(report))
     return 0 if report.ok else EXIT_FAILED
 
@@ -239,16 +246,14 @@ def _read_fresh(
 def _run(
     prepared: _Prepared,
     handles: Mapping[str, ProviderHandle],
-    config: Config | None,
-    audit_flag: Path | None,
+    audit_path: Path | None,
     parallelism: int,
     fail_fast: bool,
-) -> ApplyReport:
+) -> tuple[ApplyReport, AuditLog | None]:
     providers = {name: handle.provider for name, handle in handles.items()}
     context = discover_context(
         os.environ, manifest_dir=prepared.manifest_dir, plan_checksum=prepared.checksum
     )
-    audit_path = _audit_path(audit_flag, config)
     total = sum(1 for change in prepared.plan.changes if change.action in MUTATING_ACTIONS)
     with contextlib.ExitStack() as stack:
         audit = None
@@ -264,7 +269,7 @@ def _run(
                     err=True,
                 )
         progress = stack.enter_context(_progress(total))
-        return apply_plan(
+        report = apply_plan(
             prepared.plan,
             providers,
             audit,
@@ -273,15 +278,7 @@ def _run(
             progress=progress,
             stale_check=prepared.fresh,
         )
-
-
-def _audit_path(flag: Path | None, config: Config | None) -> Path | None:
-    """``--audit-log``, else ``audit_log:`` of reconciler.yaml (``None``: off), else default."""
-    if flag is not None:
-        return flag
-    if config is not None:
-        return config.audit_log
-    return Path.cwd() / DEFAULT_AUDIT_LOG
+        return report, audit
 
 
 @contextlib.contextmanager
