@@ -340,7 +340,7 @@ def test_apply_then_plan_converges(start_runner: StartRunner, recorder: GitHubRe
     assert applied.outputs["exit-code"] == "0"
     assert applied.outputs["plan-file"] == ""
     assert "initrode" in applied.summary
-    assert len(audit_log.read_text(encoding="utf-8").splitlines()) == 1
+    assert len(audit_log.read_text(encoding="utf-8").splitlines()) == 2  # pending, then applied
     assert emulator.api_key not in applied.log + audit_log.read_text(encoding="utf-8")
     replanned = runner.run(command="plan")
     assert replanned.outputs["exit-code"] == "0", replanned.log

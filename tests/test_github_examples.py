@@ -92,8 +92,9 @@ def test_apply_never_overlaps_and_is_never_cancelled() -> None:
     apply = load(WORKFLOWS / "apply.yml")
     assert apply["concurrency"] == {"group": "reconciler-apply", "cancel-in-progress": False}
     assert apply[True]["push"]["branches"] == ["main"]  # PyYAML reads the key `on` as True
-    (action,) = [s for s in _steps(apply) if s.get("uses") == ACTION]
-    assert action["with"]["command"] == "apply"
+    commands = [s["with"]["command"] for s in _steps(apply) if s.get("uses") == ACTION]
+    assert commands == ["validate", "apply"]  # validate also installs `reconciler` for the steps
+    (action,) = [s for s in _steps(apply) if s.get("id") == "apply"]
     assert "--auto-approve" in action["with"]["args"]
 
 
@@ -136,6 +137,8 @@ class ApplyJob:
         _git(base, "clone", "--quiet", remote, str(self.workspace))
         workflow = load(WORKFLOWS / "apply.yml")
         self.env = base_env(self.temp, {k: str(v) for k, v in workflow["env"].items()})
+        self.summary = self.temp / "step-summary.md"
+        self.env["GITHUB_STEP_SUMMARY"] = str(self.summary)
         self.steps = {step.get("id", step["name"]): step for step in _steps(workflow)}
         self.context: dict[str, Any] = {"steps": {}}
 
@@ -253,3 +256,46 @@ def test_a_broken_chain_is_not_pushed(remote: str, tmp_path: Path) -> None:
     assert result.returncode == 1
     assert "FAILED" in result.stderr
     assert _git(job.workspace, "ls-remote", "--heads", "origin", "audit") == ""
+
+
+def _push_to_audit_branch(remote: str, tmp_path: Path, lines: list[str], message: str) -> None:
+    """Someone with push access commits ``lines`` as the log on the audit branch."""
+    other = tmp_path / "someone"
+    _git(tmp_path, "clone", "--quiet", "--branch", "audit", remote, str(other))
+    (other / "reconciler-audit.jsonl").write_text("".join(f"{line}\n" for line in lines))
+    _git(other, "-c", "user.name=m", "-c", "user.email=m@m", "commit", "-qam", message)
+    _git(other, "push", "--quiet", "origin", "HEAD:refs/heads/audit")
+
+
+def test_the_head_is_kept_outside_the_log_and_a_cut_log_is_refused(
+    remote: str, tmp_path: Path
+) -> None:
+    """The audit commit and the step summary carry the head; the next run refuses to apply on a
+    log cut short, whether or not the commit that cut it copied the old head."""
+    first = ApplyJob(remote, tmp_path, 1)
+    assert first.run("chain").returncode == 0
+    first.apply(_change("acme-corp", 100, 250), _change("globex", 400, 300))
+    assert first.run("Append the audit log to the audit branch").returncode == 0
+    head = verify_log(first.log).head
+    check = tmp_path / "check"
+    _git(tmp_path, "clone", "--quiet", "--branch", "audit", remote, str(check))
+    assert _git(check, "log", "-1", "--format=%B").strip().splitlines()[-1] == f"Audit-Head: {head}"
+    assert f"the chain's head is now `{head}`" in first.summary.read_text(encoding="utf-8")
+
+    second = ApplyJob(remote, tmp_path, 2)
+    assert second.run("chain").returncode == 0  # the log ends at the recorded head
+
+    lines, _ = _audit_branch(remote, tmp_path)
+    _push_to_audit_branch(remote, tmp_path, lines[:1], "tidy the log")
+    third = ApplyJob(remote, tmp_path, 3)
+    result = third.run("chain")
+    assert result.returncode == 1
+    assert "records no Audit-Head" in result.stdout
+
+    (tmp_path / "again").mkdir()
+    _push_to_audit_branch(remote, tmp_path / "again", [], f"tidy\n\nAudit-Head: {head}")
+    fourth = ApplyJob(remote, tmp_path, 4)
+    result = fourth.run("chain")
+    assert result.returncode == 1
+    assert f"does not end at the recorded head {head}" in result.stdout
+    assert "records were cut off its end" in result.stderr
