@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
@@ -16,8 +17,8 @@ import pytest
 from cli_helpers import load_schema
 from cli_helpers import records as read_records
 
+import reconciler.audit.adopt
 import reconciler.audit.chain
-import reconciler.audit.log
 from reconciler.audit import GENESIS_HASH, AuditContext, AuditLog, Drift, record_hash, verify_log
 from reconciler.domain import UNKNOWN, FieldKind
 from reconciler.errors import AuditError
@@ -399,7 +400,7 @@ def test_a_last_line_longer_than_any_record_is_refused_unread(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A last line over the record size limit is refused without being read whole."""
-    for module in (reconciler.audit.chain, reconciler.audit.log):
+    for module in (reconciler.audit.chain, reconciler.audit.adopt):
         monkeypatch.setattr(module, "MAX_RECORD_BYTES", 4096)
     path = tmp_path / "audit.jsonl"
     with AuditLog.open(path, CONTEXT) as log:
@@ -437,3 +438,18 @@ def test_probe_creates_nothing_and_names_a_missing_directory(tmp_path: Path) -> 
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(AuditError, match="no directory"):
         AuditLog.probe(tmp_path / "missing" / "audit.jsonl")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes to read-only directories")
+def test_a_read_only_directory_is_refused_before_any_record(tmp_path: Path) -> None:
+    """A log that cannot be created (read-only directory) is refused by probe and by open."""
+    directory = tmp_path / "locked"
+    directory.mkdir()
+    directory.chmod(0o555)
+    try:
+        with pytest.raises(AuditError, match="is not writable"):
+            AuditLog.probe(directory / "audit.jsonl")
+        with pytest.raises(AuditError, match="cannot open audit log"):
+            AuditLog.open(directory / "audit.jsonl", CONTEXT)
+    finally:
+        directory.chmod(0o755)
