@@ -367,6 +367,7 @@ def test_faults_never_apply_a_change_twice_or_lose_one(
     assert cli("plan", *args[:2], "--detailed-exitcode", "--rate-limit", FAST).code == 0
 
 
+WIDE = ("--parallelism", "8")
 KILL_MOMENTS = (
     ("PATCH", 1),  # the first request just reached the API, the others are being sent
     ("record", 1),  # the first pending record is on disk, its request may not be out yet
@@ -410,7 +411,7 @@ def test_no_write_reaches_the_api_without_a_record_even_under_sigkill(
     pending record before it; the log verifies after each kill, and a rerun converges."""
     seed, manifest = many_customers(120)
     (project / "customers.yaml").write_text(manifest, encoding="utf-8")
-    running = respan_emulator(seed=seed, latency_ms=20)
+    running = respan_emulator(seed=seed, latency_ms=100)
     env = {**os.environ, "RESPAN_BASE_URL": running.url, "RESPAN_API_KEY": running.api_key}
     log = project / AUDIT_LOG
     command = [sys.executable, "-m", "reconciler", "apply", "customers.yaml", "--auto-approve"]
@@ -433,13 +434,14 @@ def test_no_write_reaches_the_api_without_a_record_even_under_sigkill(
         assert_every_write_was_recorded_first(running, log, seed)
 
     point_at(monkeypatch, running)
-    rerun = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST)
+    rerun = cli("apply", "customers.yaml", "--auto-approve", "--rate-limit", FAST, *WIDE)
     assert rerun.code == 0, rerun.err
     assert cli("plan", "customers.yaml", "--detailed-exitcode", "--rate-limit", FAST).code == 0
     assert_every_write_was_recorded_first(running, log, seed)
     final = verify_log(log)
     assert final.intact
-    # Every change has a result except those in flight at a kill, which verify lists.
+    # Every change has a result except those in flight at a kill (each kill found requests
+    # waiting out the emulator's latency), which verify lists.
     assert final.unresolved
     assert cli("audit", "verify", str(log)).out.count("result unknown: check live") == len(
         final.unresolved
