@@ -40,6 +40,7 @@ class LogEnd:
 
 
 def probe_directory(path: Path) -> None:
+    """Refuse a new log whose directory is missing or not writable, creating nothing."""
     directory = path.parent
     if not directory.is_dir():
         raise AuditError(f"cannot create audit log {path}: no directory {directory}")
@@ -48,6 +49,7 @@ def probe_directory(path: Path) -> None:
 
 
 def require_regular_file(status: os.stat_result, path: Path) -> None:
+    """Refuse anything but a regular file as the log."""
     if not stat.S_ISREG(status.st_mode):
         # A device (/dev/full, /dev/null), FIFO or socket cannot hold a durable chain.
         raise AuditError(
