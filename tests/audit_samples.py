@@ -45,11 +45,16 @@ def clock(*moments: str) -> Any:
 
 
 def write_quarter(path: Path) -> Path:
-    """Seven records: acme's budget 200 → 250 → 300 (and a failed try), globex, a stale one."""
+    """Fourteen records as apply writes them, a pending record before each request:
+
+    acme's budget 200 → 250 → 300 (and a failed try at 900), its tier, globex 500 → 400, a
+    stale initech (refused, never sent: no pending record), and a last globex change whose
+    process died after sending (a pending record with no result).
+    """
     runs = [
         (
             AuditContext("github:alice", "a" * 40, 41, "sha256:" + "1" * 64),
-            ["2026-10-01T09:00:00", "2026-10-01T09:00:01", "2026-10-01T09:00:02"],
+            "2026-10-01T09:00:0",
             [
                 (budget("acme-corp", "200", "250"), "applied"),
                 (tier("acme-corp", "free", "gold"), "applied"),
@@ -58,7 +63,7 @@ def write_quarter(path: Path) -> Path:
         ),
         (
             AuditContext("github:bob", "b" * 40, 42, "sha256:" + "2" * 64),
-            ["2026-11-15T10:00:00", "2026-11-15T10:00:01"],
+            "2026-11-15T10:00:0",
             [
                 (budget("acme-corp", "250", "900"), "failed"),
                 (budget("initech", "100", "150"), "stale"),
@@ -66,15 +71,23 @@ def write_quarter(path: Path) -> Path:
         ),
         (
             AuditContext("github:alice", "c" * 40, 43, "sha256:" + "3" * 64),
-            ["2026-12-31T23:59:59", "2027-01-01T00:00:00"],
+            "2026-12-31T23:59:5",
             [
                 (budget("acme-corp", "250", "300"), "applied"),
                 (budget("acme-corp", "300", "300.50", environment="test"), "applied"),
+                (budget("globex", "400", "450"), None),
             ],
         ),
     ]
-    for context, moments, changes in runs:
+    for context, minute, changes in runs:
+        moments = [f"{minute}{second}" for second in range(10)]
         with AuditLog.open(path, context, clock=clock(*moments)) as log:
             for change, outcome in changes:
-                log.record(change, outcome, http_status=200 if outcome == "applied" else None)
+                if outcome == "stale":
+                    log.record(change, "stale", reason="live moved since the plan")
+                    continue
+                pending = log.record_pending(change)
+                if outcome is not None:
+                    status = 200 if outcome == "applied" else 422
+                    log.record(change, outcome, http_status=status, pending_seq=pending)
     return path

@@ -22,12 +22,14 @@ def selected(log: Path, **criteria: object) -> list[tuple[int, str, str]]:
     return [(event.seq, event.customer_id, event.path) for event in history.events]
 
 
-def test_without_criteria_every_field_of_every_record_is_an_event(log: Path) -> None:
-    """All seven records, in log order, each field its own event; the chain is intact."""
+def test_results_stand_for_their_pending_records_and_unanswered_ones_show(log: Path) -> None:
+    """Each result is one event per field, in log order; a pending record shows only while
+    no result answers it; the chain is intact."""
     history = read_history(log, Query())
     assert history.chain_break is None
-    assert history.verification.records == 7
-    assert [event.seq for event in history.events] == [1, 2, 3, 4, 5, 6, 7]
+    assert history.verification.records == 14
+    assert [event.seq for event in history.events] == [2, 4, 6, 8, 9, 11, 13, 14]
+    assert [event.outcome for event in history.events][-1] == "pending"
     first = history.events[0]
     assert (first.before, first.after, first.money) == ("200.00", "250.00", True)
     assert (first.actor, first.git_commit, first.pull_request) == ("github:alice", "a" * 40, 41)
@@ -37,33 +39,42 @@ def test_without_criteria_every_field_of_every_record_is_an_event(log: Path) -> 
 def test_customer_filter_is_exact_and_repeatable(log: Path) -> None:
     """--customer matches whole ids only; several select their union."""
     assert [seq for seq, _, _ in selected(log, customers=frozenset({"acme-corp"}))] == [
-        1,
         2,
         4,
-        6,
-        7,
+        8,
+        11,
+        13,
     ]
     assert selected(log, customers=frozenset({"acme"})) == []
     both = selected(log, customers=frozenset({"globex", "initech"}))
-    assert [customer for _, customer, _ in both] == ["globex", "initech"]
+    assert [customer for _, customer, _ in both] == ["globex", "initech", "globex"]
 
 
 def test_actor_pull_request_and_outcome_filters(log: Path) -> None:
     """Each criterion narrows on its own record field; criteria combine with AND."""
-    assert [seq for seq, _, _ in selected(log, actor="github:bob")] == [4, 5]
-    assert [seq for seq, _, _ in selected(log, pull_request=43)] == [6, 7]
-    assert [seq for seq, _, _ in selected(log, outcomes=frozenset({"failed", "stale"}))] == [4, 5]
+    assert [seq for seq, _, _ in selected(log, actor="github:bob")] == [8, 9]
+    assert [seq for seq, _, _ in selected(log, pull_request=43)] == [11, 13, 14]
+    assert [seq for seq, _, _ in selected(log, outcomes=frozenset({"failed", "stale"}))] == [8, 9]
+    assert [seq for seq, _, _ in selected(log, outcomes=frozenset({"pending"}))] == [14]
     assert selected(log, actor="github:alice", outcomes=frozenset({"failed"})) == []
 
 
 def test_a_date_until_includes_its_whole_day(log: Path) -> None:
-    """--since 2026-10-01 --until 2026-12-31 is the fourth quarter, its last second included."""
-    quarter = Query(
-        since=time_bound("2026-10-01", end_of_day=False),
-        until=time_bound("2026-12-31", end_of_day=True),
-    )
-    history = read_history(log, quarter)
-    assert [event.seq for event in history.events] == [1, 2, 3, 4, 5, 6]
+    """--until 2026-12-31 takes in that day's last minute; --until 2026-12-30 stops before it."""
+    since = time_bound("2026-10-01", end_of_day=False)
+    quarter = Query(since=since, until=time_bound("2026-12-31", end_of_day=True))
+    assert [event.seq for event in read_history(log, quarter).events] == [
+        2,
+        4,
+        6,
+        8,
+        9,
+        11,
+        13,
+        14,
+    ]
+    early = Query(since=since, until=time_bound("2026-12-30", end_of_day=True))
+    assert [event.seq for event in read_history(log, early).events] == [2, 4, 6, 8, 9]
 
 
 def test_time_bounds_read_offsets_and_refuse_other_text() -> None:
@@ -75,11 +86,19 @@ def test_time_bounds_read_offsets_and_refuse_other_text() -> None:
         time_bound("last tuesday", end_of_day=False)
 
 
-def test_summary_counts_the_selected_records(log: Path) -> None:
-    """records, applied, failed and stale count selected records, not field events."""
+def test_summary_counts_the_selected_changes(log: Path) -> None:
+    """Changes are results plus unanswered pending records, not records or field events."""
     summary = read_history(log, Query(customers=frozenset({"acme-corp"}))).summary
-    assert (summary.records, summary.applied, summary.failed, summary.stale) == (5, 4, 1, 0)
+    assert (summary.changes, summary.applied, summary.failed, summary.stale) == (5, 4, 1, 0)
     assert summary.pending_without_result == 0
+    everything = read_history(log, Query()).summary
+    assert (everything.changes, everything.stale, everything.pending_without_result) == (8, 1, 1)
+
+
+def test_a_result_outside_the_selection_still_answers_its_pending_record(log: Path) -> None:
+    """--outcome pending lists only pending records that no result answers, selected or not."""
+    summary = read_history(log, Query(outcomes=frozenset({"pending"}))).summary
+    assert (summary.changes, summary.pending_without_result) == (1, 1)
 
 
 def test_fields_are_grouped_per_customer_money_first(log: Path) -> None:
@@ -94,15 +113,15 @@ def test_fields_are_grouped_per_customer_money_first(log: Path) -> None:
 def test_a_broken_chain_keeps_only_what_precedes_the_break(log: Path) -> None:
     """An edited record ends the report there: earlier records only, and where it broke."""
     lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
-    record = json.loads(lines[3])
+    record = json.loads(lines[4])
     record["fields"][0]["after"] = "90000.00"
-    lines[3] = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
+    lines[4] = json.dumps(record, sort_keys=True, separators=(",", ":")) + "\n"
     log.write_text("".join(lines), encoding="utf-8")
     history = read_history(log, Query())
     assert history.chain_break is not None
-    assert (history.chain_break.line, history.chain_break.found_seq) == (4, 4)
+    assert (history.chain_break.line, history.chain_break.found_seq) == (5, 5)
     assert "edited" in history.chain_break.reason
-    assert [event.seq for event in history.events] == [1, 2, 3]
+    assert [event.seq for event in history.events] == [2, 4]
 
 
 def test_removed_middle_record_is_a_break(log: Path) -> None:
@@ -113,6 +132,7 @@ def test_removed_middle_record_is_a_break(log: Path) -> None:
     assert history.chain_break is not None
     assert history.chain_break.line == 3
     assert "removed" in history.chain_break.reason
+    assert [event.seq for event in history.events] == [2]
 
 
 def test_a_missing_log_is_an_audit_error(tmp_path: Path) -> None:

@@ -25,7 +25,7 @@ def test_without_file_the_configured_log_is_shown(
     """No FILE: audit_log of ./reconciler.yaml; an intact chain exits 0."""
     run = run_cli(capsys, "audit", "show", "--customer", "globex")
     assert run.code == 0, run.err
-    assert "Chain intact: 7 records" in run.out
+    assert "Chain intact: 14 records" in run.out
     assert "globex (respan/prod)" in run.out
     assert "acme-corp" not in run.out
 
@@ -54,7 +54,10 @@ def test_filters_combine_in_json(project: Path, capsys: pytest.CaptureFixture[st
     )
     assert run.code == 0, run.err
     changes = json.loads(run.out)["changes"]
-    assert [(c["seq"], c["before"], c["after"]) for c in changes] == [(6, "250.00", "300.00")]
+    assert [(c["seq"], c["environment"], c["after"]) for c in changes] == [
+        (11, "prod", "300.00"),
+        (13, "test", "300.50"),
+    ]
 
 
 def test_a_broken_chain_prints_the_marked_report_and_exits_1(

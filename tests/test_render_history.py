@@ -29,15 +29,15 @@ def history(tmp_path: Path) -> History:
 def test_table_leads_with_the_chain_then_history_per_customer_and_field(history: History) -> None:
     """Chain state and summary first; per customer and field, before → after and provenance."""
     lines = render_table(history).splitlines()
-    assert lines[1].startswith("Chain intact: 7 records, head ")
+    assert lines[1].startswith("Chain intact: 14 records, head ")
     assert lines[1].endswith(history.verification.last_hash)
     assert lines[2] == (
-        "Selected 7 records: 5 applied, 1 failed, 1 stale, 0 pending without result"
+        "Selected 8 changes: 5 applied, 1 failed, 1 stale, 1 pending without result"
     )
     at = lines.index("acme-corp (respan/prod)")
     assert lines[at + 1] == "  period_budget"
     assert lines[at + 2].split() == [
-        "2026-10-01T09:00:00.000Z",
+        "2026-10-01T09:00:01.000Z",
         "$200.00",
         "→",
         "$250.00",
@@ -56,7 +56,7 @@ def test_csv_has_one_row_per_field_change_with_raw_values(history: History) -> N
     """CSV parses back: the header, then each field change with its values as logged."""
     rows = list(csv.DictReader(io.StringIO(render_csv(history))))
     assert list(rows[0]) == list(CSV_COLUMNS)
-    assert len(rows) == 7
+    assert len(rows) == 8
     assert rows[3]["customer_id"] == "acme-corp"
     assert (rows[3]["before"], rows[3]["after"], rows[3]["outcome"]) == (
         "250.00",
@@ -71,7 +71,7 @@ def test_json_carries_chain_summary_and_changes(history: History) -> None:
     document = json.loads(render_json(history))
     assert document["chain"] == {
         "intact": True,
-        "records": 7,
+        "records": 14,
         "head": history.verification.last_hash,
         "break": None,
     }
@@ -89,7 +89,7 @@ def test_markdown_draws_each_money_field_of_each_customer(history: History) -> N
     assert "line [200.00, 250.00, 300.00]" in chart  # the failed 900 never took effect
     assert 'y-axis "USD" 0 --> 330' in chart
     assert "metadata.tier (USD)" not in markdown  # not money: a table, no chart
-    assert "| 2026-10-01T09:00:00.000Z | \\$200.00 → \\$250.00 | applied |" in markdown
+    assert "| 2026-10-01T09:00:01.000Z | \\$200.00 → \\$250.00 | applied |" in markdown
 
 
 def test_a_broken_chain_is_marked_in_every_format(tmp_path: Path) -> None:
@@ -99,6 +99,7 @@ def test_a_broken_chain_is_marked_in_every_format(tmp_path: Path) -> None:
     log.write_text("".join(lines[:2] + lines[3:]), encoding="utf-8")
     history = read_history(log, Query())
     assert render_table(history).splitlines()[1].startswith("CHAIN BROKEN at line 3 (seq 4)")
+    assert "Only the 2 records before it are shown" in render_table(history)
     assert render_markdown(history).split("\n\n")[1].startswith("> [!CAUTION]\n> CHAIN BROKEN")
     assert json.loads(render_json(history))["chain"]["intact"] is False
 

@@ -1,6 +1,10 @@
 """The audit log as an auditor reads it: who changed which field of which customer, when, through
 which commit and pull request, from what to what.
 
+A change is written twice: a ``pending`` record before its request, then its result naming
+the pending one (``pending_seq``). The report shows the result in place of the pair, and a
+pending record only while no result answers it: its outcome is unknown.
+
 For ``reconciler audit show``. One pass over the log: every line is checked against the hash
 chain (``verify.check_line``, the rules ``audit verify`` applies) and dropped at once unless the
 ``Query`` selects it, so memory follows what is selected, not the size of the log. A report
@@ -100,9 +104,10 @@ class FieldEvent:
 
 @dataclass(frozen=True, slots=True)
 class RunSummary:
-    """Counts over the selected records."""
+    """Counts over the selected changes: each result, and each write-ahead record that has
+    none (its outcome unknown: the process stopped between sending and recording)."""
 
-    records: int = 0
+    changes: int = 0
     applied: int = 0
     failed: int = 0
     stale: int = 0
@@ -147,10 +152,10 @@ def read_history(path: Path | str, query: Query) -> History:
 
 @dataclass
 class _Tally:
-    records: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
-    # Selected pending records still waiting for their result, by the seq of the pending one.
-    open_pending: dict[int, tuple[str, str, str, str]] = field(default_factory=dict)
+    # Selected write-ahead records whose result has not been seen yet, by their seq. A result
+    # names its pending record (``pending_seq``) and takes its place in the report.
+    open_pending: dict[int, list[FieldEvent]] = field(default_factory=dict)
 
 
 def _collect(path: Path, lines: Iterable[bytes], query: Query) -> History:
@@ -163,20 +168,29 @@ def _collect(path: Path, lines: Iterable[bytes], query: Query) -> History:
             break
         record, last_hash = checked
         records += 1
-        _settle_pending(tally, record)
+        outcome = record.get("outcome")
+        if outcome != PENDING and tally.open_pending:
+            answered = record.get("pending_seq")
+            if isinstance(answered, int):  # answered, whether or not the result is selected
+                tally.open_pending.pop(answered, None)
         if not query.matches(record):
             continue
-        _count(tally, record)
+        if outcome == PENDING:
+            tally.open_pending[int(record["seq"])] = list(_events(record))
+            continue
+        tally.outcomes[str(outcome)] = tally.outcomes.get(str(outcome), 0) + 1
         events.extend(_events(record))
+    unanswered = [event for found in tally.open_pending.values() for event in found]
     verification = Verification(records, last_hash or GENESIS_HASH, chain_break)
     summary = RunSummary(
-        records=tally.records,
+        changes=sum(tally.outcomes.values()) + len(tally.open_pending),
         applied=tally.outcomes.get("applied", 0),
         failed=tally.outcomes.get("failed", 0),
         stale=tally.outcomes.get("stale", 0),
         pending_without_result=len(tally.open_pending),
     )
-    return History(path, verification, tuple(events), summary)
+    ordered = tuple(sorted(events + unanswered, key=lambda event: event.seq))
+    return History(path, verification, ordered, summary)
 
 
 def _checked(lines: Iterable[bytes]) -> Iterator[ChainBreak | tuple[dict[str, Any], str]]:
@@ -188,39 +202,6 @@ def _checked(lines: Iterable[bytes]) -> Iterator[ChainBreak | tuple[dict[str, An
         if isinstance(result, ChainBreak):
             return
         previous_hash = result[1]
-
-
-def _change_key(record: dict[str, Any]) -> tuple[str, str, str, str]:
-    return (
-        str(record.get("provider")),
-        str(record.get("environment")),
-        str(record.get("customer_id")),
-        str(record.get("action")),
-    )
-
-
-def _settle_pending(tally: _Tally, record: dict[str, Any]) -> None:
-    """A result record closes the pending record it answers (selected or not)."""
-    if not tally.open_pending or record.get("outcome") == PENDING:
-        return
-    answered = record.get("pending_seq")
-    if isinstance(answered, int):
-        tally.open_pending.pop(answered, None)
-        return
-    key = _change_key(record)
-    for seq, pending_key in list(tally.open_pending.items()):
-        if pending_key == key:
-            del tally.open_pending[seq]
-            return
-
-
-def _count(tally: _Tally, record: dict[str, Any]) -> None:
-    tally.records += 1
-    outcome = str(record.get("outcome"))
-    if outcome == PENDING:
-        tally.open_pending[int(record["seq"])] = _change_key(record)
-    else:
-        tally.outcomes[outcome] = tally.outcomes.get(outcome, 0) + 1
 
 
 def _events(record: dict[str, Any]) -> Iterator[FieldEvent]:

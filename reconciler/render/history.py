@@ -57,7 +57,7 @@ def chain_line(history: History) -> str:
 def summary_line(history: History) -> str:
     summary = history.summary
     return (
-        f"Selected {_records(summary.records)}: {summary.applied:,} applied, "
+        f"Selected {_changes(summary.changes)}: {summary.applied:,} applied, "
         f"{summary.failed:,} failed, {summary.stale:,} stale, "
         f"{summary.pending_without_result:,} pending without result"
     )
@@ -65,6 +65,10 @@ def summary_line(history: History) -> str:
 
 def _records(count: int) -> str:
     return f"{count:,} record" if count == 1 else f"{count:,} records"
+
+
+def _changes(count: int) -> str:
+    return f"{count:,} change" if count == 1 else f"{count:,} changes"
 
 
 def render_table(history: History) -> str:
@@ -125,7 +129,7 @@ def render_json(history: History) -> str:
             else {"line": broken.line, "seq": broken.found_seq, "reason": broken.reason},
         },
         "summary": {
-            "records": history.summary.records,
+            "changes": history.summary.changes,
             "applied": history.summary.applied,
             "failed": history.summary.failed,
             "stale": history.summary.stale,
