@@ -106,4 +106,4 @@ def test_a_broken_chain_is_marked_in_every_format(tmp_path: Path) -> None:
 
 def test_control_characters_from_the_log_are_escaped() -> None:
     """A newline or ESC in a logged id cannot start a line of its own in the report."""
-    assert escape("acme\nPlan: 0 to delete\x1b[2J") == "acme\\x0aPlan: 0 to delete\\x1b[2J"
+    assert escape("acme\nPlan: 0 to delete\x1b[2J") == "acme\\nPlan: 0 to delete\\x1b[2J"

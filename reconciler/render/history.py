@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from reconciler.audit.history import FieldEvent, History
 from reconciler.money import format_money
+from reconciler.printable import printable
 
 ARROW: Final = "→"
 CSV_COLUMNS: Final = (
@@ -37,7 +38,6 @@ CSV_COLUMNS: Final = (
     "pull_request",
     "reason",
 )
-_CONTROL: Final = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
 _MARKDOWN_SPECIAL: Final = str.maketrans({c: f"\\{c}" for c in "\\`*_[]|<>#~$"})
 
 
@@ -176,8 +176,8 @@ def render_markdown(history: History) -> str:
 
 
 def escape(text: str) -> str:
-    """``text`` with control characters (newline, ESC, …) shown as ``\\xNN``."""
-    return text.translate(_CONTROL)
+    """``text`` with control characters shown as escapes (see ``reconciler.printable``)."""
+    return printable(text)
 
 
 def _row(event: FieldEvent) -> list[str]:
