@@ -1,6 +1,6 @@
 """Shared fixtures: provider emulators served over real loopback HTTP.
 
-``respan_emulator(seed=..., **settings)`` (likewise ``autumn_emulator``) starts one and returns
+``respan_emulator(seed=..., **settings)`` (likewise ``autumn_emulator``, ``litellm_emulator``) starts one and returns
 a ``RunningEmulator`` with ``.url``, ``.api_key``, ``.state`` and ``.stats()``; every emulator
 a test starts is stopped when the test ends. Tests get no rate limit and no faults unless they
 ask for them. ``seed`` is the data (a mapping or a JSON file); the fault RNG's seed is passed as
@@ -28,9 +28,12 @@ from reconciler.emulator import (
     start_emulator,
 )
 from reconciler.emulator.running import Seed
+from reconciler.providers.litellm.emulator import start_litellm_emulator
+from reconciler.providers.litellm.emulator_model import LiteLLMState
 
 RESPAN_TEST_KEY = "rsp_test_key_0123456789abcdef"
 AUTUMN_TEST_KEY = "am_sk_test_0123456789abcdef"
+LITELLM_TEST_KEY = "sk-litellm-master-0123456789abcdef"
 """Sandbox key; its live twin ``am_sk_live_0123456789abcdef`` reaches the live environment."""
 
 EmulatorFactory = Callable[..., RunningEmulator[Any]]
@@ -64,6 +67,26 @@ def respan_emulator() -> Iterator[Callable[..., RunningEmulator[RespanState]]]:
 def autumn_emulator() -> Iterator[Callable[..., RunningEmulator[AutumnState]]]:
     """Start Autumn emulators: ``autumn_emulator(seed={...} or path, **settings_overrides)``."""
     yield from _factory("autumn", AUTUMN_TEST_KEY)
+
+
+@pytest.fixture
+def litellm_emulator() -> Iterator[Callable[..., RunningEmulator[LiteLLMState]]]:
+    """Start LiteLLM proxy emulators: ``litellm_emulator(seed=..., **settings_overrides)``."""
+    running: list[RunningEmulator[LiteLLMState]] = []
+
+    def start(
+        seed: Seed = None, *, fault_seed: int | None = None, **overrides: Any
+    ) -> RunningEmulator[LiteLLMState]:
+        options: dict[str, Any] = {"api_key": LITELLM_TEST_KEY, "rate_limit": None, **overrides}
+        if fault_seed is not None:
+            options["seed"] = fault_seed
+        emulator = start_litellm_emulator(EmulatorSettings(**options), seed=seed)
+        running.append(emulator)
+        return emulator
+
+    yield start
+    for emulator in running:
+        emulator.stop()
 
 
 @pytest.fixture
