@@ -1,9 +1,10 @@
 """Shared fixtures: provider emulators served over real loopback HTTP.
 
-``respan_emulator(seed=..., **settings)`` (likewise ``autumn_emulator``, ``litellm_emulator``) starts one and returns
-a ``RunningEmulator`` with ``.url``, ``.api_key``, ``.state`` and ``.stats()``; every emulator
-a test starts is stopped when the test ends. Tests get no rate limit and no faults unless they
-ask for them. ``seed`` is the data (a mapping or a JSON file); the fault RNG's seed is passed as
+``respan_emulator(seed=..., **settings)`` (likewise ``autumn_emulator`` and ``litellm_emulator``)
+starts one and returns a ``RunningEmulator`` with ``.url``, ``.api_key``, ``.state`` and
+``.stats()``; every emulator a test starts is stopped when the test ends. Tests get no rate
+limit and no faults unless they ask for them. ``seed`` is the data (a mapping or a JSON file);
+the fault RNG's seed is passed as
 ``fault_seed``.
 
 ``cli(*args)`` runs the CLI in-process and returns a ``cli_helpers.Run``; ``workdir`` is an empty

@@ -17,7 +17,9 @@ from reconciler.providers.litellm.emulator_model import LiteLLMState, duration_s
 Factory = Callable[..., RunningEmulator[LiteLLMState]]
 
 
-def post(emu: RunningEmulator[Any], path: str, body: Any, *, key: str | None = None) -> httpx.Response:
+def post(
+    emu: RunningEmulator[Any], path: str, body: Any, *, key: str | None = None
+) -> httpx.Response:
     with emu.client(key=key) as api:
         return api.post(path, json=body)
 
@@ -49,9 +51,14 @@ def test_new_customer_nests_budget_fields_in_the_budget_table(litellm_emulator: 
     assert (customer["user_id"], customer["alias"], customer["blocked"]) == ("acme", "Acme", False)
     assert (customer["allowed_model_region"], customer["models"]) == ("eu", ["gpt-4o-mini"])
     budget = customer["litellm_budget_table"]
-    assert (budget["max_budget"], budget["budget_duration"], budget["tpm_limit"]) == (250.5, "30d", 1000)
+    assert (budget["max_budget"], budget["budget_duration"], budget["tpm_limit"]) == (
+        250.5,
+        "30d",
+        1000,
+    )
     assert customer["budget_id"] == budget["budget_id"]
-    assert budget["budget_reset_at"] is not None and budget["created_at"] is not None
+    assert budget["budget_reset_at"] is not None
+    assert budget["created_at"] is not None
     assert "max_budget" not in customer
     assert get(emu, "/customer/info", end_user_id="acme").json() == customer
 
@@ -192,7 +199,9 @@ def test_list_pages_by_user_id_as_a_bare_array(litellm_emulator: Factory) -> Non
     emu = litellm_emulator(seed=seed(120))
     first = get(emu, "/customer/list", page=1, page_size=100).json()
     second = get(emu, "/customer/list", page=2, page_size=100).json()
-    assert isinstance(first, list) and len(first) == 100 and len(second) == 20
+    assert isinstance(first, list)
+    assert len(first) == 100
+    assert len(second) == 20
     assert [c["user_id"] for c in first + second] == sorted(emu.state.customers)
     assert get(emu, "/customer/list", page=3, page_size=100).json() == []
     assert len(get(emu, "/customer/list").json()) == 50
