@@ -4,8 +4,7 @@
 starts one and returns a ``RunningEmulator`` with ``.url``, ``.api_key``, ``.state`` and
 ``.stats()``; every emulator a test starts is stopped when the test ends. Tests get no rate
 limit and no faults unless they ask for them. ``seed`` is the data (a mapping or a JSON file);
-the fault RNG's seed is passed as
-``fault_seed``.
+the fault RNG's seed is passed as ``fault_seed``.
 
 ``cli(*args)`` runs the CLI in-process and returns a ``cli_helpers.Run``; ``workdir`` is an empty
 working directory with no provider, GitHub or colour settings; ``no_backoff`` retries at once.
