@@ -128,9 +128,11 @@ def litellm_loaded_before_the_test() -> Iterator[None]:
 def recorded() -> Iterator[tuple[LiteLLMClient, Recorder]]:
     settings = EmulatorSettings(api_key=LITELLM_TEST_KEY)
     recorder = Recorder(create_app(state_from_seed(SEED), settings))
-    with EmulatorServer(recorder) as server:
-        with LiteLLMClient.create(server.url, Secret(LITELLM_TEST_KEY)) as client:
-            yield client, recorder
+    with (
+        EmulatorServer(recorder) as server,
+        LiteLLMClient.create(server.url, Secret(LITELLM_TEST_KEY)) as client,
+    ):
+        yield client, recorder
 
 
 REQUEST_MODELS: dict[str, type[BaseModel]] = {
