@@ -1,0 +1,242 @@
+"""The LiteLLM provider: live customers from ``/customer/list``; create, update and delete.
+
+Request economy: ``read_live`` costs one ``GET /customer/list`` per 100 customers (the page
+maximum) plus a final short page; list items are whole customer objects, budget table included,
+so no per-customer read is needed. ``apply`` sends one request per change (a create that finds
+the customer already there reads it and updates it: three).
+
+What an update can do is narrower than what a create can (see ``fields``). An update that
+would need LiteLLM to do what its update endpoint silently skips is refused before anything is
+sent, with the reason, instead of answering 200 and changing nothing:
+
+- a create-only field (``soft_budget``, ``budget_duration``, ``tpm_limit``, ``rpm_limit``,
+  ``max_parallel_requests``, ``model_max_budget``);
+- ``null`` for any field, or ``0`` for ``max_budget`` (LiteLLM skips both);
+- ``max_budget`` of a customer whose budget row other customers share: LiteLLM would change
+  theirs too.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from reconciler.clients.retry import RetryPolicy
+from reconciler.clients.secret import Secret
+from reconciler.domain import DesiredCustomer, LiveCustomer
+from reconciler.errors import ConfigError, NotFoundError
+from reconciler.money import to_decimal
+from reconciler.plan import Change
+from reconciler.providers.base import ApplyResult
+from reconciler.providers.litellm.client import CustomerExistsError, LiteLLMClient
+from reconciler.providers.litellm.fields import FIELDS, MODEL, Location
+
+GONE_REASON = "customer no longer exists"
+
+
+def live_fields(customer: Mapping[str, Any]) -> dict[str, Any]:
+    """The managed fields of a LiteLLM customer object, budget fields lifted to the top.
+
+    A customer without a budget row has every budget field ``None`` (known: no budget).
+    """
+    budget = customer.get("litellm_budget_table")
+    budget = budget if isinstance(budget, Mapping) else {}
+    fields: dict[str, Any] = {}
+    for name, field in FIELDS.items():
+        source = customer if field.location is Location.CUSTOMER else budget
+        if field.location is Location.BUDGET or name in source:
+            fields[name] = source.get(name)
+    return fields
+
+
+def update_refusal(payload: Mapping[str, Any]) -> str | None:
+    """Why LiteLLM's update cannot apply ``payload`` as asked, or ``None`` when it can."""
+    create_only = sorted(name for name in payload if name in FIELDS and not FIELDS[name].updatable)
+    if create_only:
+        return (
+            f"{', '.join(create_only)} cannot be changed on an existing LiteLLM customer "
+            "(/customer/update ignores it; it is set when the customer is created)"
+        )
+    nulls = sorted(name for name, value in payload.items() if value is None)
+    if nulls:
+        return f"{', '.join(nulls)}: LiteLLM's update ignores null, so it cannot be cleared"
+    zeros = sorted(
+        name
+        for name, value in payload.items()
+        if name in FIELDS
+        and FIELDS[name].zero_ignored_by_update
+        and _is_zero(value)
+    )
+    if zeros:
+        return (
+            f"{', '.join(zeros)}: LiteLLM's update ignores 0; set blocked: true to stop "
+            "the customer instead"
+        )
+    return None
+
+
+class LiteLLMProvider:
+    """``Provider`` for one LiteLLM proxy (its base URL and master key) over one client."""
+
+    model = MODEL
+
+    def __init__(self, client: LiteLLMClient) -> None:
+        self.client = client
+        self.base_url = client.base_url
+        self._lock = threading.Lock()
+        # From the last list: each customer's budget row and how many customers use each row.
+        self._budget_of: dict[str, str] = {}
+        self._budget_users: Counter[str] = Counter()
+        self._spend: dict[str, Decimal] = {}
+        self._listed = False
+
+    @classmethod
+    def open(
+        cls,
+        base_url: str,
+        api_key: Secret,
+        *,
+        rate_limit: tuple[int, float] | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = 8,
+    ) -> LiteLLMProvider:
+        """A provider for the proxy at ``base_url`` (unpaced unless ``rate_limit``)."""
+        client = LiteLLMClient.create(
+            base_url, api_key, rate_limit=rate_limit, retry=retry, max_concurrency=max_concurrency
+        )
+        return cls(client)
+
+    def __repr__(self) -> str:
+        return f"LiteLLMProvider({self.client!r})"
+
+    def request_counts(self) -> dict[str, int]:
+        """Request attempts sent so far, by HTTP method."""
+        return self.client.request_counts()
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def read_live(
+        self, environment: str, desired: Sequence[DesiredCustomer]
+    ) -> Mapping[str, LiveCustomer]:
+        """Every customer of the proxy, from the list alone."""
+        self._check_environment(environment)
+        return {
+            customer["user_id"]: LiveCustomer(
+                provider=self.model.name,
+                environment=environment,
+                id=customer["user_id"],
+                fields=live_fields(customer),
+                usage=_spend(customer),
+            )
+            for customer in self._list()
+        }
+
+    def read_usage(self, environment: str, ids: Iterable[str]) -> Mapping[str, Decimal]:
+        """Each customer's ``spend`` (USD) from the last list, listing if none was made."""
+        self._check_environment(environment)
+        if not self._listed:
+            self._list()
+        with self._lock:
+            return {i: self._spend[i] for i in ids if i in self._spend}
+
+    def _list(self) -> list[dict[str, Any]]:
+        customers = self.client.list_customers()
+        with self._lock:
+            self._budget_of = {
+                c["user_id"]: c["budget_id"]
+                for c in customers
+                if isinstance(c.get("budget_id"), str)
+            }
+            self._budget_users = Counter(self._budget_of.values())
+            self._spend = {c["user_id"]: s for c in customers if (s := _spend(c)) is not None}
+            self._listed = True
+        return customers
+
+    def _check_environment(self, environment: str) -> None:
+        if environment not in self.model.environments:
+            raise ConfigError(
+                f"LiteLLM has no environments: leave environment out or write "
+                f"{self.model.default_environment!r}, not {environment!r}"
+            )
+
+    def _sharers(self, user_id: str) -> int:
+        """How many customers share ``user_id``'s budget row (0: it has none)."""
+        if not self._listed:
+            self._list()
+        with self._lock:
+            budget_id = self._budget_of.get(user_id)
+            return self._budget_users[budget_id] if budget_id is not None else 0
+
+    # -- writing -----------------------------------------------------------------------------
+
+    def apply(self, change: Change) -> ApplyResult:
+        """Create (``/customer/new``), update (``/customer/update``) or delete one customer."""
+        self._check_environment(change.environment)
+        if change.action == "missing":
+            return ApplyResult(ok=True, status=None, reason="missing live: nothing to send")
+        if change.action == "create":
+            return self._create(change)
+        if change.action == "update":
+            return self._update(change.id, change.payload)
+        try:
+            reply = self.client.delete_customer(change.id)
+        except NotFoundError as exc:
+            return ApplyResult(ok=False, status=exc.status, reason=GONE_REASON)
+        if reply.status == 404:
+            return ApplyResult(ok=True, status=404, reason="deleted by an earlier, retried attempt")
+        return ApplyResult(ok=True, status=reply.status)
+
+    def _create(self, change: Change) -> ApplyResult:
+        body = {name: value for name, value in change.payload.items() if value is not None}
+        try:
+            self.client.new_customer(change.id, body)
+        except CustomerExistsError:
+            # Created since the plan (or by an attempt whose answer was lost): make it match.
+            live = live_fields(self.client.customer_info(change.id))
+            differing = {k: v for k, v in body.items() if not _same(live.get(k), v)}
+            return self._update(change.id, differing) if differing else ApplyResult(True, 200)
+        return ApplyResult(ok=True, status=200)
+
+    def _update(self, user_id: str, payload: Mapping[str, Any]) -> ApplyResult:
+        refusal = update_refusal(payload)
+        if refusal is None and "max_budget" in payload and self._sharers(user_id) > 1:
+            refusal = (
+                f"max_budget: the customer's budget row is shared with "
+                f"{self._sharers(user_id) - 1} other customer(s), and LiteLLM's update would "
+                "change theirs too"
+            )
+        if refusal is not None:
+            return ApplyResult(ok=False, status=None, reason=f"{refusal}; nothing was sent")
+        try:
+            self.client.update_customer(user_id, dict(payload))
+        except NotFoundError as exc:
+            return ApplyResult(ok=False, status=exc.status, reason=GONE_REASON)
+        return ApplyResult(ok=True, status=200)
+
+
+def _is_zero(value: Any) -> bool:
+    try:
+        return to_decimal(value) == 0
+    except ValueError:
+        return False
+
+
+def _spend(customer: Mapping[str, Any]) -> Decimal | None:
+    try:
+        return to_decimal(customer.get("spend"))
+    except (TypeError, ValueError, ArithmeticError):
+        return None
+
+
+def _same(live: Any, desired: Any) -> bool:
+    if isinstance(live, bool) or isinstance(desired, bool):
+        return live is desired
+    if isinstance(live, int | float | Decimal) and isinstance(desired, int | float | Decimal):
+        return to_decimal(live) == to_decimal(desired)
+    return bool(live == desired)

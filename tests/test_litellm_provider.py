@@ -1,0 +1,194 @@
+"""The LiteLLM provider over the emulator: live state from the list alone (budget fields
+lifted from the nested table), and applies that refuse what LiteLLM's update would skip."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from reconciler.clients.secret import Secret
+from reconciler.emulator import RunningEmulator
+from reconciler.errors import ConfigError
+from reconciler.plan import Change
+from reconciler.providers.base import Provider
+from reconciler.providers.litellm.emulator_model import LiteLLMState
+from reconciler.providers.litellm.fields import ENVIRONMENT, FIELDS
+from reconciler.providers.litellm.provider import LiteLLMProvider, update_refusal
+
+Factory = Callable[..., RunningEmulator[LiteLLMState]]
+
+SEED = {
+    "customers": [
+        {
+            "user_id": "acme",
+            "alias": "Acme",
+            "blocked": False,
+            "spend": 42.75,
+            "models": ["gpt-4o"],
+            "litellm_budget_table": {
+                "budget_id": "acme-budget",
+                "max_budget": 100.0,
+                "budget_duration": "30d",
+                "rpm_limit": 60,
+            },
+        },
+        {"user_id": "free-1", "blocked": False, "litellm_budget_table": {"budget_id": "free"}},
+        {"user_id": "free-2", "blocked": False, "budget_id": "free"},
+        {"user_id": "plain", "blocked": True},
+    ]
+}
+
+
+@pytest.fixture
+def emu(litellm_emulator: Factory) -> RunningEmulator[LiteLLMState]:
+    return litellm_emulator(seed=SEED)
+
+
+@pytest.fixture
+def provider(emu: RunningEmulator[LiteLLMState]) -> Iterator[LiteLLMProvider]:
+    opened = LiteLLMProvider.open(emu.url, Secret(emu.api_key))
+    yield opened
+    opened.close()
+
+
+def change(action: Any, user_id: str, **payload: Any) -> Change:
+    return Change(action, "litellm", ENVIRONMENT, user_id, payload=payload)
+
+
+def test_it_is_a_provider(provider: LiteLLMProvider) -> None:
+    """LiteLLMProvider satisfies the current Provider protocol."""
+    typed: Provider = provider
+    assert typed.model.name == "litellm"
+    assert typed.base_url == provider.client.base_url
+
+
+def test_read_live_lifts_budget_fields_and_reads_spend(
+    provider: LiteLLMProvider, emu: RunningEmulator[LiteLLMState]
+) -> None:
+    """One list request gives every field: budget ones from the table, null without one."""
+    live = provider.read_live(ENVIRONMENT, [])
+    assert sorted(live) == ["acme", "free-1", "free-2", "plain"]
+    acme = live["acme"]
+    assert acme.fields["alias"] == "Acme"
+    assert acme.fields["max_budget"] == Decimal("100.0")
+    assert (acme.fields["budget_duration"], acme.fields["rpm_limit"]) == ("30d", 60)
+    assert acme.fields["models"] == ["gpt-4o"]
+    assert acme.usage == Decimal("42.75")
+    assert set(live["plain"].fields) == set(FIELDS)
+    assert live["plain"].fields["max_budget"] is None
+    assert emu.stats()["requests"] == {"GET /customer/list": 1}
+    assert provider.read_usage(ENVIRONMENT, ["acme", "nobody"]) == {"acme": Decimal("42.75")}
+    assert emu.stats()["requests"] == {"GET /customer/list": 1}
+
+
+def test_other_environments_are_refused(provider: LiteLLMProvider) -> None:
+    """LiteLLM has no environments: any name but the default one is a ConfigError."""
+    with pytest.raises(ConfigError, match="no environments"):
+        provider.read_live("prod", [])
+
+
+def test_create_sends_every_declared_field(
+    provider: LiteLLMProvider, emu: RunningEmulator[LiteLLMState]
+) -> None:
+    """A create is one /customer/new with the declared fields, create-only ones included."""
+    result = provider.apply(
+        change("create", "hooli", alias="Hooli", max_budget=Decimal("500"), tpm_limit=Decimal(9))
+    )
+    assert (result.ok, result.status) == (True, 200)
+    hooli = emu.state.customers["hooli"]
+    assert hooli["alias"] == "Hooli"
+    assert hooli["litellm_budget_table"]["max_budget"] == 500
+    assert hooli["litellm_budget_table"]["tpm_limit"] == 9
+
+
+def test_create_of_an_existing_customer_updates_what_differs(
+    provider: LiteLLMProvider, emu: RunningEmulator[LiteLLMState]
+) -> None:
+    """A create that finds the id taken reads it and updates only the differing fields."""
+    result = provider.apply(change("create", "acme", alias="Acme", blocked=True))
+    assert result.ok
+    assert emu.state.customers["acme"]["blocked"] is True
+    assert emu.stats()["requests"] == {
+        "GET /customer/info": 1,
+        "POST /customer/new": 1,
+        "POST /customer/update": 1,
+    }
+
+
+def test_update_sends_updatable_fields(
+    provider: LiteLLMProvider, emu: RunningEmulator[LiteLLMState]
+) -> None:
+    """An update of alias, max_budget and models is one /customer/update."""
+    result = provider.apply(
+        change("update", "acme", alias="ACME", max_budget=Decimal("150.25"), models=[])
+    )
+    assert result.ok
+    acme = emu.state.customers["acme"]
+    assert (acme["alias"], acme["models"]) == ("ACME", [])
+    assert acme["litellm_budget_table"]["max_budget"] == 150.25
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        ({"rpm_limit": Decimal(5)}, "rpm_limit cannot be changed on an existing"),
+        ({"alias": None}, "ignores null"),
+        ({"max_budget": Decimal("0.00")}, "ignores 0; set blocked: true"),
+    ],
+)
+def test_updates_litellm_would_skip_are_refused_unsent(
+    provider: LiteLLMProvider,
+    emu: RunningEmulator[LiteLLMState],
+    payload: dict[str, Any],
+    reason: str,
+) -> None:
+    """Create-only fields, null and a zero max_budget fail with the reason; nothing is sent."""
+    result = provider.apply(change("update", "acme", **payload))
+    assert not result.ok
+    assert reason in result.reason
+    assert "nothing was sent" in result.reason
+    assert "POST /customer/update" not in emu.stats()["requests"]
+
+
+def test_max_budget_of_a_shared_budget_is_refused(
+    provider: LiteLLMProvider, emu: RunningEmulator[LiteLLMState]
+) -> None:
+    """Changing max_budget on a budget row two customers share would change both: refused."""
+    result = provider.apply(change("update", "free-1", max_budget=Decimal(10)))
+    assert not result.ok
+    assert "shared with 1 other customer(s)" in result.reason
+    assert emu.state.customers["free-2"]["litellm_budget_table"]["max_budget"] is None
+    assert provider.apply(change("update", "free-1", alias="ok")).ok
+
+
+def test_update_and_delete_of_a_gone_customer_fail_plainly(provider: LiteLLMProvider) -> None:
+    """Update or delete of a customer that no longer exists reports it, without raising."""
+    update = provider.apply(change("update", "ghost", alias="x"))
+    delete = provider.apply(change("delete", "ghost"))
+    assert (update.ok, update.reason) == (False, "customer no longer exists")
+    assert (delete.ok, delete.status) == (False, 404)
+
+
+def test_delete_and_missing(provider: LiteLLMProvider, emu: RunningEmulator[LiteLLMState]) -> None:
+    """Delete removes the customer; a missing change sends nothing."""
+    assert provider.apply(change("delete", "plain")).ok
+    assert "plain" not in emu.state.customers
+    assert provider.apply(change("missing", "nobody")).status is None
+
+
+def test_update_refusal_accepts_what_update_applies() -> None:
+    """Text, booleans, regions, models and non-zero money pass the refusal check."""
+    assert (
+        update_refusal(
+            {
+                "alias": "",
+                "blocked": False,
+                "allowed_model_region": "eu",
+                "max_budget": Decimal("0.01"),
+            }
+        )
+        is None
+    )
