@@ -16,12 +16,24 @@ from reconciler.emulator import RespanState
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 QUICKSTART = EXAMPLES / "quickstart"
 MODELINE = re.compile(r"#\s*yaml-language-server:\s*\$schema=(\S+)")
-CONFIGS = sorted(EXAMPLES.rglob("reconciler.yaml"))
+# examples/litellm is for a provider the CLI does not load yet (it arrives with the provider
+# registry): `validate` would call `provider: litellm` unknown. tests/test_litellm_example.py
+# checks it against the LiteLLM schema fragment and emulator until then.
+NOT_YET_LOADABLE = (EXAMPLES / "litellm",)
+
+
+def loadable(path: Path) -> bool:
+    return not any(path.is_relative_to(root) for root in NOT_YET_LOADABLE)
+
+
+CONFIGS = sorted(path for path in EXAMPLES.rglob("reconciler.yaml") if loadable(path))
 MANIFESTS = sorted(
     path
     for path in EXAMPLES.rglob("*.y*ml")
-    if "manifest.schema.json" in path.read_text(encoding="utf-8").split("\n", 1)[0]
+    if loadable(path)
+    and "manifest.schema.json" in path.read_text(encoding="utf-8").split("\n", 1)[0]
 )
+PROJECTS = sorted(path for path in EXAMPLES.iterdir() if path.is_dir() and loadable(path))
 
 
 def test_examples_exist() -> None:
@@ -43,8 +55,9 @@ def test_example_project_validates(
 
 
 def test_all_examples_validate_together(capsys: pytest.CaptureFixture[str]) -> None:
-    """``reconciler validate examples/`` passes: settings files are skipped, no customer twice."""
-    assert main(["validate", "--strict", str(EXAMPLES)]) == 0, capsys.readouterr().out
+    """The example projects validate in one run: settings files are skipped, no customer twice."""
+    paths = [str(path) for path in PROJECTS]
+    assert main(["validate", "--strict", *paths]) == 0, capsys.readouterr().out
 
 
 @pytest.mark.parametrize("manifest", MANIFESTS, ids=lambda p: str(p.relative_to(EXAMPLES)))

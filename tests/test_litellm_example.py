@@ -1,0 +1,66 @@
+"""examples/litellm is consistent before the CLI can run it: its manifest fits the assembled
+schema, its seed loads, and its manifest differs from the seed exactly as its comments say."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+from test_litellm_fields import assembled_schema
+
+from reconciler.clients.secret import Secret
+from reconciler.emulator import RunningEmulator
+from reconciler.money import to_money
+from reconciler.providers.litellm.emulator_model import LiteLLMState
+from reconciler.providers.litellm.fields import ENVIRONMENT, FIELDS, Kind
+from reconciler.providers.litellm.provider import LiteLLMProvider
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "litellm"
+Factory = Callable[..., RunningEmulator[LiteLLMState]]
+
+
+def declared() -> dict[str, dict[str, Any]]:
+    document = yaml.safe_load((EXAMPLE / "customers" / "end-users.yaml").read_text())
+    defaults = document.get("defaults", {})
+    return {c["user_id"]: {**defaults, **c} for c in document["customers"]}
+
+
+def same(kind: Kind, live: Any, desired: Any) -> bool:
+    if kind is Kind.MONEY:
+        return live is not None and to_money(live) == to_money(desired)
+    if kind is Kind.MODEL_LIST:
+        return sorted(live or []) == sorted(desired)
+    return bool(live == desired)
+
+
+def test_manifest_fits_the_assembled_schema() -> None:
+    """The example manifest validates against the core schema with LiteLLM's fragment."""
+    document = yaml.safe_load((EXAMPLE / "customers" / "end-users.yaml").read_text())
+    jsonschema.Draft202012Validator(assembled_schema()).validate(document)
+
+
+def test_manifest_differs_from_the_seed_as_its_comments_say(litellm_emulator: Factory) -> None:
+    """One budget raise, one unblock, one create; 100.00 vs 100.0 and model order are equal."""
+    emu = litellm_emulator(seed=EXAMPLE / "live.json")
+    provider = LiteLLMProvider.open(emu.url, Secret(emu.api_key))
+    try:
+        live = provider.read_live(ENVIRONMENT, [])
+    finally:
+        provider.close()
+    drift = {}
+    for user_id, customer in declared().items():
+        if user_id not in live:
+            drift[user_id] = "create"
+            continue
+        changed = sorted(
+            name
+            for name, value in customer.items()
+            if name in FIELDS and not same(FIELDS[name].kind, live[user_id].fields[name], value)
+        )
+        if changed:
+            drift[user_id] = ", ".join(changed)
+    assert drift == {"acme-corp": "max_budget", "globex": "blocked", "hooli": "create"}
+    assert set(live) - set(declared()) == {"trial-expired-co"}
