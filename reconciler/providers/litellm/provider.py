@@ -66,9 +66,7 @@ def update_refusal(payload: Mapping[str, Any]) -> str | None:
     zeros = sorted(
         name
         for name, value in payload.items()
-        if name in FIELDS
-        and FIELDS[name].zero_ignored_by_update
-        and _is_zero(value)
+        if name in FIELDS and FIELDS[name].zero_ignored_by_update and _is_zero(value)
     )
     if zeros:
         return (
