@@ -13,10 +13,10 @@ from test_litellm_fields import assembled_schema
 
 from reconciler.clients.secret import Secret
 from reconciler.emulator import RunningEmulator
-from reconciler.money import to_money
 from reconciler.providers.litellm.emulator_model import LiteLLMState
-from reconciler.providers.litellm.fields import ENVIRONMENT, FIELDS, Kind
+from reconciler.providers.litellm.fields import ENVIRONMENT, FIELDS
 from reconciler.providers.litellm.provider import LiteLLMProvider
+from reconciler.providers.litellm.values import same
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "litellm"
 Factory = Callable[..., RunningEmulator[LiteLLMState]]
@@ -26,14 +26,6 @@ def declared() -> dict[str, dict[str, Any]]:
     document = yaml.safe_load((EXAMPLE / "customers" / "end-users.yaml").read_text())
     defaults = document.get("defaults", {})
     return {c["user_id"]: {**defaults, **c} for c in document["customers"]}
-
-
-def same(kind: Kind, live: Any, desired: Any) -> bool:
-    if kind is Kind.MONEY:
-        return live is not None and to_money(live) == to_money(desired)
-    if kind is Kind.MODEL_LIST:
-        return sorted(live or []) == sorted(desired)
-    return bool(live == desired)
 
 
 def test_manifest_fits_the_assembled_schema() -> None:
@@ -58,7 +50,7 @@ def test_manifest_differs_from_the_seed_as_its_comments_say(litellm_emulator: Fa
         changed = sorted(
             name
             for name, value in customer.items()
-            if name in FIELDS and not same(FIELDS[name].kind, live[user_id].fields[name], value)
+            if name in FIELDS and not same(name, live[user_id].fields[name], value)
         )
         if changed:
             drift[user_id] = ", ".join(changed)

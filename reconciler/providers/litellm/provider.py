@@ -33,6 +33,7 @@ from reconciler.plan import Change
 from reconciler.providers.base import ApplyResult
 from reconciler.providers.litellm.client import CustomerExistsError, LiteLLMClient
 from reconciler.providers.litellm.fields import FIELDS, MODEL, Location
+from reconciler.providers.litellm.values import same
 
 GONE_REASON = "customer no longer exists"
 
@@ -197,7 +198,7 @@ class LiteLLMProvider:
         except CustomerExistsError:
             # Created since the plan (or by an attempt whose answer was lost): make it match.
             live = live_fields(self.client.customer_info(change.id))
-            differing = {k: v for k, v in body.items() if not _same(live.get(k), v)}
+            differing = {k: v for k, v in body.items() if not same(k, live.get(k), v)}
             return self._update(change.id, differing) if differing else ApplyResult(True, 200)
         return ApplyResult(ok=True, status=200)
 
@@ -230,11 +231,3 @@ def _spend(customer: Mapping[str, Any]) -> Decimal | None:
         return to_decimal(customer.get("spend"))
     except (TypeError, ValueError, ArithmeticError):
         return None
-
-
-def _same(live: Any, desired: Any) -> bool:
-    if isinstance(live, bool) or isinstance(desired, bool):
-        return live is desired
-    if isinstance(live, int | float | Decimal) and isinstance(desired, int | float | Decimal):
-        return to_decimal(live) == to_decimal(desired)
-    return bool(live == desired)
