@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from conftest import LITELLM_TEST_KEY
+from scripted_http import Answer, ScriptedApp, script, serve
 
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
@@ -54,6 +55,40 @@ def test_a_full_last_page_costs_one_empty_page(litellm_emulator: Factory) -> Non
     with client_for(emu) as client:
         assert len(client.list_customers()) == PAGE_SIZE
     assert emu.stats()["requests"] == {"GET /customer/list": 2}
+
+
+def test_a_row_without_a_text_id_fails_the_read() -> None:
+    """A listed customer whose user_id is not text fails the whole read before any plan."""
+    app = ScriptedApp(script(Answer(200, [{"user_id": "a"}, {"user_id": 7}])))
+    with (
+        serve(app) as url,
+        LiteLLMClient.create(url, Secret(LITELLM_TEST_KEY)) as client,
+        pytest.raises(ServerError, match="user_id is not an id"),
+    ):
+        client.list_customers()
+
+
+def test_a_proxy_that_ignores_paging_costs_one_more_request() -> None:
+    """Older proxies answer every customer on every page: the pager stops at the repeat."""
+    everyone = [{"user_id": f"u-{i}", "blocked": False} for i in range(150)]
+    app = ScriptedApp(script(Answer(200, everyone)))
+    with serve(app) as url, LiteLLMClient.create(url, Secret(LITELLM_TEST_KEY)) as client:
+        assert len(client.list_customers()) == 150
+    assert [seen.query for seen in app.seen] == ["page=1&page_size=100", "page=2&page_size=100"]
+
+
+def test_an_error_body_echoing_the_key_is_redacted() -> None:
+    """A proxy that puts the presented key in its error message never gets it into ours."""
+    echo = {"error": {"message": f"bad key {LITELLM_TEST_KEY}", "type": "auth_error"}}
+    app = ScriptedApp(script(Answer(401, echo)))
+    with (
+        serve(app) as url,
+        LiteLLMClient.create(url, Secret(LITELLM_TEST_KEY)) as client,
+        pytest.raises(AuthenticationError) as caught,
+    ):
+        client.customer_info("acme")
+    assert LITELLM_TEST_KEY not in str(caught.value)
+    assert "bad key ***" in str(caught.value)
 
 
 def test_create_update_info_delete_round_trip(litellm_emulator: Factory) -> None:

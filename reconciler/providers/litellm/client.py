@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler.clients.http import DEFAULT_PACE, Answer, ApiClient, HttpTransport, Reply
+from reconciler.clients.identity import listed_id
 from reconciler.clients.pacing import Pacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
@@ -121,8 +122,11 @@ class LiteLLMClient(ApiClient):
                 raise answer.malformed("a JSON array of customers")
             fresh = []
             for item in items:
-                user_id = item.get("user_id") if isinstance(item, dict) else None
-                if isinstance(user_id, str) and user_id not in seen:
+                if not isinstance(item, dict):
+                    raise answer.malformed("a JSON array of customer objects")
+                # A row without a text id is refused: it would be planned as a customer.
+                user_id = listed_id(item, "user_id", f"GET {answer.path}")
+                if user_id not in seen:
                     seen.add(user_id)
                     fresh.append(item)
             if fresh:
