@@ -102,6 +102,17 @@ def test_create_refuses_bad_types_and_budget_conflicts_with_422(litellm_emulator
     assert emu.state.customers == {}
 
 
+def test_default_model_must_be_served_when_the_seed_names_models(
+    litellm_emulator: Factory,
+) -> None:
+    """With the proxy's models seeded, a create naming another default_model is a 422."""
+    emu = litellm_emulator(seed={"customers": [], "models": ["gpt-4o"]})
+    refused = post(emu, "/customer/new", {"user_id": "x", "default_model": "gpt-5"})
+    assert refused.status_code == 422
+    assert "Default Model not on proxy" in refused.json()["error"]["message"]
+    assert post(emu, "/customer/new", {"user_id": "x", "default_model": "gpt-4o"}).is_success
+
+
 def test_invalid_budget_duration_is_a_400(litellm_emulator: Factory) -> None:
     """A budget_duration LiteLLM cannot parse is refused (400) and nothing is created."""
     emu = litellm_emulator()
@@ -266,6 +277,8 @@ def test_seed_errors_name_the_entry() -> None:
         state_from_seed({"customers": [{"user_id": "a"}, {"alias": "b"}]}, source="live.json")
     with pytest.raises(ConfigError, match="unknown key 'users'"):
         state_from_seed({"users": []})
+    with pytest.raises(ConfigError, match="models must be a list"):
+        state_from_seed({"models": "gpt-4o"})
 
 
 def test_durations_parse_as_litellm_does() -> None:

@@ -48,16 +48,23 @@ PREFIXES: Final = ("/customer", "/end_user")
 
 
 def state_from_seed(seed: Mapping[str, Any] | None, *, source: str = "seed") -> LiteLLMState:
-    """State from ``{"customers": [...]}`` (objects as ``/customer/list`` returns them);
-    ``ConfigError`` names ``source`` and the bad entry."""
-    state = LiteLLMState()
+    """State from ``{"customers": [...], "models": [...]}``: customer objects as
+    ``/customer/list`` returns them, and optionally the model names the proxy serves (then a
+    create's ``default_model`` must be one of them). ``ConfigError`` names ``source`` and the
+    bad entry."""
     if seed is None:
-        return state
+        return LiteLLMState()
     if not isinstance(seed, Mapping):
         raise ConfigError(f"{source}: expected an object with customers")
-    unknown = sorted(set(seed) - {"customers"})
+    unknown = sorted(set(seed) - {"customers", "models"})
     if unknown:
-        raise ConfigError(f"{source}: unknown key {unknown[0]!r} (expected customers)")
+        raise ConfigError(f"{source}: unknown key {unknown[0]!r} (expected customers, models)")
+    models = seed.get("models")
+    if models is not None and not (
+        isinstance(models, list) and all(isinstance(m, str) for m in models)
+    ):
+        raise ConfigError(f"{source}: models must be a list of model names")
+    state = LiteLLMState(models)
     customers = seed.get("customers", [])
     if not isinstance(customers, list):
         raise ConfigError(f"{source}: customers must be a list")

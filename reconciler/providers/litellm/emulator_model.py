@@ -189,10 +189,12 @@ def wants_update(name: str, value: Any, sent: Iterable[str]) -> bool:
 class LiteLLMState:
     """A proxy's customers and budget rows, behind one lock."""
 
-    def __init__(self) -> None:
+    def __init__(self, proxy_models: Iterable[str] | None = None) -> None:
         self._lock = threading.RLock()
         self._customers: dict[str, dict[str, Any]] = {}
         self._budgets: dict[str, dict[str, Any]] = {}
+        # The model names the proxy's router serves; None: any default_model is accepted.
+        self.proxy_models = None if proxy_models is None else frozenset(proxy_models)
 
     # -- seeding -------------------------------------------------------------------------------
 
@@ -290,6 +292,14 @@ class LiteLLMState:
                     }
                 ]
             )
+        default_model = body.get("default_model")
+        served = self.proxy_models
+        if served is not None and default_model is not None and default_model not in served:
+            message = (
+                "Default Model not on proxy. Configure via `/model/new` or config.yaml. "
+                f"Default_model={default_model}, proxy_model_names={set(served)}"
+            )
+            raise ProxyError(422, str({"error": message}), "invalid_request_error")
         budget_fields = {k: body[k] for k in NEW_BUDGET_KEYS if k in body and body[k] is not None}
         duration = budget_fields.get("budget_duration")
         if duration is not None and duration_seconds(duration) is None:
