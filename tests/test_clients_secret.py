@@ -32,3 +32,48 @@ def test_secret_refuses_to_be_pickled_but_survives_copies() -> None:
         pickle.dumps(secret)
     assert copy.deepcopy({"key": secret})["key"] is secret
     assert copy.copy(secret) is secret
+
+
+KEY = "sk_live_SECRETKEY_abcdef0123/+x"
+
+
+@pytest.mark.parametrize(
+    "echo",
+    [
+        KEY.lower(),
+        KEY.upper(),
+        KEY.swapcase(),
+        "sk_live_SECRETKEY_abcdef0123%2F%2Bx",
+        "sk_live_secretkey_abcdef0123%2f%2bx",
+        "sk_live_SECRETKEY_abcdef0123%2F%2Bx".lower(),
+        "sk_live_SECRETKEY_abcdef0123\\/+x",
+    ],
+)
+def test_secret_masks_echoes_in_other_cases_and_escapes(echo: str) -> None:
+    """An echo of the key lower- or upper-cased, percent- or JSON-escaped is masked."""
+    assert Secret(KEY).redact(f"invalid key '{echo}'.") == "invalid key '***'."
+
+
+@pytest.mark.parametrize("prefix", ["", "B", "Be", "Bearer "])
+@pytest.mark.parametrize("suffix", ["", "x", "yz"])
+def test_secret_masks_the_key_inside_base64_text(prefix: str, suffix: str) -> None:
+    """base64 of a text holding the key (an echoed header) loses the key's part, any alignment."""
+    import base64
+
+    encoded = base64.b64encode(f"{prefix}{KEY}{suffix}".encode()).decode()
+    shown = Secret(KEY).redact(encoded)
+    assert "***" in shown
+    assert len(shown) < len(encoded) - 30
+
+
+def test_secret_masks_the_bytes_repr_of_a_key_with_a_newline() -> None:
+    """A key holding a newline is masked where an error shows it as escaped bytes."""
+    secret = Secret("sk_live_SECRETKEY_abcdef0123\n# comment")
+    text = "Illegal header value b'Bearer sk_live_SECRETKEY_abcdef0123\\n# comment'"
+    assert secret.redact(text) == "Illegal header value b'Bearer ***'"
+
+
+def test_secret_leaves_ordinary_text_alone() -> None:
+    """Masking is for the key's echoes only: other text is untouched."""
+    text = "customer acme-corp: period_budget must be >= 0 (request 0123456789abcdef)"
+    assert Secret(KEY).redact(text) == text

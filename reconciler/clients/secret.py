@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import html
+import json
+import re
 from typing import Final, final
+from urllib.parse import quote, quote_plus
 
 REDACTED: Final = "***"
+# Shorter keys (and shorter base64 fragments of a key) would mask ordinary words.
+_MIN_MASKED = 4
+_MIN_BASE64_FRAGMENT = 8
 
 
 @final
@@ -15,10 +23,11 @@ class Secret:
     ``Authorization`` header on an outgoing request.
     """
 
-    __slots__ = ("_value",)
+    __slots__ = ("_echoes", "_value")
 
     def __init__(self, value: str) -> None:
         self._value = value
+        self._echoes: re.Pattern[str] | None = None
 
     def __repr__(self) -> str:
         return f"Secret({REDACTED!r})"
@@ -44,12 +53,54 @@ class Secret:
         return self._value
 
     def redact(self, text: str) -> str:
-        """``text`` with every occurrence of the key replaced by ``***``.
+        """``text`` with every echo of the key replaced by ``***``.
 
         For text that came from elsewhere (an error body that echoes the request, say) and is
-        about to end up in a message or a log.
+        about to end up in a message or a log. A server may echo the key changed: in another
+        letter case, percent-, JSON- or HTML-escaped, or base64-encoded (an ``Authorization``
+        header logged as bytes); each of those is masked too, in any letter case.
         """
-        if len(self._value) < 4:
+        if len(self._value) < _MIN_MASKED:
             # A key this short would redact ordinary words; there is nothing real to hide.
             return text
-        return text.replace(self._value, REDACTED)
+        if self._echoes is None:
+            self._echoes = _echo_pattern(self._value)
+        return self._echoes.sub(REDACTED, text)
+
+
+def _echo_pattern(key: str) -> re.Pattern[str]:
+    """One case-insensitive pattern for the key and the encodings a server may echo it in."""
+    forms = {
+        key,
+        quote(key, safe=""),
+        quote_plus(key, safe=""),
+        json.dumps(key)[1:-1],
+        json.dumps(key, ensure_ascii=False)[1:-1],
+        json.dumps(key)[1:-1].replace("/", "\\/"),  # JSON encoders that escape slashes
+        html.escape(key),
+        repr(key.encode("utf-8"))[2:-1],
+    }
+    forms.update(_base64_fragments(key.encode("utf-8")))
+    # Longest first: a longer form must win over a shorter one that is a part of it.
+    ordered = sorted(forms, key=len, reverse=True)
+    return re.compile("|".join(re.escape(form) for form in ordered), re.IGNORECASE)
+
+
+def _base64_fragments(raw: bytes) -> set[str]:
+    """The part of ``base64(prefix + key + suffix)`` that depends only on the key.
+
+    Base64 encodes three bytes at a time, so the key's own characters inside a longer encoded
+    text (``base64("Bearer " + key)``) depend on where it starts: one fragment per alignment,
+    without the characters shared with the neighbouring bytes.
+    """
+    fragments = set()
+    for offset in range(3):
+        encoded = base64.b64encode(b"\0" * offset + raw).decode("ascii")
+        # Each character holds 6 bits: keep those made of the key's bits only.
+        start = -(-8 * offset // 6)
+        stop = 8 * (offset + len(raw)) // 6
+        fragment = encoded[start:stop]
+        if len(fragment) >= _MIN_BASE64_FRAGMENT:
+            fragments.add(fragment)
+            fragments.add(fragment.replace("+", "-").replace("/", "_"))
+    return fragments
