@@ -173,6 +173,7 @@ def _api_key(
 ) -> Secret:
     from_env = env.get(defaults.key_variable, "").strip()
     if from_env:
+        _check_key(from_env, defaults.key_variable)
         return Secret(from_env)
     key_file = configured.api_key_file
     if key_file is None:
@@ -188,9 +189,30 @@ def _api_key(
             f"cannot read the API key file {key_file} (providers.{name}.api_key_file): {reason}"
         ) from None
     key = text.strip()
+    where = f"the API key file {key_file} (providers.{name}.api_key_file)"
     if not key:
-        raise ConfigError(f"the API key file {key_file} (providers.{name}.api_key_file) is empty")
+        raise ConfigError(f"{where} is empty")
+    lines = len(key.splitlines())
+    if lines > 1:
+        # Never the content: one of these lines is the key.
+        raise ConfigError(
+            f"{where} has {lines} lines; it must hold only the key, on one line "
+            "(move comments out of the file)"
+        )
+    _check_key(key, where)
     return Secret(key)
+
+
+def _check_key(key: str, source: str) -> None:
+    """Refuse a key no ``Authorization`` header can carry, without showing any of it.
+
+    httpx would otherwise fail on every attempt with an error quoting the header, key included.
+    """
+    if not all(" " < character < "\x7f" for character in key):
+        raise ConfigError(
+            f"{source} contains spaces, control or non-ASCII characters; "
+            "an API key is one word of printable ASCII: check that the whole key was copied"
+        )
 
 
 class ProviderHandle:

@@ -171,3 +171,40 @@ def test_bad_emulator_seed_is_a_config_error(tmp_path: Path) -> None:
     cfg = config(tmp_path, "providers:\n  respan:\n    emulator:\n      seed: missing.json\n")
     with pytest.raises(ConfigError, match=r"missing\.json"):
         open_provider("respan", config=cfg, environ={})
+
+
+KEY_LINE = "sk_live_SECRETKEY_abcdef0123"
+
+
+@pytest.mark.parametrize(
+    ("content", "lines"),
+    [(f"{KEY_LINE}\n# rotated 2026-11\n", 2), (f"# respan\n{KEY_LINE}\n\nold-key\n", 4)],
+)
+def test_key_file_with_more_than_the_key_is_refused_without_showing_it(
+    tmp_path: Path, content: str, lines: int
+) -> None:
+    """A key file with a comment line is refused naming the file and its line count, not content."""
+    (tmp_path / "respan.key").write_text(content, encoding="utf-8")
+    cfg = config(tmp_path, "providers:\n  respan:\n    api_key_file: respan.key\n")
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings("respan", config=cfg, environ={})
+    message = str(caught.value)
+    assert "respan.key" in message
+    assert f"has {lines} lines" in message
+    assert not [secret for secret in (KEY_LINE, "rotated", "old-key") if secret in message]
+
+
+@pytest.mark.parametrize(
+    "key", [f"{KEY_LINE} x", f"{KEY_LINE}\tx", f"{KEY_LINE}é", f"{KEY_LINE}\x00"]
+)
+def test_key_that_no_header_can_carry_is_refused_without_showing_it(
+    tmp_path: Path, key: str
+) -> None:
+    """A key with spaces, control or non-ASCII characters is refused by name, from env or file."""
+    (tmp_path / "respan.key").write_text(key, encoding="utf-8")
+    cfg = config(tmp_path, "providers:\n  respan:\n    api_key_file: respan.key\n")
+    for environ, named in (({}, "respan.key"), ({"RESPAN_API_KEY": key}, "RESPAN_API_KEY")):
+        with pytest.raises(ConfigError) as caught:
+            resolve_settings("respan", config=cfg, environ=environ)
+        assert named in str(caught.value)
+        assert KEY_LINE not in str(caught.value)
