@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import inspect
 import json
+import socket
 import socketserver
 import threading
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,3 +148,63 @@ def raw_json_answer(status: int, body: Any) -> bytes:
         f"Content-Length: {len(content)}\r\nConnection: close\r\n\r\n"
     )
     return head.encode() + content
+
+
+@dataclass
+class RawServer:
+    """A loopback server answering with raw bytes: its URL and what it saw."""
+
+    url: str
+    connections: int = 0
+    requests: list[bytes] = field(default_factory=list)
+
+
+Responder = Callable[[socket.socket, threading.Event], None]
+
+
+@contextmanager
+def serve_raw(respond: Responder) -> Iterator[RawServer]:
+    """A server that reads each request's head, then lets ``respond`` write to the socket.
+
+    ``respond`` gets the connection and an event set when the server shuts down (a responder
+    that trickles waits on it instead of sleeping, so the test never waits for it).
+    """
+    stopping = threading.Event()
+    lock = threading.Lock()
+    server_state = RawServer(url="")
+
+    class Handler(socketserver.BaseRequestHandler):
+        def handle(self) -> None:
+            head = b""
+            while b"\r\n\r\n" not in head and len(head) < 65536:
+                chunk = self.request.recv(65536)
+                if not chunk:
+                    break
+                head += chunk
+            with lock:
+                server_state.connections += 1
+                server_state.requests.append(head)
+            # The client hanging up mid-answer is what hostile servers are for.
+            with suppress(OSError):
+                respond(self.request, stopping)
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, args=(0.01,), daemon=True)
+    thread.start()
+    server_state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield server_state
+    finally:
+        stopping.set()
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+def raw_answer(body: bytes, headers: dict[str, str] | None = None, status: int = 200) -> bytes:
+    """A complete HTTP/1.1 answer with ``body`` as is (already encoded) and a length."""
+    fields = {"Content-Type": "application/json", "Content-Length": str(len(body))}
+    fields.update(headers or {})
+    head = f"HTTP/1.1 {status} X\r\n" + "".join(f"{k}: {v}\r\n" for k, v in fields.items())
+    return head.encode() + b"Connection: close\r\n\r\n" + body

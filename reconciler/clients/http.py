@@ -9,11 +9,19 @@ attempts ``stamina`` waits with exponential backoff and jitter (or the server's
 httpx and HTTP-status failures are translated here, once, into ``reconciler.errors``. The API
 key lives in a ``Secret``: it is revealed only to build the ``Authorization`` header of one
 request, and redacted from any text an answer brings back.
+
+Against a hostile or broken server (see ``reconciler.clients.limits``): each attempt has a
+total deadline (``timeout``), an answer may bring at most ``max_response_bytes`` (after
+decompression too) and nest at most ``MAX_ANSWER_DEPTH`` levels. Proxies from the environment
+(``HTTPS_PROXY``, ``ALL_PROXY``, ``NO_PROXY``...) are used for remote APIs only: never for a
+loopback address, where the key would otherwise be handed to the proxy (in clear text over
+``http://``).
 """
 
 from __future__ import annotations
 
 import functools
+import ipaddress
 import json
 import logging
 import ssl
@@ -29,6 +37,15 @@ from urllib.parse import quote, urlsplit
 import httpx
 import stamina
 
+from reconciler.clients.limits import (
+    ACCEPTED_ENCODINGS,
+    AnswerTooLarge,
+    Deadline,
+    DeadlineExceeded,
+    UnreadableEncoding,
+    read_body,
+    too_deep,
+)
 from reconciler.clients.pacing import RequestPacer, Unpaced
 from reconciler.clients.retry import (
     RATE_LIMITED,
@@ -57,7 +74,24 @@ logging.getLogger("stamina").addHandler(logging.NullHandler())
 
 LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_PACE: Final = "default"
+MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
+"""The most one answer may bring, raw or decompressed (a full list page is a few MiB)."""
+MAX_ANSWER_DEPTH: Final = 64
+"""Deepest nesting of objects and lists accepted in an answer (as in manifests)."""
 _DETAIL_LIMIT = 300
+_PATH_SHOWN = 120  # longer request paths (a huge identifier) are cut in messages
+
+
+def is_loopback(host: str | None) -> bool:
+    """Whether ``host`` is this machine: ``localhost`` or a loopback IP address."""
+    if not host:
+        return False
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 def check_base_url(url: str) -> str:
@@ -152,6 +186,16 @@ class Answer:
             status=self.reply.status,
         )
 
+    def endless(self, why: str) -> ServerError:
+        """The error for a list that does not end where the API said it would."""
+        return ServerError(
+            f"{self.method} {self.path}: the API's list does not end ({why}); refusing an "
+            "incomplete list of customers (run again; if it persists, the API is misbehaving)",
+            method=self.method,
+            path=self.path,
+            status=self.reply.status,
+        )
+
     def object(self) -> dict[str, Any]:
         """The body as a JSON object; ``ServerError`` when it is not one."""
         if not isinstance(self.reply.body, Mapping):
@@ -212,6 +256,7 @@ class HttpTransport:
         max_concurrency: int = 8,
         timeout: float = 30.0,
         headers: Mapping[str, str] | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -221,16 +266,33 @@ class HttpTransport:
         self.retry = retry or RetryPolicy()
         self.max_concurrency = max_concurrency
         self.counter = RequestCounter()
+        # ``timeout`` bounds a whole attempt, from connecting to the answer's last byte.
+        self.timeout = timeout
+        self.max_response_bytes = max_response_bytes
         self._semaphore = threading.BoundedSemaphore(max_concurrency)
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(
-                max_connections=max_concurrency, max_keepalive_connections=max_concurrency
-            ),
-            headers={"Accept": "application/json", **(headers or {})},
-            follow_redirects=False,
-            verify=_tls_context(),
-        )
+        try:
+            self._client = httpx.Client(
+                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                # No connection is kept alive: each attempt opens its own, so that its
+                # deadline knows which socket to cut. At the providers' rate limits the extra
+                # handshake per request costs nothing that matters.
+                limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=0),
+                headers={
+                    "Accept": "application/json",
+                    "Accept-Encoding": ACCEPTED_ENCODINGS,
+                    **(headers or {}),
+                },
+                follow_redirects=False,
+                verify=_tls_context(),
+                trust_env=not is_loopback(urlsplit(self.base_url).hostname),
+            )
+        except (ImportError, ValueError) as exc:
+            # A proxy variable naming an unsupported scheme (socks5:// without socksio) or
+            # no URL at all: httpx reads them when the client is built.
+            raise ConfigError(
+                f"cannot use the proxy settings of the environment (HTTPS_PROXY, ALL_PROXY, "
+                f"HTTP_PROXY) for {self._host()}: {self.redact(str(exc))[:_DETAIL_LIMIT]}"
+            ) from None
 
     def __repr__(self) -> str:
         return f"HttpTransport(base_url={self.base_url!r}, api_key={self._key!r})"
@@ -303,14 +365,31 @@ class HttpTransport:
                     )
         except _RetryableAnswer as exc:
             raise self._error(method, path, exc.status, exc.body, attempt_number) from None
+        except DeadlineExceeded:
+            # Not retried: a server this slow is not going to answer the next attempt faster,
+            # and each attempt would hold a worker for the whole deadline again.
+            raise TransportError(
+                f"{method} {_shown(path)}: no complete answer from {self._host()} within "
+                f"{self.timeout:g} s; gave up (check the API's status, or the network)",
+                method=method,
+                path=path,
+            ) from None
         except httpx.TransportError as exc:
             raise TransportError(
-                f"{method} {path}: could not complete the request to {self._host()} "
-                f"({type(exc).__name__}: {self.redact(str(exc)) or 'no detail'})"
+                f"{method} {_shown(path)}: could not complete the request to {self._host()} "
+                f"({type(exc).__name__}: {self.redact(str(exc))[:_DETAIL_LIMIT] or 'no detail'})"
                 f"{_after(attempt_number)}",
                 method=method,
                 path=path,
             ) from exc
+        except httpx.InvalidURL as exc:
+            # httpx refuses URLs over 64 KiB: an identifier that long cannot be addressed.
+            raise InvalidRequestError(
+                f"{method} {_shown(path)}: the request cannot be sent ({exc}); "
+                "the identifier is too long to address through the API",
+                method=method,
+                path=path,
+            ) from None
         raise AssertionError("unreachable: stamina either returns or raises")  # pragma: no cover
 
     def _attempt(
@@ -331,29 +410,28 @@ class HttpTransport:
             self.counter.add(method)
             started = time.perf_counter()
             try:
-                response = self._client.request(
-                    method, self.base_url + path, params=params, content=content, headers=headers
+                status, response_headers, raw = self._exchange(
+                    method, path, params, content, headers
                 )
-            except httpx.TransportError as exc:
+            except (httpx.TransportError, DeadlineExceeded) as exc:
                 logger.debug(
                     "%s %s failed after %.0f ms: %s (attempt %d)",
                     method,
-                    path,
+                    _shown(path),
                     (time.perf_counter() - started) * 1000,
                     type(exc).__name__,
                     attempt_number,
                 )
                 raise
-        status = response.status_code
         logger.debug(
             "%s %s -> %d in %.0f ms (attempt %d)",
             method,
-            path,
+            _shown(path),
             status,
             (time.perf_counter() - started) * 1000,
             attempt_number,
         )
-        body = self._decode(response)
+        body = self._decode(method, path, status, raw)
         if 200 <= status < 300 or status in accept:
             if body is _NOT_JSON:
                 raise ServerError(
@@ -364,17 +442,89 @@ class HttpTransport:
                 )
             return Reply(status=status, body=body, attempts=attempt_number)
         if status == RATE_LIMITED or status >= 500:
-            headers_seen = {k.lower(): v for k, v in response.headers.items()}
-            raise _RetryableAnswer(status, body, retry_after_seconds(headers_seen, body))
+            raise _RetryableAnswer(status, body, retry_after_seconds(response_headers, body))
         raise self._error(method, path, status, body, attempt_number)
 
-    def _decode(self, response: httpx.Response) -> Any:
-        if not response.content:
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        content: bytes | None,
+        headers: Mapping[str, str],
+    ) -> tuple[int, dict[str, str], bytes]:
+        """Send one attempt and read its whole answer within the deadline and size bound.
+
+        ``(status, lower-cased headers, decoded body bytes)``.
+        """
+        deadline = Deadline(self.timeout)
+        request = self._client.build_request(
+            method,
+            self.base_url + path,
+            params=params,
+            content=content,
+            headers=headers,
+            extensions={"trace": deadline.trace},
+        )
+        deadline.start()
+        try:
+            response = self._client.send(request, stream=True)
+            try:
+                response_headers = {k.lower(): v for k, v in response.headers.items()}
+                raw = read_body(response_headers, response.iter_raw(), self.max_response_bytes)
+            finally:
+                response.close()
+        except httpx.TransportError:
+            if deadline.expired:
+                raise DeadlineExceeded from None
+            raise
+        except AnswerTooLarge:
+            raise self._refusal(
+                method,
+                path,
+                response.status_code,
+                f"the answer is larger than {self.max_response_bytes:,} bytes "
+                "(after decompression); refusing to read it",
+            ) from None
+        except UnreadableEncoding as exc:
+            raise self._refusal(method, path, response.status_code, str(exc)) from None
+        finally:
+            deadline.finish()
+        if deadline.expired:
+            # The socket was cut as the answer ended: a body read until the connection closed
+            # may be short, so it is not trusted.
+            raise DeadlineExceeded
+        return response.status_code, response_headers, raw
+
+    def _refusal(self, method: str, path: str, status: int, reason: str) -> ServerError:
+        return ServerError(
+            f"{method} {_shown(path)}: the API answered {status} but {reason}",
+            method=method,
+            path=path,
+            status=status,
+        )
+
+    def _decode(self, method: str, path: str, status: int, raw: bytes) -> Any:
+        if not raw:
             return None
         try:
-            return decode_json(response.content)
+            body = decode_json(raw)
+        except RecursionError:
+            body = None  # nested beyond what Python's parser can follow: refused just below
+            where: str | None = "the top level"
         except ValueError:
-            return _NOT_JSON if response.is_success else response.text
+            return _NOT_JSON if 200 <= status < 300 else raw.decode("utf-8", "replace")
+        else:
+            where = too_deep(body, MAX_ANSWER_DEPTH)
+        if where is not None:
+            raise self._refusal(
+                method,
+                path,
+                status,
+                f"its JSON nests more than {MAX_ANSWER_DEPTH} levels deep at {where}; "
+                "refusing it (ask the API's owner to flatten that value)",
+            )
+        return body
 
     def _error(self, method: str, path: str, status: int, body: Any, attempts: int) -> APIError:
         detail, errors = _detail_of(body)
@@ -383,7 +533,7 @@ class HttpTransport:
         error_type = _ERROR_BY_STATUS.get(status)
         if error_type is None:
             error_type = ServerError if status >= 500 else InvalidRequestError
-        message = f"{method} {path}: the API answered {status}"
+        message = f"{method} {_shown(path)}: the API answered {status}"
         if detail:
             message += f": {detail}"
         if errors:
@@ -423,6 +573,13 @@ _ERROR_BY_STATUS: Mapping[int, type[APIError]] = {
     422: InvalidRequestError,
     429: RateLimitedError,
 }
+
+
+def _shown(path: str) -> str:
+    """``path`` as messages show it: cut when an identifier in it is very long."""
+    if len(path) <= _PATH_SHOWN:
+        return path
+    return f"{path[: _PATH_SHOWN - 1]}… ({len(path):,} characters)"
 
 
 def _after(attempts: int) -> str:
@@ -492,4 +649,5 @@ __all__ = [
     "decode_json",
     "encode_json",
     "encode_path",
+    "is_loopback",
 ]

@@ -1,0 +1,227 @@
+"""Bounds on one answer: a total deadline per attempt and a cap on the bytes it may bring.
+
+httpx bounds each socket operation (connect, one read), not a whole response, and decodes
+``gzip``/``deflate`` without limit. A hostile or broken server could therefore hold a request
+for ever by trickling a byte at a time, or send a small compressed answer that inflates to
+gigabytes. Here:
+
+- ``Deadline`` is a watchdog for one attempt: when its time is up it shuts the attempt's
+  socket down (learnt from httpx's ``trace`` extension when the connection opens), which ends
+  any read in progress at once, whatever phase the answer is in;
+- ``read_body`` streams the raw body, decompresses it itself with a bound on the output of
+  every step, and stops as soon as more than ``limit`` bytes (raw or decoded) have arrived.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import zlib
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Final
+
+ACCEPTED_ENCODINGS: Final = "gzip, deflate"
+"""What requests ask for: the encodings ``read_body`` can inflate under a bound."""
+
+_GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
+# The trace events after which httpx's connection has a socket we can shut down. The TLS one
+# replaces the TCP one: wrapping the socket in TLS detaches the plain socket object.
+_CONNECTED_EVENTS: Final = frozenset(
+    {"connection.connect_tcp.complete", "connection.start_tls.complete"}
+)
+
+
+class DeadlineExceeded(Exception):
+    """The attempt's time ran out before its answer was complete."""
+
+
+class AnswerTooLarge(Exception):
+    """The answer brought more than the allowed number of bytes."""
+
+
+class UnreadableEncoding(Exception):
+    """The answer's ``Content-Encoding`` was not asked for, or its data is corrupt."""
+
+
+class Deadline:
+    """Cut one attempt's connection ``seconds`` after ``start()``.
+
+    Pass ``trace`` as the request's ``trace`` extension; call ``finish()`` when the attempt is
+    over (in a ``finally``). ``expired`` then says whether the watchdog fired. Each attempt
+    uses a fresh connection (the transport keeps none alive), so the socket learnt from the
+    trace is this attempt's own.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.expired = False
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self._finished = False
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+
+    def start(self) -> Deadline:
+        self._timer.start()
+        return self
+
+    def trace(self, event: str, info: Mapping[str, Any]) -> None:
+        """httpx's ``trace`` extension: remember the connection's socket when it opens."""
+        if event not in _CONNECTED_EVENTS:
+            return
+        stream = info.get("return_value")
+        found = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(found, socket.socket):
+            return
+        with self._lock:
+            self._socket = found
+            if self.expired:
+                _shut_down(found)
+
+    def finish(self) -> None:
+        with self._lock:
+            self._finished = True
+        self._timer.cancel()
+
+    def _expire(self) -> None:
+        with self._lock:
+            if self._finished:
+                return
+            self.expired = True
+            if self._socket is not None:
+                _shut_down(self._socket)
+
+
+def _shut_down(sock: socket.socket) -> None:
+    """End every read and write on ``sock`` now, from any thread.
+
+    ``shutdown`` (unlike ``close``) wakes a thread blocked in ``recv``. It goes through a
+    duplicate of the descriptor so that the TLS object wrapping ``sock`` is left alone; the
+    owner still closes the socket itself.
+    """
+    try:
+        descriptor = sock.fileno()
+        if descriptor < 0:
+            return
+        with socket.socket(fileno=os.dup(descriptor)) as duplicate:
+            duplicate.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass  # already closed or reset: nothing left to cut
+
+
+def read_body(headers: Mapping[str, str], raw_chunks: Iterable[bytes], limit: int) -> bytes:
+    """The decoded body from ``raw_chunks``; ``AnswerTooLarge`` beyond ``limit`` bytes.
+
+    Both what arrives and what it inflates to count against ``limit``: a compressed answer
+    is never inflated past ``limit + 1`` bytes.
+    """
+    inflate = _inflater(headers.get("content-encoding", ""), limit)
+    received = 0
+    body = bytearray()
+    for chunk in raw_chunks:
+        received += len(chunk)
+        if received > limit:
+            raise AnswerTooLarge(received)
+        for piece in inflate(chunk):
+            body += piece
+            if len(body) > limit:
+                raise AnswerTooLarge(len(body))
+    for piece in inflate(b""):
+        body += piece
+        if len(body) > limit:
+            raise AnswerTooLarge(len(body))
+    return bytes(body)
+
+
+Inflate = Callable[[bytes], Iterable[bytes]]
+
+
+def _inflater(content_encoding: str, limit: int) -> Inflate:
+    """A function from raw chunks to decoded pieces (``b""`` at the end flushes)."""
+    encoding = content_encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return lambda chunk: (chunk,) if chunk else ()
+    if encoding in ("gzip", "x-gzip"):
+        return _BoundedInflate(_GZIP_WBITS, limit)
+    if encoding == "deflate":
+        return _BoundedInflate(zlib.MAX_WBITS, limit, raw_fallback=True)
+    raise UnreadableEncoding(f"content encoding {encoding[:40]!r} was not asked for")
+
+
+class _BoundedInflate:
+    """zlib inflation that never produces more than ``limit + 1`` bytes in one step."""
+
+    def __init__(self, wbits: int, limit: int, *, raw_fallback: bool = False) -> None:
+        self._inflater = zlib.decompressobj(wbits)
+        self._limit = limit
+        # "deflate" should be zlib-wrapped, but servers often send raw deflate (as browsers
+        # and httpx tolerate): switch to raw if the very first bytes are not a zlib header.
+        self._raw_fallback = raw_fallback
+        self._started = False
+
+    def __call__(self, chunk: bytes) -> Iterable[bytes]:
+        try:
+            if not chunk:
+                return [self._inflater.flush()] if self._started else []
+            if not self._started and self._raw_fallback:
+                try:
+                    return self._drain(chunk)
+                except zlib.error:
+                    self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+            return self._drain(chunk)
+        except zlib.error as exc:
+            raise UnreadableEncoding(f"the compressed answer is corrupt ({exc})") from None
+
+    def _drain(self, chunk: bytes) -> list[bytes]:
+        pieces = [self._inflater.decompress(chunk, self._limit + 1)]
+        self._started = True
+        while self._inflater.unconsumed_tail:
+            if sum(map(len, pieces)) > self._limit:
+                break  # the caller refuses the answer; inflating more would only cost memory
+            pieces.append(
+                self._inflater.decompress(self._inflater.unconsumed_tail, self._limit + 1)
+            )
+        return pieces
+
+
+_NAMES: Final = ("customer_identifier", "id", "customer_id")
+_NAME_SHOWN: Final = 60
+
+
+def too_deep(value: Any, limit: int) -> str | None:
+    """Where decoded JSON ``value`` nests deeper than ``limit``, or ``None`` when it does not.
+
+    The place is a JSON path (``results[3].metadata``) naming the customer it is in when an
+    enclosing object has an identifier (cut to a readable length): a whole list page is
+    refused, and the message says which customer to look at.
+    """
+    stack: list[tuple[Any, int, str, str | None]] = [(value, 0, "", None)]
+    while stack:
+        node, depth, path, owner = stack.pop()
+        if isinstance(node, dict):
+            children: Iterable[tuple[str, Any]] = (
+                (f"{path}.{key}" if path else str(key), child) for key, child in node.items()
+            )
+            owner = owner or _identifier(node)
+        elif isinstance(node, list):
+            children = ((f"{path}[{index}]", child) for index, child in enumerate(node))
+        else:
+            continue
+        if depth >= limit:
+            where = _shorten(path) or "the top level"
+            return f"{where} (customer {owner})" if owner else where
+        stack.extend((child, depth + 1, child_path, owner) for child_path, child in children)
+    return None
+
+
+def _identifier(node: Mapping[str, Any]) -> str | None:
+    for name in _NAMES:
+        identifier = node.get(name)
+        if isinstance(identifier, str) and identifier:
+            return repr(_shorten(identifier))
+    return None
+
+
+def _shorten(text: str) -> str:
+    return text if len(text) <= _NAME_SHOWN else text[: _NAME_SHOWN - 1] + "…"
