@@ -137,13 +137,35 @@ def test_offset_pager_ignores_has_more_on_a_short_page() -> None:
     assert [body_of(seen) for seen in app.seen] == [{"offset": 0, "limit": PAGE_SIZE}]
 
 
-def test_offset_pager_stops_when_a_full_page_adds_nothing_new() -> None:
-    """A server ignoring offset (the same full page again) ends the listing without repeats."""
+def test_offset_pager_refuses_a_full_page_that_adds_nothing_new() -> None:
+    """A server ignoring offset (the same full page again) is an error, not a short list."""
     page = {"list": [{"id": f"x{i}"} for i in range(PAGE_SIZE)], "has_more": True}
     app = ScriptedApp(script(Answer(200, page)))
-    with serve(app) as url, AutumnClient(url, Secret(AUTUMN_TEST_KEY), retry=ONCE) as client:
-        assert len(client.list_customers()) == PAGE_SIZE
+    with (
+        serve(app) as url,
+        AutumnClient(url, Secret(AUTUMN_TEST_KEY), retry=ONCE) as client,
+        pytest.raises(ServerError, match="page 2 repeats only customers already listed"),
+    ):
+        client.list_customers()
     assert [body_of(seen)["offset"] for seen in app.seen] == [0, PAGE_SIZE]
+
+
+def test_cursor_pager_refuses_a_repeated_cursor() -> None:
+    """A cursor that comes back (new items each time) ends in an error, not an endless walk."""
+    served = [0]
+
+    def looping(seen: Seen) -> Answer:
+        served[0] += 1
+        return Answer(200, {"list": [{"id": f"n{served[0]}"}], "next_cursor": "same"})
+
+    app = ScriptedApp(looping)
+    with (
+        serve(app) as url,
+        AutumnClient(url, Secret(AUTUMN_TEST_KEY), api_version="2.3.0", retry=ONCE) as client,
+        pytest.raises(ServerError, match="repeats a cursor"),
+    ):
+        client.list_customers()
+    assert len(app.seen) == 2
 
 
 def test_cursor_version_pages_by_cursor(

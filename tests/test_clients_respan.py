@@ -21,7 +21,7 @@ from conftest import RESPAN_TEST_KEY
 from scripted_http import Answer, ScriptedApp, Seen, script, serve
 
 from reconciler.clients.http import HttpTransport
-from reconciler.clients.respan import RespanClient
+from reconciler.clients.respan import MAX_PAGES_WITHOUT_COUNT, RespanClient
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.emulator import RespanState, RunningEmulator
@@ -116,29 +116,55 @@ def repeating_pages(seen: Seen) -> Answer:
     return Answer(200, page)
 
 
-def test_list_stops_when_a_page_adds_nothing_new() -> None:
-    """A server repeating a page ends the listing: no duplicates, no endless loop."""
+def test_list_refuses_a_page_that_adds_nothing_new() -> None:
+    """A server repeating a page while saying there is more is an error, not a short list."""
     app = ScriptedApp(repeating_pages)
-    with serve(app) as url, RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client:
-        assert client.list_customers("prod") == [
-            {"customer_identifier": "a", "environment": "prod"}
-        ]
+    with (
+        serve(app) as url,
+        RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client,
+        pytest.raises(ServerError, match="page 2 repeats only customers already listed"),
+    ):
+        client.list_customers("prod")
     assert len(app.seen) == 2
 
 
-def test_list_never_asks_for_more_pages_than_the_count_allows() -> None:
-    """A server inventing new items forever is asked at most ceil(count/1000) + 2 pages."""
+def inventing(count: object) -> tuple[ScriptedApp, list[int]]:
+    """A server inventing new customers on every page, always with a next link."""
     served = [0]
 
     def endless(seen: Seen) -> Answer:
         served[0] += 1
         items = [{"customer_identifier": f"p{served[0]}-{i}"} for i in range(3)]
-        return Answer(200, {"count": 1500, "next": "more", "results": items})
+        return Answer(200, {"count": count, "next": "more", "results": items})
 
-    app = ScriptedApp(endless)
-    with serve(app) as url, RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client:
-        assert len(client.list_customers("prod")) == 12
+    return ScriptedApp(endless), served
+
+
+def test_list_never_asks_for_more_pages_than_the_count_allows() -> None:
+    """A server inventing new items forever is refused after ceil(count/1000) + 2 pages."""
+    app, _ = inventing(1500)
+    with (
+        serve(app) as url,
+        RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client,
+        pytest.raises(ServerError, match=r"list does not end .* after 4 pages"),
+    ):
+        client.list_customers("prod")
     assert len(app.seen) == 4
+
+
+@pytest.mark.parametrize("count", ["many", None, -1, True, 1.5])
+def test_endless_list_without_a_usable_count_is_refused_after_a_bounded_number_of_pages(
+    count: object,
+) -> None:
+    """A non-numeric count with an endless next stops with an error after a hard cap of pages."""
+    app, _ = inventing(count)
+    with (
+        serve(app) as url,
+        RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client,
+        pytest.raises(ServerError, match="refusing an incomplete list"),
+    ):
+        client.list_customers("prod")
+    assert len(app.seen) == MAX_PAGES_WITHOUT_COUNT
 
 
 def test_list_stops_on_an_empty_page_even_with_a_next_link() -> None:

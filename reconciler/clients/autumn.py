@@ -46,8 +46,8 @@ OFFSET_VERSIONS: Final = frozenset({"2.2.0"})
 CURSOR_VERSIONS: Final = frozenset({"2.3.0"})
 SUPPORTED_VERSIONS: Final = OFFSET_VERSIONS | CURSOR_VERSIONS
 PAGE_SIZE: Final = 1000  # 2.2.0's maximum (2.3.0 allows 5000; one size keeps pages alike)
-# A pager also stops on a page that adds nothing new; this bounds a server inventing items.
-MAX_PAGES: Final = 10_000
+# Past this many pages (a million customers) a server still saying "more" is refused.
+MAX_PAGES: Final = 1_000
 
 KEY_PREFIXES: Final[Mapping[str, str]] = {"am_sk_test_": "sandbox", "am_sk_live_": "live"}
 # Documented per-organization limits: customers.list 5/s (2.2.0), update and delete 25/s.
@@ -236,21 +236,24 @@ class AutumnClient(ApiClient):
     def _offset_pages(self, filters: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         seen: set[str] = set()
         offset = 0
-        for _ in range(MAX_PAGES):
-            _, items = self._list_page({**filters, "offset": offset, "limit": PAGE_SIZE})
+        for page in range(1, MAX_PAGES + 1):
+            answer, items = self._list_page({**filters, "offset": offset, "limit": PAGE_SIZE})
             fresh = _fresh(items, seen)
             if fresh:
                 yield fresh
             # ``has_more`` is ``len(list) == limit`` on the server: a short page is the last.
-            if len(items) < PAGE_SIZE or not fresh:
+            if len(items) < PAGE_SIZE:
                 return
+            if not fresh:
+                raise answer.endless(f"page {page} repeats only customers already listed")
             offset += len(items)
-        logger.debug("stopped paging customers.list after %d pages", MAX_PAGES)
+        raise answer.endless(f"it still sends full pages after {MAX_PAGES} pages")
 
     def _cursor_pages(self, filters: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
         seen: set[str] = set()
+        cursors: set[str] = set()
         cursor: str | None = None
-        for _ in range(MAX_PAGES):
+        for page in range(1, MAX_PAGES + 1):
             body = {**filters, "limit": PAGE_SIZE}
             if cursor:
                 body["start_cursor"] = cursor
@@ -259,10 +262,13 @@ class AutumnClient(ApiClient):
             if fresh:
                 yield fresh
             next_cursor = answer.reply.body.get("next_cursor")
-            if not items or not fresh or not isinstance(next_cursor, str) or not next_cursor:
+            if not items or not isinstance(next_cursor, str) or not next_cursor:
                 return
+            if not fresh or next_cursor in cursors:
+                raise answer.endless(f"page {page} repeats a cursor or only listed customers")
+            cursors.add(next_cursor)
             cursor = next_cursor
-        logger.debug("stopped paging customers.list after %d pages", MAX_PAGES)
+        raise answer.endless(f"it still names a next cursor after {MAX_PAGES} pages")
 
 
 def _fresh(items: list[dict[str, Any]], seen: set[str]) -> list[dict[str, Any]]:

@@ -35,9 +35,9 @@ logger = logging.getLogger("reconciler.http")
 PAGE_SIZE: Final = 1000  # the API's maximum
 # The users API's documented limit: 60 requests per minute per organization.
 DEFAULT_RATE_LIMIT: Final = (60, 60.0)
-# Without a usable ``count`` a pager still stops on an empty page, a null ``next`` or a page
-# that adds nothing new; this bounds even a server that invents new items forever.
-MAX_PAGES_WITHOUT_COUNT: Final = 10_000
+# Without a usable ``count`` a pager still stops on an empty page or a null ``next``; past this
+# many pages (a hundred thousand customers) a server still saying "more" is refused.
+MAX_PAGES_WITHOUT_COUNT: Final = 100
 # List pages in flight at once after the first (which tells how many there are).
 PAGE_PREFETCH: Final = 8
 
@@ -246,9 +246,12 @@ def _pages(
 ) -> Iterator[list[dict[str, Any]]]:
     """Walk ``page=1, 2, ...`` of a ``{"count", "next", "results"}`` list endpoint.
 
-    Stops at an empty page, a null ``next``, or a page that adds no item not seen before (a
-    server repeating itself); never asks for more than ``ceil(count / PAGE_SIZE) + 2`` pages.
-    Yields only items not seen on an earlier page, in page order.
+    Stops at an empty page or a null ``next``. A server that goes on past that is refused
+    with a ``ServerError`` rather than read for ever or cut short in silence: a page that adds
+    no item not seen before while ``next`` says there is more (a server repeating itself), or
+    more pages than ``ceil(count / PAGE_SIZE) + 2`` (``MAX_PAGES_WITHOUT_COUNT`` when
+    ``count`` is missing or not a number). Yields only items not seen on an earlier page, in
+    page order.
 
     Page 1 tells how many pages there are; with ``prefetch > 1``, after each full page up to
     that many of the following pages, but never one past ``ceil(count / PAGE_SIZE)``, are in
@@ -282,18 +285,20 @@ def _pages(
                         fresh.append(item)
                 if fresh:
                     yield fresh
-                if not answer["results"] or not answer.get("next") or not fresh:
+                if not answer["results"] or not answer.get("next"):
                     return
+                if not fresh:
+                    raise reply.endless(f"page {page} repeats only customers already listed")
                 page += 1
                 if len(answer["results"]) != PAGE_SIZE:
                     continue  # a short page from a server that says there is more: go slowly
                 for later in range(page, min(page + prefetch - 1, expected_pages + 1)):
                     if later not in ahead:
                         ahead[later] = pool.submit(fetch, later)
+            raise reply.endless(f"it still says there is more after {max_pages} pages")
         finally:
             for future in ahead.values():
                 future.cancel()
-    logger.debug("stopped paging after %d pages, the most the count allows", max_pages)
 
 
 def _addressable(endpoint: Endpoint, *identifiers: str) -> str:
