@@ -29,13 +29,13 @@ def messages(text: str | bytes) -> list[tuple[int, int, str]]:
 def test_scalars_become_json_like_values() -> None:
     """Only null/bool/int/float scalars become non-strings; everything else stays text."""
     value = parsed_value(
-        "a: ~\nb: true\nc: 0x1F\nd: 1_000\ne: 19.99\nf: '250'\ng: 2026-11-01\n"
+        "a: ~\nb: true\nc: -7\nd: 1000\ne: 19.99\nf: '250'\ng: 2026-11-01\n"
         "h: 2026-11-01T00:00:00Z\ni: =\nj: !!str 12\nk: 1e3\n"
     )
     assert value == {
         "a": None,
         "b": True,
-        "c": 31,
+        "c": -7,
         "d": 1000,
         "e": 19.99,
         "f": "250",
@@ -45,6 +45,68 @@ def test_scalars_become_json_like_values() -> None:
         "j": "12",
         "k": "1e3",
     }
+
+
+@pytest.mark.parametrize(
+    ("text", "form", "hint"),
+    [
+        ("1:30", "a sexagesimal (base 60) number that YAML 1.1 reads as 90", "number (90)"),
+        ("0700", "an octal number (leading zero) that YAML 1.1 reads as 448", "leading zeros"),
+        ("-0700", "an octal number (leading zero) that YAML 1.1 reads as -448", "leading zeros"),
+        ("00", "an octal number (leading zero)", "leading zeros"),
+        ("0x1F", "a hexadecimal number that YAML 1.1 reads as 31", "number (31)"),
+        ("0b101", "a binary number that YAML 1.1 reads as 5", "number (5)"),
+        ("1_000", "a number with '_' separators that YAML 1.1 reads as 1000", "number (1000)"),
+        ("1_000.5", "a number with '_' separators that YAML 1.1 reads as 1000.5", "(1000.5)"),
+        ("1:30.5", "a sexagesimal (base 60) number that YAML 1.1 reads as 90.5", "(90.5)"),
+    ],
+)
+def test_yaml11_only_number_forms_are_refused_with_their_position(
+    text: str, form: str, hint: str
+) -> None:
+    """Number forms only YAML 1.1 reads as numbers are errors at file:line:column: quote it."""
+    result = parse_yaml(f"customers:\n  - period_budget: {text}\n".encode(), "m.yaml")
+    (problem,) = result.problems
+    assert (problem.path, problem.line, problem.column) == ("m.yaml", 2, 20)
+    assert problem.severity == "error"
+    assert problem.message.startswith(f"'{text}' is {form}")
+    assert problem.hint.startswith(f'quote it ("{text}") if it is text, or write ')
+    assert hint in problem.hint
+    assert result.documents[0].value == {"customers": [{"period_budget": None}]}
+
+
+def test_quoted_yaml11_number_forms_stay_text() -> None:
+    """Quoting a YAML 1.1 number form makes it the text it looks like."""
+    assert parsed_value("a: '1:30'\nb: \"0700\"\nc: '0x1F'\n") == {
+        "a": "1:30",
+        "b": "0700",
+        "c": "0x1F",
+    }
+
+
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [
+        ("250", 250),
+        ("-0", 0),
+        ("+5", 5),
+        ("0", 0),
+        ("250.50", 250.5),
+        ("007.5", 7.5),
+        (".5", 0.5),
+        ("1.", 1.0),
+        ("1.5e+3", 1500.0),
+        ("-2.5E-2", -0.025),
+    ],
+)
+def test_numbers_both_yaml_versions_agree_on_stay_accepted(text: str, value: object) -> None:
+    """Plain integers, decimals and exponent forms valid in YAML 1.2 are read as numbers."""
+    assert parsed_value(f"a: {text}\n") == {"a": value}
+
+
+def test_integer_too_long_to_read_is_a_problem_not_a_crash() -> None:
+    """An integer beyond Python's digit limit for reading is a positioned error."""
+    assert messages(f"a: {'1' * 5000}\n") == [(1, 4, "a number with 5,000 digits is too long")]
 
 
 def test_keys_are_the_text_as_written() -> None:

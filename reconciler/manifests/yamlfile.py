@@ -8,6 +8,10 @@ from that tree, so that:
 - YAML timestamps stay the original strings (no implicit ``datetime``), and only
   null/bool/int/float scalars become non-strings;
 - NaN and infinities are errors (money must be finite);
+- numbers in forms only YAML 1.1 knows (``1:30`` sexagesimal, ``0700`` octal, ``0x1F``,
+  ``0b101``, ``1_000``) are errors asking to quote them or write the plain decimal: YAML 1.1
+  tools read ``1:30`` as 90 and ``0700`` as 448, YAML 1.2 ones as text or 700, and a budget
+  must not depend on which tool reads the file;
 - only plain data is accepted: any other tag (``!!python/object``, ``!!binary``, ``!custom``) is
   an error, never constructed;
 - input size, nesting depth and alias expansion are bounded, so a hostile file ("billion
@@ -59,8 +63,15 @@ _MAP = _TAG + "map"
 _SEQ = _TAG + "seq"
 _MERGE = _TAG + "merge"
 _BOOLEANS = {"true": True, "false": False, "yes": True, "no": False, "on": True, "off": False}
-# Reused for the rare int/float spellings (0x1F, 1_000, 1:30, .5) that int()/float() reject.
+# What YAML 1.1 would make of a refused number form, to show it in the message.
 _PYYAML = SafeConstructor()
+# The number forms YAML 1.1 and YAML 1.2 (core schema) agree on: plain decimal integers and
+# decimals with an optional exponent. Anything else the YAML 1.1 resolver tags as a number
+# (sexagesimal, octal, hex, binary, digit separators) is refused.
+_PLAIN_INT = re.compile(r"[-+]?(?:0|[1-9][0-9]*)")
+_PLAIN_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_NON_FINITE = re.compile(r"[-+]?\.(?:inf|nan)", re.IGNORECASE)
+_SHOWN_NUMBER = 40
 
 # PyYAML's implicit resolvers (YAML 1.1 null/bool/int/float/timestamp/merge), by first character.
 _IMPLICIT: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
@@ -308,15 +319,26 @@ class _Builder:
         if tag == _TAG + "null":
             return None
         if tag == _TAG + "int":
+            if not _PLAIN_INT.fullmatch(text):
+                self.fail(node, *_yaml11_number_problem(node))
+                return None
             try:
                 return int(text)
-            except ValueError:
-                return _PYYAML.construct_yaml_int(node)
+            except ValueError:  # beyond Python's 4,300-digit limit for reading integers
+                self.fail(
+                    node,
+                    f"a number with {len(text):,} digits is too long",
+                    "amounts must be ordinary numbers such as 250 or 19.99",
+                )
+                return None
         if tag == _TAG + "float":
-            try:
+            if _NON_FINITE.fullmatch(text):
+                number = math.nan
+            elif _PLAIN_FLOAT.fullmatch(text):
                 number = float(text)
-            except ValueError:
-                number = _PYYAML.construct_yaml_float(node)
+            else:
+                self.fail(node, *_yaml11_number_problem(node))
+                return None
             if not math.isfinite(number):
                 self.fail(
                     node,
@@ -390,6 +412,43 @@ def _first_key_line(node: MappingNode, key: str) -> int:
         if isinstance(key_node, ScalarNode) and key_node.value == key:
             return position(key_node)[0]
     return position(node)[0]  # pragma: no cover - the key was seen in this mapping
+
+
+def _yaml11_number_problem(node: ScalarNode) -> tuple[str, str]:
+    """The message and hint for a number written in a form only YAML 1.1 reads as one."""
+    text = node.value
+    lowered = text.lower().lstrip("+-")
+    decimal_hint = "write the plain decimal number"
+    if ":" in text:
+        form = "a sexagesimal (base 60) number"
+    elif lowered.startswith("0x"):
+        form = "a hexadecimal number"
+    elif lowered.startswith("0b"):
+        form = "a binary number"
+    elif "_" in text:
+        form = "a number with '_' separators"
+    else:
+        form = "an octal number (leading zero)"
+        decimal_hint = "write the number without leading zeros"
+    shown = text if len(text) <= _SHOWN_NUMBER else text[: _SHOWN_NUMBER - 1] + "…"
+    value = _yaml11_value(node) if len(text) <= _SHOWN_NUMBER else None
+    read_as = f" that YAML 1.1 reads as {value}" if value is not None else ""
+    if value is not None and "without leading zeros" not in decimal_hint:
+        decimal_hint += f" ({value})"
+    return (
+        f"'{shown}' is {form}{read_as}; other YAML readers take it as text or another number",
+        f'quote it ("{shown}") if it is text, or {decimal_hint}',
+    )
+
+
+def _yaml11_value(node: ScalarNode) -> str | None:
+    try:
+        if node.tag == _TAG + "int":
+            return str(_PYYAML.construct_yaml_int(node))
+        number = _PYYAML.construct_yaml_float(node)
+    except (ValueError, ArithmeticError):
+        return None
+    return f"{number:g}" if math.isfinite(number) else None
 
 
 def _tag_problem(tag: str) -> tuple[str, str]:
