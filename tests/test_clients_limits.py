@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 import socket
 import threading
@@ -17,7 +18,7 @@ from reconciler.clients.http import MAX_ANSWER_DEPTH, HttpTransport, encode_path
 from reconciler.clients.limits import AnswerTooLarge, read_body, too_deep
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.errors import InvalidRequestError, ServerError, TransportError
+from reconciler.errors import ConfigError, InvalidRequestError, ServerError, TransportError
 
 KEY = "sk_test_SUPERSECRET_0123456789"
 FAST = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
@@ -312,3 +313,15 @@ def test_proxies_are_still_used_for_remote_apis(proxy: RawServer) -> None:
 def test_is_loopback(host: str | None, loopback: bool) -> None:
     """Loopback means this machine: localhost, 127.0.0.0/8 and ::1."""
     assert is_loopback(host) is loopback
+
+
+def test_proxy_variable_that_cannot_be_used_is_a_config_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A socks5:// proxy without its optional package is a ConfigError, not a traceback."""
+    if importlib.util.find_spec("socksio") is not None:
+        pytest.skip("socksio is installed: socks proxies are usable")
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+    with pytest.raises(ConfigError, match="cannot use the proxy settings of the environment"):
+        HttpTransport("https://api.example.com", Secret(KEY))
+    HttpTransport("http://127.0.0.1:9", Secret(KEY)).close()  # loopback ignores proxies
