@@ -9,15 +9,18 @@ import socket
 import threading
 import tracemalloc
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
+from cli_helpers import point_at, run_cli
 from scripted_http import Answer, RawServer, Responder, ScriptedApp, script, serve, serve_raw
 
 from reconciler.clients.http import MAX_ANSWER_DEPTH, HttpTransport, encode_path, is_loopback
 from reconciler.clients.limits import AnswerTooLarge, read_body, too_deep
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
+from reconciler.emulator import RespanState, RunningEmulator
 from reconciler.errors import ConfigError, InvalidRequestError, ServerError, TransportError
 
 KEY = "sk_test_SUPERSECRET_0123456789"
@@ -325,3 +328,24 @@ def test_proxy_variable_that_cannot_be_used_is_a_config_error(
     with pytest.raises(ConfigError, match="cannot use the proxy settings of the environment"):
         HttpTransport("https://api.example.com", Secret(KEY))
     HttpTransport("http://127.0.0.1:9", Secret(KEY)).close()  # loopback ignores proxies
+
+
+def test_plan_against_live_metadata_500_levels_deep_is_a_clean_error(
+    workdir: Path,
+    respan_emulator: Callable[..., RunningEmulator[RespanState]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Live metadata 500 levels deep: plan exits 1 naming the customer, without a traceback."""
+    seed = {"customers": [{"customer_identifier": "acme", "metadata": nested(500)}]}
+    point_at(monkeypatch, respan_emulator(seed=seed))
+    (workdir / "c.yaml").write_text(
+        "provider: respan\nenvironment: prod\ncustomers:\n"
+        "  - customer_identifier: acme\n    metadata: {tier: gold}\n",
+        encoding="utf-8",
+    )
+    run = run_cli(capsys, "plan", "c.yaml", "--rate-limit", "10000/s")
+    assert run.code == 1
+    assert "Traceback" not in run.err
+    assert f"nests more than {MAX_ANSWER_DEPTH} levels deep" in run.err
+    assert "(customer 'acme')" in run.err

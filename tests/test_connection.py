@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from cli_helpers import run_cli
 
 from reconciler.clients.respan import RespanClient
 from reconciler.clients.retry import RetryPolicy
@@ -208,3 +209,23 @@ def test_key_that_no_header_can_carry_is_refused_without_showing_it(
             resolve_settings("respan", config=cfg, environ=environ)
         assert named in str(caught.value)
         assert KEY_LINE not in str(caught.value)
+
+
+def test_plan_with_a_commented_key_file_names_the_file_not_the_key(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """reconciler plan refuses a two-line key file with one message and no key in any output."""
+    (workdir / "respan.key").write_text(f"{KEY_LINE}\n# rotated 2026-11\n", encoding="utf-8")
+    (workdir / "reconciler.yaml").write_text(
+        "providers:\n  respan:\n    api_key_file: respan.key\n    base_url: http://127.0.0.1:9\n",
+        encoding="utf-8",
+    )
+    (workdir / "c.yaml").write_text(
+        "customers:\n  - customer_identifier: acme\n    period_budget: 5\n", encoding="utf-8"
+    )
+    run = run_cli(capsys, "plan", "c.yaml")
+    assert run.code == 1
+    assert "respan.key" in run.err
+    assert "has 2 lines" in run.err
+    assert KEY_LINE not in run.out + run.err
+    assert run.err.count("\n") == 1
