@@ -163,8 +163,10 @@ Responder = Callable[[socket.socket, threading.Event], None]
 
 
 @contextmanager
-def serve_raw(respond: Responder) -> Iterator[RawServer]:
+def serve_raw(respond: Responder, *, http: bool = True) -> Iterator[RawServer]:
     """A server that reads each request's head, then lets ``respond`` write to the socket.
+
+    With ``http=False`` it reads only what first arrives (a TLS client hello, say).
 
     ``respond`` gets the connection and an event set when the server shuts down (a responder
     that trickles waits on it instead of sleeping, so the test never waits for it).
@@ -176,7 +178,7 @@ def serve_raw(respond: Responder) -> Iterator[RawServer]:
     class Handler(socketserver.BaseRequestHandler):
         def handle(self) -> None:
             head = b""
-            while b"\r\n\r\n" not in head and len(head) < 65536:
+            while not head or (http and b"\r\n\r\n" not in head and len(head) < 65536):
                 chunk = self.request.recv(65536)
                 if not chunk:
                     break

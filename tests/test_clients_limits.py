@@ -192,6 +192,21 @@ def test_trickling_server_cannot_hold_a_request_past_its_deadline(phase: str) ->
     assert server.connections == 1  # a deadline is not retried
 
 
+def test_trickled_tls_handshake_is_cut_at_the_deadline() -> None:
+    """A server trickling its TLS handshake a byte at a time is cut at the attempt's deadline."""
+    sent = [0]
+    # A TLS handshake record announcing 16 KiB, then its bytes one at a time.
+    record = b"\x16\x03\x03\x40\x00" + bytes(16384)
+    with (
+        serve_raw(trickling(record, sent), http=False) as server,
+        transport(server.url.replace("http://", "https://"), timeout=0.5) as client,
+        pytest.raises(TransportError, match=r"no complete answer .* within 0\.5 s"),
+    ):
+        client.request("GET", "/x/", idempotent=True)
+    assert sent[0] < len(record)
+    assert server.connections == 1
+
+
 # -- depth and size of what is in an answer ------------------------------------------------
 
 

@@ -6,8 +6,8 @@ for ever by trickling a byte at a time, or send a small compressed answer that i
 gigabytes. Here:
 
 - ``Deadline`` is a watchdog for one attempt: when its time is up it shuts the attempt's
-  socket down (learnt from httpx's ``trace`` extension when the connection opens), which ends
-  any read in progress at once, whatever phase the answer is in;
+  connection down (learnt from httpx's ``trace`` extension when the connection opens), which
+  ends any read in progress at once, whatever phase it is in: TLS handshake, headers or body;
 - ``read_body`` streams the raw body, decompresses it itself with a bound on the output of
   every step, and stops as soon as more than ``limit`` bytes (raw or decoded) have arrived.
 """
@@ -25,11 +25,8 @@ ACCEPTED_ENCODINGS: Final = "gzip, deflate"
 """What requests ask for: the encodings ``read_body`` can inflate under a bound."""
 
 _GZIP_WBITS: Final = 16 + zlib.MAX_WBITS
-# The trace events after which httpx's connection has a socket we can shut down. The TLS one
-# replaces the TCP one: wrapping the socket in TLS detaches the plain socket object.
-_CONNECTED_EVENTS: Final = frozenset(
-    {"connection.connect_tcp.complete", "connection.start_tls.complete"}
-)
+# The trace event after which httpx's new connection has a socket.
+_CONNECTED: Final = "connection.connect_tcp.complete"
 
 
 class DeadlineExceeded(Exception):
@@ -44,20 +41,49 @@ class UnreadableEncoding(Exception):
     """The answer's ``Content-Encoding`` was not asked for, or its data is corrupt."""
 
 
+class _Connection:
+    """One TCP connection, by descriptor and by its two addresses.
+
+    The descriptor stays the same when TLS wraps the socket (the plain socket object is then
+    detached, hence the number rather than the object); the addresses make sure a descriptor
+    number reused by another connection after this one closed is never cut.
+    """
+
+    __slots__ = ("_addresses", "_descriptor")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._descriptor = sock.fileno()
+        self._addresses = (sock.getsockname(), sock.getpeername())
+
+    def cut(self) -> None:
+        """End every read and write on the connection now, from any thread.
+
+        ``shutdown`` (unlike ``close``) wakes a thread blocked in ``recv``. It goes through a
+        duplicate of the descriptor, so the TLS object and httpx's socket are left alone; their
+        owner still closes them.
+        """
+        try:
+            with socket.socket(fileno=os.dup(self._descriptor)) as duplicate:
+                if (duplicate.getsockname(), duplicate.getpeername()) == self._addresses:
+                    duplicate.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed, reset, or the number now names something else
+
+
 class Deadline:
     """Cut one attempt's connection ``seconds`` after ``start()``.
 
     Pass ``trace`` as the request's ``trace`` extension; call ``finish()`` when the attempt is
     over (in a ``finally``). ``expired`` then says whether the watchdog fired. Each attempt
-    uses a fresh connection (the transport keeps none alive), so the socket learnt from the
-    trace is this attempt's own.
+    uses a fresh connection (the transport keeps none alive), so the connection learnt from
+    the trace is this attempt's own.
     """
 
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self.expired = False
         self._lock = threading.Lock()
-        self._socket: socket.socket | None = None
+        self._connection: _Connection | None = None
         self._finished = False
         self._timer = threading.Timer(seconds, self._expire)
         self._timer.daemon = True
@@ -67,17 +93,21 @@ class Deadline:
         return self
 
     def trace(self, event: str, info: Mapping[str, Any]) -> None:
-        """httpx's ``trace`` extension: remember the connection's socket when it opens."""
-        if event not in _CONNECTED_EVENTS:
+        """httpx's ``trace`` extension: remember the connection when it opens."""
+        if event != _CONNECTED:
             return
         stream = info.get("return_value")
         found = stream.get_extra_info("socket") if stream is not None else None
         if not isinstance(found, socket.socket):
             return
+        try:
+            connection = _Connection(found)
+        except OSError:
+            return  # closed before we saw it: nothing to cut
         with self._lock:
-            self._socket = found
+            self._connection = connection
             if self.expired:
-                _shut_down(found)
+                connection.cut()
 
     def finish(self) -> None:
         with self._lock:
@@ -89,25 +119,8 @@ class Deadline:
             if self._finished:
                 return
             self.expired = True
-            if self._socket is not None:
-                _shut_down(self._socket)
-
-
-def _shut_down(sock: socket.socket) -> None:
-    """End every read and write on ``sock`` now, from any thread.
-
-    ``shutdown`` (unlike ``close``) wakes a thread blocked in ``recv``. It goes through a
-    duplicate of the descriptor so that the TLS object wrapping ``sock`` is left alone; the
-    owner still closes the socket itself.
-    """
-    try:
-        descriptor = sock.fileno()
-        if descriptor < 0:
-            return
-        with socket.socket(fileno=os.dup(descriptor)) as duplicate:
-            duplicate.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass  # already closed or reset: nothing left to cut
+            if self._connection is not None:
+                self._connection.cut()
 
 
 def read_body(headers: Mapping[str, str], raw_chunks: Iterable[bytes], limit: int) -> bytes:
