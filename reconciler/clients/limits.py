@@ -14,6 +14,7 @@ gigabytes. Here:
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 import threading
@@ -126,76 +127,69 @@ class Deadline:
 def read_body(headers: Mapping[str, str], raw_chunks: Iterable[bytes], limit: int) -> bytes:
     """The decoded body from ``raw_chunks``; ``AnswerTooLarge`` beyond ``limit`` bytes.
 
-    Both what arrives and what it inflates to count against ``limit``: a compressed answer
-    is never inflated past ``limit + 1`` bytes.
+    Both what arrives and what it inflates to count against ``limit``, and inflation is asked
+    for at most one byte more than the room left: a compressed answer never takes more than
+    ``limit + 1`` bytes of memory once decoded, whatever its ratio.
     """
-    inflate = _inflater(headers.get("content-encoding", ""), limit)
+    inflate = _inflater(headers.get("content-encoding", ""))
     received = 0
     body = bytearray()
-    for chunk in raw_chunks:
+    for chunk in itertools.chain(raw_chunks, (b"",)):  # b"": the end, flush what is left
         received += len(chunk)
         if received > limit:
             raise AnswerTooLarge(received)
-        for piece in inflate(chunk):
-            body += piece
-            if len(body) > limit:
-                raise AnswerTooLarge(len(body))
-    for piece in inflate(b""):
-        body += piece
+        body += inflate(chunk, limit + 1 - len(body))
         if len(body) > limit:
             raise AnswerTooLarge(len(body))
     return bytes(body)
 
 
-Inflate = Callable[[bytes], Iterable[bytes]]
+Inflate = Callable[[bytes, int], bytes]
+"""Decode a raw chunk (``b""``: the end) into at most the given number of bytes."""
 
 
-def _inflater(content_encoding: str, limit: int) -> Inflate:
-    """A function from raw chunks to decoded pieces (``b""`` at the end flushes)."""
+def _inflater(content_encoding: str) -> Inflate:
     encoding = content_encoding.strip().lower()
     if encoding in ("", "identity"):
-        return lambda chunk: (chunk,) if chunk else ()
+        return lambda chunk, room: chunk
     if encoding in ("gzip", "x-gzip"):
-        return _BoundedInflate(_GZIP_WBITS, limit)
+        return _BoundedInflate(_GZIP_WBITS)
     if encoding == "deflate":
-        return _BoundedInflate(zlib.MAX_WBITS, limit, raw_fallback=True)
+        return _BoundedInflate(zlib.MAX_WBITS, raw_fallback=True)
     raise UnreadableEncoding(f"content encoding {encoding[:40]!r} was not asked for")
 
 
 class _BoundedInflate:
-    """zlib inflation that never produces more than ``limit + 1`` bytes in one step."""
+    """zlib inflation that never produces more than it is given room for."""
 
-    def __init__(self, wbits: int, limit: int, *, raw_fallback: bool = False) -> None:
+    def __init__(self, wbits: int, *, raw_fallback: bool = False) -> None:
         self._inflater = zlib.decompressobj(wbits)
-        self._limit = limit
         # "deflate" should be zlib-wrapped, but servers often send raw deflate (as browsers
         # and httpx tolerate): switch to raw if the very first bytes are not a zlib header.
         self._raw_fallback = raw_fallback
         self._started = False
 
-    def __call__(self, chunk: bytes) -> Iterable[bytes]:
+    def __call__(self, chunk: bytes, room: int) -> bytes:
         try:
             if not chunk:
-                return [self._inflater.flush()] if self._started else []
+                return self._inflater.flush() if self._started else b""
             if not self._started and self._raw_fallback:
                 try:
-                    return self._drain(chunk)
+                    return self._drain(chunk, room)
                 except zlib.error:
                     self._inflater = zlib.decompressobj(-zlib.MAX_WBITS)
-            return self._drain(chunk)
+            return self._drain(chunk, room)
         except zlib.error as exc:
             raise UnreadableEncoding(f"the compressed answer is corrupt ({exc})") from None
 
-    def _drain(self, chunk: bytes) -> list[bytes]:
-        pieces = [self._inflater.decompress(chunk, self._limit + 1)]
+    def _drain(self, chunk: bytes, room: int) -> bytes:
+        # ``room`` is at least 1 here (a max_length of 0 would mean "no limit").
+        decoded = bytearray(self._inflater.decompress(chunk, room))
         self._started = True
-        while self._inflater.unconsumed_tail:
-            if sum(map(len, pieces)) > self._limit:
-                break  # the caller refuses the answer; inflating more would only cost memory
-            pieces.append(
-                self._inflater.decompress(self._inflater.unconsumed_tail, self._limit + 1)
-            )
-        return pieces
+        while self._inflater.unconsumed_tail and len(decoded) < room:
+            tail = self._inflater.unconsumed_tail
+            decoded += self._inflater.decompress(tail, room - len(decoded))
+        return bytes(decoded)
 
 
 _NAMES: Final = ("customer_identifier", "id", "customer_id")
