@@ -452,3 +452,22 @@ def test_a_listed_row_without_a_text_id_is_a_server_error(bad_id: Any) -> None:
         pytest.raises(ServerError, match="customer_identifier is not an id"),
     ):
         client.list_customers("prod")
+
+
+def test_a_404_detail_echoing_the_key_in_another_case_is_masked() -> None:
+    """A DELETE's 404 whose detail echoes the key (lower-cased) keeps the key out of the error."""
+    key = "sk_test_SUPERSECRET_0123456789"
+
+    def echo(seen: Seen) -> Answer:
+        return Answer(404, {"detail": f"no user for {seen.headers['authorization'].lower()}"})
+
+    app = ScriptedApp(echo)
+    with (
+        serve(app) as url,
+        RespanClient(HttpTransport(url, Secret(key), retry=ONCE)) as client,
+        pytest.raises(NotFoundError) as caught,
+    ):
+        client.delete_customer("prod", "gone")
+    shown = f"{caught.value} {caught.value.detail}".lower()
+    assert key.lower() not in shown
+    assert "***" in shown

@@ -207,7 +207,7 @@ class AutumnClient(ApiClient):
                 method="POST",
                 path=endpoint.path,
                 status=404,
-                detail=str(detail) if detail is not None else None,
+                detail=self.transport.redact(str(detail)) if detail is not None else None,
             )
         return reply
 

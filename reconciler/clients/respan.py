@@ -189,7 +189,7 @@ class RespanClient(ApiClient):
                 method=endpoint.method,
                 path=path,
                 status=404,
-                detail=_text(reply.body),
+                detail=self.transport.redact(_text(reply.body) or "") or None,
             )
         return reply
 
