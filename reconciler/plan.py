@@ -32,9 +32,10 @@ class FieldChange:
 class Change:
     """What happens to one customer.
 
-    ``payload`` maps top-level field names to the values to send (normalized). ``before`` maps
-    every managed top-level field to its live value at plan time: apply compares it with the
-    live state again to refuse stale plans.
+    ``fields`` is the whole of what a create or update sends: the request body is derived
+    from it (``reconciler.planner.body``), never stored beside it. ``before`` maps every
+    managed top-level field to its live value at plan time: apply compares it with the live
+    state again to refuse stale plans, and a field sent whole (Respan metadata) is built on it.
     """
 
     action: Action
@@ -42,7 +43,6 @@ class Change:
     environment: str
     id: str
     fields: tuple[FieldChange, ...] = ()
-    payload: Mapping[str, Any] = field(default_factory=dict)
     before: Mapping[str, Any] = field(default_factory=dict)
     source: Source | None = None
     note: str = ""

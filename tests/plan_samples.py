@@ -83,10 +83,17 @@ def many_changes_plan(count: int) -> Plan:
                     "email", f"old{index}@big.example", f"new{index}@big.example", FieldKind.TEXT
                 ),
             ),
-            payload={"period_budget": D("150.00"), "email": f"new{index}@big.example"},
             before={"period_budget": D("100.00"), "email": f"old{index}@big.example"},
             source=Source("customers/big.yaml", index + 1),
         )
         for index in range(count)
     )
     return Plan(changes=changes, unchanged=1204)
+
+
+def sending(provider: str, values: dict[str, Any]) -> tuple[FieldChange, ...]:
+    """Whole-field changes whose request body is exactly ``values`` (before: none)."""
+    fields = MODELS[provider].fields
+    return tuple(
+        FieldChange(name, None, value, fields[name].kind) for name, value in values.items()
+    )

@@ -101,7 +101,6 @@ def change(action: str, customer_id: str, **extra: Any) -> Change:
         environment="prod",
         id=customer_id,
         fields=fields if action == "update" else (),
-        payload={"period_budget": Decimal("2.00")} if action == "update" else {},
         **extra,
     )
 

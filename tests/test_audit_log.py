@@ -44,7 +44,6 @@ def update(customer_id: str = "acme", before: Any = Decimal("250.00")) -> Change
             FieldChange("period_budget", before, Decimal("300.50"), FieldKind.MONEY),
             FieldChange("metadata.tier", UNKNOWN, "gold", FieldKind.METADATA),
         ),
-        payload={"period_budget": Decimal("300.50")},
     )
 
 

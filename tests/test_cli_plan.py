@@ -18,6 +18,8 @@ from reconciler.cli import main
 from reconciler.cli.common import use_color
 from reconciler.emulator import RespanState, RunningEmulator
 from reconciler.manifests import load_manifests
+from reconciler.planner.body import request_body
+from reconciler.providers.catalog import RESPAN
 from reconciler.savedplan import ProviderTarget, load_saved_plan
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
@@ -255,7 +257,7 @@ def test_step_summary_gets_the_markdown(
 
 
 def test_out_writes_a_saved_plan_for_apply(plan_cli: PlanCli, project: Path) -> None:
-    """--out writes a verified saved plan with target, digest, before and payload; no key."""
+    """--out writes a verified saved plan with target, digest, before and fields; no key."""
     changed = MATCHING.replace("period_budget: 250.00", "period_budget: 300")
     run = plan_cli("--out", "plan.json", manifest=changed)
     assert run.code == 0
@@ -264,7 +266,7 @@ def test_out_writes_a_saved_plan_for_apply(plan_cli: PlanCli, project: Path) -> 
     assert emulator is not None
     saved = load_saved_plan(project / "plan.json")
     (change,) = saved.plan.changes
-    assert change.payload == {"period_budget": Decimal("300.00")}
+    assert request_body(change, RESPAN) == {"period_budget": Decimal("300.00")}
     assert change.before["period_budget"] == Decimal("250.00")
     assert change.before["metadata"] == {"tier": "pro"}
     assert saved.provider("respan") == ProviderTarget("respan", emulator.url, ("prod",))
@@ -378,7 +380,10 @@ def test_fields_the_api_omits_show_unknown_and_are_sent(plan_cli: PlanCli, proje
     assert "    markup_percentage: (unknown) → 20" in run.out
     assert '    metadata: (unknown) → {"tier": "pro"}' in run.out
     (change,) = load_saved_plan(project / "plan.json").plan.changes
-    assert change.payload == {"markup_percentage": Decimal(20), "metadata": {"tier": "pro"}}
+    assert request_body(change, RESPAN) == {
+        "markup_percentage": Decimal(20),
+        "metadata": {"tier": "pro"},
+    }
 
 
 # -- request economy -------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from reconciler.domain import UNKNOWN, DesiredCustomer, FieldKind, Lifecycle, Li
 from reconciler.errors import ConfigError
 from reconciler.plan import Change, FieldChange, Plan
 from reconciler.planner import PlanOptions, build_plan
+from reconciler.planner.body import request_body
 from reconciler.providers.catalog import MODELS
 
 D = Decimal
@@ -37,6 +38,10 @@ def live(
 
 def plan(wanted: list[DesiredCustomer], found: list[LiveCustomer], **options: Any) -> Plan:
     return build_plan(wanted, {c.key: c for c in found}, MODELS, PlanOptions(**options))
+
+
+def body(change: Change) -> dict[str, Any]:
+    return request_body(change, MODELS[change.provider])
 
 
 def only(result: Plan) -> Change:
@@ -66,7 +71,7 @@ def test_update_shows_before_after_and_sends_only_changed_fields() -> None:
     assert change.fields == (
         FieldChange("period_budget", D("250.00"), D("400.00"), FieldKind.MONEY),
     )
-    assert change.payload == {"period_budget": D("400.00")}
+    assert body(change) == {"period_budget": D("400.00")}
     assert change.before == {"name": "A", "period_budget": D("250.00")}
     assert change.source == Source("customers.yaml", 3)
 
@@ -81,14 +86,14 @@ def test_explicit_null_clears() -> None:
     """Declaring null for a set budget clears it."""
     change = only(plan([desired("a", period_budget=None)], [live("a", period_budget=100)]))
     assert change.fields == (FieldChange("period_budget", D("100.00"), None, FieldKind.MONEY),)
-    assert change.payload == {"period_budget": None}
+    assert body(change) == {"period_budget": None}
 
 
 def test_unknown_live_field_is_shown_unknown_and_sent() -> None:
     """A declared field the API did not return is never assumed equal: unknown -> value."""
     change = only(plan([desired("a", markup_percentage=D(20))], [live("a")]))
     assert change.fields == (FieldChange("markup_percentage", UNKNOWN, D(20), FieldKind.DECIMAL),)
-    assert change.payload == {"markup_percentage": D(20)}
+    assert body(change) == {"markup_percentage": D(20)}
     assert change.before == {"markup_percentage": UNKNOWN}
 
 
@@ -96,7 +101,7 @@ def test_missing_respan_customer_is_reported_not_created() -> None:
     """Respan does not create customers: a declared one not found live is 'missing'."""
     change = only(plan([desired("ghost", period_budget=D(5))], []))
     assert change.action == "missing"
-    assert change.payload == {}
+    assert body(change) == {}
     assert change.note == (
         "not found in prod: Respan creates customers from their first request; "
         "the budget will be applied on the next run after it appears"
@@ -121,7 +126,7 @@ def test_missing_autumn_customer_is_created_with_every_declared_field() -> None:
         )
     )
     assert change.action == "create"
-    assert change.payload == {
+    assert body(change) == {
         "name": "C1",
         "metadata": {"tier": "gold"},
         "send_email_receipts": True,
@@ -143,7 +148,7 @@ def test_ignore_changes_suppresses_drift_correction() -> None:
         )
     )
     assert [f.path for f in change.fields] == ["period_budget"]
-    assert set(change.payload) == {"period_budget"}
+    assert set(body(change)) == {"period_budget"}
     assert set(change.before) == {"period_budget"}
 
 
@@ -164,7 +169,7 @@ def test_prune_deletes_undeclared_customers_with_their_before() -> None:
     change = only(plan([], [live("stray", period_budget=1.5, first_seen="x")], prune=True))
     assert change.action == "delete"
     assert change.before == {"period_budget": D("1.50")}
-    assert change.payload == {}
+    assert body(change) == {}
     assert change.source is None
 
 
@@ -232,7 +237,7 @@ def test_respan_metadata_sends_whole_resulting_object_keeping_extra_live_keys() 
         )
     )
     assert change.fields == (FieldChange("metadata.tier", "silver", "gold", FieldKind.METADATA),)
-    assert change.payload == {"metadata": {"extra": 1, "owner": "x", "tier": "gold"}}
+    assert body(change) == {"metadata": {"extra": 1, "owner": "x", "tier": "gold"}}
 
 
 def test_respan_metadata_key_declared_null_is_absent() -> None:
@@ -241,7 +246,7 @@ def test_respan_metadata_key_declared_null_is_absent() -> None:
         plan([desired("a", metadata={"t": None})], [live("a", metadata={"t": "x", "e": 1})])
     )
     assert change.fields == (FieldChange("metadata.t", "x", None, FieldKind.METADATA),)
-    assert change.payload == {"metadata": {"e": 1}}
+    assert body(change) == {"metadata": {"e": 1}}
     assert plan([desired("a", metadata={"t": None})], [live("a", metadata={"e": 1})]).unchanged == 1
 
 
@@ -263,7 +268,7 @@ def test_autumn_metadata_is_authoritative_and_sends_only_changes_and_removals() 
         ("metadata.old", D(1), None),
         ("metadata.tier", "s", "gold"),
     ]
-    assert change.payload == {"metadata": {"old": None, "tier": "gold"}}
+    assert body(change) == {"metadata": {"old": None, "tier": "gold"}}
 
 
 def test_metadata_type_difference_is_a_change() -> None:
@@ -331,7 +336,7 @@ def test_billing_controls_change_names_item_and_sends_the_array() -> None:
         ("billing_controls.spend_limits[new].enabled", None, True, FieldKind.BILLING_CONTROLS),
         ("billing_controls.spend_limits[new].overage_limit", None, D("5.00"), FieldKind.MONEY),
     ]
-    assert change.payload == {
+    assert body(change) == {
         "billing_controls": {
             "spend_limits": [
                 {"feature_id": "messages", "overage_limit": D("150.00")},

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from conftest import AUTUMN_TEST_KEY
+from plan_samples import sending
 from scripted_http import Answer, ScriptedApp, Seen, serve
 
 from reconciler.clients.autumn import AutumnClient
@@ -23,6 +24,7 @@ from reconciler.emulator import AutumnState, RunningEmulator
 from reconciler.errors import ConfigError, ServerError
 from reconciler.plan import Action, Change, Plan
 from reconciler.planner import PlanOptions, build_plan
+from reconciler.planner.body import request_body
 from reconciler.providers.autumn import AutumnProvider
 from reconciler.providers.base import ApplyResult, Provider
 from reconciler.providers.catalog import MODELS
@@ -70,7 +72,7 @@ def desired(identifier: str, environment: str = "sandbox", **fields: Any) -> Des
 
 
 def change(action: Action, identifier: str, payload: dict[str, Any] | None = None) -> Change:
-    return Change(action, "autumn", "sandbox", identifier, payload=payload or {})
+    return Change(action, "autumn", "sandbox", identifier, sending("autumn", payload or {}))
 
 
 @pytest.fixture
@@ -135,7 +137,7 @@ def test_a_live_manifest_with_a_sandbox_key_is_refused_before_any_request(
     assert "am_sk_live_" in message
     assert AUTUMN_TEST_KEY not in message
     with pytest.raises(ConfigError, match="sandbox key"):
-        provider.apply(Change("update", "autumn", "live", "acme", payload={"name": "x"}))
+        provider.apply(Change("update", "autumn", "live", "acme", sending("autumn", {"name": "x"})))
     assert emulator.stats()["total_requests"] == 0
 
 
@@ -226,8 +228,9 @@ def test_changed_limit_and_removed_metadata_key_make_a_minimal_update(
             Decimal("150.00"),
         ),
     ]
-    assert update.payload["metadata"] == {"legacy": None}
-    assert list(update.payload["billing_controls"]) == ["spend_limits"]
+    body = request_body(update, provider.model)
+    assert body["metadata"] == {"legacy": None}
+    assert list(body["billing_controls"]) == ["spend_limits"]
     assert provider.apply(update) == ApplyResult(ok=True, status=200)
     stored = emulator.state.get_customer("acme")
     assert stored is not None

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from plan_samples import sending
 
 from reconciler.clients.respan import RespanClient
 from reconciler.clients.retry import RetryPolicy
@@ -166,7 +167,7 @@ def test_update_sends_only_the_payload(
     emulator = respan_emulator(seed=SEED)
     provider = provider_for(emulator)
     change = Change(
-        "update", "respan", "prod", "acme", payload={"period_budget": Decimal("300.50")}
+        "update", "respan", "prod", "acme", sending("respan", {"period_budget": Decimal("300.50")})
     )
     assert provider.apply(change) == ApplyResult(ok=True, status=200)
     stored = emulator.state.get_customer("acme")
@@ -181,7 +182,7 @@ def test_update_of_a_vanished_customer_fails_cleanly(
 ) -> None:
     """PATCH answering 404 is a failed result saying the customer no longer exists."""
     provider = provider_for(respan_emulator())
-    change = Change("update", "respan", "prod", "ghost", payload={"name": "x"})
+    change = Change("update", "respan", "prod", "ghost", sending("respan", {"name": "x"}))
     assert provider.apply(change) == ApplyResult(False, 404, "customer no longer exists")
 
 
@@ -205,6 +206,6 @@ def test_missing_sends_nothing_and_create_is_refused(
     provider = provider_for(emulator)
     assert provider.apply(Change("missing", "respan", "prod", "new")).ok
     with pytest.raises(ReconcilerError, match="Respan has no create endpoint"):
-        provider.apply(Change("create", "respan", "prod", "new", payload={"name": "n"}))
+        provider.apply(Change("create", "respan", "prod", "new", sending("respan", {"name": "n"})))
     assert emulator.stats()["total_requests"] == 0
     assert provider.request_counts() == {}

@@ -62,15 +62,16 @@ def test_write_then_load_gives_the_same_plan(tmp_path: Path) -> None:
 
 
 def test_saved_plan_is_a_schema_valid_json_plan_with_apply_data(tmp_path: Path) -> None:
-    """The file validates against plan.schema.json and carries before and payload per change."""
+    """The file validates against plan.schema.json and carries before, and no body, per change."""
     path = tmp_path / "plan.json"
     write(path)
     document = json.loads(path.read_text(encoding="utf-8"))
     jsonschema.validate(document, SCHEMA)
-    assert document["saved_plan_version"] == 1
+    assert document["saved_plan_version"] == 2
     assert document["created_at"] == "2026-11-01T12:00:00Z"
     acme = next(change for change in document["changes"] if change["id"] == "acme-corp")
-    assert acme["payload"]["period_budget"] == 400.0
+    assert "payload" not in acme
+    assert "signature" not in document
     assert acme["before"]["markup_percentage"] == {"unknown": True}
 
 
@@ -122,7 +123,8 @@ def test_amount_turned_into_a_string_is_refused(tmp_path: Path) -> None:
         ("{not json", r"is not a saved plan: invalid JSON at line 1, column 2"),
         ("[1, 2]", r"is not a saved plan \(no saved_plan_version\)"),
         ('{"format_version": 1}', r"is not a saved plan \(no saved_plan_version\)"),
-        ('{"saved_plan_version": 2, "format_version": 1}', r"is saved plan version 2"),
+        ('{"saved_plan_version": 3, "format_version": 1}', r"is saved plan version 3"),
+        ('{"saved_plan_version": 1, "format_version": 1}', r"version 1, written by an older"),
     ],
 )
 def test_not_a_saved_plan_is_refused(tmp_path: Path, content: str, message: str) -> None:

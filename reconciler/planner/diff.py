@@ -1,23 +1,23 @@
-"""One managed field, desired vs live: the field changes to show and the value to send.
+"""One managed field, desired vs live: the field changes a plan shows for it.
 
-Scalars compare directly. Structured kinds (metadata, billing controls) first compare as whole
-canonical values with ``same``; only when they differ does ``deepdiff`` (about 200 times
-slower per record) name the paths inside them, such as ``metadata.tier`` or
-``billing_controls.spend_limits[messages].overage_limit``.
+What is sent is not decided here: ``reconciler.planner.body`` derives each request body from
+these changes (and the live value for fields sent whole), so the plan a reviewer reads and the
+body apply sends can never disagree. The changes are therefore complete and exact:
 
-What is sent follows the provider's model, never its name:
+- scalars: one change, path = the field name;
+- metadata: one change per top-level key that differs (``metadata.tier``), or one change for
+  the whole field when the live value is unknown or not an object. Declared metadata is flat
+  (the manifest schema allows no nested values), so a key is the finest path there is. A key
+  whose value is ``null`` is the same as no key, on either side.
 
-- metadata, ``metadata_authoritative=False`` (Respan): live keys the manifest does not declare
-  are not managed and not compared. What is sent is the whole resulting object (the live keys
-  the manifest does not mention, kept as they are, plus the declared ones), so an update means
-  the same whether the API replaces the stored object or merges into it. A declared key set to
-  ``null`` means "absent": it is left out of what is sent.
-- metadata, ``metadata_authoritative=True`` (Autumn, a merge API): the declared object is the
-  whole truth; only changed keys are sent, and a live key the manifest does not declare is sent
-  as ``null``, which removes it. A declared key set to ``null`` means "absent".
-- billing controls: only declared arrays are managed (an array sent replaces the stored one,
-  arrays not sent are untouched); items match by ``feature_id``, whatever their order, and only
-  the keys an item declares are compared. A changed array is sent whole, as declared.
+  ``metadata_authoritative=False`` (Respan): live keys the manifest does not declare are not
+  managed and not compared. ``metadata_authoritative=True`` (Autumn): the declared object is
+  the whole truth; a live key the manifest does not declare is a change to ``null``.
+- billing controls: only declared arrays are managed; items match by ``feature_id``, whatever
+  their order, and only the keys an item declares are compared. One change per differing
+  item key (``billing_controls.spend_limits[messages].overage_limit``), a live item the
+  manifest drops shows each of its keys going to ``null``, and an item with no key besides
+  ``feature_id`` shows whole (``billing_controls.spend_limits[messages]``).
 """
 
 from __future__ import annotations
@@ -28,22 +28,19 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from deepdiff import DeepDiff
-from deepdiff.helper import notpresent
-
 from reconciler.domain import UNKNOWN, FieldKind, FieldSpec, ProviderModel
 from reconciler.plan import FieldChange
 from reconciler.planner.normalize import BILLING_ITEM_KEY, BILLING_MONEY_KEYS, same
 
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+\Z")
+_ABSENT: Final = object()
 
 
 @dataclass(frozen=True, slots=True)
 class FieldDiff:
-    """How one top-level field differs: the changes to show and the value to send for it."""
+    """How one top-level field differs: the changes to show (and to send, via ``body``)."""
 
     changes: tuple[FieldChange, ...]
-    payload: Any
 
 
 def diff_field(model: ProviderModel, spec: FieldSpec, desired: Any, live: Any) -> FieldDiff | None:
@@ -53,8 +50,7 @@ def diff_field(model: ProviderModel, spec: FieldSpec, desired: Any, live: Any) -
     shows it as unknown and the whole declared value is sent.
     """
     if live is UNKNOWN:
-        change = FieldChange(spec.name, UNKNOWN, desired, spec.kind)
-        return FieldDiff((change,), create_value(model, spec, desired))
+        return FieldDiff((FieldChange(spec.name, UNKNOWN, create_value(spec, desired), spec.kind),))
     if isinstance(desired, dict) and isinstance(live, dict):
         if spec.kind is FieldKind.METADATA:
             return _diff_metadata(model, spec, desired, live)
@@ -62,121 +58,39 @@ def diff_field(model: ProviderModel, spec: FieldSpec, desired: Any, live: Any) -
             return _diff_billing_controls(spec, desired, live)
     if same(live, desired):
         return None
-    return FieldDiff((FieldChange(spec.name, live, desired, spec.kind),), desired)
+    return FieldDiff((FieldChange(spec.name, live, create_value(spec, desired), spec.kind),))
 
 
-def create_value(model: ProviderModel, spec: FieldSpec, desired: Any) -> Any:
-    """What to send for a field when nothing live can be compared (create, unknown live)."""
+def create_value(spec: FieldSpec, desired: Any) -> Any:
+    """The value a whole-field change shows (and sends): metadata without its null keys."""
     if spec.kind is FieldKind.METADATA:
-        return _without_nulls(desired)
+        return without_nulls(desired)
     return desired
 
 
-def _diff_metadata(
-    model: ProviderModel, spec: FieldSpec, desired: dict[str, Any], live: dict[str, Any]
-) -> FieldDiff | None:
-    # A key whose value is null is the same as no key, on either side.
-    target = _without_nulls(desired)
-    if model.metadata_authoritative:
-        view = _without_nulls(live)
-    else:
-        view = _without_nulls({key: live[key] for key in desired if key in live})
-    if same(view, target):
-        return None
-    changes = _path_changes(spec, view, target, keyed_depth=None)
-    if not model.metadata_authoritative:
-        kept = {key: value for key, value in live.items() if key not in desired}
-        return FieldDiff(changes, {**kept, **target})
-    payload: dict[str, Any] = {}
-    for key in sorted(target.keys() | view.keys()):
-        if key not in target:
-            payload[key] = None
-        elif key not in view or not same(view[key], target[key]):
-            payload[key] = target[key]
-    return FieldDiff(changes, payload)
-
-
-def _diff_billing_controls(
-    spec: FieldSpec, desired: dict[str, Any], live: dict[str, Any]
-) -> FieldDiff | None:
-    changes: list[FieldChange] = []
-    payload: dict[str, Any] = {}
-    for name, declared in desired.items():
-        stored = live.get(name)
-        if isinstance(declared, list) and isinstance(stored, list | None):
-            target = _keyed(declared)
-            view = _keyed(stored or [])
-            view = {
-                key: _project(item, target[key]) if key in target else item
-                for key, item in view.items()
-            }
-            if same(view, target):
-                continue
-            changes.extend(_path_changes(spec, {name: view}, {name: target}, keyed_depth=1))
-        elif same(stored, declared):
-            continue
-        else:
-            changes.append(FieldChange(f"{spec.name}.{name}", stored, declared, spec.kind))
-        payload[name] = declared
-    if not payload:
-        return None
-    return FieldDiff(tuple(changes), payload)
-
-
-def _path_changes(
-    spec: FieldSpec, before: Any, after: Any, *, keyed_depth: int | None
-) -> tuple[FieldChange, ...]:
-    """Leaf-level changes between two differing structures, via deepdiff, sorted by path.
-
-    ``keyed_depth`` is the position in the path of a ``feature_id`` item key, shown in
-    brackets (``spend_limits[messages]``).
-    """
-    found: list[FieldChange] = []
-    tree = DeepDiff(before, after, view="tree")
-    for report in tree.values():
-        for level in report:
-            parts = tuple(level.path(output_format="list"))
-            old = None if level.t1 is notpresent else level.t1
-            new = None if level.t2 is notpresent else level.t2
-            for leaf, leaf_old, leaf_new in _leaves(parts, old, new):
-                if keyed_depth is not None and leaf[keyed_depth + 1 :] == (BILLING_ITEM_KEY,):
-                    continue  # the item key is already in the path
-                path = _format_path(spec.name, leaf, keyed_depth)
-                found.append(FieldChange(path, leaf_old, leaf_new, _leaf_kind(spec, leaf)))
-    if not found:  # deepdiff saw no difference that ``same`` did (bool vs number): show whole
-        found.append(FieldChange(spec.name, before, after, spec.kind))
-    return tuple(sorted(found, key=lambda change: change.path))
-
-
-def _leaves(parts: tuple[Any, ...], old: Any, new: Any) -> list[tuple[tuple[Any, ...], Any, Any]]:
-    """An added or removed mapping as one change per key, so amounts inside stay visible."""
-    if isinstance(new, Mapping) and new and old is None:
-        return [leaf for key in new for leaf in _leaves((*parts, key), None, new[key])]
-    if isinstance(old, Mapping) and old and new is None:
-        return [leaf for key in old for leaf in _leaves((*parts, key), old[key], None)]
-    return [(parts, old, new)]
-
-
-def _leaf_kind(spec: FieldSpec, parts: Sequence[Any]) -> FieldKind:
-    if spec.kind is FieldKind.BILLING_CONTROLS and parts and parts[-1] in BILLING_MONEY_KEYS:
-        return FieldKind.MONEY
-    return spec.kind
-
-
-def _format_path(field: str, parts: Sequence[Any], keyed_depth: int | None) -> str:
+def format_path(field: str, parts: Sequence[str], *, keyed_depth: int | None = None) -> str:
+    """``field`` and the keys inside it as a path: ``.key`` for plain keys, ``["k e y"]`` for
+    others, and the ``feature_id`` of a billing item (at ``keyed_depth``) in brackets."""
     text = field
     for depth, part in enumerate(parts):
-        if isinstance(part, int) or depth == keyed_depth:
-            text += f"[{part}]"
-        elif _BARE_KEY.match(str(part)):
-            text += f".{part}"
+        bare = _BARE_KEY.match(part) is not None
+        quoted = json.dumps(part, ensure_ascii=False)
+        if depth == keyed_depth:
+            text += f"[{part if bare else quoted}]"
         else:
-            text += f"[{json.dumps(str(part), ensure_ascii=False)}]"
+            text += f".{part}" if bare else f"[{quoted}]"
     return text
 
 
-def _keyed(items: list[Any]) -> dict[str, Any]:
-    """Array items by ``feature_id``; a repeated or missing id gets a ``#n`` suffix."""
+def without_nulls(metadata: Any) -> Any:
+    """Metadata with its null-valued keys left out (null means "absent")."""
+    if not isinstance(metadata, Mapping):
+        return metadata
+    return {key: value for key, value in metadata.items() if value is not None}
+
+
+def keyed_items(items: Sequence[Any]) -> dict[str, Any]:
+    """Billing array items by ``feature_id``; a repeated or missing id gets a ``#n`` suffix."""
     keyed: dict[str, Any] = {}
     for item in items:
         base = str(item.get(BILLING_ITEM_KEY, "")) if isinstance(item, Mapping) else ""
@@ -188,14 +102,83 @@ def _keyed(items: list[Any]) -> dict[str, Any]:
     return keyed
 
 
-def _project(live: Any, declared: Any) -> Any:
-    """The part of ``live`` the declaration speaks about (keys it does not declare dropped)."""
-    if isinstance(live, Mapping) and isinstance(declared, Mapping):
-        return {key: _project(live[key], declared[key]) for key in declared if key in live}
-    return live
+def _diff_metadata(
+    model: ProviderModel, spec: FieldSpec, desired: dict[str, Any], live: dict[str, Any]
+) -> FieldDiff | None:
+    target = without_nulls(desired)
+    if model.metadata_authoritative:
+        view = without_nulls(live)
+    else:
+        view = without_nulls({key: live[key] for key in desired if key in live})
+    changes = [
+        FieldChange(format_path(spec.name, (key,)), view.get(key), target.get(key), spec.kind)
+        for key in sorted(view.keys() | target.keys())
+        if not same(view.get(key, _ABSENT), target.get(key, _ABSENT))
+    ]
+    return _sorted(changes)
 
 
-def _without_nulls(metadata: Any) -> Any:
-    if not isinstance(metadata, Mapping):
-        return metadata
-    return {key: value for key, value in metadata.items() if value is not None}
+def _diff_billing_controls(
+    spec: FieldSpec, desired: dict[str, Any], live: dict[str, Any]
+) -> FieldDiff | None:
+    changes: list[FieldChange] = []
+    for name, declared in desired.items():
+        stored = live.get(name)
+        if isinstance(declared, list) and isinstance(stored, list | None):
+            changes.extend(
+                _diff_items(spec, name, keyed_items(stored or []), keyed_items(declared))
+            )
+        elif not same(stored, declared):
+            changes.append(
+                FieldChange(format_path(spec.name, (name,)), stored, declared, spec.kind)
+            )
+    return _sorted(changes)
+
+
+def _diff_items(
+    spec: FieldSpec, array: str, live: dict[str, Any], declared: dict[str, Any]
+) -> list[FieldChange]:
+    """Changes between billing items matched by key; only declared item keys are compared."""
+    changes: list[FieldChange] = []
+    for key in sorted(live.keys() | declared.keys()):
+        stored, wanted = live.get(key), declared.get(key)
+        if not isinstance(stored, Mapping) or not isinstance(wanted, Mapping):
+            if not same(stored, wanted):  # an added or dropped item (or one that is no object)
+                changes.extend(_item_changes(spec, array, key, stored, wanted))
+            continue
+        for leaf in sorted(wanted):
+            if leaf != BILLING_ITEM_KEY and not same(stored.get(leaf, _ABSENT), wanted[leaf]):
+                path = format_path(spec.name, (array, key, leaf), keyed_depth=1)
+                changes.append(FieldChange(path, stored.get(leaf), wanted[leaf], leaf_kind(leaf)))
+    return changes
+
+
+def _item_changes(
+    spec: FieldSpec, array: str, key: str, stored: Any, wanted: Any
+) -> list[FieldChange]:
+    """An added or dropped item, one change per key so that amounts inside stay visible."""
+    whole = stored if stored is not None else wanted
+    leaves = sorted(k for k in whole if k != BILLING_ITEM_KEY) if isinstance(whole, Mapping) else []
+    if (stored is not None and wanted is not None) or not leaves:
+        path = format_path(spec.name, (array, key), keyed_depth=1)
+        return [FieldChange(path, stored, wanted, spec.kind)]
+    return [
+        FieldChange(
+            format_path(spec.name, (array, key, leaf), keyed_depth=1),
+            None if stored is None else stored[leaf],
+            None if wanted is None else wanted[leaf],
+            leaf_kind(leaf),
+        )
+        for leaf in leaves
+    ]
+
+
+def leaf_kind(leaf: str) -> FieldKind:
+    """The kind of a key inside a billing item: money for amounts, else the field's own."""
+    return FieldKind.MONEY if leaf in BILLING_MONEY_KEYS else FieldKind.BILLING_CONTROLS
+
+
+def _sorted(changes: list[FieldChange]) -> FieldDiff | None:
+    if not changes:
+        return None
+    return FieldDiff(tuple(sorted(changes, key=lambda change: change.path)))

@@ -5,7 +5,7 @@ Rules, for whoever reads a plan or changes this module:
 - Only declared fields are managed; an explicit ``null`` clears a field. Values compare in
   canonical form (``normalize``), so no plan shows a change that is not real.
 - ``lifecycle.ignore_changes`` names top-level fields whose drift is not corrected: they are
-  left out of ``fields``, ``payload`` and ``before`` of an update (so drift in them never makes
+  left out of ``fields`` and ``before`` of an update (so drift in them never makes
   a saved plan stale). A create still sends them: they are declared.
 - A declared customer not found live is a ``create`` when the provider's model
   ``creates_missing``, else ``missing`` (reported with the model's note, never sent).
@@ -123,7 +123,6 @@ def _model(models: Mapping[str, ProviderModel], name: str) -> ProviderModel:
 
 def _update(model: ProviderModel, customer: DesiredCustomer, found: LiveCustomer) -> Change | None:
     fields: list[FieldChange] = []
-    payload: dict[str, Any] = {}
     ignored = customer.lifecycle.ignore_changes
     managed = [
         (name, spec)
@@ -137,8 +136,7 @@ def _update(model: ProviderModel, customer: DesiredCustomer, found: LiveCustomer
         diff = diff_field(model, spec, normalize(spec, wanted), normalize(spec, live_value))
         if diff is not None:
             fields.extend(diff.changes)
-            payload[name] = diff.payload
-    if not payload:
+    if not fields:
         return None
     before = {name: normalize(spec, found.get(name)) for name, spec in managed}
     return Change(
@@ -147,7 +145,6 @@ def _update(model: ProviderModel, customer: DesiredCustomer, found: LiveCustomer
         environment=customer.environment,
         id=customer.id,
         fields=tuple(fields),
-        payload=payload,
         before=before,
         source=customer.source,
     )
@@ -168,19 +165,16 @@ def _identical(wanted: Any, live: Any) -> bool:
 
 def _create(model: ProviderModel, customer: DesiredCustomer) -> Change:
     fields: list[FieldChange] = []
-    payload: dict[str, Any] = {}
     for name, spec in model.fields.items():
         if name in customer.fields:
-            value = create_value(model, spec, normalize(spec, customer.fields[name]))
+            value = create_value(spec, normalize(spec, customer.fields[name]))
             fields.append(FieldChange(name, None, value, spec.kind))
-            payload[name] = value
     return Change(
         action="create",
         provider=customer.provider,
         environment=customer.environment,
         id=customer.id,
         fields=tuple(fields),
-        payload=payload,
         source=customer.source,
     )
 

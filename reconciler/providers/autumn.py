@@ -39,6 +39,7 @@ from reconciler.clients.secret import Secret
 from reconciler.domain import UNKNOWN, DesiredCustomer, LiveCustomer
 from reconciler.errors import ConfigError, NotFoundError
 from reconciler.plan import Change
+from reconciler.planner.body import field_body, request_body
 from reconciler.planner.diff import diff_field
 from reconciler.planner.normalize import normalize
 from reconciler.providers.base import ApplyResult
@@ -184,7 +185,7 @@ class AutumnProvider:
             return self._create(client, change)
         if change.action == "update":
             try:
-                client.update_customer(change.id, dict(change.payload))
+                client.update_customer(change.id, request_body(change, self.model))
             except NotFoundError as exc:
                 return ApplyResult(ok=False, status=exc.status, reason=GONE_REASON)
             return ApplyResult(ok=True, status=200)
@@ -197,8 +198,9 @@ class AutumnProvider:
         return ApplyResult(ok=True, status=reply.status)
 
     def _create(self, client: AutumnClient, change: Change) -> ApplyResult:
-        answer = client.get_or_create_customer(change.id, dict(change.payload))
-        remaining = self.unset_by(answer, change.payload)
+        body = request_body(change, self.model)
+        answer = client.get_or_create_customer(change.id, body)
+        remaining = self.unset_by(answer, body)
         if not remaining:
             return ApplyResult(ok=True, status=200)
         logger.debug("%s: get_or_create left %s unset; updating", change.id, sorted(remaining))
@@ -208,20 +210,20 @@ class AutumnProvider:
             return ApplyResult(ok=False, status=exc.status, reason=GONE_REASON)
         return ApplyResult(ok=True, status=200)
 
-    def unset_by(self, answer: Mapping[str, Any], payload: Mapping[str, Any]) -> dict[str, Any]:
-        """The update body that makes ``answer`` (a customer object) hold ``payload``'s values.
+    def unset_by(self, answer: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, Any]:
+        """The update body that makes ``answer`` (a customer object) hold ``sent``'s values.
 
-        Compared the planner's way (canonical values; metadata authoritative, so a key the
-        answer has and the payload lacks is sent as null; billing arrays by ``feature_id``).
+        Compared and built the planner's way (canonical values; metadata authoritative, so a
+        key the answer has and ``sent`` lacks is sent as null; billing arrays by
+        ``feature_id``).
         """
         body: dict[str, Any] = {}
-        for name, value in payload.items():
+        for name, value in sent.items():
             spec = self.model.fields.get(name)
             if spec is None:
                 continue
-            diff = diff_field(
-                self.model, spec, normalize(spec, value), normalize(spec, answer.get(name, UNKNOWN))
-            )
+            live = normalize(spec, answer.get(name, UNKNOWN))
+            diff = diff_field(self.model, spec, normalize(spec, value), live)
             if diff is not None:
-                body[name] = diff.payload
+                body[name] = field_body(self.model, spec, diff.changes, live)
         return body

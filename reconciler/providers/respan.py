@@ -24,6 +24,7 @@ from reconciler.domain import DesiredCustomer, LiveCustomer
 from reconciler.errors import NotFoundError, ReconcilerError, ServerError
 from reconciler.money import to_money
 from reconciler.plan import Change
+from reconciler.planner.body import request_body
 from reconciler.printable import printable
 from reconciler.providers.base import ApplyResult
 from reconciler.providers.catalog import RESPAN
@@ -156,7 +157,9 @@ class RespanProvider:
             self._details.pop((change.environment, change.id), None)
         if change.action == "update":
             try:
-                self.client.update_customer(change.environment, change.id, dict(change.payload))
+                self.client.update_customer(
+                    change.environment, change.id, request_body(change, self.model)
+                )
             except NotFoundError as exc:
                 return ApplyResult(ok=False, status=exc.status, reason=GONE_REASON)
             return ApplyResult(ok=True, status=200)

@@ -39,8 +39,10 @@ def render_json(plan: Plan) -> str:
 def plan_document(plan: Plan, *, saved: bool = False) -> dict[str, Any]:
     """The JSON plan as a JSON-ready dict with its checksum.
 
-    ``saved`` adds what apply needs per change (``before``, ``payload``); the saved plan adds
-    its own top-level keys and checksums the whole (see ``reconciler.savedplan``).
+    ``saved`` adds what apply needs per change (``before``: the live values the stale check
+    compares and whole-object fields are built on); the saved plan adds its own top-level keys
+    and checksums the whole (see ``reconciler.savedplan``). There is no request body in it:
+    apply derives each body from ``fields`` (``reconciler.planner.body``).
     """
     impact = budget_impact(plan)
     document: dict[str, Any] = {
@@ -235,11 +237,20 @@ def _change(change: Change, *, saved: bool) -> dict[str, Any]:
     }
     if saved:
         item["before"] = encode_value(dict(change.before))
-        item["payload"] = encode_value(dict(change.payload))
     return item
 
 
+_CHANGE_KEYS: Final = frozenset(
+    {"action", "provider", "environment", "id", "source", "location", "note", "fields", "before"}
+)
+
+
 def _change_from(item: Mapping[str, Any]) -> Change:
+    # A key this layout does not have (an old ``payload``) is refused, never ignored: whatever
+    # a file holds must be what the plan shows.
+    unknown = sorted(set(item) - _CHANGE_KEYS)
+    if unknown:
+        raise ValueError(f"unexpected key {unknown[0]!r} in a change")
     location = item.get("location")
     source = (
         Source(str(location["file"]), int(location["line"]), int(location["column"]))
@@ -256,9 +267,8 @@ def _change_from(item: Mapping[str, Any]) -> Change:
         for field in item["fields"]
     )
     before = decode_value(item.get("before", {}))
-    payload = decode_value(item.get("payload", {}))
-    if not isinstance(before, dict) or not isinstance(payload, dict):
-        raise TypeError("before and payload must be objects")
+    if not isinstance(before, dict):
+        raise TypeError("before must be an object")
     action = item["action"]
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
@@ -268,7 +278,6 @@ def _change_from(item: Mapping[str, Any]) -> Change:
         environment=str(item["environment"]),
         id=str(item["id"]),
         fields=fields,
-        payload=payload,
         before=before,
         source=source,
         note=str(item.get("note", "")),
