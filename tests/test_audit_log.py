@@ -44,6 +44,7 @@ def update(customer_id: str = "acme", before: Any = Decimal("250.00")) -> Change
             FieldChange("period_budget", before, Decimal("300.50"), FieldKind.MONEY),
             FieldChange("metadata.tier", UNKNOWN, "gold", FieldKind.METADATA),
         ),
+        before={"period_budget": before, "metadata": {"keep": "k"}},
     )
 
 
@@ -54,7 +55,24 @@ def metadata_update(customer_id: str, path: str, before: Any, after: Any) -> Cha
         environment="prod",
         id=customer_id,
         fields=(FieldChange(path, before, after, FieldKind.METADATA),),
+        before={"metadata": {}},
     )
+
+
+def test_records_carry_the_body_sent_and_stale_records_none(tmp_path: Path) -> None:
+    """The pending and result records hold the body derived from fields and before; a stale
+    (unsent) change has none."""
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, CONTEXT, clock=fixed_clock) as log:
+        seq = log.record_pending(update())
+        log.record(update(), "applied", http_status=200, pending_seq=seq)
+        log.record(update("beta"), "stale", reason="moved")
+    pending, sent, refused = read_records(path)
+    body = {"period_budget": "300.50", "metadata": {"keep": "k", "tier": "gold"}}
+    assert pending["body"] == sent["body"] == body
+    assert "body" not in refused
+    for record in (pending, sent, refused):
+        jsonschema.validate(record, SCHEMA)
 
 
 def test_record_has_every_field_and_matches_schema(tmp_path: Path) -> None:

@@ -54,6 +54,8 @@ from reconciler.audit.chain import (
 from reconciler.audit.context import AuditContext
 from reconciler.errors import AuditError
 from reconciler.plan import Change
+from reconciler.planner.body import BodyError, request_body
+from reconciler.providers.catalog import MODELS
 
 Outcome = Literal["applied", "failed", "stale"]
 OUTCOMES: tuple[Outcome, ...] = ("applied", "failed", "stale")
@@ -248,6 +250,10 @@ class AuditLog:
                 "seq": self._seq + 1,
                 "prev_hash": self._hash,
             }
+            # What is (pending) or was sent, by the function the provider sends it with.
+            body = _sent_body(change) if outcome != "stale" else None
+            if body is not None:
+                record["body"] = encode_value(body)
             record[HASH_FIELD] = record_hash(record)
             self._write_line(fd, canonical_json(record))
             self._seq = record["seq"]
@@ -292,6 +298,18 @@ def _open_for_append(path: Path) -> tuple[int, bool]:
             return os.open(path, flags), False
     except OSError as exc:
         raise AuditError(f"cannot open audit log {path}: {exc.strerror}") from exc
+
+
+def _sent_body(change: Change) -> dict[str, Any] | None:
+    """The body a create or update sends, derived by the function the provider sends it with;
+    ``None`` when there is none (a body that cannot be derived was never sent either)."""
+    model = MODELS.get(change.provider)
+    if model is None or change.action not in ("create", "update"):
+        return None
+    try:
+        return request_body(change, model)
+    except BodyError:
+        return None
 
 
 def _lock(fd: int, path: Path) -> None:
