@@ -41,6 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.domain import FieldKind, ProviderModel
 from reconciler.errors import OutputError, SavedPlanError
+from reconciler.money import to_money
 from reconciler.plan import FieldChange, Plan
 from reconciler.planner.body import BodyError, kind_at, request_body, value_at
 from reconciler.planner.normalize import same
@@ -293,6 +294,12 @@ def _check_field(
         raise BodyError(f"{field.path}: {after!r} is not a {field.kind.value} value")
     if isinstance(after, Decimal) and not after.is_finite():
         raise BodyError(f"{field.path}: {after} is not a number")
+    if (
+        field.kind is FieldKind.MONEY
+        and after is not None
+        and (after < 0 or to_money(after) != after)
+    ):
+        raise BodyError(f"{field.path}: {after} is not an amount in whole cents of 0 or more")
     recorded = None if action == "create" else value_at(model, before, field.path)
     if not same(field.before, recorded):
         raise BodyError(f"{field.path} shows a before value the plan did not record")

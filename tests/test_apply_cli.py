@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import stat
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from cli_helpers import (
 
 from reconciler.audit import AuditContext, AuditLog, verify_log
 from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.render.json import dumps, with_checksum
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
 PATCH = "PATCH /api/users/{customer_identifier}/"
@@ -317,6 +320,169 @@ def test_tampered_saved_plan_is_refused(
     assert run.code == 1
     assert "checksum mismatch" in run.err
     assert writes(emulator) == 0
+
+
+def edit_saved_plan(path: Path, edit: Callable[[dict[str, Any]], None]) -> None:
+    """Edit a saved plan as an attacker with write access would, checksum recomputed the
+    documented way (sha256 of the canonical JSON without the checksum key)."""
+    document = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+    edit(document)
+    del document["checksum"]
+    path.write_text(dumps(with_checksum(document), indent=2), encoding="utf-8")
+
+
+def acme_budget(document: dict[str, Any]) -> dict[str, Any]:
+    """The period_budget field change of acme in a saved plan document."""
+    acme = next(change for change in document["changes"] if change["id"] == "acme")
+    return next(field for field in acme["fields"] if field["path"] == "period_budget")
+
+
+def test_an_edited_amount_is_what_the_plan_shows_the_policy_checks_and_apply_sends(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """No hidden copy: an edited after value is shown, checked by policy, sent and audited."""
+    (project / "reconciler.yaml").write_text("policy:\n  max_period_budget: 1000\n", "utf-8")
+    save_plan(cli)
+    plan_file = project / "plan.json"
+    edit_saved_plan(plan_file, lambda document: acme_budget(document).update(after=50000))
+    refused = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert refused.code == 3
+    assert "$250.00 → $50,000.00" in refused.out
+    assert "max_period_budget" in refused.out
+    assert writes(emulator) == 0
+
+    edit_saved_plan(plan_file, lambda document: acme_budget(document).update(after=700))
+    applied = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert applied.code == 0, applied.err
+    assert "$250.00 → $700.00" in applied.out
+    assert budget(emulator, "acme") == 700
+    sent = next(r for r in records(project / AUDIT_LOG) if r["customer_id"] == "acme")
+    assert sent["body"] == {"name": "Acme Corp", "period_budget": "700"}
+    assert {"path": "period_budget", "before": "250.00", "after": "700"} in sent["fields"]
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (
+            lambda document: document["changes"][0].update(payload={"period_budget": 50000}),
+            "unexpected key 'payload'",
+        ),
+        (
+            lambda document: acme_budget(document).update(before=290),
+            "period_budget shows a before value the plan did not record",
+        ),
+        (
+            lambda document: acme_budget(document).update(kind="text"),
+            "period_budget is not of kind text",
+        ),
+        (
+            lambda document: acme_budget(document).update(after="50000"),
+            "'50000' is not a money value",
+        ),
+        (
+            lambda document: acme_budget(document).update(after=Decimal("-5")),
+            "-5 is not an amount in whole cents of 0 or more",
+        ),
+        (
+            lambda document: acme_budget(document).update(after=Decimal("300.001")),
+            "300.001 is not an amount in whole cents",
+        ),
+        (
+            lambda document: acme_budget(document).update(path="period_budget.x"),
+            "period_budget has no parts to change",
+        ),
+    ],
+)
+def test_a_saved_plan_edited_beyond_what_a_plan_can_hold_is_refused(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    project: Path,
+    edit: Callable[[dict[str, Any]], None],
+    message: str,
+) -> None:
+    """A body beside the fields, a faked before, a kind or type that hides an amount: exit 1."""
+    save_plan(cli)
+    edit_saved_plan(project / "plan.json", edit)
+    run = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert run.code == 1
+    assert message in run.err
+    assert writes(emulator) == 0
+
+
+def test_a_saved_plan_is_the_approval_and_applying_it_again_sends_nothing(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """No prompt and no --auto-approve without a terminal; the second run is "already applied"."""
+    save_plan(cli)
+    first = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert first.code == 0, first.err
+    assert budget(emulator, "acme") == 300
+    emulator.reset_stats()
+    again = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert again.code == 0, again.err
+    assert "already applied" in again.out
+    assert writes(emulator) == 0
+    assert len(records(project / AUDIT_LOG)) == 2
+
+
+def test_with_a_plan_key_only_a_plan_signed_with_it_applies(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Unsigned, re-checksummed after an edit, or signed with another key: exit 1, nothing sent."""
+    save_plan(cli)  # unsigned
+    monkeypatch.setenv("RECONCILER_PLAN_KEY", "k1")
+    unsigned = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert (unsigned.code, "is not signed" in unsigned.err) == (1, True)
+
+    save_plan(cli)
+    text = (project / "plan.json").read_text(encoding="utf-8")
+    assert '"signature": "hmac-sha256:' in text
+    edit_saved_plan(project / "plan.json", lambda document: acme_budget(document).update(after=1))
+    edited = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert (edited.code, "does not carry a valid signature" in edited.err) == (1, True)
+
+    (project / "plan.json").write_text(text, encoding="utf-8")
+    monkeypatch.setenv("RECONCILER_PLAN_KEY", "k2")
+    other_key = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert (other_key.code, "does not carry a valid signature" in other_key.err) == (1, True)
+    assert writes(emulator) == 0
+    assert "k1" not in other_key.out + other_key.err
+
+    monkeypatch.setenv("RECONCILER_PLAN_KEY", "k1")
+    signed = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert signed.code == 0, signed.err
+    assert budget(emulator, "acme") == 300
+
+
+def test_a_signed_plan_applies_without_the_key_saying_it_was_not_checked(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Without RECONCILER_PLAN_KEY a signed plan still applies, with a note on stderr."""
+    monkeypatch.setenv("RECONCILER_PLAN_KEY", "k1")
+    save_plan(cli)
+    monkeypatch.delenv("RECONCILER_PLAN_KEY")
+    run = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert run.code == 0, run.err
+    assert "the signature was not checked" in run.err
+
+
+def test_an_empty_plan_key_is_an_error_not_signing_turned_off(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """RECONCILER_PLAN_KEY set but empty stops plan --out before any request."""
+    monkeypatch.setenv("RECONCILER_PLAN_KEY", "")
+    run = cli("plan", "customers.yaml", "--out", "plan.json", "--rate-limit", FAST)
+    assert run.code == 1
+    assert "RECONCILER_PLAN_KEY is set but empty" in run.err
+    assert emulator.stats()["total_requests"] == 0
 
 
 def test_saved_plan_for_another_provider_is_refused(

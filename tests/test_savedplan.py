@@ -20,6 +20,7 @@ from reconciler.render.json import dumps, with_checksum
 from reconciler.savedplan import (
     ProviderTarget,
     load_saved_plan,
+    plan_key,
     public_base_url,
     saved_plan_document,
     write_saved_plan,
@@ -183,3 +184,38 @@ def test_unwritable_destination_is_a_saved_plan_error(tmp_path: Path) -> None:
     """Writing into a directory that does not exist fails cleanly."""
     with pytest.raises(OutputError, match="cannot write saved plan"):
         write(tmp_path / "no" / "such" / "plan.json")
+
+
+def test_a_signed_plan_verifies_only_with_its_key(tmp_path: Path) -> None:
+    """The signature covers every key but the checksum: any re-checksummed edit is refused."""
+    path = tmp_path / "plan.json"
+    plan = every_action_plan()
+    write_saved_plan(
+        path,
+        plan,
+        providers=(),
+        manifest_digest="d",
+        created_at=datetime(2026, 11, 1, tzinfo=UTC),
+        key=b"k1",
+    )
+    assert load_saved_plan(path, key=b"k1").signed
+    assert load_saved_plan(path).signed
+    document = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+    document["manifest_digest"] = "other"
+    del document["checksum"]
+    path.write_text(dumps(with_checksum(document), indent=2), encoding="utf-8")
+    load_saved_plan(path)  # the checksum alone cannot tell
+    with pytest.raises(SavedPlanError, match="does not carry a valid signature"):
+        load_saved_plan(path, key=b"k1")
+
+
+@pytest.mark.parametrize(("environ", "key"), [({}, None), ({"RECONCILER_PLAN_KEY": "s"}, b"s")])
+def test_plan_key_comes_from_the_environment(environ: dict[str, str], key: bytes | None) -> None:
+    """RECONCILER_PLAN_KEY is the key; unset means unsigned plans."""
+    assert plan_key(environ) == key
+
+
+def test_an_empty_plan_key_is_refused() -> None:
+    """Set but blank is an error: an unset CI secret must not switch signing off."""
+    with pytest.raises(SavedPlanError, match="set but empty"):
+        plan_key({"RECONCILER_PLAN_KEY": " "})

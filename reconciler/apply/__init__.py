@@ -2,7 +2,7 @@
 
 from reconciler.apply.report import STATUSES, ApplyReport, ChangeOutcome, ReportRow, Status
 from reconciler.apply.runner import FreshState, ProgressCallback, apply_plan
-from reconciler.apply.stale import Staleness, check_staleness
+from reconciler.apply.stale import Staleness, already_applied, check_staleness
 
 __all__ = [
     "STATUSES",
@@ -13,6 +13,7 @@ __all__ = [
     "ReportRow",
     "Staleness",
     "Status",
+    "already_applied",
     "apply_plan",
     "check_staleness",
 ]

@@ -1,4 +1,5 @@
-"""Refusing stale saved plans: has a customer moved since the plan recorded its ``before``?
+"""Saved plans against live state: has a customer moved since the plan recorded its ``before``
+(refused as stale), or does it already hold the plan's ``after`` (already applied)?
 
 For the applier, before anything is sent for a change. Fresh live values are normalized with
 the planner's own functions, so "moved" means exactly what "changed" means in a plan: to the
@@ -16,6 +17,7 @@ from typing import Any
 from reconciler.audit import Drift, encode_value
 from reconciler.domain import UNKNOWN, LiveCustomer, ProviderModel
 from reconciler.plan import Change
+from reconciler.planner.body import value_at
 from reconciler.planner.normalize import normalize, same
 
 
@@ -60,6 +62,17 @@ def check_staleness(
         for item in drift
     )
     return Staleness(f"changed since the plan was made: {moved}", tuple(drift))
+
+
+def already_applied(change: Change, live: LiveCustomer | None, model: ProviderModel) -> bool:
+    """True when ``live`` (read just now; ``None``: absent) already holds what ``change`` would
+    make it: a deleted customer is gone, a created or updated one has every ``after`` value."""
+    if change.action == "delete":
+        return live is None
+    if live is None:
+        return False
+    current = {name: normalize(spec, live.get(name)) for name, spec in model.fields.items()}
+    return all(same(value_at(model, current, field.path), field.after) for field in change.fields)
 
 
 def _drift_of(path: str, planned: Any, current: Any) -> list[Drift]:

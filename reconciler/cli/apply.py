@@ -9,7 +9,11 @@ Exit codes: 0 every change applied (or nothing to do), 1 any failure, stale refu
 to run unconfirmed, or error, 3 a policy guardrail is violated (nothing is sent).
 
 Confirmation is checked before anything is read: without a terminal and ``--auto-approve`` no
-one can answer, so the run stops at once instead of reading live state for nothing.
+one can answer, so the run stops at once instead of reading live state for nothing. A saved
+plan is the approval (Terraform's convention): ``apply --plan FILE`` never asks. With
+``RECONCILER_PLAN_KEY`` set it applies only a plan signed with that key. A saved plan whose
+every change is already live sends nothing and says "already applied" (exit 0), so a rerun of
+a finished apply is harmless.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.apply import ApplyReport, FreshState, ProgressCallback, apply_plan
+from reconciler.apply import ApplyReport, FreshState, ProgressCallback, already_applied, apply_plan
 from reconciler.apply.summary import headline, report_markdown, report_table
 from reconciler.audit import AuditLog, discover_context
 from reconciler.cli.common import connection_options, progress_bar, use_color, verbose_logging
@@ -46,11 +50,12 @@ from reconciler.plan import MUTATING_ACTIONS, Change, Plan
 from reconciler.planner import PlanOptions
 from reconciler.render import render_markdown, render_text
 from reconciler.render.json import plan_document
-from reconciler.savedplan import load_saved_plan, public_base_url
+from reconciler.savedplan import PLAN_KEY_VARIABLE, load_saved_plan, plan_key, public_base_url
 
 EXIT_FAILED = 1
 EXIT_POLICY = 3
 CONFIRMATION = "yes"
+NOTHING_SENT = "Nothing was sent."
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +66,8 @@ class _Prepared:
     checksum: str
     manifest_dir: Path | None
     fresh: FreshState | None = None
+    # A saved plan whose every change is already live: nothing is sent.
+    already_applied: bool = False
 
 
 @click.command()
@@ -69,9 +76,16 @@ class _Prepared:
     "--plan",
     "plan_file",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Apply exactly this saved plan (from `reconciler plan --out FILE`).",
+    help=(
+        "Apply exactly this saved plan (from `reconciler plan --out FILE`). The saved plan is "
+        "the approval: no prompt. With RECONCILER_PLAN_KEY set, only a plan signed with it."
+    ),
 )
-@click.option("--auto-approve", is_flag=True, help="Apply without asking for confirmation.")
+@click.option(
+    "--auto-approve",
+    is_flag=True,
+    help="Apply without asking for confirmation (--plan never asks).",
+)
 @click.option("--prune", is_flag=True, help="Delete live customers no manifest declares.")
 @click.option(
     "--parallelism",
@@ -114,7 +128,9 @@ def apply(
         raise click.UsageError(
             "--plan applies a saved plan exactly: give no PATH, --prune, --target or --exclude"
         )
-    if not auto_approve and not _stdin_is_terminal():
+    # A saved plan was approved when it was reviewed and saved: applying it needs no prompt.
+    approved = auto_approve or plan_file is not None
+    if not approved and not _stdin_is_terminal():
         click.echo(
             "Error: refusing to apply without confirmation: there is no terminal to ask on. "
             "Review the plan (reconciler plan) and rerun with --auto-approve.",
@@ -154,7 +170,10 @@ def apply(
         if not plan.has_changes:
             click.echo("Nothing to apply.")
             return 0
-        if not auto_approve and not _confirmed():
+        if prepared.already_applied:
+            click.echo(f"The saved plan is already applied: live state matches it. {NOTHING_SENT}")
+            return 0
+        if not approved and not _confirmed():
             click.echo("Apply cancelled: nothing was changed.", err=True)
             return EXIT_FAILED
         report, audit = _run(prepared, handles, audit_path, parallelism, fail_fast)
@@ -183,7 +202,13 @@ def _from_saved_plan(
     connect: ConnectFn,
 ) -> tuple[_Prepared, dict[str, ProviderHandle]]:
     """Load and check a saved plan, then re-read the live state of every customer it touches."""
-    saved = load_saved_plan(plan_file)
+    saved = load_saved_plan(plan_file, key=plan_key(os.environ))
+    if saved.signed and plan_key(os.environ) is None:
+        click.echo(
+            f"Note: {plan_file} is signed, but {PLAN_KEY_VARIABLE} is not set, so the signature "
+            "was not checked.",
+            err=True,
+        )
     changes = [change for change in saved.plan.changes if change.action in MUTATING_ACTIONS]
     names = sorted({change.provider for change in saved.plan.changes})
     if provider_name is not None and names and names != [provider_name]:
@@ -217,7 +242,11 @@ def _from_saved_plan(
         plan = with_policy(plan, config, {name: h.provider for name, h in handles.items()})
     fresh = _read_fresh(handles, changes, plan_file) if not plan.policy_violations else None
     manifest_dir = config.root if config is not None else plan_file.resolve().parent
-    return _Prepared(plan, saved.checksum, manifest_dir, fresh), handles
+    done = fresh is not None and all(
+        already_applied(change, fresh.get(change.key), handles[change.provider].provider.model)
+        for change in changes
+    )
+    return _Prepared(plan, saved.checksum, manifest_dir, fresh, bool(changes) and done), handles
 
 
 def _read_fresh(

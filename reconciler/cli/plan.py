@@ -2,7 +2,8 @@
 
 Flow: manifests -> for each provider and environment involved, one live read -> ``build_plan``
 -> usage read for customers whose guarded budget goes down -> policy -> render to stdout ->
-``--out`` saved plan -> Markdown appended to ``$GITHUB_STEP_SUMMARY`` when set.
+``--out`` saved plan (signed when ``RECONCILER_PLAN_KEY`` is set) -> Markdown appended to
+``$GITHUB_STEP_SUMMARY`` when set.
 
 Exit codes: 0 success (no changes, or changes without ``--detailed-exitcode``), 2 changes
 pending with ``--detailed-exitcode``, 3 a policy guardrail is violated (wins over 2), 1 any
@@ -27,7 +28,7 @@ from reconciler.github_actions import append_step_summary
 from reconciler.plan import Plan
 from reconciler.planner import PlanOptions
 from reconciler.render import render_json, render_markdown, render_text
-from reconciler.savedplan import ProviderTarget, write_saved_plan
+from reconciler.savedplan import PLAN_KEY_VARIABLE, ProviderTarget, plan_key, write_saved_plan
 
 EXIT_CHANGES = 2
 EXIT_POLICY = 3
@@ -38,7 +39,10 @@ EXIT_POLICY = 3
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Also write the saved plan here, for `reconciler apply --plan FILE`.",
+    help=(
+        "Also write the saved plan here, for `reconciler apply --plan FILE` (signed with "
+        "RECONCILER_PLAN_KEY when it is set)."
+    ),
 )
 @click.option(
     "--format",
@@ -76,6 +80,8 @@ def plan(
     PATH is a manifest file or a directory (every *.yaml / *.yml below it). Without PATH, the
     `manifests:` of ./reconciler.yaml are planned.
     """
+    # Read before any request: a key set but empty must stop the run, not unsign the plan.
+    key = plan_key(os.environ) if out is not None else None
     # A plan is short and allocates many small objects but no cycles (see gcpause).
     with cyclic_gc_paused():
         config = find_config(Path.cwd())
@@ -103,8 +109,10 @@ def plan(
                 providers=targets_read,
                 manifest_digest=made.digest,
                 created_at=datetime.now(UTC),
+                key=key,
             )
-            click.echo(f"Saved the plan to {out} ({checksum}).", err=True)
+            signed = f", signed with {PLAN_KEY_VARIABLE}" if key is not None else ""
+            click.echo(f"Saved the plan to {out} ({checksum}{signed}).", err=True)
         if os.environ.get("GITHUB_STEP_SUMMARY"):
             append_step_summary(render_markdown(result, redact=redact))
         if result.policy_violations:
