@@ -1,5 +1,5 @@
 """``python -m reconciler`` runs the same program as the ``reconciler`` console script."""
 
-from reconciler.cli import main
+from reconciler.cli import run
 
-raise SystemExit(main())
+run()

@@ -9,6 +9,7 @@
     ├── PolicyViolationError   a guardrail is violated; apply refuses                 (exit 3)
     ├── AuditError             an audit log that cannot be written or read            (exit 1)
     ├── OutputError            an output file (exported manifests) cannot be written  (exit 1)
+    ├── RunInterrupted         stopped by SIGINT / SIGTERM                        (exit 130 / 143)
     └── APIError               a provider API call failed (method, path, status, detail)
         ├── AuthenticationError    401
         ├── NotFoundError          404
@@ -119,3 +120,22 @@ class ServerError(APIError):
 
 class TransportError(APIError):
     """The connection failed, dropped or timed out until retries ran out."""
+
+
+class RunInterrupted(ReconcilerError):
+    """The run was stopped by a signal (Ctrl-C, SIGTERM): exit 128 + the signal number."""
+
+    def __init__(self, signal_number: int) -> None:
+        self.signal_number = signal_number
+        self.exit_code = 128 + signal_number
+        self.signal_name = _signal_name(signal_number)
+        super().__init__(f"interrupted by {self.signal_name}: no new request was started")
+
+
+def _signal_name(signal_number: int) -> str:
+    import signal  # only when interrupted: errors.py stays import-light
+
+    try:
+        return signal.Signals(signal_number).name
+    except ValueError:
+        return f"signal {signal_number}"

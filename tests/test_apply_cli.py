@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
@@ -9,6 +10,7 @@ import signal
 import stat
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from decimal import Decimal
@@ -28,6 +30,7 @@ from cli_helpers import (
     records,
     results,
 )
+from scripted_http import Answer, ScriptedApp, Seen, serve
 
 from reconciler.audit import AuditContext, AuditLog, verify_log
 from reconciler.emulator import RespanState, RunningEmulator
@@ -628,6 +631,89 @@ def assert_every_write_was_recorded_first(
         if budget(running, customer["customer_identifier"]) != customer["period_budget"]
     }
     assert changed <= set(pending), sorted(changed - set(pending))
+
+
+def start_apply(project: Path, url: str, key: str) -> subprocess.Popen[str]:
+    """``reconciler apply`` of customers.yaml as a real process, two changes in flight at most."""
+    env = {**os.environ, "RESPAN_BASE_URL": url, "RESPAN_API_KEY": key}
+    return subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "apply", "customers.yaml", "--auto-approve", *PACED],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.parametrize(
+    ("signal_number", "code", "name"),
+    [(signal.SIGINT, 130, "SIGINT"), (signal.SIGTERM, 143, "SIGTERM")],
+)
+def test_a_signal_mid_apply_starts_nothing_new_and_prints_what_was_done(
+    respan_emulator: Emulators, project: Path, signal_number: int, code: int, name: str
+) -> None:
+    """Ctrl-C / SIGTERM: in-flight changes finish, no new request, summary, exit 130 / 143."""
+    seed, manifest = many_customers(40)
+    (project / "customers.yaml").write_text(manifest, encoding="utf-8")
+    running = respan_emulator(seed=seed, latency_ms=100)
+    process = start_apply(project, running.url, running.api_key)
+    try:
+        assert running.wait_for_requests(PATCH, 2, DEADLINE_SECONDS) >= 2, process.stderr
+        process.send_signal(signal_number)
+        at_signal = running.stats()["requests"][PATCH]
+        out, err = process.communicate(timeout=DEADLINE_SECONDS)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == code, err
+    sent = running.stats()["requests"][PATCH]
+    # Only requests in flight at the signal may arrive after it: at most --parallelism 2.
+    assert at_signal <= sent <= at_signal + 2
+    assert f"Interrupted by {name}: no new request was started." in out
+    assert "Apply finished with problems:" in out
+    assert f"{sent} applied, 0 failed, 0 stale, {40 - sent} not attempted." in out
+    assert f"not sent: the run was interrupted ({name})" in out
+    log = project / AUDIT_LOG
+    assert verify_log(log).intact
+    assert len(records(log)) == sent
+    assert "Traceback" not in err
+
+
+def test_requests_still_in_flight_after_the_grace_period_are_abandoned(project: Path) -> None:
+    """A server that never answers a PATCH does not hold the exit: both in flight abandoned."""
+    seed, manifest = many_customers(10)
+    (project / "customers.yaml").write_text(manifest, encoding="utf-8")
+    page = {"count": 10, "next": None, "previous": None, "results": seed["customers"]}
+    patches: list[str] = []
+    arrived = threading.Condition()
+    release = threading.Event()  # set once the test is done, so the server can stop at once
+
+    async def hold_writes(seen: Seen) -> Answer:
+        if seen.method != "PATCH":  # the list (POST /api/users/list/)
+            return Answer(200, page)
+        with arrived:
+            patches.append(seen.raw_path)
+            arrived.notify_all()
+        await asyncio.to_thread(release.wait, DEADLINE_SECONDS)  # no answer while it matters
+        return Answer(200, {})
+
+    with serve(ScriptedApp(hold_writes)) as url:
+        process = start_apply(project, url, "rsp_test_key")
+        try:
+            with arrived:
+                assert arrived.wait_for(lambda: len(patches) >= 2, DEADLINE_SECONDS)
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=DEADLINE_SECONDS)
+        finally:
+            process.kill()
+            process.wait()
+            release.set()
+    assert process.returncode == 130, err
+    assert len(patches) == 2
+    assert "0 applied, 2 failed, 0 stale, 8 not attempted." in out
+    assert "2 change(s) still in flight were abandoned, their result unknown" in out
+    assert "result unknown: the run was interrupted while this change was in flight" in out
 
 
 def test_the_api_key_appears_nowhere(

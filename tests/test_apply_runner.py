@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
@@ -12,6 +13,7 @@ import pytest
 from cli_helpers import records as read_records
 
 from reconciler.apply import ApplyReport, ChangeOutcome, apply_plan
+from reconciler.apply.runner import ABANDONED_REASON
 from reconciler.audit import AuditContext, AuditLog, verify_log
 from reconciler.domain import DesiredCustomer, FieldKind, LiveCustomer
 from reconciler.errors import (
@@ -21,6 +23,7 @@ from reconciler.errors import (
     ReconcilerError,
     ServerError,
 )
+from reconciler.interrupts import GRACE_SECONDS, StopRequest
 from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
 from reconciler.providers.base import ApplyResult
 from reconciler.providers.catalog import RESPAN
@@ -420,3 +423,61 @@ def test_without_an_audit_log_changes_still_apply() -> None:
         plan, {"respan": provider}, None, stale_check={("respan", "prod", "a"): live("a")}
     )
     assert statuses(report) == {"a": "applied", "gone": "stale"}
+
+
+class StoppingProvider(FakeProvider):
+    """Requests a stop from inside its first change, the way a signal arrives mid-run."""
+
+    def __init__(self, stop: StopRequest, *, hang: threading.Event | None = None) -> None:
+        super().__init__()
+        self.stop = stop
+        self.hang = hang
+
+    def apply(self, change: Change) -> ApplyResult:
+        if not self.stop.requested:
+            self.stop.request(signal.SIGINT)
+            if self.hang is not None:
+                # In flight until released: the runner must not wait for it past the grace.
+                assert self.hang.wait(timeout=DEADLOCK_GUARD_SECONDS)
+        return super().apply(change)
+
+
+def test_a_stop_sends_nothing_new_and_reports_the_rest_not_attempted(tmp_path: Path) -> None:
+    """The change in flight at the stop finishes and is audited; no later one is sent."""
+    stop = StopRequest()
+    plan = Plan((*(change("update", name) for name in "abcd"), change("delete", "e")), 0)
+    provider = StoppingProvider(stop)
+    report, records = run(tmp_path, plan, provider, parallelism=1, stop=stop)
+    assert provider.calls == [("update", "a")]
+    assert statuses(report) == {
+        "a": "applied",
+        "b": "not attempted",
+        "c": "not attempted",
+        "d": "not attempted",
+        "e": "not attempted",
+    }
+    assert report.outcomes[1].reason == "not sent: the run was interrupted (SIGINT)"
+    assert [r["customer_id"] for r in records] == ["a"]
+
+
+def test_changes_still_in_flight_after_the_grace_are_abandoned_as_unknown(tmp_path: Path) -> None:
+    """Past the grace period the run returns without waiting; the result is reported unknown."""
+    now = [0.0]
+    stop = StopRequest(clock=lambda: now[0])
+    release = threading.Event()
+    provider = StoppingProvider(stop, hang=release)
+    original = provider.stop.request
+
+    def request_and_let_the_grace_pass(signal_number: int) -> None:
+        original(signal_number)
+        now[0] += GRACE_SECONDS
+
+    provider.stop.request = request_and_let_the_grace_pass  # type: ignore[method-assign]
+    plan = Plan((change("update", "a"), change("update", "b")), 0)
+    try:
+        report, records = run(tmp_path, plan, provider, parallelism=1, stop=stop)
+    finally:
+        release.set()
+    assert statuses(report) == {"a": "failed", "b": "not attempted"}
+    assert report.outcomes[0].reason == ABANDONED_REASON
+    assert records == []

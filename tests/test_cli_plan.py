@@ -5,6 +5,10 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -510,3 +514,43 @@ def test_help_says_targets_are_exact_unless_glob(command: str, cli: Callable[...
     run = cli(command, "--help")
     assert "exactly this id" in run.out
     assert "'glob:PATTERN'" in run.out
+
+
+# -- interrupts ----------------------------------------------------------------------------------
+
+RETRIEVE = "GET /api/users/{customer_identifier}/"
+# Bounds a wait for a condition, never an assertion about how long something took.
+DEADLINE_SECONDS = 60
+
+
+def test_ctrl_c_while_reading_starts_no_new_request_and_exits_130(
+    project: Path, respan_emulator: Emulators
+) -> None:
+    """SIGINT during the live reads: no new request, no saved plan, one line, exit 130."""
+    seed = {"customers": [{"customer_identifier": f"c{i:03}"} for i in range(60)]}
+    body = "".join(f"  - customer_identifier: c{i:03}\n    metadata: {{t: x}}\n" for i in range(60))
+    (project / "customers.yaml").write_text(manifest() + body, encoding="utf-8")
+    running = respan_emulator(seed=seed, latency_ms=100)
+    env = {**os.environ, "RESPAN_BASE_URL": running.url, "RESPAN_API_KEY": running.api_key}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "plan", "customers.yaml", "--out", "plan.json"],
+        cwd=project,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert running.wait_for_requests(RETRIEVE, 2, DEADLINE_SECONDS) >= 2
+        process.send_signal(signal.SIGINT)
+        at_signal = running.stats()["requests"][RETRIEVE]
+        out, err = process.communicate(timeout=DEADLINE_SECONDS)
+    finally:
+        process.kill()
+        process.wait()
+    assert process.returncode == 130, err
+    # Retrieves run 8 at a time: only those in flight at the signal may arrive after it.
+    assert at_signal <= running.stats()["requests"][RETRIEVE] <= at_signal + 8 < 60
+    assert err == "Error: interrupted by SIGINT: no new request was started\n"
+    assert out == ""
+    assert not (project / "plan.json").exists()

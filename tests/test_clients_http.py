@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import signal
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -38,9 +39,11 @@ from reconciler.errors import (
     InvalidRequestError,
     NotFoundError,
     RateLimitedError,
+    RunInterrupted,
     ServerError,
     TransportError,
 )
+from reconciler.interrupts import STOP
 
 KEY = "sk_test_SUPERSECRET_0123456789"
 FAST = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
@@ -443,3 +446,40 @@ def test_clients_package_exports_are_pinned() -> None:
         "encode_path",
     ]
     assert all(hasattr(reconciler.clients, name) for name in reconciler.clients.__all__)
+
+
+# -- interrupts ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def stopped() -> Iterator[None]:
+    """The process-wide stop request, cleared again when the test ends."""
+    yield
+    STOP.reset()
+
+
+@pytest.mark.usefixtures("stopped")
+def test_a_stopped_run_starts_no_request(server: Server) -> None:
+    """Once Ctrl-C is pressed, a new request is refused before it is sent."""
+    url, scripted = server
+    app = scripted.reset(script(Answer(200, {})))
+    STOP.request(signal.SIGINT)
+    with transport(url) as client, pytest.raises(RunInterrupted) as caught:
+        client.request("PATCH", "/x/", body={}, idempotent=True)
+    assert caught.value.exit_code == 130
+    assert app.seen == []
+
+
+@pytest.mark.usefixtures("stopped")
+def test_a_stop_during_a_request_starts_no_retry(server: Server) -> None:
+    """A request failing after the stop is not retried: its error is the answer."""
+    url, scripted = server
+
+    def answer(seen: object) -> Answer:
+        STOP.request(signal.SIGTERM)
+        return Answer(500, {"detail": "Internal server error"})
+
+    app = scripted.reset(answer)
+    with transport(url) as client, pytest.raises(ServerError):
+        client.request("PATCH", "/x/", body={}, idempotent=True)
+    assert len(app.seen) == 1

@@ -13,6 +13,10 @@ For the ``apply`` command. Rules:
   result record as soon as its outcome is known; a change refused as stale gets one record.
   If a record cannot be written, that change is not sent and the run stops.
   ``missing`` customers are not attempted changes: no request, no record.
+* Once a stop is requested (``stop``: Ctrl-C or SIGTERM, see ``reconciler.interrupts``) nothing
+  new is submitted; changes in flight get ``GRACE_SECONDS`` to finish, then are abandoned and
+  reported failed with their result unknown (the request may have reached the API). The rest
+  are "not attempted". The caller tells the person and exits 130 / 143.
 """
 
 from __future__ import annotations
@@ -25,7 +29,14 @@ from reconciler.apply.report import ApplyReport, ChangeOutcome
 from reconciler.apply.stale import check_staleness
 from reconciler.audit import AuditLog, Outcome
 from reconciler.domain import CustomerKey, LiveCustomer
-from reconciler.errors import APIError, ConfigError, PolicyViolationError, ReconcilerError
+from reconciler.errors import (
+    APIError,
+    ConfigError,
+    PolicyViolationError,
+    ReconcilerError,
+    RunInterrupted,
+)
+from reconciler.interrupts import POLL_SECONDS, STOP, StopRequest
 from reconciler.plan import MUTATING_ACTIONS, Change, Plan
 from reconciler.providers.base import ApplyResult, Provider
 
@@ -35,6 +46,10 @@ FreshState = Mapping[CustomerKey, LiveCustomer]
 GONE_REASON = "customer no longer exists"
 FAIL_FAST_REASON = "not sent: the run stopped at the first failure (--fail-fast)"
 ABORTED_REASON = "not sent: the run stopped on an error"
+ABANDONED_REASON = (
+    "result unknown: the run was interrupted while this change was in flight; "
+    "check live state (reconciler plan)"
+)
 
 
 def apply_plan(
@@ -46,6 +61,7 @@ def apply_plan(
     fail_fast: bool = False,
     progress: ProgressCallback | None = None,
     stale_check: FreshState | None = None,
+    stop: StopRequest = STOP,
 ) -> ApplyReport:
     """Apply ``plan`` and report every mutating change's outcome, in plan order.
 
@@ -55,6 +71,8 @@ def apply_plan(
     customer absent from it no longer exists. Raises ``PolicyViolationError`` before any
     request when the plan breaks a guardrail; re-raises an ``AuditError`` (or a bug) from a
     worker once in-flight changes have finished, since applying unaudited must not go on.
+    When ``stop`` is requested, returns early (see the module docstring); the report says
+    what was done and ``stop`` by which signal.
     """
     if plan.policy_violations:
         rules = ", ".join(sorted({violation.rule for violation in plan.policy_violations}))
@@ -65,7 +83,7 @@ def apply_plan(
     unknown = sorted({change.provider for change in changes} - set(providers))
     if unknown:
         raise ConfigError(f"no provider configured for: {', '.join(unknown)}")
-    run = _Run(changes, providers, audit, parallelism, fail_fast, progress, stale_check)
+    run = _Run(changes, providers, audit, parallelism, fail_fast, progress, stale_check, stop)
     run.execute()
     missing = sum(1 for change in plan.changes if change.action == "missing")
     return ApplyReport(tuple(run.outcomes[index] for index in range(len(changes))), missing)
@@ -83,6 +101,7 @@ class _Run:
         fail_fast: bool,
         progress: ProgressCallback | None,
         stale_check: FreshState | None,
+        stop: StopRequest = STOP,
     ) -> None:
         self.changes = changes
         self.providers = providers
@@ -94,15 +113,22 @@ class _Run:
         self.outcomes: dict[int, ChangeOutcome] = {}
         self.stop_reason = ""
         self.error: BaseException | None = None
+        self.stop = stop
+        # Changes still in flight when the grace period after a stop ran out.
+        self.abandoned = False
 
     def execute(self) -> None:
         updates = [i for i, change in enumerate(self.changes) if change.action != "delete"]
         deletes = [i for i, change in enumerate(self.changes) if change.action == "delete"]
-        with ThreadPoolExecutor(
+        pool = ThreadPoolExecutor(
             max_workers=self.parallelism, thread_name_prefix="reconciler-apply"
-        ) as pool:
+        )
+        try:
             for phase in (updates, deletes):
                 self._run_phase(pool, phase)
+        finally:
+            # Abandoned workers are not waited for: the CLI exits without them.
+            pool.shutdown(wait=not self.abandoned, cancel_futures=True)
         for index, change in enumerate(self.changes):
             if index not in self.outcomes:
                 self.outcomes[index] = ChangeOutcome(change, "not attempted", self.stop_reason)
@@ -113,6 +139,9 @@ class _Run:
         pending = deque(phase)
         in_flight: dict[Future[ChangeOutcome], int] = {}
         while True:
+            if self.stop.requested and not self.stop_reason:
+                name = RunInterrupted(self.stop.signal_number or 0).signal_name
+                self.stop_reason = f"not sent: the run was interrupted ({name})"
             while pending and len(in_flight) < self.parallelism and not self.stop_reason:
                 index = pending.popleft()
                 change = self.changes[index]
@@ -122,7 +151,11 @@ class _Run:
                 in_flight[future] = index
             if not in_flight:
                 return
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
+            if self.stop.requested and self.stop.grace_left() <= 0:
+                self._abandon(in_flight)
+                return
+            # Bounded, so that a stop request is seen while requests are still in flight.
+            done, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
             for future in done:
                 self._settle(in_flight.pop(future), future)
 
@@ -156,6 +189,11 @@ class _Run:
         self.outcomes[index] = outcome
         if self.progress is not None:
             self.progress(outcome)
+
+    def _abandon(self, in_flight: Mapping[Future[ChangeOutcome], int]) -> None:
+        self.abandoned = True
+        for index in in_flight.values():
+            self._finish(index, ChangeOutcome(self.changes[index], "failed", ABANDONED_REASON))
 
     def _abort(self, exc: BaseException) -> None:
         # Keep the first error; in-flight changes still finish and get their records.

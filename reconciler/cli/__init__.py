@@ -7,9 +7,11 @@ imported on first use so that ``reconciler validate`` never pays for the HTTP st
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Sequence
+from typing import NoReturn
 
 import click
 
@@ -27,6 +29,8 @@ COMMANDS: dict[str, str] = {
     "plan": "reconciler.cli.plan:plan",
     "validate": "reconciler.cli.validate:validate",
 }
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 BUG_REPORT_HINT = (
     "This is a bug in reconciler. Please report it with the traceback above and the command "
@@ -66,7 +70,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             prog_name="reconciler",
             standalone_mode=False,
         )
-    except click.exceptions.Abort:
+    except click.exceptions.Abort as exc:
+        # click turns Ctrl-C (outside a run's own handling, e.g. at a prompt) into Abort.
+        if isinstance(exc.__context__, KeyboardInterrupt):
+            click.echo("Interrupted.", err=True)
+            return EXIT_INTERRUPTED
         click.echo("Aborted.", err=True)
         return 1
     except click.exceptions.Exit as exc:
@@ -84,7 +92,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
-        return 130
+        return EXIT_INTERRUPTED
     except Exception:
         traceback.print_exc()
         click.echo(BUG_REPORT_HINT, err=True)
@@ -92,5 +100,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
+def run() -> NoReturn:
+    """The console script: ``main`` and exit with its code.
+
+    After an interrupt, requests abandoned in flight (see ``reconciler.interrupts``) may still
+    hold worker threads; the process leaves without waiting for them, its output flushed.
+    """
+    code = main()
+    interrupts = sys.modules.get("reconciler.interrupts")  # loaded only by commands that send
+    if interrupts is not None and interrupts.STOP.requested:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    run()

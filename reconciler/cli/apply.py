@@ -30,6 +30,7 @@ from pathlib import Path
 import click
 
 from reconciler.apply import ApplyReport, FreshState, ProgressCallback, already_applied, apply_plan
+from reconciler.apply.runner import ABANDONED_REASON
 from reconciler.apply.summary import headline, report_markdown, report_table
 from reconciler.audit import AuditLog, discover_context
 from reconciler.cli.common import connection_options, progress_bar, use_color, verbose_logging
@@ -44,8 +45,9 @@ from reconciler.cli.planning import (
 from reconciler.config import DEFAULT_AUDIT_LOG, Config, find_config, project_audit_log
 from reconciler.connection import ProviderHandle
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Source
-from reconciler.errors import SavedPlanError
+from reconciler.errors import RunInterrupted, SavedPlanError
 from reconciler.github_actions import append_step_summary
+from reconciler.interrupts import stop_on_signals
 from reconciler.plan import MUTATING_ACTIONS, Change, Plan
 from reconciler.planner import PlanOptions
 from reconciler.render import render_markdown, render_text
@@ -56,6 +58,7 @@ EXIT_FAILED = 1
 EXIT_POLICY = 3
 CONFIRMATION = "yes"
 NOTHING_SENT = "Nothing was sent."
+NOT_APPLIED = "nothing was applied."
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,18 +147,25 @@ def apply(
         AuditLog.probe(audit_path)
     with verbose_logging(verbose), contextlib.ExitStack() as stack:
         connect = connector(stack, config, base_url, rate_limit, verbose)
-        if plan_file is None:
-            made = plan_from_manifests(
-                paths,
-                config,
-                PlanOptions(prune, targets, excludes),
-                provider_name=provider_name,
-                connection_flags=bool(base_url or rate_limit),
-                connect=connect,
-            )
-            prepared, handles = _from_manifests(made), made.handles
-        else:
-            prepared, handles = _from_saved_plan(plan_file, config, provider_name, connect)
+        try:
+            # Ctrl-C while reading stops the reads (nothing was sent); at the prompt it is Ctrl-C.
+            with stop_on_signals() as stop:
+                if plan_file is None:
+                    made = plan_from_manifests(
+                        paths,
+                        config,
+                        PlanOptions(prune, targets, excludes),
+                        provider_name=provider_name,
+                        connection_flags=bool(base_url or rate_limit),
+                        connect=connect,
+                    )
+                    prepared, handles = _from_manifests(made), made.handles
+                else:
+                    prepared, handles = _from_saved_plan(plan_file, config, provider_name, connect)
+                stop.check()
+        except RunInterrupted as exc:
+            click.echo(f"Interrupted by {exc.signal_name} while reading live state: {NOT_APPLIED}")
+            return exc.exit_code
         plan = prepared.plan
         color = use_color(sys.stdout, os.environ)
         click.echo(render_text(plan, color=color), nl=False, color=color)
@@ -176,7 +186,8 @@ def apply(
         if not approved and not _confirmed():
             click.echo("Apply cancelled: nothing was changed.", err=True)
             return EXIT_FAILED
-        report, audit = _run(prepared, handles, audit_path, parallelism, fail_fast)
+        with stop_on_signals() as stop:
+            report, audit = _run(prepared, handles, audit_path, parallelism, fail_fast)
     click.echo("")
     click.echo(report_table(report), nl=False)
     click.echo(headline(report))
@@ -184,7 +195,23 @@ def apply(
         # The head, kept outside the log, is what `audit verify --expect-head` checks next time.
         click.echo(f"Audit log head: {audit.last_hash} ({audit.records_written} new records)")
     append_step_summary(report_markdown(report))
+    if stop.signal_number is not None:
+        return _interrupted(stop.signal_number, report)
     return 0 if report.ok else EXIT_FAILED
+
+
+def _interrupted(signal_number: int, report: ApplyReport) -> int:
+    """Say what an interrupt left undone (the table above says what was done); 128 + signal."""
+    interruption = RunInterrupted(signal_number)
+    unknown = sum(1 for outcome in report.outcomes if outcome.reason == ABANDONED_REASON)
+    detail = (
+        f"; {unknown} change(s) still in flight were abandoned, their result unknown: run "
+        "`reconciler plan` to see live state"
+        if unknown
+        else ""
+    )
+    click.echo(f"Interrupted by {interruption.signal_name}: no new request was started{detail}.")
+    return interruption.exit_code
 
 
 def _from_manifests(made: ManifestPlan) -> _Prepared:

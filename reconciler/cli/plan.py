@@ -7,7 +7,8 @@ Flow: manifests -> for each provider and environment involved, one live read -> 
 
 Exit codes: 0 success (no changes, or changes without ``--detailed-exitcode``), 2 changes
 pending with ``--detailed-exitcode``, 3 a policy guardrail is violated (wins over 2), 1 any
-error (including a failed usage read: an unguarded plan never passes for a clean one).
+error (including a failed usage read: an unguarded plan never passes for a clean one), 130 /
+143 interrupted by Ctrl-C / SIGTERM (no new request is started; nothing is written).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from reconciler.cli.planning import connector, plan_from_manifests, selection_op
 from reconciler.config import find_config
 from reconciler.gcpause import cyclic_gc_paused
 from reconciler.github_actions import append_step_summary
+from reconciler.interrupts import stop_on_signals
 from reconciler.plan import Plan
 from reconciler.planner import PlanOptions
 from reconciler.render import render_json, render_markdown, render_text
@@ -86,7 +88,8 @@ def plan(
     with cyclic_gc_paused():
         config = find_config(Path.cwd())
         options = PlanOptions(prune=prune, targets=targets, excludes=excludes)
-        with verbose_logging(verbose), contextlib.ExitStack() as stack:
+        # Ctrl-C / SIGTERM: no new request, exit 130 / 143 (RunInterrupted, via the CLI).
+        with verbose_logging(verbose), contextlib.ExitStack() as stack, stop_on_signals() as stop:
             made = plan_from_manifests(
                 paths,
                 config,
@@ -96,6 +99,7 @@ def plan(
                 connect=connector(stack, config, base_url, rate_limit, verbose),
             )
             result = made.plan
+            stop.check()
             targets_read = [
                 ProviderTarget(name, handle.provider.base_url, made.environments[name])
                 for name, handle in made.handles.items()

@@ -66,6 +66,7 @@ from reconciler.errors import (
     ServerError,
     TransportError,
 )
+from reconciler.interrupts import STOP
 
 logger = logging.getLogger("reconciler.http")
 # stamina logs each scheduled retry at WARNING on the "stamina" logger; with no logging
@@ -331,6 +332,8 @@ class HttpTransport:
         attempt_number = 0
 
         def on_failure(exc: Exception) -> bool | float:
+            if STOP.requested:
+                return False  # a stopping run starts no retry
             if isinstance(exc, _RetryableAnswer):
                 if not is_retryable_status(exc.status, idempotent=idempotent):
                     return False
@@ -407,6 +410,7 @@ class HttpTransport:
             headers["Content-Type"] = "application/json"
         with self._semaphore:
             pacer.wait()
+            STOP.check()  # after any wait: a stopping run starts no new request
             self.counter.add(method)
             started = time.perf_counter()
             try:

@@ -18,6 +18,8 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
+from reconciler.interrupts import STOP
+
 # Pace slightly below the nominal limit: N evenly spaced requests per window put the (N+1)th
 # exactly on the window edge, where any jitter in arrival times makes a sliding window count
 # N+1. Five percent leaves 50 ms of slack per one-second window (3 s per minute) and still
@@ -50,7 +52,8 @@ class Pacer:
         *,
         safety_margin: float = DEFAULT_SAFETY_MARGIN,
         clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], None] = time.sleep,
+        # Wakes early when the run is stopped (Ctrl-C): the transport then sends nothing.
+        sleep: Callable[[float], None] = STOP.sleep,
     ) -> None:
         if count <= 0 or per_seconds <= 0:
             raise ValueError("a pace needs a positive count and period")

@@ -88,6 +88,8 @@ class EmulatorStats:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        # Notified on every request, so tests wait for one instead of polling.
+        self._arrived = threading.Condition(self._lock)
         self._requests: Counter[str] = Counter()
         self._responses: Counter[str] = Counter()
         self._dropped = 0
@@ -95,6 +97,14 @@ class EmulatorStats:
     def record_request(self, route: str) -> None:
         with self._lock:
             self._requests[route] += 1
+            self._arrived.notify_all()
+
+    def wait_for_requests(self, route: str, count: int, timeout: float) -> int:
+        """Block until ``route`` has had ``count`` requests (or ``timeout`` seconds passed);
+        return how many it has had."""
+        with self._lock:
+            self._arrived.wait_for(lambda: self._requests[route] >= count, timeout)
+            return self._requests[route]
 
     def record_response(self, status: int) -> None:
         with self._lock:

@@ -57,6 +57,11 @@ class RunningEmulator(Generic[StateT]):
     def reset_stats(self) -> None:
         self._stats.reset()
 
+    def wait_for_requests(self, route: str, count: int, timeout: float) -> int:
+        """Block until ``route`` (``"PATCH /api/users/{customer_identifier}/"``) has had
+        ``count`` requests or ``timeout`` seconds passed; return its count (for tests)."""
+        return self._stats.wait_for_requests(route, count, timeout)
+
     def client(
         self,
         *,

@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
 from reconciler.clients.respan import ENDPOINTS, RESERVED_SEGMENTS, RespanClient
 from reconciler.domain import DesiredCustomer, LiveCustomer
-from reconciler.errors import NotFoundError, ReconcilerError, ServerError
+from reconciler.errors import NotFoundError, ReconcilerError, RunInterrupted, ServerError
+from reconciler.interrupts import STOP
 from reconciler.money import to_money
 from reconciler.plan import Change
 from reconciler.planner.body import request_body
@@ -182,7 +183,9 @@ def retrieve_each(
 ) -> dict[str, dict[str, Any] | None]:
     """Each customer's retrieve answer (``None``: deleted since it was listed), up to
     ``max_concurrency`` at a time under the client's pacer; ``progress(done, total)`` is called
-    before the first and after each one. The first error cancels the retrieves not yet begun.
+    before the first and after each one. The first error cancels the retrieves not yet begun;
+    a stopped run (``interrupts.STOP``) raises ``RunInterrupted`` at once, abandoning the
+    retrieves in flight (reads: nothing to report about them).
     """
     results: dict[str, dict[str, Any] | None] = {}
     if not ids:
@@ -196,17 +199,22 @@ def retrieve_each(
         except NotFoundError:
             return None
 
-    with ThreadPoolExecutor(max_workers=min(max(1, max_concurrency), len(ids))) as pool:
+    pool = ThreadPoolExecutor(max_workers=min(max(1, max_concurrency), len(ids)))
+    abandon = False
+    try:
         futures = {pool.submit(retrieve, i): i for i in ids}
-        try:
-            for future in as_completed(futures):
+        remaining = set(futures)
+        while remaining:
+            for future in STOP.wait_any(remaining):
+                remaining.discard(future)
                 results[futures[future]] = future.result()
                 if progress is not None:
                     progress(len(results), len(ids))
-        except BaseException:
-            for pending in futures:
-                pending.cancel()
-            raise
+    except RunInterrupted:
+        abandon = True
+        raise
+    finally:
+        pool.shutdown(wait=not abandon, cancel_futures=True)
     return results
 
 
