@@ -211,6 +211,25 @@ def test_on_a_terminal_only_yes_approves(
         assert "Apply cancelled" in run.err
 
 
+class _CtrlC(io.StringIO):
+    """Standard input on which the person presses Ctrl-C."""
+
+    def readline(self, size: int | None = -1) -> str:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_at_the_prompt_sends_nothing_and_exits_130(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C at the confirmation question is an interrupt (130), not an error (1)."""
+    monkeypatch.setattr("reconciler.cli.apply._stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("sys.stdin", _CtrlC())
+    run = cli("apply", "customers.yaml", "--rate-limit", FAST)
+    assert run.code == 130
+    assert "Interrupted." in run.err
+    assert writes(emulator) == 0
+
+
 # -- refusals ------------------------------------------------------------------------------------
 
 
