@@ -21,6 +21,7 @@ from reconciler.errors import (
     ConfigError,
     PolicyViolationError,
     ReconcilerError,
+    RunInterrupted,
     ServerError,
 )
 from reconciler.interrupts import GRACE_SECONDS, StopRequest
@@ -428,17 +429,13 @@ def test_without_an_audit_log_changes_still_apply() -> None:
 class StoppingProvider(FakeProvider):
     """Requests a stop from inside its first change, the way a signal arrives mid-run."""
 
-    def __init__(self, stop: StopRequest, *, hang: threading.Event | None = None) -> None:
+    def __init__(self, stop: StopRequest) -> None:
         super().__init__()
         self.stop = stop
-        self.hang = hang
 
     def apply(self, change: Change) -> ApplyResult:
         if not self.stop.requested:
             self.stop.request(signal.SIGINT)
-            if self.hang is not None:
-                # In flight until released: the runner must not wait for it past the grace.
-                assert self.hang.wait(timeout=DEADLOCK_GUARD_SECONDS)
         return super().apply(change)
 
 
@@ -465,7 +462,9 @@ def test_changes_still_in_flight_after_the_grace_are_abandoned_as_unknown(tmp_pa
     now = [0.0]
     stop = StopRequest(clock=lambda: now[0])
     release = threading.Event()
-    provider = StoppingProvider(stop, hang=release)
+    provider = StoppingProvider(stop)
+    # In flight until released: the runner must not wait for it past the grace.
+    provider.before_answer["a"] = release
     original = provider.stop.request
 
     def request_and_let_the_grace_pass(signal_number: int) -> None:
@@ -481,3 +480,17 @@ def test_changes_still_in_flight_after_the_grace_are_abandoned_as_unknown(tmp_pa
     assert statuses(report) == {"a": "failed", "b": "not attempted"}
     assert report.outcomes[0].reason == ABANDONED_REASON
     assert records == []
+
+
+def test_a_change_stopped_before_its_request_is_not_attempted(tmp_path: Path) -> None:
+    """Refused by the transport after the stop (it waited for the pacer): nothing was sent,
+    and its pending record is answered as not sent."""
+    plan = Plan((change("update", "a"), change("update", "b")), 0)
+    provider = FakeProvider({"a": RunInterrupted(signal.SIGTERM)})
+    report, records = run(tmp_path, plan, provider)
+    assert statuses(report) == {"a": "not attempted", "b": "applied"}
+    reason = "not sent: the run was interrupted (SIGTERM)"
+    assert report.outcomes[0].reason == reason
+    results = {r["customer_id"]: r for r in records if r["outcome"] != "pending"}
+    assert (results["a"]["outcome"], results["a"]["reason"]) == ("failed", reason)
+    assert results["a"]["pending_seq"] is not None

@@ -4,6 +4,7 @@ sees Autumn's live data (billing controls by feature_id, money to the cent, meta
 from __future__ import annotations
 
 import json
+import signal
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -22,10 +23,11 @@ from reconciler.connection import open_provider
 from reconciler.domain import DesiredCustomer, Source
 from reconciler.emulator import AutumnState, RunningEmulator
 from reconciler.errors import ConfigError, ServerError
+from reconciler.interrupts import STOP
 from reconciler.plan import Action, Change, Plan
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.planner.body import request_body
-from reconciler.providers.autumn import AutumnProvider
+from reconciler.providers.autumn import INTERRUPTED_CREATE_REASON, AutumnProvider
 from reconciler.providers.base import ApplyResult, Provider
 from reconciler.providers.catalog import MODELS
 
@@ -436,3 +438,24 @@ def test_a_listed_customer_without_a_text_id_is_refused(bad_id: Any) -> None:
                 provider.read_live("sandbox", [])
         finally:
             provider.close()
+
+
+def test_a_create_interrupted_before_its_follow_up_is_a_partial_failure() -> None:
+    """Stopped after get_or_create: the follow-up update is not sent, and the change failed."""
+
+    def handler(seen: Seen) -> Answer:
+        STOP.request(signal.SIGINT)  # Ctrl-C while the create is in flight
+        return Answer(200, {"id": "new", "name": None, "metadata": {}, "billing_controls": {}})
+
+    app = ScriptedApp(handler)
+    try:
+        with serve(app) as url:
+            provider = AutumnProvider({"sandbox": AutumnClient(url, Secret(AUTUMN_TEST_KEY))})
+            try:
+                result = provider.apply(change("create", "new", {"name": "New"}))
+            finally:
+                provider.close()
+    finally:
+        STOP.reset()
+    assert result == ApplyResult(ok=False, status=None, reason=INTERRUPTED_CREATE_REASON)
+    assert [seen.raw_path for seen in app.seen] == ["/v1/customers.get_or_create"]

@@ -52,6 +52,11 @@ ABANDONED_REASON = (
 )
 
 
+def interrupted_reason(signal_name: str) -> str:
+    """Why a change was not sent after a stop: ``not sent: the run was interrupted (SIGINT)``."""
+    return f"not sent: the run was interrupted ({signal_name})"
+
+
 def apply_plan(
     plan: Plan,
     providers: Mapping[str, Provider],
@@ -141,7 +146,7 @@ class _Run:
         while True:
             if self.stop.requested and not self.stop_reason:
                 name = RunInterrupted(self.stop.signal_number or 0).signal_name
-                self.stop_reason = f"not sent: the run was interrupted ({name})"
+                self.stop_reason = interrupted_reason(name)
             while pending and len(in_flight) < self.parallelism and not self.stop_reason:
                 index = pending.popleft()
                 change = self.changes[index]
@@ -213,6 +218,13 @@ def _attempt(provider: Provider, change: Change, audit: AuditLog | None) -> Chan
     status: Outcome
     try:
         result = provider.apply(change)
+    except RunInterrupted as exc:
+        # Stopped before its request started (waiting for the pacer): nothing was sent. The
+        # pending record gets its answer, so the log does not call the result unknown.
+        reason = interrupted_reason(exc.signal_name)
+        if audit is not None:
+            audit.record(change, "failed", reason=reason, pending_seq=pending_seq)
+        return ChangeOutcome(change, "not attempted", reason)
     except ReconcilerError as exc:
         # Deliberate errors (APIError and the provider's own refusals) carry messages built by
         # our code, never the key; they fail this change only.

@@ -37,7 +37,7 @@ from reconciler.clients.identity import listed_id
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.domain import UNKNOWN, DesiredCustomer, LiveCustomer
-from reconciler.errors import ConfigError, NotFoundError
+from reconciler.errors import ConfigError, NotFoundError, RunInterrupted
 from reconciler.plan import Change
 from reconciler.planner.body import field_body, request_body
 from reconciler.planner.diff import diff_field
@@ -48,6 +48,9 @@ from reconciler.providers.catalog import AUTUMN
 logger = logging.getLogger("reconciler.providers.autumn")
 
 GONE_REASON = "customer no longer exists"
+INTERRUPTED_CREATE_REASON = (
+    "created, but the run was interrupted before the fields the create left unset were updated"
+)
 
 
 class AutumnProvider:
@@ -208,6 +211,9 @@ class AutumnProvider:
             client.update_customer(change.id, remaining)
         except NotFoundError as exc:
             return ApplyResult(ok=False, status=exc.status, reason=GONE_REASON)
+        except RunInterrupted:
+            # The customer exists now: the change was partly sent, so it is not "not attempted".
+            return ApplyResult(ok=False, status=None, reason=INTERRUPTED_CREATE_REASON)
         return ApplyResult(ok=True, status=200)
 
     def unset_by(self, answer: Mapping[str, Any], sent: Mapping[str, Any]) -> dict[str, Any]:
