@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import re
 import signal
 import stat
 import subprocess
@@ -652,6 +653,13 @@ def assert_every_write_was_recorded_first(
     assert changed <= set(pending), sorted(changed - set(pending))
 
 
+def headline_counts(out: str) -> tuple[int, ...]:
+    """Applied, failed, stale and not attempted, from apply's closing headline."""
+    found = re.search(r"(\d+) applied, (\d+) failed, (\d+) stale, (\d+) not attempted\.", out)
+    assert found is not None, out
+    return tuple(int(count) for count in found.groups())
+
+
 def start_apply(project: Path, url: str, key: str) -> subprocess.Popen[str]:
     """``reconciler apply`` of customers.yaml as a real process, two changes in flight at most."""
     env = {**os.environ, "RESPAN_BASE_URL": url, "RESPAN_API_KEY": key}
@@ -691,7 +699,9 @@ def test_a_signal_mid_apply_starts_nothing_new_and_prints_what_was_done(
     assert at_signal <= sent <= at_signal + 2
     assert f"Interrupted by {name}: no new request was started." in out
     assert "Apply finished with problems:" in out
-    assert f"{sent} applied, 0 failed, 0 stale, {40 - sent} not attempted." in out
+    # Those in flight finished (applied) or, on a very slow machine, were abandoned (failed).
+    applied, failed, stale, not_attempted = headline_counts(out)
+    assert (applied + failed, stale, not_attempted) == (sent, 0, 40 - sent)
     assert f"not sent: the run was interrupted ({name})" in out
     log = project / AUDIT_LOG
     assert verify_log(log).intact
