@@ -135,7 +135,7 @@ def saved_plan_document(
         raise ValueError("created_at must be timezone-aware")
     document = plan_document(plan, saved=True)
     del document["checksum"]
-    full: dict[str, Any] = {
+    content: dict[str, Any] = {
         "saved_plan_version": SAVED_PLAN_VERSION,
         "created_at": created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "manifest_digest": manifest_digest,
@@ -149,10 +149,10 @@ def saved_plan_document(
         ],
         **document,
     }
-    content = full
     if key is not None:
-        content = {"saved_plan_version": SAVED_PLAN_VERSION, "signature": signature(content, key)}
-        content.update({k: v for k, v in full.items() if k != "saved_plan_version"})
+        # Beside the version, where a reader sees at once that the file is signed.
+        version, *rest = content.items()
+        content = dict([version, ("signature", signature(content, key)), *rest])
     return with_checksum(content)
 
 
@@ -234,8 +234,9 @@ def load_saved_plan(path: str | os.PathLike[str], *, key: bytes | None = None) -
                 f"{path} is not signed, but {PLAN_KEY_VARIABLE} is set: only plans signed "
                 f"with that key are applied; {_REPLAN} with {PLAN_KEY_VARIABLE} set"
             )
+        expected = signature(document, key).encode("ascii")
         if not isinstance(claimed_signature, str) or not hmac.compare_digest(
-            claimed_signature, signature(document, key)
+            claimed_signature.encode("utf-8"), expected
         ):
             raise SavedPlanError(
                 f"{path} does not carry a valid signature for {PLAN_KEY_VARIABLE}: it was "

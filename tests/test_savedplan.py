@@ -207,6 +207,12 @@ def test_a_signed_plan_verifies_only_with_its_key(tmp_path: Path) -> None:
     load_saved_plan(path)  # the checksum alone cannot tell
     with pytest.raises(SavedPlanError, match="does not carry a valid signature"):
         load_saved_plan(path, key=b"k1")
+    for forged in ("hmac-sha256:é", 7):
+        document["signature"] = forged
+        document.pop("checksum", None)
+        path.write_text(dumps(with_checksum(document), indent=2), encoding="utf-8")
+        with pytest.raises(SavedPlanError, match="does not carry a valid signature"):
+            load_saved_plan(path, key=b"k1")
 
 
 @pytest.mark.parametrize(("environ", "key"), [({}, None), ({"RECONCILER_PLAN_KEY": "s"}, b"s")])
