@@ -205,6 +205,14 @@ def load_saved_plan(path: str | os.PathLike[str], *, key: bytes | None = None) -
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise SavedPlanError(f"cannot read saved plan {path}: {reason}") from exc
     try:
+        return _verified(path, text, key)
+    except RecursionError as exc:
+        # Parsing, hashing and rebuilding all recurse; no plan nests anywhere near this deep.
+        raise SavedPlanError(f"{path} is not a saved plan: it nests too deeply; {_REPLAN}") from exc
+
+
+def _verified(path: str | os.PathLike[str], text: str, key: bytes | None) -> SavedPlan:
+    try:
         document = json.loads(text, parse_float=Decimal)
     except json.JSONDecodeError as exc:
         raise SavedPlanError(

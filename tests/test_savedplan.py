@@ -126,10 +126,20 @@ def test_amount_turned_into_a_string_is_refused(tmp_path: Path) -> None:
         ('{"format_version": 1}', r"is not a saved plan \(no saved_plan_version\)"),
         ('{"saved_plan_version": 3, "format_version": 1}', r"is saved plan version 3"),
         ('{"saved_plan_version": 1, "format_version": 1}', r"version 1, written by an older"),
+        pytest.param(
+            '{"saved_plan_version": 2, "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+            "too deeply",
+            id="nested-beyond-the-parser",
+        ),
+        pytest.param(
+            '{"saved_plan_version": 2, "format_version": 1, "x": ' + "[" * 990 + "]" * 990 + "}",
+            "too deeply",
+            id="nested-beyond-the-checksum",
+        ),
     ],
 )
 def test_not_a_saved_plan_is_refused(tmp_path: Path, content: str, message: str) -> None:
-    """Garbage, a plain JSON plan, or another version: SavedPlanError naming the file."""
+    """Garbage, a plain JSON plan, another version, or deep nesting: SavedPlanError naming it."""
     path = tmp_path / "plan.json"
     path.write_text(content, encoding="utf-8")
     with pytest.raises(SavedPlanError, match=message) as raised:
