@@ -292,6 +292,13 @@ _SCALAR_TYPES: Final[Mapping[FieldKind, tuple[type, ...]]] = {
 }
 
 
+def _whole_cents(amount: Decimal) -> bool:
+    try:
+        return amount >= 0 and to_money(amount) == amount
+    except (ArithmeticError, ValueError):  # too large to hold in cents
+        return False
+
+
 def _check_field(
     model: ProviderModel, action: str, before: Mapping[str, Any], field: FieldChange
 ) -> None:
@@ -303,11 +310,7 @@ def _check_field(
         raise BodyError(f"{field.path}: {after!r} is not a {field.kind.value} value")
     if isinstance(after, Decimal) and not after.is_finite():
         raise BodyError(f"{field.path}: {after} is not a number")
-    if (
-        field.kind is FieldKind.MONEY
-        and after is not None
-        and (after < 0 or to_money(after) != after)
-    ):
+    if field.kind is FieldKind.MONEY and after is not None and not _whole_cents(after):
         raise BodyError(f"{field.path}: {after} is not an amount in whole cents of 0 or more")
     recorded = None if action == "create" else value_at(model, before, field.path)
     if not same(field.before, recorded):

@@ -412,6 +412,10 @@ def test_an_edited_amount_is_what_the_plan_shows_the_policy_checks_and_apply_sen
             "300.001 is not an amount in whole cents",
         ),
         (
+            lambda document: acme_budget(document).update(after=Decimal("1e30")),
+            "1000000000000000000000000000000 is not an amount in whole cents",
+        ),
+        (
             lambda document: acme_budget(document).update(path="period_budget.x"),
             "period_budget has no parts to change",
         ),
