@@ -275,6 +275,8 @@ def _check_changes(path: str | os.PathLike[str], plan: Plan) -> None:
         if model is None:
             raise SavedPlanError(f"{where}: unknown provider {change.provider!r}; {_REPLAN}")
         try:
+            if change.fields and change.action not in ("create", "update"):
+                raise BodyError(f"a {change.action} changes no fields")
             request_body(change, model)
             for field in change.fields:
                 _check_field(model, change.action, change.before, field)

@@ -416,6 +416,10 @@ def test_an_edited_amount_is_what_the_plan_shows_the_policy_checks_and_apply_sen
             "1000000000000000000000000000000 is not an amount in whole cents",
         ),
         (
+            lambda document: document["changes"][0].update(action="delete"),
+            "a delete changes no fields",
+        ),
+        (
             lambda document: acme_budget(document).update(path="period_budget.x"),
             "period_budget has no parts to change",
         ),
