@@ -457,6 +457,21 @@ def test_a_saved_plan_is_the_approval_and_applying_it_again_sends_nothing(
     assert len(records(project / AUDIT_LOG)) == 2
 
 
+def test_a_saved_plan_applies_on_a_terminal_without_asking(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """On a terminal too, apply --plan asks nothing: saving the reviewed plan approved it."""
+    save_plan(cli)
+    monkeypatch.setattr("reconciler.cli.apply._stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    run = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert run.code == 0, run.err
+    assert "Only 'yes' will be accepted" not in run.err
+    assert budget(emulator, "acme") == 300
+
+
 def test_with_a_plan_key_only_a_plan_signed_with_it_applies(
     emulator: RunningEmulator[RespanState],
     cli: Callable[..., Run],
