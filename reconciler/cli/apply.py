@@ -124,8 +124,10 @@ def apply(
 ) -> int:
     """Make live state match the manifests, or apply a saved plan with --plan FILE.
 
-    Shows the plan and asks for `yes` on a terminal; --auto-approve skips the question. Every
-    attempted change is appended to a hash-chained audit log.
+    Shows the plan and asks for `yes` on a terminal; --auto-approve skips the question, and a
+    saved plan is applied without asking (saving the reviewed plan approved it). Every
+    attempted change is appended to a hash-chained audit log. Ctrl-C or SIGTERM sends nothing
+    new, prints what was done and exits 130 / 143.
     """
     if plan_file is not None and (paths or prune or targets or excludes):
         raise click.UsageError(
