@@ -13,7 +13,9 @@ middle of an audit write.
 
 from __future__ import annotations
 
+import os
 import signal
+import sys
 import threading
 import time
 from collections.abc import Callable, Collection, Iterator
@@ -83,16 +85,22 @@ STOP: Final = StopRequest()
 
 
 @contextmanager
-def stop_on_signals(stop: StopRequest = STOP) -> Iterator[StopRequest]:
+def stop_on_signals(
+    stop: StopRequest = STOP, *, reading_only: bool = False
+) -> Iterator[StopRequest]:
     """While inside, SIGINT and SIGTERM request a stop instead of killing the run at once; a
     second signal exits at once. Outside (e.g. at a confirmation prompt) they act as usual.
 
+    ``reading_only``: nothing inside sends a write, so when the block has not ended
+    ``GRACE_SECONDS`` after the stop (a read hanging on a slow server, a thread pool joining
+    it), the process leaves with 128 + the signal number rather than wait for the read.
     Only the main thread can install handlers; elsewhere this only resets ``stop``.
     """
     stop.reset()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
+    watchdog: list[threading.Timer] = []
 
     def handle(signal_number: int, frame: object) -> None:
         if stop.requested:
@@ -100,10 +108,27 @@ def stop_on_signals(stop: StopRequest = STOP) -> Iterator[StopRequest]:
             signal.signal(signal_number, signal.SIG_DFL)
             signal.raise_signal(signal_number)
         stop.request(signal_number)
+        if reading_only:
+            timer = threading.Timer(GRACE_SECONDS, _leave_reading, (signal_number,))
+            timer.daemon = True
+            watchdog.append(timer)
+            timer.start()
 
     previous = {number: signal.signal(number, handle) for number in SIGNALS}
     try:
         yield stop
     finally:
+        for timer in watchdog:
+            timer.cancel()
         for number, handler in previous.items():
             signal.signal(number, handler)
+
+
+def _leave_reading(signal_number: int) -> None:
+    """End a process whose reads did not stop within the grace period (nothing was sent)."""
+    message = f"Error: {RunInterrupted(signal_number)}; reads still in flight were abandoned\n"
+    try:
+        sys.stdout.flush()
+        os.write(2, message.encode("utf-8", "replace"))
+    finally:
+        os._exit(128 + signal_number)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import math
@@ -9,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 from cli_helpers import Run, load_schema, point_at, run_cli
+from scripted_http import Answer, ScriptedApp, Seen, serve
 
 from reconciler.cli import main
 from reconciler.cli.common import use_color
@@ -554,3 +557,38 @@ def test_ctrl_c_while_reading_starts_no_new_request_and_exits_130(
     assert err == "Error: interrupted by SIGINT: no new request was started\n"
     assert out == ""
     assert not (project / "plan.json").exists()
+
+
+def test_ctrl_c_does_not_wait_for_a_read_the_server_never_answers(project: Path) -> None:
+    """A list request left hanging is abandoned after the grace period: exit 130, not a
+    transport error once the client's own timeout runs out."""
+    (project / "customers.yaml").write_text(MATCHING, encoding="utf-8")
+    arrived = threading.Event()
+    release = threading.Event()  # set once the test is done, so the server can stop at once
+
+    async def hang(seen: Seen) -> Answer:
+        arrived.set()
+        await asyncio.to_thread(release.wait, DEADLINE_SECONDS)
+        return Answer(200, {"count": 0, "next": None, "results": []})
+
+    with serve(ScriptedApp(hang)) as url:
+        env = {**os.environ, "RESPAN_BASE_URL": url, "RESPAN_API_KEY": "rsp_test_key"}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "plan", "customers.yaml"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert arrived.wait(DEADLINE_SECONDS)
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=DEADLINE_SECONDS)
+        finally:
+            process.kill()
+            process.wait()
+            release.set()
+    assert process.returncode == 130, err
+    assert "interrupted by SIGINT: no new request was started" in err
+    assert "reads still in flight were abandoned" in err

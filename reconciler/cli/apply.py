@@ -151,7 +151,7 @@ def apply(
         connect = connector(stack, config, base_url, rate_limit, verbose)
         try:
             # Ctrl-C while reading stops the reads (nothing was sent); at the prompt it is Ctrl-C.
-            with stop_on_signals() as stop:
+            with stop_on_signals(reading_only=True) as stop:
                 if plan_file is None:
                     made = plan_from_manifests(
                         paths,

@@ -89,7 +89,11 @@ def plan(
         config = find_config(Path.cwd())
         options = PlanOptions(prune=prune, targets=targets, excludes=excludes)
         # Ctrl-C / SIGTERM: no new request, exit 130 / 143 (RunInterrupted, via the CLI).
-        with verbose_logging(verbose), contextlib.ExitStack() as stack, stop_on_signals() as stop:
+        with (
+            verbose_logging(verbose),
+            contextlib.ExitStack() as stack,
+            stop_on_signals(reading_only=True) as stop,
+        ):
             made = plan_from_manifests(
                 paths,
                 config,
