@@ -10,13 +10,18 @@ from typing import Any
 import pytest
 
 from reconciler.clients.secret import Secret
+from reconciler.domain import FieldKind
 from reconciler.emulator import RunningEmulator
-from reconciler.errors import ConfigError
-from reconciler.plan import Change
+from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.plan import Change, FieldChange
 from reconciler.providers.base import Provider
 from reconciler.providers.litellm.emulator_model import LiteLLMState
 from reconciler.providers.litellm.fields import ENVIRONMENT, FIELDS
-from reconciler.providers.litellm.provider import LiteLLMProvider, update_refusal
+from reconciler.providers.litellm.provider import (
+    LiteLLMProvider,
+    request_body,
+    update_refusal,
+)
 
 Factory = Callable[..., RunningEmulator[LiteLLMState]]
 
@@ -54,8 +59,14 @@ def provider(emu: RunningEmulator[LiteLLMState]) -> Iterator[LiteLLMProvider]:
     opened.close()
 
 
-def change(action: Any, user_id: str, **payload: Any) -> Change:
-    return Change(action, "litellm", ENVIRONMENT, user_id, payload=payload)
+def change(action: Any, user_id: str, **body: Any) -> Change:
+    """A change whose whole-field changes make the request body ``body`` (a field whose kind
+    the core lacks is labelled text: the body does not read kinds)."""
+    fields = tuple(
+        FieldChange(name, None, value, FIELDS[name].core_kind or FieldKind.TEXT)
+        for name, value in body.items()
+    )
+    return Change(action, "litellm", ENVIRONMENT, user_id, fields)
 
 
 def test_it_is_a_provider(provider: LiteLLMProvider) -> None:
@@ -192,3 +203,15 @@ def test_update_refusal_accepts_what_update_applies() -> None:
         )
         is None
     )
+
+
+@pytest.mark.parametrize("path", ["alias.x", "not_a_field"])
+def test_the_body_comes_from_whole_field_changes_only(path: str) -> None:
+    """The body is each field change's after; a path naming no LiteLLM field is refused."""
+    sent = change("update", "acme", alias="ACME", max_budget=Decimal(5))
+    assert request_body(sent) == {"alias": "ACME", "max_budget": Decimal(5)}
+    odd = Change(
+        "update", "litellm", ENVIRONMENT, "acme", (FieldChange(path, None, 1, FieldKind.TEXT),)
+    )
+    with pytest.raises(ReconcilerError, match="is not a LiteLLM field to send"):
+        request_body(odd)

@@ -27,7 +27,7 @@ from typing import Any
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.domain import DesiredCustomer, LiveCustomer
-from reconciler.errors import ConfigError, NotFoundError
+from reconciler.errors import ConfigError, NotFoundError, ReconcilerError
 from reconciler.money import to_decimal
 from reconciler.plan import Change
 from reconciler.providers.base import ApplyResult
@@ -51,6 +51,22 @@ def live_fields(customer: Mapping[str, Any]) -> dict[str, Any]:
         if field.location is Location.BUDGET or name in source:
             fields[name] = source.get(name)
     return fields
+
+
+def request_body(change: Change) -> dict[str, Any]:
+    """The body of a create or update, derived from its field changes: every LiteLLM field is
+    sent whole, so each change's ``after`` under its field's name.
+
+    Not ``planner.body.request_body`` yet: ``MODEL`` leaves out the fields whose kinds the core
+    does not have (``models``, ``model_max_budget``). A path that is not a LiteLLM field, or
+    names a part of one, is refused rather than sent.
+    """
+    body: dict[str, Any] = {}
+    for field in change.fields:
+        if field.path not in FIELDS or field.path in body:
+            raise ReconcilerError(f"{change.id}: {field.path!r} is not a LiteLLM field to send")
+        body[field.path] = field.after
+    return body
 
 
 def update_refusal(payload: Mapping[str, Any]) -> str | None:
@@ -182,7 +198,7 @@ class LiteLLMProvider:
         if change.action == "create":
             return self._create(change)
         if change.action == "update":
-            return self._update(change.id, change.payload)
+            return self._update(change.id, request_body(change))
         try:
             reply = self.client.delete_customer(change.id)
         except NotFoundError as exc:
@@ -192,7 +208,7 @@ class LiteLLMProvider:
         return ApplyResult(ok=True, status=reply.status)
 
     def _create(self, change: Change) -> ApplyResult:
-        body = {name: value for name, value in change.payload.items() if value is not None}
+        body = {name: value for name, value in request_body(change).items() if value is not None}
         try:
             self.client.new_customer(change.id, body)
         except CustomerExistsError:
