@@ -63,6 +63,21 @@ def test_a_moved_metadata_key_is_named_inside_the_field() -> None:
     ]
 
 
+def test_drift_inside_nested_live_values_names_each_leaf() -> None:
+    """Deep live structures name the exact leaf that moved, lists by position, odd keys quoted."""
+    staleness = check_staleness(
+        update(metadata={"owner": {"team": "a", "on call": ["x", "y"]}}, extra=[1, 2]),
+        live(metadata={"owner": {"team": "b", "on call": ["x", "z"]}}, extra=[1, 2, 3]),
+        RESPAN,
+    )
+    assert staleness is not None
+    assert [(d.path, d.planned, d.live) for d in staleness.drift] == [
+        ("metadata.owner.team", "a", "b"),
+        ('metadata.owner["on call"][1]', "y", "z"),
+        ("extra[2]", None, 3),
+    ]
+
+
 def test_a_value_unknown_at_plan_time_is_not_compared() -> None:
     """A field the API did not return at plan time cannot have moved as far as the plan knows."""
     assert (

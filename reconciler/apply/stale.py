@@ -9,6 +9,7 @@ cent for money, as an instant for timestamps, key by key for metadata.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -19,6 +20,8 @@ from reconciler.domain import UNKNOWN, LiveCustomer, ProviderModel
 from reconciler.plan import Change
 from reconciler.planner.body import value_at
 from reconciler.planner.normalize import normalize, same
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +79,45 @@ def already_applied(change: Change, live: LiveCustomer | None, model: ProviderMo
 
 
 def _drift_of(path: str, planned: Any, current: Any) -> list[Drift]:
-    """Name the keys that moved inside a mapping (``metadata.tier``), else the field itself.
+    """Name each leaf that moved inside a structure (``metadata.tier``,
+    ``metadata.owner.team``, ``billing_controls.spend_limits[0].overage_limit``), else the
+    field itself.
 
-    A key present on one side only shows as null on the other, as metadata treats them alike.
+    Live values are whatever the API holds, nested however deep, so the walk is deepdiff's:
+    imported here, the one place it is needed (a structured field of a stale customer), so no
+    other run pays for loading it. Both sides are already normalized, so what deepdiff sees
+    moving is what a plan would call a change. A key present on one side only shows as null
+    on the other, as metadata treats them alike.
     """
-    if not (isinstance(planned, Mapping) and isinstance(current, Mapping)):
+    if not (isinstance(planned, Mapping | list) and isinstance(current, Mapping | list)):
         return [Drift(path, planned, current)]
-    return [
-        Drift(f"{path}.{key}", planned.get(key), current.get(key))
-        for key in sorted(set(planned) | set(current), key=str)
-        if key not in planned or key not in current or not same(planned[key], current[key])
+    from deepdiff import DeepDiff
+    from deepdiff.helper import notpresent
+
+    drift = [
+        Drift(
+            _leaf_path(path, level.path(output_format="list")),
+            None if level.t1 is notpresent else level.t1,
+            None if level.t2 is notpresent else level.t2,
+        )
+        for report in DeepDiff(planned, current, view="tree").values()
+        for level in report
     ]
+    return sorted(drift, key=lambda item: item.path) or [Drift(path, planned, current)]
+
+
+def _leaf_path(field: str, parts: list[Any]) -> str:
+    """``metadata`` + ``["owner", "team"]`` -> ``metadata.owner.team``; list positions in
+    brackets, keys that are not plain words quoted (``metadata["a b"]``)."""
+    text = field
+    for part in parts:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        elif _PLAIN_KEY.fullmatch(str(part)):
+            text += f".{part}"
+        else:
+            text += f"[{json.dumps(str(part), ensure_ascii=False)}]"
+    return text
 
 
 def _show(value: Any) -> str:
