@@ -39,6 +39,24 @@ LITELLM_TEST_KEY = "sk-litellm-master-0123456789abcdef"
 EmulatorFactory = Callable[..., RunningEmulator[Any]]
 
 
+_STOPPING: list[RunningEmulator[Any]] = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _emulators_closed_by_the_end() -> Iterator[None]:
+    """Tests stop their emulators without waiting (uvicorn's shutdown takes 0.1 s each, over
+    hundreds of tests); the session waits for all of them once, at its end."""
+    yield
+    for emulator in _STOPPING:
+        emulator.join()
+
+
+def _stop_all(running: list[RunningEmulator[Any]]) -> None:
+    for emulator in running:
+        emulator.stop(wait=False)
+        _STOPPING.append(emulator)
+
+
 def _factory(provider: str, api_key: str) -> Iterator[EmulatorFactory]:
     running: list[RunningEmulator[Any]] = []
 
@@ -53,8 +71,7 @@ def _factory(provider: str, api_key: str) -> Iterator[EmulatorFactory]:
         return emulator
 
     yield start
-    for emulator in running:
-        emulator.stop()
+    _stop_all(running)
 
 
 @pytest.fixture
@@ -85,8 +102,7 @@ def litellm_emulator() -> Iterator[Callable[..., RunningEmulator[LiteLLMState]]]
         return emulator
 
     yield start
-    for emulator in running:
-        emulator.stop()
+    _stop_all(running)
 
 
 @pytest.fixture

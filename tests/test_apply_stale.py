@@ -64,10 +64,19 @@ def test_a_moved_metadata_key_is_named_inside_the_field() -> None:
 
 
 def test_drift_inside_nested_live_values_names_each_leaf() -> None:
-    """Deep live structures name the exact leaf that moved, lists by position, odd keys quoted."""
+    """Deep live structures name the exact leaf that moved: keyed items by key, other list
+    items by position, odd keys quoted."""
     staleness = check_staleness(
-        update(metadata={"owner": {"team": "a", "on call": ["x", "y"]}}, extra=[1, 2]),
-        live(metadata={"owner": {"team": "b", "on call": ["x", "z"]}}, extra=[1, 2, 3]),
+        update(
+            metadata={"owner": {"team": "a", "on call": ["x", "y"]}},
+            extra=[1, 2],
+            limits=[{"feature_id": "messages", "cap": 1}, {"feature_id": "a b", "cap": 1}],
+        ),
+        live(
+            metadata={"owner": {"team": "b", "on call": ["x", "z"]}},
+            extra=[1, 2, 3],
+            limits=[{"feature_id": "messages", "cap": 2}, {"feature_id": "a b", "cap": 3}],
+        ),
         RESPAN,
     )
     assert staleness is not None
@@ -75,6 +84,8 @@ def test_drift_inside_nested_live_values_names_each_leaf() -> None:
         ("metadata.owner.team", "a", "b"),
         ('metadata.owner["on call"][1]', "y", "z"),
         ("extra[2]", None, 3),
+        ("limits[1].cap", 1, 3),  # an item key that is no plain word: its position
+        ("limits[messages].cap", 1, 2),
     ]
 
 

@@ -273,11 +273,11 @@ def test_saved_plan_refuses_customers_changed_or_created_since(
     assert customer(emulator, "acme")["metadata"] == {"tier": "enterprise"}
     outcome = {r["customer_id"]: r for r in results(project / "reconciler-audit.jsonl")}
     assert outcome["hooli"]["outcome"] == outcome["initech"]["outcome"] == "stale"
-    assert outcome["initech"]["drift"] == [
+    assert outcome["initech"]["drift"] == [  # the leaf that moved, as the plan names it
         {
-            "path": "billing_controls.spend_limits",
-            "planned": [{"enabled": True, "feature_id": "messages", "overage_limit": "50.00"}],
-            "live": [{"enabled": True, "feature_id": "messages", "overage_limit": "60.00"}],
+            "path": "billing_controls.spend_limits[messages].overage_limit",
+            "planned": "50.00",
+            "live": "60.00",
         }
     ]
 

@@ -83,7 +83,7 @@ def test_injected_500s(respan_emulator: Factory) -> None:
 
 
 def test_dropped_connections_get_no_response(respan_emulator: Factory) -> None:
-    """drop_rate=1 closes each API connection without a byte; control routes still answer."""
+    """drop_rate=1 closes each API connection before a complete answer; control routes answer."""
     emu = respan_emulator(seed={"customers": [{"customer_identifier": "x"}]}, drop_rate=1.0)
     with client(emu) as api:
         for _ in range(3):

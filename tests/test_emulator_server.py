@@ -9,15 +9,13 @@ import pytest
 from starlette.types import Receive, Scope, Send
 
 from reconciler.emulator import EmulatorServer
-from reconciler.emulator.server import TRANSPORT_EXTENSION
 from reconciler.errors import ConfigError
 
 
 async def hello(scope: Scope, receive: Receive, send: Send) -> None:
-    """Answers every request with the transport extension's presence."""
-    exposed = TRANSPORT_EXTENSION in scope.get("extensions", {})
+    """Answers every request with "hello"."""
     await send({"type": "http.response.start", "status": 200, "headers": []})
-    await send({"type": "http.response.body", "body": b"transport" if exposed else b"none"})
+    await send({"type": "http.response.body", "body": b"hello"})
 
 
 def test_start_returns_the_bound_url_and_serves() -> None:
@@ -31,7 +29,7 @@ def test_start_returns_the_bound_url_and_serves() -> None:
         assert url.startswith("http://127.0.0.1:")
         assert int(url.rsplit(":", 1)[1]) > 0
         response = httpx.get(url + "/anything")
-        assert response.text == "transport"  # the app can reach its connection
+        assert response.text == "hello"
     finally:
         server.stop()
 
@@ -65,3 +63,16 @@ def test_start_twice_is_refused() -> None:
     """A running server cannot be started again."""
     with EmulatorServer(hello) as server, pytest.raises(RuntimeError):
         server.start()
+
+
+def test_stop_without_waiting_then_join_closes_the_port() -> None:
+    """stop(wait=False) returns at once; after join() nothing listens on the port."""
+    server = EmulatorServer(hello)
+    url = server.start()
+    assert httpx.get(url).text == "hello"
+    server.stop(wait=False)
+    with pytest.raises(RuntimeError):
+        _ = server.url
+    server.join()
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(url)

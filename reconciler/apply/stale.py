@@ -19,7 +19,7 @@ from reconciler.audit import Drift, encode_value
 from reconciler.domain import UNKNOWN, LiveCustomer, ProviderModel
 from reconciler.plan import Change
 from reconciler.planner.body import value_at
-from reconciler.planner.normalize import normalize, same
+from reconciler.planner.normalize import BILLING_ITEM_KEY, normalize, same
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -96,7 +96,7 @@ def _drift_of(path: str, planned: Any, current: Any) -> list[Drift]:
 
     drift = [
         Drift(
-            _leaf_path(path, level.path(output_format="list")),
+            _leaf_path(path, level.path(output_format="list"), planned, current),
             None if level.t1 is notpresent else level.t1,
             None if level.t2 is notpresent else level.t2,
         )
@@ -106,18 +106,33 @@ def _drift_of(path: str, planned: Any, current: Any) -> list[Drift]:
     return sorted(drift, key=lambda item: item.path) or [Drift(path, planned, current)]
 
 
-def _leaf_path(field: str, parts: list[Any]) -> str:
-    """``metadata`` + ``["owner", "team"]`` -> ``metadata.owner.team``; list positions in
-    brackets, keys that are not plain words quoted (``metadata["a b"]``)."""
+def _leaf_path(field: str, parts: list[Any], planned: Any, current: Any) -> str:
+    """``metadata`` + ``["owner", "team"]`` -> ``metadata.owner.team``, as plans write paths:
+    an item of a keyed list by its key (``spend_limits[messages]``), else by its position;
+    keys that are not plain words quoted (``metadata["a b"]``)."""
     text = field
     for part in parts:
         if isinstance(part, int):
-            text += f"[{part}]"
+            item = _child(planned, part)
+            key = item.get(BILLING_ITEM_KEY) if isinstance(item, Mapping) else None
+            plain = isinstance(key, str) and _PLAIN_KEY.fullmatch(key) is not None
+            text += f"[{key}]" if plain else f"[{part}]"
         elif _PLAIN_KEY.fullmatch(str(part)):
             text += f".{part}"
         else:
             text += f"[{json.dumps(str(part), ensure_ascii=False)}]"
+        planned, current = _child(planned, part), _child(current, part)
+        if planned is None:
+            planned = current
     return text
+
+
+def _child(node: Any, part: Any) -> Any:
+    if isinstance(node, Mapping):
+        return node.get(part)
+    if isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+        return node[part]
+    return None
 
 
 def _show(value: Any) -> str:

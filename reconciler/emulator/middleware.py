@@ -29,7 +29,6 @@ from reconciler.emulator.common import (
     RateDecision,
     SlidingWindowLimiter,
 )
-from reconciler.emulator.server import TRANSPORT_EXTENSION
 
 CONTROL_PREFIX = "/_emulator/"
 _CONVERTER = re.compile(r"\{(\w+):\w+\}")
@@ -106,7 +105,7 @@ class EmulatorMiddleware:
             await asyncio.sleep(draw.delay_seconds)
         if draw.drop:
             self.stats.record_drop()
-            await _drop_connection(scope, receive)
+            await _drop_connection(scope, receive, send)  # uncounted: no answer is given
             return
         request = Request(scope, receive)
         refusal = self._refusal(request, throttle=draw.throttle, fail=draw.fail)
@@ -137,11 +136,14 @@ class EmulatorMiddleware:
         return None
 
 
-async def _drop_connection(scope: Scope, receive: Receive) -> None:
-    """Close the connection without answering (see ``reconciler.emulator.server``)."""
-    transport = scope.get("extensions", {}).get(TRANSPORT_EXTENSION)
-    if transport is None:
-        raise RuntimeError("dropping connections needs the app to run under EmulatorServer")
+async def _drop_connection(scope: Scope, receive: Receive, send: Send) -> None:
+    """Close the connection before a complete answer, with ASGI alone.
+
+    An ASGI app cannot close its connection, but a server must close one whose answer the app
+    leaves unfinished. So the answer promises a body (``content-length: 1``) and ends without
+    it: the client sees the connection close mid-answer, as when a server dies, and the
+    request did nothing. A client must not take the bare ``200`` for a success.
+    """
     # Read the whole request first: closing a socket with unread bytes (or receiving the rest
     # of the body after closing) makes the kernel send a reset instead of a clean close, and
     # the client's error would then depend on timing.
@@ -150,11 +152,9 @@ async def _drop_connection(scope: Scope, receive: Receive) -> None:
         message = await receive()
     if message["type"] == "http.disconnect":
         return
-    transport.abort()
-    # Wait until the server has seen the disconnect; returning earlier would make uvicorn
-    # try to answer with a 500 of its own on the dead connection.
-    while (await receive())["type"] != "http.disconnect":
-        pass
+    await send(
+        {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1")]}
+    )
 
 
 def _control_routes(stats: EmulatorStats) -> list[Route]:

@@ -80,8 +80,13 @@ class RunningEmulator(Generic[StateT]):
             verify=_tls_context(),
         )
 
-    def stop(self) -> None:
-        self._server.stop()
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop the server; ``wait=False`` returns at once (see ``EmulatorServer.stop``)."""
+        self._server.stop(wait=wait)
+
+    def join(self) -> None:
+        """Wait for a server stopped with ``wait=False`` to have closed."""
+        self._server.join()
 
     def __enter__(self) -> RunningEmulator[StateT]:
         return self

@@ -1,17 +1,23 @@
 """Run an emulator's ASGI app with uvicorn on a background thread, on a real loopback socket.
 
 ``EmulatorServer`` binds the socket itself (port 0 picks a free one), so the URL is known as
-soon as ``start()`` returns, and ``start()`` returns only once uvicorn accepts connections.
+soon as ``start()`` returns; the socket listens from that moment, so a request sent before
+uvicorn accepts waits in the backlog instead of failing. ``start()`` returns once the app has
+received the ASGI lifespan startup event, so a server that cannot run is reported at once.
 
-Dropped connections: an ASGI app cannot close its connection (raising yields a 500), so the
-server speaks HTTP through a small subclass of uvicorn's h11 protocol that puts the
-connection's asyncio transport into ``scope["extensions"]`` under ``TRANSPORT_EXTENSION``. The
-fault middleware aborts that transport to drop a connection without any response.
+Only uvicorn's public API is used (``uvicorn.Config`` and ``uvicorn.Server`` with its
+``serve``, ``should_exit`` and ``shutdown``): no subclass of its server or protocol classes, so
+a uvicorn release cannot break the emulator through its internals. uvicorn notices
+``should_exit`` on a 0.1 s tick; tests start hundreds of emulators, so ``stop()`` cancels
+that wait and runs the same ``shutdown`` itself (closing the listener and every connection).
+Dropped connections are made with ASGI alone (see ``reconciler.emulator.middleware``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
 import socket
 import threading
 import time
@@ -19,70 +25,46 @@ from types import TracebackType
 
 import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from reconciler.errors import ConfigError
 
-TRANSPORT_EXTENSION = "reconciler.emulator.transport"
 _START_TIMEOUT_SECONDS = 10.0
 _STOP_TIMEOUT_SECONDS = 5.0
+_UNFINISHED_ANSWER = "ASGI callable returned without completing response."
 
 
-class _TransportExposingH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, handing the connection's transport to the app (see module doc)."""
+class _DeliberateDrops(logging.Filter):
+    """uvicorn logs an error for an answer the app leaves unfinished; in the emulator that is a
+    dropped connection injected on purpose (``emulator.middleware``), not a fault to report."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        inner = self.app
-
-        async def app_with_transport(scope: Scope, receive: Receive, send: Send) -> None:
-            extensions = {**scope.get("extensions", {}), TRANSPORT_EXTENSION: transport}
-            await inner({**scope, "extensions": extensions}, receive, send)
-
-        self.app = app_with_transport
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != _UNFINISHED_ANSWER
 
 
-class _BackgroundServer(uvicorn.Server):
-    """A uvicorn server that signals when it listens and stops as soon as it is asked to.
+_UVICORN_ERRORS = logging.getLogger("uvicorn.error")
+if not any(isinstance(f, _DeliberateDrops) for f in _UVICORN_ERRORS.filters):
+    _UVICORN_ERRORS.addFilter(_DeliberateDrops())
 
-    uvicorn's own loop polls ``should_exit`` every 100 ms and pauses 100 ms on shutdown; tests
-    start many emulators, so this one waits on events instead.
-    """
 
-    def __init__(self, config: uvicorn.Config) -> None:
-        super().__init__(config)
-        self.listening = threading.Event()
-        self._wake: asyncio.Event | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
+class _Lifespan:
+    """The app, plus an answer to the ASGI lifespan protocol that signals when serving starts."""
 
-    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
-        self._loop = asyncio.get_running_loop()
-        self._wake = asyncio.Event()
-        await super().startup(sockets=sockets)
-        if self.started:
-            self.listening.set()
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.started = threading.Event()
 
-    async def main_loop(self) -> None:
-        assert self._wake is not None
-        if not self.should_exit:
-            await self._wake.wait()
-
-    def request_stop(self) -> None:
-        self.should_exit = True
-        if self._loop is not None and self._wake is not None:
-            self._loop.call_soon_threadsafe(self._wake.set)
-
-    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        for server in self.servers:
-            server.close()
-        for connection in list(self.server_state.connections):
-            connection.shutdown()
-        # Let in-flight responses finish, bounded; idle keep-alive connections close at once.
-        deadline = time.monotonic() + _STOP_TIMEOUT_SECONDS
-        while self.server_state.tasks and time.monotonic() < deadline:
-            await asyncio.sleep(0.005)
-        for task in list(self.server_state.tasks):
-            task.cancel()
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            await self.app(scope, receive, send)
+            return
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+                self.started.set()
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -109,9 +91,11 @@ class EmulatorServer:
         self.host = host
         self.port = port
         self._url: str | None = None
-        self._server: _BackgroundServer | None = None
+        self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
 
     @property
     def url(self) -> str:
@@ -125,28 +109,29 @@ class EmulatorServer:
             raise RuntimeError("the emulator server is already running")
         sock = _bind(self.host, self.port)
         bound_port = sock.getsockname()[1]
+        app = _Lifespan(self.app)
         config = uvicorn.Config(
-            self.app,
-            http=_TransportExposingH11Protocol,
+            app,
             ws="none",
-            lifespan="off",
+            lifespan="on",
             interface="asgi3",
             loop="asyncio",
             log_config=None,
             access_log=False,
             proxy_headers=False,
             server_header=False,
+            timeout_graceful_shutdown=int(_STOP_TIMEOUT_SECONDS),
         )
-        server = _BackgroundServer(config)
+        server = uvicorn.Server(config)
         thread = threading.Thread(
             target=self._run, args=(server, sock), name=f"emulator:{bound_port}", daemon=True
         )
         self._server, self._thread = server, thread
         thread.start()
         deadline = time.monotonic() + _START_TIMEOUT_SECONDS
-        while not server.listening.wait(timeout=0.05):
+        while not app.started.wait(timeout=0.05):
             if not thread.is_alive() or time.monotonic() > deadline:
-                server.request_stop()
+                server.should_exit = True
                 thread.join(timeout=_STOP_TIMEOUT_SECONDS)
                 self._server = self._thread = None
                 sock.close()
@@ -155,22 +140,54 @@ class EmulatorServer:
         self._url = f"http://{host}:{bound_port}"
         return self._url
 
-    def _run(self, server: _BackgroundServer, sock: socket.socket) -> None:
+    def _run(self, server: uvicorn.Server, sock: socket.socket) -> None:
         try:
-            server.run(sockets=[sock])
+            asyncio.run(self._serve(server, sock))
         except BaseException as exc:  # reported by start(); a thread has nobody else to tell
             self._failure = exc
         finally:
             sock.close()
 
-    def stop(self) -> None:
+    async def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+        stopping = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({serving, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        stopping.cancel()
+        if serving.done():
+            serving.result()  # uvicorn stopped by itself: report why
+            return
+        server.should_exit = True
+        serving.cancel()
+        try:
+            await serving
+        except asyncio.CancelledError:
+            await server.shutdown(sockets=[sock])
+
+    def stop(self, *, wait: bool = True) -> None:
+        """Stop serving. With ``wait`` (the default) return once the listener and every
+        connection are closed; without it return at once (uvicorn's shutdown takes 0.1 s
+        however idle the server is, which adds up over a test suite) and ``join()`` later."""
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
-        server.request_stop()
-        thread.join(timeout=_STOP_TIMEOUT_SECONDS + 1.0)
-        self._server = self._thread = None
+        server.should_exit = True
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already ended
+                loop.call_soon_threadsafe(stop.set)
+        self._server = None
         self._url = None
+        if wait:
+            self.join()
+
+    def join(self) -> None:
+        """Wait until a stopped server's thread has ended (bounded)."""
+        thread = self._thread
+        if thread is not None and self._server is None:
+            thread.join(timeout=_STOP_TIMEOUT_SECONDS + 1.0)
+            self._thread = None
 
     def __enter__(self) -> EmulatorServer:
         self.start()
