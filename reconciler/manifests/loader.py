@@ -14,7 +14,7 @@ from reconciler.gcpause import cyclic_gc_paused
 from reconciler.manifests.checks import customer_problems, duplicate_problems
 from reconciler.manifests.desired import build_customers
 from reconciler.manifests.schema import schema_problems
-from reconciler.manifests.yamlfile import read_yaml_file
+from reconciler.manifests.yamlfile import MAX_FILE_BYTES, YamlFile, parse_yaml, read_yaml_file
 from reconciler.problems import Problem
 from reconciler.resources import MANIFEST_SCHEMA
 
@@ -143,10 +143,53 @@ def _check(paths: Sequence[Path | str], strict: bool) -> ManifestReport:
         problems.append(
             Problem(".", 1, 1, "no manifest paths given", "name manifest files or directories")
         )
+    parsed = (read_yaml_file(file, display_path(file)) for file in files)
+    return _report(parsed, files, problems, strict)
+
+
+def check_manifest_data(
+    sources: Sequence[tuple[str, bytes]], *, strict: bool = False
+) -> ManifestReport:
+    """Check manifests given as ``(display name, bytes)`` pairs (files read elsewhere, e.g. from
+    a git revision) exactly as ``check_manifests`` checks files: the same parser, schema and
+    checks, with problems and sources naming each display name."""
+    with cyclic_gc_paused():
+        parsed = (_parse_data(display, data) for display, data in sources)
+        files = [Path(display) for display, _ in sources]
+        return _report(parsed, files, [], strict)
+
+
+def load_manifest_data(sources: Sequence[tuple[str, bytes]], *, strict: bool = False) -> LoadResult:
+    """``load_manifests`` for ``(display name, bytes)`` pairs; raises ``ManifestError``."""
+    return _loaded(check_manifest_data(sources, strict=strict))
+
+
+def _parse_data(display: str, data: bytes) -> YamlFile:
+    if len(data) > MAX_FILE_BYTES:
+        # The same bound as for files on disk (read_yaml_file), with its wording.
+        return YamlFile(display, b"", (), (_too_large(display),))
+    return parse_yaml(data, display)
+
+
+def _too_large(display: str) -> Problem:
+    return Problem(
+        display,
+        1,
+        1,
+        f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB",
+        "split the customers into several manifest files in one directory",
+    )
+
+
+def _report(
+    parsed_files: Iterable[YamlFile],
+    files: Sequence[Path],
+    problems: list[Problem],
+    strict: bool,
+) -> ManifestReport:
     digest = hashlib.sha256()
     customers: list[DesiredCustomer] = []
-    for file in files:
-        parsed = read_yaml_file(file, display_path(file))
+    for parsed in parsed_files:
         digest.update(len(parsed.data).to_bytes(8, "big"))
         digest.update(parsed.data)
         problems.extend(parsed.problems)
@@ -192,7 +235,10 @@ def load_manifests(paths: Sequence[Path | str], *, strict: bool = False) -> Load
     Raises ``ManifestError`` carrying every problem (errors and warnings, sorted) when any error
     is found; with ``strict=True`` warnings count as errors.
     """
-    report = check_manifests(paths, strict=strict)
+    return _loaded(check_manifests(paths, strict=strict))
+
+
+def _loaded(report: ManifestReport) -> LoadResult:
     if report.errors:
         raise ManifestError(report.problems)
     return LoadResult(
