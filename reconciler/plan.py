@@ -16,6 +16,10 @@ Action = Literal["create", "update", "delete", "missing"]
 ACTIONS: tuple[Action, ...] = ("create", "update", "delete", "missing")
 # Actions that make a request when applied; ``missing`` is reported, never sent.
 MUTATING_ACTIONS: frozenset[str] = frozenset({"create", "update", "delete"})
+Cause = Literal["manifest", "drift"]
+"""Why a change is planned (``plan --base``): the manifests changed it since the base
+(``manifest``), or live state moved away from manifests that did not change (``drift``)."""
+CAUSES: tuple[Cause, ...] = ("manifest", "drift")
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +30,7 @@ class FieldChange:
     before: Any
     after: Any
     kind: FieldKind
+    cause: Cause | None = None  # set only for a plan made against a base
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +51,9 @@ class Change:
     before: Mapping[str, Any] = field(default_factory=dict)
     source: Source | None = None
     note: str = ""
+    # ``plan --base``: the customer's own cause (a new or removed declaration is ``manifest``);
+    # each field carries its own too.
+    cause: Cause | None = None
 
     @property
     def key(self) -> CustomerKey:
@@ -64,12 +72,25 @@ class PolicyViolation:
 
 
 @dataclass(frozen=True, slots=True)
+class BaseRevision:
+    """The git revision a plan was compared against (``plan --base REF``)."""
+
+    ref: str
+    commit: str
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
-    """Changes in deterministic order, the count of unchanged customers, and policy findings."""
+    """Changes in deterministic order, the count of unchanged customers, and policy findings.
+
+    ``base`` is set when the plan was made against a git base: every change and field then
+    carries its ``cause``.
+    """
 
     changes: tuple[Change, ...]
     unchanged: int
     policy_violations: tuple[PolicyViolation, ...] = ()
+    base: BaseRevision | None = None
 
     def count(self, action: Action) -> int:
         return sum(1 for change in self.changes if change.action == action)
