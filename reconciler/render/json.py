@@ -23,7 +23,16 @@ from decimal import Decimal
 from typing import Any, Final
 
 from reconciler.domain import UNKNOWN, FieldKind, Source
-from reconciler.plan import ACTIONS, Change, FieldChange, Plan, PolicyViolation
+from reconciler.plan import (
+    ACTIONS,
+    CAUSES,
+    BaseRevision,
+    Cause,
+    Change,
+    FieldChange,
+    Plan,
+    PolicyViolation,
+)
 from reconciler.planner.impact import budget_impact
 
 FORMAT_VERSION: Final = 1
@@ -55,6 +64,9 @@ def plan_document(plan: Plan, *, saved: bool = False) -> dict[str, Any]:
         "policy_violations": [_violation(v) for v in plan.policy_violations],
         "changes": [_change(change, saved=saved) for change in plan.changes],
     }
+    if plan.base is not None:
+        # Optional and additive (format_version stays 1): only plans made with --base have it.
+        document["base"] = {"ref": plan.base.ref, "commit": plan.base.commit}
     return with_checksum(document)
 
 
@@ -75,7 +87,13 @@ def plan_from_document(document: Mapping[str, Any]) -> Plan:
     unchanged = document["summary"]["unchanged"]
     if not isinstance(unchanged, int) or isinstance(unchanged, bool):
         raise TypeError("summary.unchanged is not an integer")
-    return Plan(changes=changes, unchanged=unchanged, policy_violations=violations)
+    base_item = document.get("base")
+    base = (
+        BaseRevision(str(base_item["ref"]), str(base_item["commit"]))
+        if base_item is not None
+        else None
+    )
+    return Plan(changes=changes, unchanged=unchanged, policy_violations=violations, base=base)
 
 
 def with_checksum(document: dict[str, Any]) -> dict[str, Any]:
@@ -225,24 +243,52 @@ def _change(change: Change, *, saved: bool) -> dict[str, Any]:
             else None
         ),
         "note": change.note,
-        "fields": [
-            {
-                "path": field.path,
-                "kind": field.kind.value,
-                "before": encode_value(field.before),
-                "after": encode_value(field.after),
-            }
-            for field in change.fields
-        ],
+        "fields": [_field(field) for field in change.fields],
     }
+    if change.cause is not None:
+        item["cause"] = change.cause
     if saved:
         item["before"] = encode_value(dict(change.before))
     return item
 
 
+def _field(field: FieldChange) -> dict[str, Any]:
+    item: dict[str, Any] = {
+        "path": field.path,
+        "kind": field.kind.value,
+        "before": encode_value(field.before),
+        "after": encode_value(field.after),
+    }
+    if field.cause is not None:
+        item["cause"] = field.cause
+    return item
+
+
+def _cause(item: Mapping[str, Any]) -> Cause | None:
+    cause = item.get("cause")
+    if cause is None:
+        return None
+    for known in CAUSES:
+        if cause == known:
+            return known
+    raise ValueError(f"unknown cause {cause!r}")
+
+
 _CHANGE_KEYS: Final = frozenset(
-    {"action", "provider", "environment", "id", "source", "location", "note", "fields", "before"}
+    {
+        "action",
+        "provider",
+        "environment",
+        "id",
+        "source",
+        "location",
+        "note",
+        "fields",
+        "before",
+        "cause",
+    }
 )
+_FIELD_KEYS: Final = frozenset({"path", "kind", "before", "after", "cause"})
 
 
 def _change_from(item: Mapping[str, Any]) -> Change:
@@ -257,12 +303,17 @@ def _change_from(item: Mapping[str, Any]) -> Change:
         if location is not None
         else None
     )
+    for field in item["fields"]:
+        extra = sorted(set(field) - _FIELD_KEYS)
+        if extra:
+            raise ValueError(f"unexpected key {extra[0]!r} in a field change")
     fields = tuple(
         FieldChange(
             path=str(field["path"]),
             before=decode_value(field["before"]),
             after=decode_value(field["after"]),
             kind=FieldKind(field["kind"]),
+            cause=_cause(field),
         )
         for field in item["fields"]
     )
@@ -281,4 +332,5 @@ def _change_from(item: Mapping[str, Any]) -> Change:
         before=before,
         source=source,
         note=str(item.get("note", "")),
+        cause=_cause(item),
     )

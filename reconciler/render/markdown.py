@@ -2,7 +2,10 @@
 
 Layout: a hidden marker line (``<!-- reconciler-plan -->``, so a sticky comment can find and
 replace its previous version), the summary line, the budget impact, policy violations as a
-caution block, a table of changes, and the per-field details folded in ``<details>``.
+caution block, a table of changes, and the per-field details folded in ``<details>``. A plan
+made against a git base (``plan --base``) adds a line counting the pull request's changes and
+the drift corrections after the summary, and shows the table and details twice: under "Changes
+in this pull request" first, then under "Drift that apply would revert".
 
 GitHub refuses comments over 65,536 characters, so the output never exceeds ``limit``: rows
 and details that do not fit are left out with a note saying how many and where to see them.
@@ -18,12 +21,15 @@ from decimal import Decimal
 from typing import Final
 
 from reconciler.money import format_signed_money
-from reconciler.plan import Change, Plan, PolicyViolation
+from reconciler.plan import CAUSES, Change, Plan, PolicyViolation
+from reconciler.planner.cause import by_cause
 from reconciler.planner.impact import amount, money_changes
 from reconciler.printable import printable
 from reconciler.render.text import change_lines
 from reconciler.render.values import (
+    GROUP_TITLES,
     SYMBOLS,
+    cause_line,
     customer_label,
     impact_line,
     no_changes_line,
@@ -49,18 +55,33 @@ def render_markdown(plan: Plan, *, redact: bool = False, limit: int = GITHUB_COM
         document.add(f"**{_text(summary_line(plan))}**\n")
     else:
         document.add(f"{_text(no_changes_line(plan))}\n")
+    if plan.base is not None:
+        document.add(f"\n{_text(cause_line(plan))}\n")
     impact = impact_line(plan)
     if impact:
         document.add(f"\n{_text(impact)}\n")
     if plan.policy_violations:
         _add_violations(document, plan.policy_violations)
-    if plan.changes:
-        shown = _add_table(document, plan.changes)
-        _add_details(document, plan.changes[:shown])
-        hidden = len(plan.changes) - shown
-        if hidden:
-            document.add(_more_note(hidden))
+    if plan.changes and plan.base is not None:
+        # The reviewer's question first: what this pull request changes; then the drift.
+        groups = by_cause(plan)
+        for cause in CAUSES:
+            document.add(f"\n### {GROUP_TITLES[cause]}\n")
+            if groups[cause]:
+                _add_changes(document, groups[cause])
+            else:
+                document.add("\nNone.\n")
+    elif plan.changes:
+        _add_changes(document, plan.changes)
     return document.text()
+
+
+def _add_changes(document: _Document, changes: tuple[Change, ...]) -> None:
+    shown = _add_table(document, changes)
+    _add_details(document, changes[:shown])
+    hidden = len(changes) - shown
+    if hidden:
+        document.add(_more_note(hidden))
 
 
 class _Document:

@@ -2,7 +2,9 @@
 
 One block per customer: a symbol (``+`` create, ``~`` update, ``-`` delete, ``!`` missing),
 ``provider/environment/id (file:line)``, then one line per field path. Then policy violations,
-the summary line and the budget impact. Colour is the caller's decision (``color``): the CLI
+the summary line and the budget impact. A plan made against a git base (``plan --base``) shows
+its blocks in two groups, "Changes in this pull request" then "Drift that apply would revert",
+and a line counting both after the summary. Colour is the caller's decision (``color``): the CLI
 turns it on only for a terminal without ``NO_COLOR``.
 """
 
@@ -12,10 +14,13 @@ from typing import Final
 
 import click
 
-from reconciler.plan import Change, Plan, PolicyViolation
+from reconciler.plan import CAUSES, Change, Plan, PolicyViolation
+from reconciler.planner.cause import by_cause
 from reconciler.printable import printable
 from reconciler.render.values import (
+    GROUP_TITLES,
     SYMBOLS,
+    cause_line,
     customer_label,
     format_field_change,
     impact_line,
@@ -32,9 +37,21 @@ _FIELD_INDENT: Final = "    "
 def render_text(plan: Plan, *, color: bool = False, redact: bool = False) -> str:
     """The whole text plan, ending in a newline."""
     lines: list[str] = []
-    for change in plan.changes:
-        lines.extend(change_lines(change, color=color))
-        lines.append("")
+    if plan.base is not None and plan.changes:
+        # Against a base: what the pull request changes first, then the drift it would revert.
+        groups = by_cause(plan)
+        for cause in CAUSES:
+            heading = f"{GROUP_TITLES[cause]} ({len(groups[cause]):,}):"
+            lines.extend([_style(heading, color, bold=True), ""])
+            for change in groups[cause]:
+                lines.extend(change_lines(change, color=color))
+                lines.append("")
+            if not groups[cause]:
+                lines.extend(["  (none)", ""])
+    else:
+        for change in plan.changes:
+            lines.extend(change_lines(change, color=color))
+            lines.append("")
     if plan.policy_violations:
         lines.extend(violation_lines(plan.policy_violations, color=color))
         lines.append("")
@@ -42,6 +59,8 @@ def render_text(plan: Plan, *, color: bool = False, redact: bool = False) -> str
         lines.append(_style(summary_line(plan), color, bold=True))
     else:
         lines.append(_style(no_changes_line(plan), color, fg="green"))
+    if plan.base is not None:
+        lines.append(cause_line(plan))
     impact = impact_line(plan)
     if impact:
         lines.append(impact)

@@ -10,14 +10,20 @@ from typing import Any, Final
 
 from reconciler.domain import UNKNOWN, FieldKind
 from reconciler.money import format_delta, format_money, format_signed_money, is_amount
-from reconciler.plan import Change, FieldChange, Plan
+from reconciler.plan import Cause, Change, FieldChange, Plan
+from reconciler.planner.cause import by_cause
 from reconciler.planner.impact import BudgetImpact, budget_impact
+from reconciler.printable import printable
 from reconciler.render.json import dumps_value
 
 SYMBOLS: Final = {"create": "+", "update": "~", "delete": "-", "missing": "!"}
 UNKNOWN_TEXT: Final = "(unknown)"
 NONE_TEXT: Final = "(none)"
 ARROW: Final = "→"
+GROUP_TITLES: Final[dict[Cause, str]] = {
+    "manifest": "Changes in this pull request",
+    "drift": "Drift that apply would revert",
+}
 
 # Local part, @, a dotted domain: enough to find addresses in ids, names and values.
 _EMAIL: Final = re.compile(
@@ -74,6 +80,20 @@ def summary_line(plan: Plan) -> str:
         f"Plan: {counts['create']:,} to create, {counts['update']:,} to update, "
         f"{counts['delete']:,} to delete, {counts['missing']:,} missing, "
         f"{counts['unchanged']:,} unchanged."
+    )
+
+
+def cause_line(plan: Plan) -> str:
+    """``3 changes in this pull request, 2 drift corrections (base: REF, commit C).`` for a plan
+    made against a base, else ``""``. A customer counts once in each group it has changes in."""
+    if plan.base is None:
+        return ""
+    groups = by_cause(plan)
+    made, drift = len(groups["manifest"]), len(groups["drift"])
+    return (
+        f"{made:,} change{'s' if made != 1 else ''} in this pull request, "
+        f"{drift:,} drift correction{'s' if drift != 1 else ''} "
+        f"(base: {printable(plan.base.ref)}, commit {plan.base.commit[:12]})."
     )
 
 
