@@ -19,6 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 from cli_helpers import Run, load_schema, point_at, run_cli
+from git_helpers import commit, make_repo
 from scripted_http import Answer, ScriptedApp, Seen, serve
 
 from reconciler.cli import main
@@ -592,3 +593,157 @@ def test_ctrl_c_does_not_wait_for_a_read_the_server_never_answers(project: Path)
     assert process.returncode == 130, err
     assert "interrupted by SIGINT: no new request was started" in err
     assert "reads still in flight were abandoned" in err
+
+
+# -- against a git base (--base REF) ---------------------------------------------------------------
+
+# Live: acme as declared, beta's budget moved in the dashboard (10.50 -> 99).
+DRIFTED = {
+    "customers": [
+        SEED["customers"][0],
+        {**SEED["customers"][1], "period_budget": 99},
+        SEED["customers"][2],
+    ]
+}
+RAISED = MATCHING.replace("period_budget: 250.00", "period_budget: 300")
+
+
+@pytest.fixture
+def based(project: Path) -> str:
+    """The project is a git repository whose last commit (the base) holds MATCHING."""
+    make_repo(project)
+    return commit(project, {"customers.yaml": MATCHING}, "base")
+
+
+def test_base_shows_this_changes_edits_apart_from_drift(plan_cli: PlanCli, based: str) -> None:
+    """--base: acme's raise is this change's, beta's revert is drift; groups, count, exit."""
+    run = plan_cli("--base", "HEAD", "--detailed-exitcode", manifest=RAISED, seed=DRIFTED)
+    assert run.code == 2
+    assert run.out.index("Changes in this pull request (1):") < run.out.index(
+        "~ respan/prod/acme (customers.yaml:4)\n    period_budget: $250.00 → $300.00"
+    )
+    assert run.out.index("Drift that apply would revert (1):") < run.out.index(
+        "~ respan/prod/beta (customers.yaml:12)\n    period_budget: $99.00 → $10.50"
+    )
+    assert run.out.index("acme") < run.out.index("Drift that apply would revert")
+    assert (
+        f"1 change in this pull request, 1 drift correction (base: HEAD, commit {based[:12]})."
+        in run.out
+    )
+
+
+def test_base_json_carries_each_cause_and_the_base(plan_cli: PlanCli, based: str) -> None:
+    """The JSON plan names the base and a cause per change and field; it fits the schema."""
+    run = plan_cli("--base", "HEAD", "--format", "json", manifest=RAISED, seed=DRIFTED)
+    document = json.loads(run.out)
+    jsonschema.validate(document, SCHEMA)
+    assert document["format_version"] == 1
+    assert document["base"] == {"ref": "HEAD", "commit": based}
+    causes = {
+        change["id"]: (change["cause"], [field["cause"] for field in change["fields"]])
+        for change in document["changes"]
+    }
+    assert causes == {"acme": ("manifest", ["manifest"]), "beta": ("drift", ["drift"])}
+
+
+def test_without_base_the_json_plan_is_unchanged(plan_cli: PlanCli) -> None:
+    """No --base, no cause and no base key: plans and checksums stay what they were."""
+    document = json.loads(plan_cli("--format", "json", manifest=RAISED).out)
+    assert "base" not in document
+    assert all("cause" not in change for change in document["changes"])
+
+
+def test_base_markdown_leads_with_this_changes_edits(plan_cli: PlanCli, based: str) -> None:
+    """The pull-request comment: summary, count, then this change's table, then the drift."""
+    run = plan_cli("--base", "HEAD", "--format", "markdown", manifest=RAISED, seed=DRIFTED)
+    lines = run.out.splitlines()
+    assert lines[1].startswith("**Plan: 0 to create, 2 to update")
+    assert lines[3].startswith("1 change in this pull request, 1 drift correction")
+    mine = run.out.index("### Changes in this pull request")
+    drift = run.out.index("### Drift that apply would revert")
+    assert mine < run.out.index("`respan/prod/acme`") < drift < run.out.index("`respan/prod/beta`")
+
+
+def test_base_saved_plan_records_causes_and_applies(
+    plan_cli: PlanCli, based: str, project: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """plan --base --out keeps the causes; apply --plan sends the bodies its fields give."""
+    run = plan_cli("--base", "HEAD", "--out", "plan.json", manifest=RAISED, seed=DRIFTED)
+    assert run.code == 0
+    saved = load_saved_plan(project / "plan.json")
+    assert [(c.id, c.cause) for c in saved.plan.changes] == [
+        ("acme", "manifest"),
+        ("beta", "drift"),
+    ]
+    assert [request_body(c, RESPAN) for c in saved.plan.changes] == [
+        {"period_budget": Decimal("300.00")},
+        {"period_budget": Decimal("10.50")},
+    ]
+    applied = run_cli(capsys, "apply", "--plan", "plan.json", "--rate-limit", "10000/s")
+    assert applied.code == 0, applied.err
+    assert "2 applied, 0 failed" in applied.out
+    after = plan_cli("--base", "HEAD", manifest=RAISED)
+    assert "No changes." in after.out
+    assert "0 changes in this pull request, 0 drift corrections" in after.out
+
+
+def test_removing_a_protected_declaration_exits_3(plan_cli: PlanCli, project: Path) -> None:
+    """prevent_destroy at the base, declaration gone now: a violation naming the customer."""
+    make_repo(project)
+    protected = MATCHING.replace(
+        "    markup_percentage: 20.0\n",
+        "    markup_percentage: 20.0\n    lifecycle: {prevent_destroy: true}\n",
+    )
+    commit(project, {"customers.yaml": protected})
+    without_acme = manifest("customer_identifier: beta\n    name: Beta\n    period_budget: 10.50")
+    run = plan_cli("--base", "HEAD", "--detailed-exitcode", manifest=without_acme)
+    assert run.code == 3
+    assert "prevent_destroy (respan/prod/acme): declared with lifecycle.prevent_destroy: true" in (
+        run.out
+    )
+    assert "first merge a change that sets prevent_destroy: false" in run.out
+    # Once the base says false, the removal passes.
+    commit(project, {"customers.yaml": protected.replace("true}", "false}")})
+    assert plan_cli("--base", "HEAD", manifest=without_acme).code == 0
+
+
+def test_an_unknown_base_is_an_error_before_any_request(plan_cli: PlanCli, based: str) -> None:
+    """A REF that names no commit: exit 1, one clear line, and the API is never asked."""
+    run = plan_cli("--base", "no-such-branch", manifest=RAISED)
+    assert run.code == 1
+    assert run.err.strip() == (
+        "Error: --base no-such-branch: no such commit in this repository; check the name, and "
+        "in a shallow clone fetch it first (git fetch --depth=1 origin REVISION)"
+    )
+    assert plan_cli.requests() == {}
+
+
+def test_an_unparsable_base_names_its_place_and_sends_nothing(
+    plan_cli: PlanCli, project: Path
+) -> None:
+    """Bad YAML at the base: REF:path:line:column and the REF, no traceback, no request."""
+    make_repo(project)
+    commit(project, {"customers.yaml": MATCHING + "  - customer_identifier: [\n"})
+    run = plan_cli("--base", "HEAD", manifest=RAISED)
+    assert run.code == 1
+    assert run.err.startswith("HEAD:customers.yaml:16:1: error: YAML syntax error")
+    assert "problem(s) in the manifests at --base HEAD (commit " in run.err
+    assert "Traceback" not in run.err
+    assert plan_cli.requests() == {}
+
+
+def test_base_reads_the_config_manifests_at_the_revision(
+    project: Path,
+    respan_emulator: Emulators,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without PATH, the manifests: of reconciler.yaml are read at REF as in the working tree."""
+    make_repo(project)
+    write_config(project, "manifests: [customers/]\nrate_limit: 10000/s\n")
+    commit(project, {"customers/main.yaml": MATCHING})
+    (project / "customers" / "main.yaml").write_text(RAISED, encoding="utf-8")
+    point_at(monkeypatch, respan_emulator(seed=DRIFTED))
+    run = run_cli(capsys, "plan", "--base", "HEAD")
+    assert run.code == 0, run.err
+    assert "1 change in this pull request, 1 drift correction" in run.out

@@ -1,9 +1,10 @@
 """``reconciler plan``: read live state, print what apply would change, optionally save it.
 
-Flow: manifests -> for each provider and environment involved, one live read -> ``build_plan``
--> usage read for customers whose guarded budget goes down -> policy -> render to stdout ->
-``--out`` saved plan (signed when ``RECONCILER_PLAN_KEY`` is set) -> Markdown appended to
-``$GITHUB_STEP_SUMMARY`` when set.
+Flow: manifests (with ``--base REF``, also the same manifests at that git revision) -> for
+each provider and environment involved, one live read -> ``build_plan`` -> usage read for
+customers whose guarded budget goes down -> policy -> causes against the base -> render to
+stdout -> ``--out`` saved plan (signed when ``RECONCILER_PLAN_KEY`` is set) -> Markdown
+appended to ``$GITHUB_STEP_SUMMARY`` when set.
 
 Exit codes: 0 success (no changes, or changes without ``--detailed-exitcode``), 2 changes
 pending with ``--detailed-exitcode``, 3 a policy guardrail is violated (wins over 2), 1 any
@@ -61,6 +62,15 @@ EXIT_POLICY = 3
 )
 @click.option("--prune", is_flag=True, help="Plan deletes for live customers no manifest declares.")
 @click.option("--redact", is_flag=True, help="Mask e-mail addresses in text and Markdown output.")
+@click.option(
+    "--base",
+    "base_ref",
+    metavar="REF",
+    help=(
+        "Also read the manifests as they were at this git revision (e.g. origin/main) and "
+        "tell this change's edits from drift that apply would revert."
+    ),
+)
 @selection_options("Plan")
 @connection_options()
 def plan(
@@ -72,6 +82,7 @@ def plan(
     targets: tuple[str, ...],
     excludes: tuple[str, ...],
     redact: bool,
+    base_ref: str | None,
     base_url: str | None,
     provider_name: str | None,
     rate_limit: str | None,
@@ -101,6 +112,7 @@ def plan(
                 provider_name=provider_name,
                 connection_flags=bool(base_url or rate_limit),
                 connect=connector(stack, config, base_url, rate_limit, verbose),
+                base_ref=base_ref,
             )
             result = made.plan
             stop.check()

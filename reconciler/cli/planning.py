@@ -19,8 +19,10 @@ from reconciler.domain import CustomerKey, DesiredCustomer, Policy
 from reconciler.errors import ConfigError, ManifestError
 from reconciler.livestate import environments, read_live, read_usage
 from reconciler.manifests import load_manifests
-from reconciler.plan import Plan
+from reconciler.manifests.gitbase import BaseManifests, load_base_manifests
+from reconciler.plan import BaseRevision, Plan
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
+from reconciler.planner.cause import removal_violations, with_causes
 from reconciler.planner.planner import GLOB_PREFIX, selector_matches
 from reconciler.printable import printable
 from reconciler.providers.base import Provider
@@ -105,9 +107,13 @@ def plan_from_manifests(
     provider_name: str | None,
     connection_flags: bool,
     connect: ConnectFn,
+    base_ref: str | None = None,
 ) -> ManifestPlan:
     """Load the manifests (warnings to stderr), read the live state of the providers they
     use (only ``provider_name``'s when given), diff, and check policy.
+
+    ``base_ref`` (``plan --base``): also read the same manifests as they were at that git
+    revision, before any request, and give every change its cause against them.
 
     ``connection_flags``: ``--base-url`` or ``--rate-limit`` was given, which is ambiguous
     (a usage error) when several providers are involved and ``--provider`` picks none.
@@ -116,6 +122,8 @@ def plan_from_manifests(
     loaded = load_manifests(sources)
     for warning in loaded.warnings:
         click.echo(str(warning), err=True)
+    # Read before any request: a base that does not load stops the run with nothing sent.
+    base = load_base_manifests(base_ref, sources, Path.cwd()) if base_ref is not None else None
     # Only a prune deletes, so only a prune needs what the rest of the project declares.
     project = (
         project_customers(config, loaded.customers, sources, "--prune")
@@ -141,7 +149,18 @@ def plan_from_manifests(
     keys = {customer.key for customer in project}
     plan = build_plan(customers, live, MODELS, options, keys)
     plan = with_policy(plan, config, providers, protected(project))
+    if base is not None:
+        plan = against_base(plan, base, loaded.customers)
     return ManifestPlan(plan, handles, wanted, sources, loaded.digest)
+
+
+def against_base(plan: Plan, base: BaseManifests, declared: Sequence[DesiredCustomer]) -> Plan:
+    """``plan`` with the cause of each change against ``base``, and a ``prevent_destroy``
+    violation for each protected customer of the base that ``declared`` no longer has."""
+    revision = BaseRevision(base.ref, base.commit)
+    plan = with_causes(plan, base.customers, MODELS, revision)
+    removed = removal_violations(base.customers, (c.key for c in declared), revision)
+    return dataclasses.replace(plan, policy_violations=plan.policy_violations + removed)
 
 
 def _check_selectors(options: PlanOptions, ids: Sequence[str]) -> None:

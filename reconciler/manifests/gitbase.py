@@ -1,0 +1,210 @@
+"""The manifests as they were at a git revision (``plan --base REF``), read straight from git.
+
+Nothing is checked out: ``git rev-parse`` names the commit, ``git ls-tree`` lists the files
+the same PATHs held at that commit, and one ``git cat-file --batch`` streams their bytes into
+the manifests' own loader (``check_manifest_data``), so a base is parsed and checked exactly
+like the working tree and its problems name ``REF:path:line:column``. The ``git`` command is
+used rather than a library (GitPython, dulwich, pygit2): it is already on every CI runner
+that checked the repository out, it reads every object format and repository layout git
+itself does (packs, alternates, worktrees, shallow clones, partial clones), and three plumbing
+commands are all this needs.
+
+Which files: for a PATH that is a file, that file; for a directory, every ``*.yaml`` /
+``*.yml`` below it outside hidden directories, except ``reconciler.yaml`` (as
+``manifest_files`` does on disk). A PATH that did not exist at REF declared nothing there:
+a pull request may add a manifest or a directory.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from reconciler.domain import DesiredCustomer
+from reconciler.errors import ConfigError, ManifestError
+from reconciler.manifests.loader import (
+    CONFIG_FILE_NAMES,
+    MANIFEST_SUFFIXES,
+    display_path,
+    load_manifest_data,
+)
+from reconciler.printable import printable
+from reconciler.problems import Problem
+
+_GIT_TIMEOUT_SECONDS = 60
+# Git's file modes of a regular file (a symlink, 120000, or a submodule, 160000, is skipped).
+_REGULAR_FILES = frozenset({"100644", "100755"})
+
+
+class BaseRevisionError(ConfigError):
+    """``--base REF`` names no commit of the repository, or git cannot be run."""
+
+
+class BaseManifestError(ManifestError):
+    """The manifests at the base revision do not load; ``problems`` name ``REF:path``."""
+
+    def __init__(self, problems: Sequence[Problem], ref: str, commit: str) -> None:
+        super().__init__(problems)
+        self.ref = ref
+        self.commit = commit
+        self.args = (
+            f"{len(self.problems)} problem(s) in the manifests at --base {printable(ref)} "
+            f"(commit {commit[:12]}): fix the base, or plan against another revision",
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BaseManifests:
+    """What the manifests declared at ``ref``: the commit it names and its customers."""
+
+    ref: str
+    commit: str
+    customers: tuple[DesiredCustomer, ...]
+    files: tuple[str, ...]
+
+
+def load_base_manifests(ref: str, paths: Sequence[Path], cwd: Path) -> BaseManifests:
+    """The customers ``paths`` (as the working tree names them) declared at revision ``ref``.
+
+    Raises ``BaseRevisionError`` when ``cwd`` is not in a git repository, ``ref`` is no commit
+    of it, or a PATH lies outside it; ``BaseManifestError`` when the base does not load.
+    """
+    if not ref or ref.startswith("-"):
+        # Never let a revision be read as an option of git.
+        raise BaseRevisionError(f"--base {printable(ref)!r} is not a git revision")
+    top = Path(_git(cwd, "rev-parse", "--show-toplevel").strip())
+    found = _git(cwd, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}")
+    commit = found.strip()
+    if not commit:
+        raise BaseRevisionError(
+            f"--base {printable(ref)}: no such commit in this repository; check the name, and "
+            "in a shallow clone fetch it first (git fetch --depth=1 origin REVISION)"
+        )
+    sources: list[tuple[str, bytes]] = []
+    blobs: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for path in paths:
+        inside = _inside(top, cwd, path)
+        for mode, oid, name in _tree_entries(top, commit, inside):
+            if name in seen or mode not in _REGULAR_FILES:
+                continue
+            if name != inside and not _is_manifest_below(name, inside):
+                continue
+            seen.add(name)
+            shown = display_path(top / name)
+            blobs.append((f"{ref}:{shown}", oid))
+    for (display, _), data in zip(blobs, _read_blobs(top, [oid for _, oid in blobs]), strict=True):
+        sources.append((display, data))
+    try:
+        loaded = load_manifest_data(sources)
+    except ManifestError as exc:
+        raise BaseManifestError(exc.problems, ref, commit) from None
+    return BaseManifests(ref, commit, loaded.customers, tuple(name for name, _ in sources))
+
+
+def _inside(top: Path, cwd: Path, path: Path) -> str:
+    """``path`` relative to the repository root, with ``/`` separators (``""``: the root)."""
+    absolute = Path(os.path.abspath(cwd / path))
+    try:
+        relative = absolute.relative_to(top)
+    except ValueError:
+        try:
+            relative = absolute.resolve().relative_to(top.resolve())
+        except ValueError:
+            raise BaseRevisionError(
+                f"--base: {printable(str(path))} is outside the git repository at {top}"
+            ) from None
+    return relative.as_posix() if relative.parts else ""
+
+
+def _tree_entries(top: Path, commit: str, inside: str) -> list[tuple[str, str, str]]:
+    """``(mode, object id, path)`` of every file at or below ``inside`` in ``commit``."""
+    arguments = ["ls-tree", "-r", "-z", "--full-tree", commit]
+    if inside:
+        arguments += ["--", inside]
+    listing = _git(top, *arguments, literal=True)
+    entries: list[tuple[str, str, str]] = []
+    for record in listing.split("\0"):
+        if not record:
+            continue
+        meta, _, name = record.partition("\t")
+        mode, kind, oid = meta.split(" ")
+        if kind == "blob":
+            entries.append((mode, oid, name))
+    return entries
+
+
+def _is_manifest_below(name: str, directory: str) -> bool:
+    """A file of a directory scan: a manifest suffix, no hidden part below ``directory``, not
+    the project's settings file (the rules of ``manifest_files``)."""
+    if directory and not name.startswith(directory.rstrip("/") + "/"):
+        return False
+    below = PurePosixPath(name[len(directory) :].lstrip("/") if directory else name)
+    return (
+        below.name.endswith(MANIFEST_SUFFIXES)
+        and below.name not in CONFIG_FILE_NAMES
+        and not any(part.startswith(".") for part in below.parts)
+    )
+
+
+def _read_blobs(top: Path, oids: Sequence[str]) -> list[bytes]:
+    """The contents of ``oids``, in order, through one ``git cat-file --batch``."""
+    if not oids:
+        return []
+    stdin = "".join(f"{oid}\n" for oid in oids).encode("ascii")
+    output = _run(top, ["cat-file", "--batch"], stdin)
+    contents: list[bytes] = []
+    offset = 0
+    for oid in oids:
+        end = output.index(b"\n", offset)
+        header = output[offset:end].decode("ascii").split(" ")
+        if len(header) != 3 or header[0] != oid:
+            raise BaseRevisionError(f"git cat-file did not return object {oid}")
+        size = int(header[2])
+        start = end + 1
+        contents.append(output[start : start + size])
+        offset = start + size + 1  # the content is followed by a newline
+    return contents
+
+
+def _git(cwd: Path, *arguments: str, literal: bool = False) -> str:
+    prefix = ["--literal-pathspecs"] if literal else []
+    return _run(cwd, [*prefix, *arguments], None).decode("utf-8", "surrogateescape")
+
+
+def _run(cwd: Path, arguments: list[str], stdin: bytes | None) -> bytes:
+    command = ["git", "-c", "core.quotePath=false", *arguments]
+    try:
+        completed = subprocess.run(
+            command,
+            cwd=cwd,
+            input=stdin,
+            capture_output=True,
+            timeout=_GIT_TIMEOUT_SECONDS,
+            check=False,
+            # Git must not ask for anything (a credential, a pager) nor read our terminal.
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat"},
+        )
+    except FileNotFoundError:
+        raise BaseRevisionError(
+            "--base needs git, which is not installed (or not on PATH)"
+        ) from None
+    except subprocess.TimeoutExpired:
+        raise BaseRevisionError(
+            f"--base: git {arguments[0]} did not finish within {_GIT_TIMEOUT_SECONDS} s"
+        ) from None
+    # rev-parse --verify --quiet answers an unknown revision with exit 1 and no output.
+    if completed.returncode != 0 and not (
+        "--verify" in arguments and completed.returncode == 1 and not completed.stderr
+    ):
+        detail = completed.stderr.decode("utf-8", "replace").strip().splitlines()
+        reason = detail[-1] if detail else f"exit {completed.returncode}"
+        if "not a git repository" in reason:
+            raise BaseRevisionError(
+                f"--base needs a git repository, and {cwd} is not in one ({printable(reason)})"
+            )
+        raise BaseRevisionError(f"--base: git {arguments[0]} failed: {printable(reason)}")
+    return completed.stdout
