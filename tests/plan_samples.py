@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.domain import DesiredCustomer, FieldKind, Lifecycle, LiveCustomer, Policy, Source
-from reconciler.plan import Change, FieldChange, Plan
+from reconciler.plan import BaseRevision, Cause, Change, FieldChange, Plan
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
 from reconciler.providers.catalog import MODELS
 
@@ -97,3 +97,24 @@ def sending(provider: str, values: dict[str, Any]) -> tuple[FieldChange, ...]:
     return tuple(
         FieldChange(name, None, value, fields[name].kind) for name, value in values.items()
     )
+
+
+BASE = BaseRevision("origin/main", "0123456789abcdef" * 2 + "01234567")
+
+
+def based_plan() -> Plan:
+    """``every_action_plan`` as made against a base: acme-corp's email and budget and the new
+    customer are this change's, the rest drift (beta, stray, ghost, acme-corp's other fields)."""
+    plan = every_action_plan()
+    mine = {("new-co", "name"), ("new-co", "send_email_receipts")}
+    mine |= {("acme-corp", "email"), ("acme-corp", "period_budget")}
+    changes = []
+    for change in plan.changes:
+        fields = tuple(
+            dataclasses.replace(f, cause="manifest" if (change.id, f.path) in mine else "drift")
+            for f in change.fields
+        )
+        manifest = change.id == "new-co" or any(f.cause == "manifest" for f in fields)
+        cause: Cause = "manifest" if manifest else "drift"
+        changes.append(dataclasses.replace(change, fields=fields, cause=cause))
+    return dataclasses.replace(plan, changes=tuple(changes), base=BASE)

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 from cli_helpers import load_schema
-from plan_samples import every_action_plan, many_changes_plan
+from plan_samples import BASE, based_plan, every_action_plan, many_changes_plan
 
 from reconciler.domain import UNKNOWN, FieldKind, Policy
 from reconciler.plan import Change, FieldChange, Plan
@@ -153,3 +153,45 @@ def test_negative_zero_does_not_break_the_checksum() -> None:
     """-0 is written as 0 so that reading it back gives the same canonical text."""
     assert dumps(Decimal("-0"), canonical=True) == "0"
     assert dumps(Decimal("-0.00"), canonical=True) == "0.00"
+
+
+def test_a_plan_against_a_base_names_it_and_each_cause() -> None:
+    """--base plans: a top-level base, a cause per change and per field; schema-valid."""
+    document = parse(render_json(based_plan()))
+    jsonschema.validate(document, SCHEMA)
+    assert document["format_version"] == 1
+    assert document["base"] == {"ref": BASE.ref, "commit": BASE.commit}
+    acme = next(change for change in document["changes"] if change["id"] == "acme-corp")
+    assert acme["cause"] == "manifest"
+    assert [(f["path"], f["cause"]) for f in acme["fields"]] == [
+        ("email", "manifest"),
+        ("period_budget", "manifest"),
+        ("markup_percentage", "drift"),
+        ("metadata.tier", "drift"),
+    ]
+
+
+def test_causes_round_trip_through_a_saved_document() -> None:
+    """A saved plan made against a base reads back with its base and every cause."""
+    plan = based_plan()
+    text = dumps(plan_document(plan, saved=True), indent=2)
+    assert plan_from_document(parse(text)) == plan
+
+
+@pytest.mark.parametrize(
+    ("where", "key", "value", "message"),
+    [
+        ("change", "cause", "review", "unknown cause 'review'"),
+        ("field", "cause", "both", "unknown cause 'both'"),
+        ("field", "body", {"x": 1}, "unexpected key 'body' in a field change"),
+    ],
+)
+def test_a_document_with_an_unknown_cause_or_field_key_is_refused(
+    where: str, key: str, value: Any, message: str
+) -> None:
+    """What a file holds must be what the plan shows: no unknown cause, no extra field key."""
+    document = parse(dumps(plan_document(based_plan(), saved=True)))
+    change = document["changes"][1]
+    (change if where == "change" else change["fields"][0])[key] = value
+    with pytest.raises(ValueError, match=message):
+        plan_from_document(document)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from decimal import Decimal
 
-from plan_samples import every_action_plan, many_changes_plan
+from plan_samples import BASE, based_plan, every_action_plan, many_changes_plan
 
 from reconciler.domain import FieldKind, Policy, Source
 from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
@@ -123,3 +124,50 @@ def test_redacted_output_also_fits() -> None:
     text = render_markdown(many_changes_plan(5_000), redact=True)
     assert len(text) <= GITHUB_COMMENT_LIMIT
     assert "customer-" not in text
+
+
+def test_a_plan_against_a_base_leads_with_this_changes_edits() -> None:
+    """Summary, the count line, then this change's table and details, then the drift's."""
+    text = render_markdown(based_plan())
+    lines = text.splitlines()
+    assert lines[1].startswith("**Plan: 1 to create, 2 to update")
+    assert lines[3] == (
+        "2 changes in this pull request, 4 drift corrections (base: origin/main, commit "
+        "0123456789ab)."
+    )
+    mine = text.index("### Changes in this pull request")
+    drift = text.index("### Drift that apply would revert")
+    assert mine < text.index("| + create | `autumn/sandbox/new-co`") < drift
+    assert mine < text.index("| ~ update | `respan/prod/acme-corp` | `email`, `period_budget` |")
+    assert drift < text.index(
+        "| ~ update | `respan/prod/acme-corp` | `markup_percentage`, `metadata.tier` |"
+    )
+    assert drift < text.index("| - delete | `respan/prod/stray`")
+    assert text.count("<details>") == 2
+
+
+def test_an_empty_group_says_so() -> None:
+    """With no drift, the drift heading is still there, with 'None.'."""
+    plan = based_plan()
+    mine_only = dataclasses.replace(
+        plan, changes=tuple(c for c in plan.changes if c.cause == "manifest" and c.id == "new-co")
+    )
+    text = render_markdown(mine_only)
+    assert text.endswith("### Drift that apply would revert\n\nNone.\n")
+
+
+def test_a_long_first_group_leaves_room_for_the_drift() -> None:
+    """20,000 changes of this pull request and 20,000 of drift: both groups show rows, the
+    whole fits in a GitHub comment, and each says how many it left out."""
+    many = many_changes_plan(40_000)
+    changes = tuple(
+        dataclasses.replace(change, cause="manifest" if index % 2 else "drift")
+        for index, change in enumerate(many.changes)
+    )
+    text = render_markdown(dataclasses.replace(many, changes=changes, base=BASE))
+    assert len(text) <= GITHUB_COMMENT_LIMIT
+    drift = text.index("### Drift that apply would revert")
+    assert "| ~ update" in text[:drift]
+    assert "| ~ update" in text[drift:]
+    assert text.count("more changes not shown; run `reconciler plan` locally") == 2
+    assert text.count("<details>") == text.count("</details>")

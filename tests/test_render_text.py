@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import click
-from plan_samples import every_action_plan
+from plan_samples import based_plan, every_action_plan
 
 from reconciler.domain import UNKNOWN, FieldKind, Policy, Source
 from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
@@ -107,3 +108,51 @@ def test_redact_masks_emails() -> None:
     assert "billing@acme.example" not in text
     assert '"b***@acme.example"' in text
     assert "respan/prod/b***@corp.example" in text
+
+
+def test_a_plan_against_a_base_shows_this_changes_edits_then_drift() -> None:
+    """Two groups, an update split between them, and the count line after the summary."""
+    text = render_text(based_plan())
+    assert text.splitlines() == [
+        "Changes in this pull request (2):",
+        "",
+        "+ autumn/sandbox/new-co (customers/acme.yaml:4)",
+        '    name: "New Co"',
+        "    send_email_receipts: true",
+        "",
+        "~ respan/prod/acme-corp (customers/acme.yaml:12)",
+        '    email: "old@acme.example" → "billing@acme.example"',
+        "    period_budget: $250.00 → $400.00 (+$150.00, +60.0%)",
+        "",
+        "Drift that apply would revert (4):",
+        "",
+        "~ respan/prod/acme-corp (customers/acme.yaml:12)",
+        "    markup_percentage: (unknown) → 20",
+        '    metadata.tier: "pro" → "enterprise"',
+        "",
+        "~ respan/prod/beta (customers/acme.yaml:30)",
+        "    total_budget: $1,000.00 → $500.00 (-$500.00, -50.0%)",
+        "",
+        "- respan/prod/stray (live only)",
+        "    not declared in any manifest (prune)",
+        "",
+        "! respan/prod/ghost (customers/acme.yaml:40)",
+        "    not found in prod: Respan creates customers from their first request; "
+        "the budget will be applied on the next run after it appears",
+        "",
+        "Plan: 1 to create, 2 to update, 1 to delete, 1 missing, 1 unchanged.",
+        "2 changes in this pull request, 4 drift corrections "
+        "(base: origin/main, commit 0123456789ab).",
+        "Budget impact: period budgets +$150.00, total budgets -$500.00.",
+    ]
+
+
+def test_an_empty_group_says_none() -> None:
+    """A base plan with drift only still shows where this change's edits would be."""
+    plan = based_plan()
+    drift_only = dataclasses.replace(
+        plan, changes=tuple(c for c in plan.changes if c.cause == "drift")
+    )
+    text = render_text(drift_only)
+    assert text.startswith("Changes in this pull request (0):\n\n  (none)\n\nDrift that")
+    assert "0 changes in this pull request, 3 drift corrections" in text

@@ -114,7 +114,9 @@ def by_cause(plan: Plan) -> dict[Cause, tuple[Change, ...]]:
             groups[change.cause or "manifest"].append(change)
             continue
         for cause in CAUSES:
-            fields = tuple(f for f in change.fields if (f.cause or "manifest") == cause)
+            fields = tuple(
+                f for f in change.fields if (f.cause or change.cause or "manifest") == cause
+            )
             if fields:
                 groups[cause].append(dataclasses.replace(change, fields=fields, cause=cause))
     return {cause: tuple(changes) for cause, changes in groups.items()}

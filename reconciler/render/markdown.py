@@ -41,6 +41,7 @@ MARKER: Final = "<!-- reconciler-plan -->"
 GITHUB_COMMENT_LIMIT: Final = 65_536
 _MAX_PATHS_PER_ROW: Final = 4
 _VIOLATION_SHARE: Final = 4  # violations may use at most a quarter of the space
+_LATER_GROUP_SHARE: Final = 4  # the drift group is kept at least a quarter of the space
 _MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_\[\]|~$#])")
 _TABLE_HEAD: Final = (
     "| Action | Customer | Fields changed | Money delta |\n| --- | --- | --- | --- |\n"
@@ -65,8 +66,14 @@ def render_markdown(plan: Plan, *, redact: bool = False, limit: int = GITHUB_COM
     if plan.changes and plan.base is not None:
         # The reviewer's question first: what this pull request changes; then the drift.
         groups = by_cause(plan)
-        for cause in CAUSES:
-            document.add(f"\n### {GROUP_TITLES[cause]}\n")
+        for index, cause in enumerate(CAUSES):
+            # Room kept for the groups still to come: a long list of this change's edits must
+            # not push the drift out entirely (a quarter of the limit for a group with changes).
+            document.held = sum(
+                _group_room(document.limit, GROUP_TITLES[later], len(groups[later]))
+                for later in CAUSES[index + 1 :]
+            )
+            document.add(_group_heading(GROUP_TITLES[cause]))
             if groups[cause]:
                 _add_changes(document, groups[cause])
             else:
@@ -74,6 +81,15 @@ def render_markdown(plan: Plan, *, redact: bool = False, limit: int = GITHUB_COM
     elif plan.changes:
         _add_changes(document, plan.changes)
     return document.text()
+
+
+def _group_heading(title: str) -> str:
+    return f"\n### {title}\n"
+
+
+def _group_room(limit: int, title: str, count: int) -> int:
+    least = len(_group_heading(title)) + len(_TABLE_HEAD) + 1 + len(_more_note(count)) + 64
+    return max(least, limit // _LATER_GROUP_SHARE) if count else least
 
 
 def _add_changes(document: _Document, changes: tuple[Change, ...]) -> None:
@@ -92,9 +108,11 @@ class _Document:
         self.redact = redact
         self.parts: list[str] = []
         self.size = 0
+        # Characters kept free for what must still follow (the groups of a plan with a base).
+        self.held = 0
 
     def fits(self, text: str, reserve: int = 0) -> bool:
-        return self.size + len(text) + reserve <= self.limit
+        return self.size + len(text) + reserve + self.held <= self.limit
 
     def add(self, text: str) -> None:
         self.parts.append(text)
