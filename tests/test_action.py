@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from git_helpers import commit, git, make_repo
 from github_recorder import TOKEN, GitHubRecorder, serve_github_recorder
 from github_runner import StepResult, base_env, load, run_step, substitute
 
@@ -103,7 +105,7 @@ class Runner:
             config.write("rate_limit: 1000/s\n")
         self.event_name = "pull_request"
         self.event_path = tmp_path / "event.json"
-        self.event_path.write_text(json.dumps({"pull_request": {"number": 17}}), "utf-8")
+        self.event: dict[str, Any] = {"pull_request": {"number": 17}}
         self.runs = 0
         self.extra_env = {
             "GITHUB_EVENT_PATH": str(self.event_path),
@@ -121,6 +123,7 @@ class Runner:
         temp.mkdir()
         summary = temp / "step-summary.md"
         summary.write_text("", encoding="utf-8")
+        self.event_path.write_text(json.dumps(self.event), "utf-8")
         env = base_env(
             temp,
             {
@@ -132,7 +135,7 @@ class Runner:
         )
         defaults = {name: spec.get("default", "") for name, spec in ACTION["inputs"].items()}
         context: dict[str, Any] = {
-            "github": {"action_path": str(ROOT), "token": TOKEN},
+            "github": {"action_path": str(ROOT), "token": TOKEN, "event": self.event},
             "steps": {},
         }
         context["inputs"] = {k: substitute(str(v), context) for k, v in defaults.items()}
@@ -284,6 +287,90 @@ def test_no_comment_outside_pull_requests_or_when_disabled(
     assert result.failed_step is None
     assert result.summary.startswith(MARKER)
     assert recorder.requests == []
+
+
+def pull_request_checkout(runner: Runner) -> str:
+    """Make the runner's workspace what actions/checkout leaves on a pull request: a clone of
+    depth 1 of the head, whose base commit (the template as it is) is not in the clone.
+    The pull request raises vandelay 400 -> 450; the base commit's id is returned."""
+    origin = runner.tmp_path / "origin"
+    shutil.move(runner.workspace, origin)
+    make_repo(origin)
+    base = commit(origin, {}, "base")
+    manifest = origin / "customers" / "enterprise.yaml"
+    text = manifest.read_text(encoding="utf-8").replace(
+        "period_budget: 400.00", "period_budget: 450"
+    )
+    commit(origin, {"customers/enterprise.yaml": text}, "raise vandelay")
+    git(runner.tmp_path, "clone", "--quiet", "--depth=1", f"file://{origin}", str(runner.workspace))
+    runner.event["pull_request"]["base"] = {"sha": base}
+    return base
+
+
+def test_a_pull_request_plan_compares_with_its_base_fetched_when_shallow(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """On a pull request the action fetches the missing base commit and plans against it:
+    the comment leads with the pull request's change, then the drift apply would revert."""
+    runner, _ = start_runner(_live())  # initrode drifted live: 250 declared, 200 live
+    base = pull_request_checkout(runner)
+    with pytest.raises(subprocess.CalledProcessError):
+        git(runner.workspace, "cat-file", "-e", f"{base}^{{commit}}")
+    result = runner.run(command="plan")
+    assert result.failed_step is None, result.log
+    assert result.outputs["exit-code"] == "2"
+    assert f"Fetching the base {base}" in result.log
+    (post,) = recorder.writes()
+    body = post.body["body"]
+    assert body.startswith(MARKER)
+    assert f"1 change in this pull request, 1 drift correction (base: {base}, commit" in body
+    mine = body.index("### Changes in this pull request")
+    drift = body.index("### Drift that apply would revert")
+    assert (
+        mine < body.index("`respan/prod/vandelay`") < drift < body.index("`respan/prod/initrode`")
+    )
+    saved = json.loads(Path(result.outputs["plan-file"]).read_text(encoding="utf-8"))
+    assert saved["base"]["commit"] == base
+    # A second run finds the base already there and does not fetch again.
+    again = runner.run(command="plan")
+    assert again.failed_step is None, again.log
+    assert "Fetching the base" not in again.log
+
+
+def test_the_base_input_overrides_or_turns_off_the_pull_requests_base(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """base: none plans without a base; base: REF plans against REF instead."""
+    runner, _ = start_runner(_live())
+    pull_request_checkout(runner)
+    plain = runner.run(command="plan", base="none")
+    assert plain.failed_step is None, plain.log
+    assert "Changes in this pull request" not in plain.summary
+    # The clone's own head as the base: the raise is not a change of "this" pull request.
+    head = runner.run(command="plan", base="HEAD")
+    assert head.failed_step is None, head.log
+    assert "0 changes in this pull request, 2 drift corrections (base: HEAD" in head.summary
+
+
+def test_a_base_that_cannot_be_fetched_fails_the_plan_clearly(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """A base commit the remote does not have: a warning, then the plan fails (exit 1)."""
+    runner, _ = start_runner(_live())
+    pull_request_checkout(runner)
+    runner.event["pull_request"]["base"] = {"sha": "f" * 40}
+    result = runner.run(command="plan")
+    assert result.outputs["exit-code"] == "1"
+    assert "::warning title=reconciler::could not fetch the base" in result.log
+    assert f"--base {'f' * 40}: no such commit in this repository" in result.log
+
+
+def test_a_base_input_that_looks_like_an_option_is_refused(start_runner: StartRunner) -> None:
+    """base: --upload-pack=... never reaches git as an option."""
+    runner, _ = start_runner(_live())
+    result = runner.run(command="plan", base="--upload-pack=touch /tmp/owned")
+    assert result.outputs["exit-code"] == "1"
+    assert "input 'base' must be a git revision" in result.log
 
 
 def test_a_comment_github_refuses_is_only_a_warning(
