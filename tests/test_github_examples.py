@@ -105,6 +105,12 @@ def test_plan_and_drift_use_the_action_as_intended() -> None:
     assert plan["permissions"]["pull-requests"] == "write"
     commands = [s["with"]["command"] for s in _steps(plan) if s.get("uses") == ACTION]
     assert commands == ["validate", "plan"]
+    (planning,) = [s for s in _steps(plan) if s.get("with", {}).get("command") == "plan"]
+    # Compared with the pull request's base, the same expression the action defaults to.
+    assert planning["with"]["base"] == "${{ github.event.pull_request.base.sha }}"
+    action = load(ROOT / "action.yml")
+    (run,) = [s for s in action["runs"]["steps"] if s.get("id") == "run"]
+    assert run["env"]["PULL_REQUEST_BASE"] == planning["with"]["base"]
     drift = load(WORKFLOWS / "drift.yml")
     assert "schedule" in drift[True]
     (action,) = [s for s in _steps(drift) if s.get("uses") == ACTION]
