@@ -10,7 +10,8 @@ import pytest
 
 from reconciler.domain import Lifecycle, Source
 from reconciler.errors import ManifestError
-from reconciler.manifests import check_manifests, load_manifests
+from reconciler.manifests import MAX_FILE_BYTES, check_manifests, load_manifests
+from reconciler.manifests.loader import check_manifest_data, load_manifest_data
 
 ACME = """\
 provider: respan
@@ -126,3 +127,31 @@ def test_directory_scan_skips_the_project_settings_file(tmp_path: Path) -> None:
     loaded = load_manifests([tmp_path])
     assert [customer.id for customer in loaded.customers] == ["a"]
     assert [path.name for path in loaded.files] == ["a.yaml"]
+
+
+def test_manifests_given_as_bytes_load_like_files(tmp_path: Path) -> None:
+    """check_manifest_data: the same customers, problems and positions as from files, named
+    by the display names given (what plan --base reads from git)."""
+    (tmp_path / "acme.yaml").write_text(ACME, encoding="utf-8")
+    broken = ACME.replace("period_budget: 250.10", "period_budget: -1")
+    (tmp_path / "broken.yaml").write_text(broken, encoding="utf-8")
+    from_files = check_manifests([tmp_path / "acme.yaml", tmp_path / "broken.yaml"])
+    from_data = check_manifest_data(
+        [("REF:acme.yaml", ACME.encode()), ("REF:broken.yaml", broken.encode())]
+    )
+    assert [c.fields for c in from_data.customers] == [c.fields for c in from_files.customers]
+    assert from_data.customers[0].source == Source("REF:acme.yaml", 8, 5)
+    assert [(p.line, p.column, p.message) for p in from_data.problems] == [
+        (p.line, p.column, p.message) for p in from_files.problems
+    ]
+    assert {p.path for p in from_data.problems} == {"REF:broken.yaml"}
+    assert from_data.digest == from_files.digest
+    with pytest.raises(ManifestError):
+        load_manifest_data([("REF:broken.yaml", broken.encode())])
+
+
+def test_manifest_data_over_the_size_limit_is_refused_unread() -> None:
+    """Bytes larger than a manifest file may be are refused as a file would be."""
+    report = check_manifest_data([("REF:huge.yaml", b"#" * (MAX_FILE_BYTES + 1))])
+    (problem,) = report.problems
+    assert (problem.path, problem.message) == ("REF:huge.yaml", "file is larger than 10 MiB")
