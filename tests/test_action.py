@@ -310,8 +310,7 @@ def pull_request_checkout(runner: Runner) -> str:
 def test_a_pull_request_plan_compares_with_its_base_fetched_when_shallow(
     start_runner: StartRunner, recorder: GitHubRecorder
 ) -> None:
-    """On a pull request the action fetches the missing base commit and plans against it:
-    the comment leads with the pull request's change, then the drift apply would revert."""
+    """A shallow PR checkout: the base is fetched; the comment leads with the PR's change."""
     runner, _ = start_runner(_live())  # initrode drifted live: 250 declared, 200 live
     base = pull_request_checkout(runner)
     with pytest.raises(subprocess.CalledProcessError):

@@ -130,8 +130,7 @@ def test_directory_scan_skips_the_project_settings_file(tmp_path: Path) -> None:
 
 
 def test_manifests_given_as_bytes_load_like_files(tmp_path: Path) -> None:
-    """check_manifest_data: the same customers, problems and positions as from files, named
-    by the display names given (what plan --base reads from git)."""
+    """Bytes give the customers, problems and positions files give, under the names given."""
     (tmp_path / "acme.yaml").write_text(ACME, encoding="utf-8")
     broken = ACME.replace("period_budget: 250.10", "period_budget: -1")
     (tmp_path / "broken.yaml").write_text(broken, encoding="utf-8")

@@ -180,8 +180,7 @@ def check_against_base_plan(
 def test_respan_causes_match_the_plan_the_base_would_make(
     base: list[Any], head: list[Any], live: list[Any]
 ) -> None:
-    """Random base / head / live Respan customers: each field, update, missing and delete is
-    drift exactly when the base manifests' own plan would make the same change."""
+    """Respan: a field or customer is drift exactly when the base's own plan makes that change."""
     check_against_base_plan(
         declared("respan", base), declared("respan", head), live_state("respan", live)
     )
@@ -250,8 +249,7 @@ def test_an_update_with_both_causes_appears_in_both_groups() -> None:
 
 
 def test_respan_metadata_the_base_did_not_name_is_not_cleared_by_it() -> None:
-    """Respan metadata: a key the base did not name is unmanaged there, so clearing it now is
-    this change's doing; a key the base cleared too is drift."""
+    """Respan: clearing a metadata key the base did not name is this change's, else drift."""
     live = {("respan", "prod", "acme"): live_respan("acme", metadata={"tier": "x"})}
     head = [respan("acme", metadata={"tier": None})]
     for base_metadata, cause in (({"owner": "y"}, "manifest"), ({"tier": None}, "drift")):
@@ -265,8 +263,7 @@ def autumn(customer_id: str, **fields: Any) -> DesiredCustomer:
 
 
 def test_autumn_billing_arrays_the_base_did_not_declare_were_unmanaged() -> None:
-    """A spend-limit array first declared now manages its items: dropping a live item is this
-    change's; dropped by a base that declared the array too, it is drift."""
+    """Dropping a live billing item is this change's unless the base declared its array too."""
     found = LiveCustomer(
         "autumn",
         "sandbox",

@@ -157,8 +157,7 @@ def test_an_empty_group_says_so() -> None:
 
 
 def test_a_long_first_group_leaves_room_for_the_drift() -> None:
-    """20,000 changes of this pull request and 20,000 of drift: both groups show rows, the
-    whole fits in a GitHub comment, and each says how many it left out."""
+    """40,000 changes, half drift: both groups show rows and notes, within GitHub's limit."""
     many = many_changes_plan(40_000)
     changes = tuple(
         dataclasses.replace(change, cause="manifest" if index % 2 else "drift")
