@@ -50,9 +50,11 @@ class BaseManifestError(ManifestError):
         super().__init__(problems)
         self.ref = ref
         self.commit = commit
-        self.args = (
-            f"{len(self.problems)} problem(s) in the manifests at --base {printable(ref)} "
-            f"(commit {commit[:12]}): fix the base, or plan against another revision",
+
+    def __str__(self) -> str:
+        return (
+            f"{len(self.problems)} problem(s) in the manifests at --base {printable(self.ref)} "
+            f"(commit {self.commit[:12]}): fix the base, or plan against another revision"
         )
 
 
@@ -185,8 +187,9 @@ def _run(cwd: Path, arguments: list[str], stdin: bytes | None) -> bytes:
             capture_output=True,
             timeout=_GIT_TIMEOUT_SECONDS,
             check=False,
-            # Git must not ask for anything (a credential, a pager) nor read our terminal.
-            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat"},
+            # Git must not ask for anything (a credential, a pager); messages in English, as
+            # the one this module recognizes ("not a git repository").
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", "GIT_PAGER": "cat", "LC_ALL": "C"},
         )
     except FileNotFoundError:
         raise BaseRevisionError(
