@@ -747,3 +747,25 @@ def test_base_reads_the_config_manifests_at_the_revision(
     run = run_cli(capsys, "plan", "--base", "HEAD")
     assert run.code == 0, run.err
     assert "1 change in this pull request, 1 drift correction" in run.out
+
+
+def test_a_protected_customer_moved_to_another_manifest_is_still_declared(
+    plan_cli: PlanCli, project: Path
+) -> None:
+    """Planning one file: a protected customer moved to another manifest is no violation."""
+    make_repo(project)
+    write_config(project, "manifests: [customers.yaml, more/]\n")
+    protected = MATCHING.replace(
+        "    markup_percentage: 20.0\n",
+        "    markup_percentage: 20.0\n    lifecycle: {prevent_destroy: true}\n",
+    )
+    commit(project, {"customers.yaml": protected})
+    beta_only = manifest("customer_identifier: beta\n    name: Beta\n    period_budget: 10.50")
+    acme_only = protected.split("  - customer_identifier: beta")[0]
+    (project / "more").mkdir()
+    (project / "more" / "acme.yaml").write_text(acme_only, encoding="utf-8")
+    run = plan_cli("--base", "HEAD", "--detailed-exitcode", manifest=beta_only)
+    assert run.code == 0, run.out + run.err
+    (project / "more" / "acme.yaml").unlink()
+    (project / "more" / "other.yaml").write_text(manifest("customer_identifier: gamma"), "utf-8")
+    assert plan_cli("--base", "HEAD", manifest=beta_only).code == 3

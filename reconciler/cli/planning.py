@@ -150,7 +150,13 @@ def plan_from_manifests(
     plan = build_plan(customers, live, MODELS, options, keys)
     plan = with_policy(plan, config, providers, protected(project))
     if base is not None:
-        plan = against_base(plan, base, loaded.customers)
+        # A protected customer moved to a manifest outside the PATHs planned is still declared.
+        declared = (
+            project
+            if options.prune
+            else project_customers(config, loaded.customers, sources, "--base")
+        )
+        plan = against_base(plan, base, declared)
     return ManifestPlan(plan, handles, wanted, sources, loaded.digest)
 
 
