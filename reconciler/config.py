@@ -135,9 +135,7 @@ def load_config(path: Path) -> Config:
 def _describe(problems: list[Problem]) -> str:
     lines = ["invalid configuration:"]
     for problem in sorted(problems):
-        lines.append(f"{problem.path}:{problem.line}:{problem.column}: {problem.message}")
-        if problem.hint:
-            lines.append(f"  hint: {problem.hint}")
+        lines.extend(problem.lines())
     return "\n".join(lines)
 
 

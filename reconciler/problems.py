@@ -24,8 +24,15 @@ class Problem:
     hint: str = ""
     severity: Severity = "error"
 
-    def __str__(self) -> str:
-        where = f"{self.path}:{self.line}:{self.column}"
-        text = f"{where}: {self.severity}: {self.message}"
+    def lines(self) -> list[str]:
+        """How every command prints a problem: ``path:line:col: severity: message``, then
+        ``  hint: what to do`` when there is a hint."""
         # Messages quote the file's own text, which may hold control characters.
-        return printable(f"{text} ({self.hint})" if self.hint else text)
+        where = f"{self.path}:{self.line}:{self.column}"
+        shown = [printable(f"{where}: {self.severity}: {self.message}")]
+        if self.hint:
+            shown.append(f"  hint: {printable(self.hint)}")
+        return shown
+
+    def __str__(self) -> str:
+        return "\n".join(self.lines())

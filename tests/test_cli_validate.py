@@ -187,7 +187,7 @@ def test_invalid_config_is_reported_with_position(
     (project / "reconciler.yaml").write_text("manifest: [customers/]\n", encoding="utf-8")
     code, _, err = run(capsys)
     assert code == 1
-    assert "reconciler.yaml:1:1: unknown field 'manifest' (did you mean 'manifests'?)" in err
+    assert "reconciler.yaml:1:1: error: unknown field 'manifest' (did you mean 'manifests'?)" in err
     assert "Traceback" not in err
 
 

@@ -151,25 +151,25 @@ def test_find_config(tmp_path: Path) -> None:
     [
         (
             "manifests: customers/\n",
-            "reconciler.yaml:1:12: 'manifests' must be a list, not text 'customers/'",
+            "reconciler.yaml:1:12: error: 'manifests' must be a list, not text 'customers/'",
         ),
         (
             "rate_limit: 60/hour\n",
-            "reconciler.yaml:1:13: 'rate_limit' is not valid: text '60/hour'",
+            "reconciler.yaml:1:13: error: 'rate_limit' is not valid: text '60/hour'",
         ),
         (
             "policy:\n  max_delete: 3\n",
-            "reconciler.yaml:2:3: unknown field 'max_delete' (did you mean 'max_deletes'?)",
+            "reconciler.yaml:2:3: error: unknown field 'max_delete' (did you mean 'max_deletes'?)",
         ),
         (
             "policy:\n  max_deletes: -1\n",
-            "reconciler.yaml:2:16: 'max_deletes' must not be negative",
+            "reconciler.yaml:2:16: error: 'max_deletes' must not be negative",
         ),
-        ("providers:\n  stripe: {}\n", "reconciler.yaml:2:3: unknown field 'stripe'"),
-        ("audit_log: a\naudit_log: b\n", "reconciler.yaml:2:1: duplicate key 'audit_log'"),
-        ("manifests: [a\n", "reconciler.yaml:2:1: YAML syntax error"),
-        ("manifests: []\n---\nmanifests: []\n", "reconciler.yaml:3:1: reconciler.yaml holds one"),
-        ("- a\n", "reconciler.yaml:1:1: the file must be a mapping of settings"),
+        ("providers:\n  stripe: {}\n", "reconciler.yaml:2:3: error: unknown field 'stripe'"),
+        ("audit_log: a\naudit_log: b\n", "reconciler.yaml:2:1: error: duplicate key 'audit_log'"),
+        ("manifests: [a\n", "reconciler.yaml:2:1: error: YAML syntax error"),
+        ("manifests: []\n---\nmanifests: []\n", "reconciler.yaml:3:1: error: reconciler.yaml holds one"),
+        ("- a\n", "reconciler.yaml:1:1: error: the file must be a mapping of settings"),
     ],
 )
 def test_errors_name_file_line_and_column(
@@ -192,6 +192,6 @@ def test_api_key_in_config_is_refused_without_echoing_it(
     with pytest.raises(ConfigError) as caught:
         load_config(write_config(tmp_path, text))
     message = str(caught.value)
-    assert "reconciler.yaml:3:5: unknown field 'api_key'" in message
+    assert "reconciler.yaml:3:5: error: unknown field 'api_key'" in message
     assert "api_key_file" in message
     assert secret not in message

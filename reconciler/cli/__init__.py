@@ -86,7 +86,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ReconcilerError as exc:
         if isinstance(exc, ManifestError):  # every problem of the run, each with its place
             for problem in exc.problems:
-                click.echo(str(problem), err=True)
+                click.echo("\n".join(problem.lines()), err=True)
         # Messages may quote the API (ids, details): no control character reaches the terminal.
         click.echo(f"Error: {printable_lines(str(exc))}", err=True)
         return exc.exit_code

@@ -62,10 +62,7 @@ def render_text(report: ManifestReport) -> list[str]:
     """One ``path:line:col: severity: message`` line per problem, its hint, then a summary."""
     lines: list[str] = []
     for problem in report.problems:
-        where = f"{problem.path}:{problem.line}:{problem.column}"
-        lines.append(f"{where}: {problem.severity}: {problem.message}")
-        if problem.hint:
-            lines.append(f"  hint: {problem.hint}")
+        lines.extend(problem.lines())
     lines.append(summary(report))
     return lines
 
