@@ -168,7 +168,10 @@ def test_find_config(tmp_path: Path) -> None:
         ("providers:\n  stripe: {}\n", "reconciler.yaml:2:3: error: unknown field 'stripe'"),
         ("audit_log: a\naudit_log: b\n", "reconciler.yaml:2:1: error: duplicate key 'audit_log'"),
         ("manifests: [a\n", "reconciler.yaml:2:1: error: YAML syntax error"),
-        ("manifests: []\n---\nmanifests: []\n", "reconciler.yaml:3:1: error: reconciler.yaml holds one"),
+        (
+            "manifests: []\n---\nmanifests: []\n",
+            "reconciler.yaml:3:1: error: reconciler.yaml holds one",
+        ),
         ("- a\n", "reconciler.yaml:1:1: error: the file must be a mapping of settings"),
     ],
 )
