@@ -30,17 +30,17 @@ import hashlib
 import hmac
 import json
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
+from reconciler.atomicfile import write_atomic
 from reconciler.domain import FieldKind, ProviderModel
-from reconciler.errors import OutputError, SavedPlanError
+from reconciler.errors import SavedPlanError
 from reconciler.money import to_money
 from reconciler.plan import FieldChange, Plan
 from reconciler.planner.body import BodyError, kind_at, request_body, value_at
@@ -54,6 +54,7 @@ from reconciler.render.json import (
     plan_from_document,
     with_checksum,
 )
+from reconciler.timestamps import utc_text
 
 SAVED_PLAN_VERSION: Final = 2
 PLAN_KEY_VARIABLE: Final = "RECONCILER_PLAN_KEY"
@@ -137,7 +138,7 @@ def saved_plan_document(
     del document["checksum"]
     content: dict[str, Any] = {
         "saved_plan_version": SAVED_PLAN_VERSION,
-        "created_at": created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "created_at": utc_text(created_at),
         "manifest_digest": manifest_digest,
         "providers": [
             {
@@ -174,22 +175,7 @@ def write_saved_plan(
         plan, providers=providers, manifest_digest=manifest_digest, created_at=created_at, key=key
     )
     text = dumps(document, indent=2) + "\n"
-    target = Path(path)
-    try:
-        descriptor, temporary = tempfile.mkstemp(
-            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-        )
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, target)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise OutputError(f"cannot write saved plan {path}: {exc.strerror or exc}") from exc
+    write_atomic(Path(path), text, mode=0o600, what="saved plan")
     return str(document["checksum"])
 
 

@@ -1,9 +1,4 @@
-"""Where exported manifests go, and writing them so that no reader ever sees half a file.
-
-``write_atomic`` writes to a temporary file in the destination's directory, flushes and fsyncs
-it, then renames it over the destination (``os.replace``, atomic on POSIX and Windows): after
-a failure the destination is either the old file or the new one, never a torn one, and the
-temporary file is removed.
+"""Where exported manifests go (each is written whole by ``reconciler.atomicfile``).
 
 Layouts (``plan_outputs``): one stream (a file, or stdout), one file per environment
 (``<provider>-<environment>.yaml``), or one file per customer
@@ -12,17 +7,15 @@ Layouts (``plan_outputs``): one stream (a file, or stdout), one file per environ
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
 
-from reconciler.errors import OutputError
+from reconciler import atomicfile
 from reconciler.export.document import ManifestDocument
 from reconciler.providers.catalog import MODELS
 
@@ -89,50 +82,6 @@ def _id_of(document: ManifestDocument, customer: Mapping[str, Any]) -> str:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` (UTF-8) atomically; ``OutputError`` when it cannot.
-
-    A new file gets the usual permissions (0666 less the umask); an existing one keeps its mode.
-    """
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the directory {path.parent}: {_reason(exc)}") from None
-    if path.is_dir():
-        raise OutputError(f"cannot write {path}: it is a directory")
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        mode = path.stat().st_mode & 0o7777 if path.exists() else 0o666
-        descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    except OSError as exc:
-        raise OutputError(f"cannot write {path}: {_reason(exc)}") from None
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if mode != 0o666:
-            os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise OutputError(f"cannot write {path}: {_reason(exc)}") from None
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    _sync_directory(path.parent)
-
-
-def _sync_directory(directory: Path) -> None:
-    """Make the rename itself durable where the platform allows it."""
-    with contextlib.suppress(OSError, AttributeError):
-        descriptor = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
-
-
-def _reason(exc: OSError) -> str:
-    return exc.strerror or type(exc).__name__
+    """Replace the manifest file ``path`` with ``text``, creating its directories; an
+    existing file keeps its mode. Raises ``OutputError`` when it cannot."""
+    atomicfile.write_atomic(path, text, make_parents=True)
