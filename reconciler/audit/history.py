@@ -24,6 +24,7 @@ from reconciler.audit.chain import GENESIS_HASH
 from reconciler.audit.verify import ChainBreak, Verification, check_line, open_log
 from reconciler.domain import FieldKind
 from reconciler.providers.catalog import MODELS
+from reconciler.timestamps import utc_text
 
 PENDING = "pending"
 RESULT_OUTCOMES = ("applied", "failed", "stale")
@@ -78,7 +79,7 @@ def time_bound(text: str, *, end_of_day: bool) -> str:
         moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
         if end_of_day:
             moment += timedelta(days=1)
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_text(moment, "milliseconds")
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ from reconciler.errors import AuditError
 from reconciler.plan import Change
 from reconciler.planner.body import BodyError, request_body
 from reconciler.providers.catalog import MODELS
+from reconciler.timestamps import utc_text
 
 Outcome = Literal["applied", "failed", "stale"]
 OUTCOMES: tuple[Outcome, ...] = ("applied", "failed", "stale")
@@ -79,7 +80,7 @@ def utc_now() -> datetime:
 
 def format_time(moment: datetime) -> str:
     """UTC ISO 8601 with a ``Z``, to the millisecond."""
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_text(moment, "milliseconds")
 
 
 class AuditLog:

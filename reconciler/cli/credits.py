@@ -34,6 +34,7 @@ from reconciler.credits import (
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.money import format_money
 from reconciler.providers.respan import RespanProvider
+from reconciler.timestamps import utc_text
 
 JSON_FORMAT_VERSION: Final = 1
 _COLUMNS: Final = ("Date", "Type", "Amount", "Expires", "Description")
@@ -179,7 +180,7 @@ def _day(moment: datetime) -> str:
 
 
 def _instant(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return utc_text(moment)
 
 
 def _amount(value: Decimal) -> str:

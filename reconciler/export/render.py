@@ -19,6 +19,7 @@ import yaml
 
 from reconciler.export.document import ManifestDocument
 from reconciler.export.values import Timestamp
+from reconciler.timestamps import utc_text
 
 MODELINE: Final = "# yaml-language-server: $schema={schema}"
 DEFAULT_SCHEMA: Final = "schemas/manifest.schema.json"
@@ -38,7 +39,7 @@ class Origin:
 
     def header(self, environments: Sequence[str]) -> str:
         """Modeline plus comment lines; no credentials (the URL loses any user info)."""
-        moment = self.exported_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        moment = utc_text(self.exported_at, "seconds")
         places = ", ".join(environments)
         noun = "environment" if len(environments) == 1 else "environments"
         return (
