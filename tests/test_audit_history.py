@@ -8,8 +8,12 @@ from pathlib import Path
 import pytest
 from audit_samples import write_quarter
 
+from reconciler.audit import AuditContext, AuditLog
+from reconciler.audit.chain import chain_links
 from reconciler.audit.history import Query, read_history, time_bound
+from reconciler.domain import FieldKind
 from reconciler.errors import AuditError
+from reconciler.plan import Change, FieldChange
 
 
 @pytest.fixture
@@ -139,3 +143,41 @@ def test_a_missing_log_is_an_audit_error(tmp_path: Path) -> None:
     """A log that does not exist is a clean AuditError naming it."""
     with pytest.raises(AuditError, match="does not exist"):
         read_history(tmp_path / "nope.jsonl", Query())
+
+
+def test_lines_a_filter_skips_are_still_checked(log: Path) -> None:
+    """A record the filters do not select, read without parsing, still breaks the chain when
+    edited: the fast path trusts nothing the hash has not vouched for."""
+    lines = log.read_text(encoding="utf-8").splitlines(keepends=True)
+    assert '"customer_id":"globex"' in lines[5]
+    lines[5] = lines[5].replace('"400.00"', '"4000.00"')
+    log.write_text("".join(lines), encoding="utf-8")
+    history = read_history(log, Query(customers=frozenset({"initech"})))
+    assert history.chain_break is not None
+    assert (history.chain_break.line, history.events) == (6, ())
+
+
+def test_unparsed_chain_links_agree_with_the_parsed_record(tmp_path: Path) -> None:
+    """The unparsed read of a line finds the record's own seq, prev_hash and hash, even when
+    its metadata holds keys named like them (the writer sorts structured values first)."""
+    change = Change(
+        action="update",
+        provider="respan",
+        environment="prod",
+        id="acme",
+        fields=(
+            FieldChange(
+                "metadata.seq",
+                None,
+                {"seq": 999, "hash": "f" * 64, "prev_hash": "e" * 64},
+                FieldKind.METADATA,
+            ),
+        ),
+    )
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, AuditContext("octocat")) as audit:
+        pending = audit.record_pending(change)
+        audit.record(change, "stale", reason='"seq":5 "hash":"x"', pending_seq=pending)
+    for line in path.read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        assert chain_links(line) == (record["seq"], record["prev_hash"], record["hash"])

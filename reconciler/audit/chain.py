@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -95,6 +96,42 @@ class RecordLine:
     seq: int | None
     problem: str
     shaped: bool
+
+
+_DIGITS = re.compile(r"[0-9]{1,19}")
+
+
+def chain_links(text: str) -> tuple[int, str, str] | None:
+    """``(seq, prev_hash, hash)`` of a record line read without parsing it, or ``None``.
+
+    For readers that skip most records (``audit show`` with filters): parsing JSON is most of
+    the cost of a line, and the chain needs only these three values. In the writer's canonical
+    JSON the top-level keys are sorted and every structured value (``body``, ``drift``,
+    ``fields``) sorts before ``git_commit``, so the *last* ``"hash":"``, ``"prev_hash":"`` and
+    ``"seq":`` of a line are the record's own (a quote inside a string is always escaped, so
+    these never occur inside one). The values are trusted only once ``line_is_authentic``
+    accepts the line with that hash; anything unexpected gives ``None``, and the caller reads
+    the line in full, which finds the precise fault.
+    """
+    stored = _last_text(text, HASH_FIELD)
+    previous = _last_text(text, "prev_hash")
+    at = text.rfind('"seq":')
+    if stored is None or previous is None or at < 0:
+        return None
+    digits = _DIGITS.match(text, at + 6)
+    if digits is None or not line_is_authentic(text, stored):
+        return None
+    return int(digits.group()), previous, stored
+
+
+def _last_text(text: str, key: str) -> str | None:
+    marker = f'"{key}":"'
+    at = text.rfind(marker)
+    if at < 0:
+        return None
+    start = at + len(marker)
+    value = text[start : start + 64]
+    return value if len(value) == 64 and text[start + 64 : start + 65] == '"' else None
 
 
 def read_record(line: bytes) -> RecordLine:

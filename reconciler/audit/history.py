@@ -14,13 +14,14 @@ nothing after a break is trusted or shown.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reconciler.audit.chain import GENESIS_HASH
+from reconciler.audit.chain import GENESIS_HASH, chain_links
 from reconciler.audit.verify import ChainBreak, Verification, check_line, open_log
 from reconciler.domain import FieldKind
 from reconciler.providers.catalog import MODELS
@@ -45,6 +46,20 @@ class Query:
     pull_request: int | None = None
     outcomes: frozenset[str] = frozenset()
 
+    def text_markers(self) -> tuple[tuple[str, ...], ...]:
+        """What a line must contain to be selectable, judged without parsing it: for each of
+        the customer, actor and outcome criteria, one of its values as the exact JSON member
+        the writer's canonical JSON holds. A line lacking one cannot be selected; a line with
+        all may be, and is parsed and judged by ``matches``."""
+        found: list[tuple[str, ...]] = []
+        if self.customers:
+            found.append(tuple(_member("customer_id", c) for c in sorted(self.customers)))
+        if self.actor is not None:
+            found.append((_member("actor", self.actor),))
+        if self.outcomes:
+            found.append(tuple(_member("outcome", o) for o in sorted(self.outcomes)))
+        return tuple(found)
+
     def matches(self, record: dict[str, Any]) -> bool:
         if self.customers and record.get("customer_id") not in self.customers:
             return False
@@ -60,6 +75,10 @@ class Query:
         if self.pull_request is not None and record.get("pull_request") != self.pull_request:
             return False
         return not self.outcomes or record.get("outcome") in self.outcomes
+
+
+def _member(key: str, value: str) -> str:
+    return f'"{key}":{json.dumps(value, ensure_ascii=False)}'
 
 
 def time_bound(text: str, *, end_of_day: bool) -> str:
@@ -162,8 +181,18 @@ class _Tally:
 def _collect(path: Path, lines: Iterable[bytes], query: Query) -> History:
     events: list[FieldEvent] = []
     tally = _Tally()
-    records, last_hash, chain_break = 0, "", None
-    for checked in _checked(lines):
+    markers = query.text_markers()  # built once, not per line
+    records, last_hash, chain_break = 0, GENESIS_HASH, None
+    for line_number, raw in enumerate(lines, start=1):
+        if markers and not tally.open_pending:
+            # No pending record waits for its result: a line the query cannot select is read
+            # for the chain alone (``chain.chain_links``, without parsing it).
+            skipped = _skipped(raw, line_number, last_hash, markers)
+            if skipped is not None:
+                last_hash = skipped
+                records += 1
+                continue
+        checked = check_line(raw, line_number, last_hash)
         if isinstance(checked, ChainBreak):
             chain_break = checked
             break
@@ -182,7 +211,7 @@ def _collect(path: Path, lines: Iterable[bytes], query: Query) -> History:
         tally.outcomes[str(outcome)] = tally.outcomes.get(str(outcome), 0) + 1
         events.extend(_events(record))
     unanswered = [event for found in tally.open_pending.values() for event in found]
-    verification = Verification(records, last_hash or GENESIS_HASH, chain_break)
+    verification = Verification(records, last_hash, chain_break)
     summary = RunSummary(
         changes=sum(tally.outcomes.values()) + len(tally.open_pending),
         applied=tally.outcomes.get("applied", 0),
@@ -194,15 +223,23 @@ def _collect(path: Path, lines: Iterable[bytes], query: Query) -> History:
     return History(path, verification, ordered, summary)
 
 
-def _checked(lines: Iterable[bytes]) -> Iterator[ChainBreak | tuple[dict[str, Any], str]]:
-    """Each line's record and hash, in order, ending at the first break (yielded last)."""
-    previous_hash = GENESIS_HASH
-    for line_number, raw in enumerate(lines, start=1):
-        result = check_line(raw, line_number, previous_hash)
-        yield result
-        if isinstance(result, ChainBreak):
-            return
-        previous_hash = result[1]
+def _skipped(
+    raw: bytes, line_number: int, previous_hash: str, markers: tuple[tuple[str, ...], ...]
+) -> str | None:
+    """The hash of line ``line_number`` when it is a sound link after ``previous_hash`` that
+    lacks one of the query's ``markers``, read without parsing; ``None``: read it in full."""
+    if not raw.endswith(b"\n"):
+        return None
+    try:
+        text = raw[:-1].decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    if all(any(marker in text for marker in alternatives) for alternatives in markers):
+        return None  # it may be selected
+    links = chain_links(text)
+    if links is None or links[0] != line_number or links[1] != previous_hash:
+        return None
+    return links[2]
 
 
 def _events(record: dict[str, Any]) -> Iterator[FieldEvent]:
