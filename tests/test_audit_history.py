@@ -9,7 +9,7 @@ import pytest
 from audit_samples import write_quarter
 
 from reconciler.audit import AuditContext, AuditLog
-from reconciler.audit.chain import chain_links
+from reconciler.audit.chain import GENESIS_HASH, next_link
 from reconciler.audit.history import Query, read_history, time_bound
 from reconciler.domain import FieldKind
 from reconciler.errors import AuditError
@@ -178,6 +178,12 @@ def test_unparsed_chain_links_agree_with_the_parsed_record(tmp_path: Path) -> No
     with AuditLog.open(path, AuditContext("octocat")) as audit:
         pending = audit.record_pending(change)
         audit.record(change, "stale", reason='"seq":5 "hash":"x"', pending_seq=pending)
-    for line in path.read_text(encoding="utf-8").splitlines():
+    previous = GENESIS_HASH
+    for line in path.read_bytes().splitlines(keepends=True):
         record = json.loads(line)
-        assert chain_links(line) == (record["seq"], record["prev_hash"], record["hash"])
+        assert record["prev_hash"] == previous
+        assert next_link(line, record["seq"], previous.encode()) == record["hash"].encode()
+        assert next_link(line, record["seq"] + 1, previous.encode()) is None
+        edited = line.replace(b"octocat", b"octodog")
+        assert next_link(edited, record["seq"], previous.encode()) is None
+        previous = record["hash"]

@@ -98,40 +98,38 @@ class RecordLine:
     shaped: bool
 
 
-_DIGITS = re.compile(r"[0-9]{1,19}")
+_DIGITS = re.compile(rb"[0-9]{1,19}")
+_HASH_MARK = b'"hash":"'
+_PREV_MARK = b'"prev_hash":"'
+_SEQ_MARK = b'"seq":'
 
 
-def chain_links(text: str) -> tuple[int, str, str] | None:
-    """``(seq, prev_hash, hash)`` of a record line read without parsing it, or ``None``.
+def next_link(line: bytes, seq: int, previous: bytes) -> bytes | None:
+    """The hash of ``line`` (one log line with its newline, UTF-8) when, read without parsing
+    it, it is record ``seq`` continuing a chain that ends at ``previous`` (a hash as ASCII
+    bytes); ``None`` when that cannot be shown this way, and the caller reads it in full.
 
     For readers that skip most records (``audit show`` with filters): parsing JSON is most of
-    the cost of a line, and the chain needs only these three values. In the writer's canonical
-    JSON the top-level keys are sorted and every structured value (``body``, ``drift``,
+    the cost of a line, and the chain needs only three values. In the writer's canonical JSON
+    the top-level keys are sorted and every structured value (``body``, ``drift``,
     ``fields``) sorts before ``git_commit``, so the *last* ``"hash":"``, ``"prev_hash":"`` and
     ``"seq":`` of a line are the record's own (a quote inside a string is always escaped, so
-    these never occur inside one). The values are trusted only once ``line_is_authentic``
-    accepts the line with that hash; anything unexpected gives ``None``, and the caller reads
-    the line in full, which finds the precise fault.
+    these never occur inside one). They are trusted only once the line without its hash
+    member hashes to that hash, which is ``line_is_authentic``'s check on the same bytes.
     """
-    stored = _last_text(text, HASH_FIELD)
-    previous = _last_text(text, "prev_hash")
-    at = text.rfind('"seq":')
-    if stored is None or previous is None or at < 0:
+    at = line.rfind(_HASH_MARK)
+    stored = line[at + 8 : at + 72]
+    if at < 1 or line[at - 1 : at] != b"," or line[at + 72 : at + 73] != b'"':
         return None
-    digits = _DIGITS.match(text, at + 6)
-    if digits is None or not line_is_authentic(text, stored):
+    before = line.rfind(_PREV_MARK)
+    if before < 0 or line[before + 13 : before + 77] != previous:
         return None
-    return int(digits.group()), previous, stored
-
-
-def _last_text(text: str, key: str) -> str | None:
-    marker = f'"{key}":"'
-    at = text.rfind(marker)
-    if at < 0:
+    number = _DIGITS.match(line, line.rfind(_SEQ_MARK) + 6)
+    if number is None or int(number.group()) != seq or not line.endswith(b"\n"):
         return None
-    start = at + len(marker)
-    value = text[start : start + 64]
-    return value if len(value) == 64 and text[start + 64 : start + 65] == '"' else None
+    if hashlib.sha256(line[: at - 1] + line[at + 73 : -1]).hexdigest().encode() != stored:
+        return None
+    return stored
 
 
 def read_record(line: bytes) -> RecordLine:

@@ -15,13 +15,13 @@ nothing after a break is trusted or shown.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from reconciler.audit.chain import GENESIS_HASH, chain_links
+from reconciler.audit.chain import GENESIS_HASH, next_link
 from reconciler.audit.verify import ChainBreak, Verification, check_line, open_log
 from reconciler.domain import FieldKind
 from reconciler.providers.catalog import MODELS
@@ -46,12 +46,12 @@ class Query:
     pull_request: int | None = None
     outcomes: frozenset[str] = frozenset()
 
-    def text_markers(self) -> tuple[tuple[str, ...], ...]:
+    def text_markers(self) -> tuple[tuple[bytes, ...], ...]:
         """What a line must contain to be selectable, judged without parsing it: for each of
         the customer, actor and outcome criteria, one of its values as the exact JSON member
         the writer's canonical JSON holds. A line lacking one cannot be selected; a line with
         all may be, and is parsed and judged by ``matches``."""
-        found: list[tuple[str, ...]] = []
+        found: list[tuple[bytes, ...]] = []
         if self.customers:
             found.append(tuple(_member("customer_id", c) for c in sorted(self.customers)))
         if self.actor is not None:
@@ -77,8 +77,8 @@ class Query:
         return not self.outcomes or record.get("outcome") in self.outcomes
 
 
-def _member(key: str, value: str) -> str:
-    return f'"{key}":{json.dumps(value, ensure_ascii=False)}'
+def _member(key: str, value: str) -> bytes:
+    return f'"{key}":{json.dumps(value, ensure_ascii=False)}'.encode()
 
 
 def time_bound(text: str, *, end_of_day: bool) -> str:
@@ -181,15 +181,15 @@ class _Tally:
 def _collect(path: Path, lines: Iterable[bytes], query: Query) -> History:
     events: list[FieldEvent] = []
     tally = _Tally()
-    markers = query.text_markers()  # built once, not per line
+    cannot_select = _line_test(query.text_markers())
     records, last_hash, chain_break = 0, GENESIS_HASH, None
     for line_number, raw in enumerate(lines, start=1):
-        if markers and not tally.open_pending:
-            # No pending record waits for its result: a line the query cannot select is read
-            # for the chain alone (``chain.chain_links``, without parsing it).
-            skipped = _skipped(raw, line_number, last_hash, markers)
-            if skipped is not None:
-                last_hash = skipped
+        if cannot_select is not None and not tally.open_pending and cannot_select(raw):
+            # The query cannot select this line and no pending record waits for its result:
+            # it is read for the chain alone, without parsing it (``chain.next_link``).
+            link = next_link(raw, line_number, last_hash.encode("ascii"))
+            if link is not None:
+                last_hash = link.decode("ascii")
                 records += 1
                 continue
         checked = check_line(raw, line_number, last_hash)
@@ -223,23 +223,16 @@ def _collect(path: Path, lines: Iterable[bytes], query: Query) -> History:
     return History(path, verification, ordered, summary)
 
 
-def _skipped(
-    raw: bytes, line_number: int, previous_hash: str, markers: tuple[tuple[str, ...], ...]
-) -> str | None:
-    """The hash of line ``line_number`` when it is a sound link after ``previous_hash`` that
-    lacks one of the query's ``markers``, read without parsing; ``None``: read it in full."""
-    if not raw.endswith(b"\n"):
+def _line_test(markers: tuple[tuple[bytes, ...], ...]) -> Callable[[bytes], bool] | None:
+    """A test telling, from a raw line, that it lacks one of ``markers`` and so cannot be
+    selected; ``None`` when the query has no such criteria. The one-marker case, by far the
+    commonest (``--customer ID``), is a bare substring test: it runs on every line."""
+    if not markers:
         return None
-    try:
-        text = raw[:-1].decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    if all(any(marker in text for marker in alternatives) for alternatives in markers):
-        return None  # it may be selected
-    links = chain_links(text)
-    if links is None or links[0] != line_number or links[1] != previous_hash:
-        return None
-    return links[2]
+    if len(markers) == 1 and len(markers[0]) == 1:
+        (marker,) = markers[0]
+        return lambda raw: marker not in raw
+    return lambda raw: not all(any(m in raw for m in group) for group in markers)
 
 
 def _events(record: dict[str, Any]) -> Iterator[FieldEvent]:
