@@ -43,8 +43,8 @@ from reconciler.clients.secret import Secret
 from reconciler.domain import Policy
 from reconciler.manifests import load_manifests
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
-from reconciler.providers.catalog import MODELS
-from reconciler.providers.respan import RespanProvider
+from reconciler.providers.registry import MODELS
+from reconciler.providers.respan.provider import RespanProvider
 
 
 def budget(number: int) -> str:

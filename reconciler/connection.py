@@ -3,8 +3,8 @@
 Shared by ``plan``, ``apply``, ``export`` and ``credits``. Highest priority first:
 
 1. flags: ``--base-url``, ``--rate-limit`` (``--provider`` picks which provider this is);
-2. environment: ``RESPAN_BASE_URL`` / ``RESPAN_API_KEY``, ``AUTUMN_BASE_URL`` /
-   ``AUTUMN_SECRET_KEY``;
+2. environment: the provider's variables for its address and key
+   (``ProviderPlugin.connection``, listed on each provider's page in docs/providers/);
 3. ``reconciler.yaml``: ``providers.<name>.emulator.seed`` (run the built-in emulator
    in-process), then ``base_url``, ``api_key_file`` and ``rate_limit``;
 4. the provider's documented defaults (its public base URL and rate limit).
@@ -12,10 +12,9 @@ Shared by ``plan``, ``apply``, ``export`` and ``credits``. Highest priority firs
 The API key comes only from the environment or the file the configuration names, never from a
 flag, and is held in a ``Secret`` from the moment it is read.
 
-Pacing defaults: Respan 60 requests per minute (its documented per-organization limit). Autumn
-5 per second for list calls and 25 per second for writes (its documented limits for
-``customers.list`` and for update/delete). A ``--rate-limit`` flag or ``rate_limit:`` setting
-replaces them. Against the built-in emulator nothing is paced unless a rate limit is given: it
+Pacing defaults: each provider's documented rate limits (``ConnectionDefaults.rate_limits``).
+A ``--rate-limit`` flag or ``rate_limit:`` setting replaces them. Against the built-in
+emulator nothing is paced unless a rate limit is given: it
 enforces no limit of its own.
 """
 
@@ -27,52 +26,21 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from reconciler.clients.http import check_base_url
-from reconciler.clients.respan import RespanClient
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.config import Config, ProviderSettings, RateLimit, parse_rate_limit
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Provider
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.plugin import ConnectionDefaults, OpenRequest
+from reconciler.providers.registry import plugin
 
 if TYPE_CHECKING:
     from reconciler.emulator import RunningEmulator
 
 logger = logging.getLogger("reconciler.connection")
-
-
-# Autumn keys name their environment; an in-process emulator's key starts as a sandbox one.
-EMULATOR_KEY_PREFIXES: Final[Mapping[str, str]] = {"autumn": "am_sk_test_"}
-
-
-@dataclass(frozen=True, slots=True)
-class ProviderDefaults:
-    """What the provider's documentation fixes: address, variable names, rate limits."""
-
-    base_url: str
-    base_url_variable: str
-    key_variable: str
-    # Endpoint class ("default", "list", "write") -> documented limit.
-    rate_limits: Mapping[str, RateLimit]
-
-
-DEFAULTS: Final[Mapping[str, ProviderDefaults]] = {
-    "respan": ProviderDefaults(
-        base_url="https://api.respan.ai",
-        base_url_variable="RESPAN_BASE_URL",
-        key_variable="RESPAN_API_KEY",
-        rate_limits={"default": RateLimit(60, 60.0)},
-    ),
-    "autumn": ProviderDefaults(
-        base_url="https://api.useautumn.com",
-        base_url_variable="AUTUMN_BASE_URL",
-        key_variable="AUTUMN_SECRET_KEY",
-        rate_limits={"list": RateLimit(5, 1.0), "write": RateLimit(25, 1.0)},
-    ),
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +69,17 @@ def resolve_settings(
     environ: Mapping[str, str] | None = None,
 ) -> ConnectionSettings:
     """Combine flags, environment, configuration and defaults (see the module docstring)."""
-    defaults = DEFAULTS.get(name)
-    if defaults is None or name not in MODELS:
-        known = ", ".join(sorted(DEFAULTS))
-        raise ConfigError(f"unknown provider {name!r}: use one of {known}")
+    defaults = plugin(name).connection
     env = os.environ if environ is None else environ
     configured = config.provider(name) if config is not None else ProviderSettings()
 
     base_url, source, seed = _address(defaults, configured, base_url_flag, env)
+    if base_url is None and seed is None:
+        raise ConfigError(
+            f"{name} has no public address: set {defaults.base_url_variable}, "
+            f"providers.{name}.base_url or providers.{name}.emulator in reconciler.yaml, "
+            "or pass --base-url"
+        )
     if base_url is not None:
         try:
             base_url = check_base_url(base_url)
@@ -117,7 +88,7 @@ def resolve_settings(
     if seed is not None:
         # A fresh key per run: the in-process emulator accepts only this one (and, for
         # Autumn, whose keys name their environment, its twin for the other environment).
-        api_key = Secret(EMULATOR_KEY_PREFIXES.get(name, "") + secrets.token_urlsafe(24))
+        api_key = Secret(defaults.emulator_key_prefix + secrets.token_urlsafe(24))
         key_source = "the built-in emulator's key"
     else:
         api_key = _api_key(name, defaults, configured, env)
@@ -150,7 +121,7 @@ def resolve_settings(
 
 
 def _address(
-    defaults: ProviderDefaults,
+    defaults: ConnectionDefaults,
     configured: ProviderSettings,
     flag: str | None,
     env: Mapping[str, str],
@@ -169,7 +140,7 @@ def _address(
 
 
 def _api_key(
-    name: str, defaults: ProviderDefaults, configured: ProviderSettings, env: Mapping[str, str]
+    name: str, defaults: ConnectionDefaults, configured: ProviderSettings, env: Mapping[str, str]
 ) -> Secret:
     from_env = env.get(defaults.key_variable, "").strip()
     if from_env:
@@ -239,8 +210,7 @@ class ProviderHandle:
 
     def request_counts(self) -> dict[str, int]:
         """Request attempts sent so far, by HTTP method."""
-        counts = getattr(self.provider, "request_counts", None)
-        return dict(counts()) if callable(counts) else {}
+        return dict(self.provider.request_counts())
 
     def close(self) -> None:
         if self.verbose:
@@ -318,29 +288,14 @@ def _open(
     retry: RetryPolicy | None,
     max_concurrency: int,
 ) -> Provider:
-    if name == "respan":
-        from reconciler.providers.respan import RespanProvider
-
-        limit = settings.rate_limits.get("default")
-        client = RespanClient.create(
-            base_url,
-            settings.api_key,
-            rate_limit=(limit.count, limit.per_seconds) if limit is not None else None,
-            retry=retry,
-            max_concurrency=max_concurrency,
-        )
-        return RespanProvider(client, max_concurrency=max_concurrency)
-    if name == "autumn":
-        from reconciler.providers.autumn import AutumnProvider
-
-        return AutumnProvider.open(
-            base_url,
-            settings.api_key,
-            key_source=settings.key_source,
-            api_version=settings.api_version,
-            rate_limits={k: (v.count, v.per_seconds) for k, v in settings.rate_limits.items()},
-            retry=retry,
-            max_concurrency=max_concurrency,
-            both_environments=settings.emulator_seed is not None,
-        )
-    raise ConfigError(f"the {name} provider is not available in this version yet")
+    request = OpenRequest(
+        base_url=base_url,
+        api_key=settings.api_key,
+        rate_limits=settings.rate_limits,
+        key_source=settings.key_source,
+        api_version=settings.api_version,
+        emulated=settings.emulator_seed is not None,
+        retry=retry,
+        max_concurrency=max_concurrency,
+    )
+    return plugin(name).open(request)

@@ -11,7 +11,7 @@ from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer
 from reconciler.plan import Plan
 from reconciler.planner import PlanOptions, usage_candidates
 from reconciler.providers.base import Provider
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 
 
 def environments(customers: Sequence[DesiredCustomer]) -> dict[str, tuple[str, ...]]:

@@ -45,7 +45,7 @@ from reconciler.money import to_money
 from reconciler.plan import FieldChange, Plan
 from reconciler.planner.body import BodyError, kind_at, request_body, value_at
 from reconciler.planner.normalize import same
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 from reconciler.render.json import (
     FORMAT_VERSION,
     checksum,

@@ -8,7 +8,8 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from reconciler.providers.catalog import AUTUMN, RESPAN, RESPAN_BUDGET_DURATIONS
+from reconciler.providers.autumn.fields import AUTUMN
+from reconciler.providers.respan.fields import RESPAN, RESPAN_BUDGET_DURATIONS
 
 # Text YAML round-trips exactly: no surrogates, and none of YAML 1.1's extra line breaks
 # (NEL, LS, PS), which PyYAML's emitter writes raw and its reader then folds into spaces.

@@ -9,7 +9,7 @@ from typing import Any
 from reconciler.domain import DesiredCustomer, FieldKind, Lifecycle, LiveCustomer, Policy, Source
 from reconciler.plan import BaseRevision, Cause, Change, FieldChange, Plan
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 
 D = Decimal
 

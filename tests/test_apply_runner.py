@@ -27,7 +27,7 @@ from reconciler.errors import (
 from reconciler.interrupts import GRACE_SECONDS, StopRequest
 from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
 from reconciler.providers.base import ApplyResult
-from reconciler.providers.catalog import RESPAN
+from reconciler.providers.respan.fields import RESPAN
 
 CONTEXT = AuditContext(actor="tester", plan_checksum="checksum")
 # A guard against a hung test, never a timing assertion: barriers normally release at once.

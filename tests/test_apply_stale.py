@@ -10,7 +10,7 @@ import pytest
 from reconciler.apply import check_staleness
 from reconciler.domain import UNKNOWN, LiveCustomer
 from reconciler.plan import Action, Change
-from reconciler.providers.catalog import RESPAN
+from reconciler.providers.respan.fields import RESPAN
 
 
 def update(**before: Any) -> Change:

@@ -27,7 +27,7 @@ from reconciler.cli.common import use_color
 from reconciler.emulator import RespanState, RunningEmulator
 from reconciler.manifests import load_manifests
 from reconciler.planner.body import request_body
-from reconciler.providers.catalog import RESPAN
+from reconciler.providers.respan.fields import RESPAN
 from reconciler.savedplan import ProviderTarget, load_saved_plan
 
 Emulators = Callable[..., RunningEmulator[RespanState]]

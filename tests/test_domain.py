@@ -4,7 +4,9 @@ import copy
 import pickle
 
 from reconciler.domain import UNKNOWN, LiveCustomer, Source
-from reconciler.providers.catalog import AUTUMN, MODELS, RESPAN
+from reconciler.providers.autumn.fields import AUTUMN
+from reconciler.providers.registry import MODELS
+from reconciler.providers.respan.fields import RESPAN
 
 
 def test_unknown_is_a_singleton_that_survives_copy_and_pickle() -> None:
@@ -31,6 +33,6 @@ def test_catalog_marks_respan_detail_only_fields() -> None:
     """The Respan list endpoint lacks metadata, markup and period dates: they cost a retrieve."""
     detail_only = {name for name, spec in RESPAN.fields.items() if not spec.listed}
     assert detail_only == {"metadata", "markup_percentage", "period_start", "period_end"}
-    assert set(MODELS) == {"respan", "autumn"}
+    assert set(MODELS) == {"respan", "autumn", "litellm"}
     assert AUTUMN.creates_missing
     assert not RESPAN.creates_missing

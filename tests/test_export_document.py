@@ -10,7 +10,8 @@ import pytest
 from reconciler.domain import LiveCustomer
 from reconciler.export.document import DocumentBuilder
 from reconciler.export.values import Timestamp, Unrepresentable, manifest_value, money
-from reconciler.providers.catalog import AUTUMN, RESPAN
+from reconciler.providers.autumn.fields import AUTUMN
+from reconciler.providers.respan.fields import RESPAN
 
 
 def respan(identifier: str, **fields: Any) -> LiveCustomer:

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 
 import pytest
 
 from reconciler.errors import ConfigError
-from reconciler.export.filters import (
-    check_filters,
-    parse_filter,
-    parse_filters,
-    respan_filter_body,
-)
+from reconciler.export.filters import check_filters, parse_filter, parse_filters
+from reconciler.providers import registry
+from reconciler.providers.respan.export import respan_filter_body
 
 
 def test_three_parts_and_the_value_keeps_its_colons() -> None:
@@ -71,7 +69,16 @@ def test_bad_filters_name_the_filter_and_the_syntax(text: str, message: str) -> 
     assert "FIELD:OPERATOR:VALUE" in str(caught.value)
 
 
-def test_a_provider_without_filter_support_is_refused() -> None:
+def test_a_provider_without_filter_support_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """A provider with no filter translation says so instead of ignoring filters."""
-    with pytest.raises(ConfigError, match="cannot filter"):
+    installed = dict(registry.plugins())
+    installed["respan"] = dataclasses.replace(installed["respan"], filter_body=None)
+    monkeypatch.setattr(registry, "plugins", lambda: installed)
+    with pytest.raises(ConfigError, match="the respan provider cannot filter an export"):
+        check_filters("respan", parse_filters(["a:b:c"]))
+
+
+def test_an_unknown_provider_is_refused_with_the_installed_ones() -> None:
+    """Filters for a provider that is not installed name the installed providers."""
+    with pytest.raises(ConfigError, match=r"unknown provider 'nowhere': use one of .*respan"):
         check_filters("nowhere", parse_filters(["a:b:c"]))

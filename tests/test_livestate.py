@@ -12,8 +12,8 @@ from reconciler.domain import DesiredCustomer, Source
 from reconciler.emulator import RespanState, RunningEmulator
 from reconciler.livestate import environments, read_live, read_usage
 from reconciler.planner import PlanOptions, build_plan
-from reconciler.providers.catalog import MODELS
-from reconciler.providers.respan import RespanProvider
+from reconciler.providers.registry import MODELS
+from reconciler.providers.respan.provider import RespanProvider
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
 LIST = "POST /api/users/list/"

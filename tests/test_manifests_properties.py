@@ -18,7 +18,7 @@ from manifest_strategies import JSON_LIKE, NON_EMPTY_TEXT, manifest_documents, n
 from reconciler.cli import BUG_REPORT_HINT, main
 from reconciler.domain import Lifecycle
 from reconciler.manifests import load_manifests
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 
 SLOW = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

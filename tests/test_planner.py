@@ -13,7 +13,7 @@ from reconciler.errors import ConfigError
 from reconciler.plan import Change, FieldChange, Plan
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.planner.body import request_body
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 
 D = Decimal
 

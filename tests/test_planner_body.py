@@ -13,7 +13,9 @@ from reconciler.domain import UNKNOWN, DesiredCustomer, FieldKind, LiveCustomer,
 from reconciler.plan import Change, FieldChange
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.planner.body import BodyError, kind_at, parse_path, request_body, value_at
-from reconciler.providers.catalog import AUTUMN, MODELS, RESPAN
+from reconciler.providers.autumn.fields import AUTUMN
+from reconciler.providers.registry import MODELS
+from reconciler.providers.respan.fields import RESPAN
 
 D = Decimal
 keys = st.sampled_from(["tier", "owner", "a.b c", "x", "0", 'q"uote'])

@@ -10,7 +10,7 @@ from reconciler.domain import DesiredCustomer, LiveCustomer, Source
 from reconciler.errors import IdentityError
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.planner.identity import check_identities
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 
 NFC = unicodedata.normalize("NFC", "café")
 NFD = unicodedata.normalize("NFD", "café")

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from reconciler.domain import DesiredCustomer, LiveCustomer, Source
 from reconciler.planner import PlanOptions, build_plan
-from reconciler.providers.catalog import MODELS, RESPAN_BUDGET_DURATIONS
+from reconciler.providers.registry import MODELS
+from reconciler.providers.respan.fields import RESPAN_BUDGET_DURATIONS
 
 amounts = st.decimals(min_value=0, max_value=10_000_000, places=2, allow_nan=False)
 percents = st.decimals(min_value=0, max_value=1000, places=6, allow_nan=False)

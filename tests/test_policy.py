@@ -10,7 +10,7 @@ import pytest
 from reconciler.domain import UNKNOWN, DesiredCustomer, FieldKind, LiveCustomer, Policy, Source
 from reconciler.plan import Change, FieldChange, Plan
 from reconciler.planner import budget_impact, build_plan, evaluate_policy, usage_candidates
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 
 D = Decimal
 MONEY = FieldKind.MONEY

@@ -27,9 +27,9 @@ from reconciler.interrupts import STOP
 from reconciler.plan import Action, Change, Plan
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.planner.body import request_body
-from reconciler.providers.autumn import INTERRUPTED_CREATE_REASON, AutumnProvider
+from reconciler.providers.autumn.provider import INTERRUPTED_CREATE_REASON, AutumnProvider
 from reconciler.providers.base import ApplyResult, Provider
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 
 Emulators = Callable[..., RunningEmulator[AutumnState]]
 FAST = RetryPolicy(attempts=5, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)

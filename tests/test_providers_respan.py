@@ -17,7 +17,7 @@ from reconciler.emulator import RespanState, RunningEmulator
 from reconciler.errors import ReconcilerError
 from reconciler.plan import Change
 from reconciler.providers.base import ApplyResult, Provider
-from reconciler.providers.respan import RespanProvider
+from reconciler.providers.respan.provider import RespanProvider
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
 FAST = RetryPolicy(attempts=5, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)

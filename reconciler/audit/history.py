@@ -24,7 +24,7 @@ from typing import Any
 from reconciler.audit.chain import GENESIS_HASH, next_link
 from reconciler.audit.verify import ChainBreak, Verification, check_line, open_log
 from reconciler.domain import FieldKind
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 from reconciler.timestamps import utc_text
 
 PENDING = "pending"

@@ -55,7 +55,7 @@ from reconciler.audit.context import AuditContext
 from reconciler.errors import AuditError
 from reconciler.plan import Change
 from reconciler.planner.body import BodyError, request_body
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 from reconciler.timestamps import utc_text
 
 Outcome = Literal["applied", "failed", "stale"]

@@ -33,7 +33,7 @@ from reconciler.credits import (
 )
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.money import format_money
-from reconciler.providers.respan import RespanProvider
+from reconciler.providers.respan.provider import RespanProvider
 from reconciler.timestamps import utc_text
 
 JSON_FORMAT_VERSION: Final = 1

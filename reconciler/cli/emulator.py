@@ -12,13 +12,9 @@ from types import FrameType
 import click
 
 from reconciler.config import parse_rate_limit
-from reconciler.emulator import autumn, respan
 from reconciler.emulator.common import EmulatorSettings
 from reconciler.errors import ConfigError
-
-DEFAULT_KEYS = {"respan": respan.DEFAULT_API_KEY, "autumn": autumn.DEFAULT_API_KEY}
-KEY_VARIABLES = {"respan": "RESPAN_API_KEY", "autumn": "AUTUMN_SECRET_KEY"}
-DEFAULT_RATE_LIMITS = {"respan": respan.DEFAULT_RATE_LIMIT, "autumn": autumn.DEFAULT_RATE_LIMIT}
+from reconciler.providers.registry import default_provider, plugin, plugins
 
 
 def _probability(ctx: click.Context, param: click.Parameter, value: float) -> float:
@@ -30,8 +26,8 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
 @click.command("emulator")
 @click.option(
     "--provider",
-    type=click.Choice(sorted(DEFAULT_KEYS)),
-    default="respan",
+    type=click.Choice(sorted(plugins())),
+    default=default_provider(),
     show_default=True,
     help="Which provider's API to serve.",
 )
@@ -46,13 +42,13 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
 @click.option(
     "--seed",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help='JSON {"customers": [...], "credit_transactions": [...]} in the API\'s own shapes.',
+    help="A JSON seed document in the API's own shapes (see the provider's page in docs/).",
 )
 @click.option(
     "--api-key",
     metavar="KEY",
-    help="Key clients must send. Default: $RESPAN_API_KEY / $AUTUMN_SECRET_KEY, else the "
-    "documented dev key (respan: emulator-key, autumn: am_sk_test_emulator).",
+    help="Key clients must send. Default: the provider's key variable, else its documented "
+    "dev key (see the provider's page in docs/).",
 )
 @click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, help="Delay per request.")
 @click.option(
@@ -61,8 +57,7 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
 @click.option(
     "--rate-limit",
     metavar="N/s|N/min|off",
-    help="Requests allowed per organization (respan default 60/min; autumn default 5/s for "
-    "list, five times that for other calls).",
+    help="Requests allowed per organization. Default: the provider's documented limit.",
 )
 @click.option(
     "--fail-rate", type=float, default=0.0, callback=_probability, help="Share of injected 500s."
@@ -88,8 +83,8 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     "--omit-fields",
     metavar="A,B",
     default="",
-    help="Respan: leave these fields out of retrieve/update responses (e.g. "
-    "metadata,markup_percentage, as the SDK's model documents them).",
+    help="Leave these fields out of single-customer answers, where the provider's emulator "
+    "supports it (e.g. metadata,markup_percentage).",
 )
 @click.option("--fault-seed", type=int, help="Seed of the fault RNG, for repeatable faults.")
 def emulator(
@@ -115,10 +110,13 @@ def emulator(
     """
     from reconciler.emulator.running import start_emulator
 
-    key = api_key or os.environ.get(KEY_VARIABLES[provider]) or DEFAULT_KEYS[provider]
+    chosen = plugin(provider)
+    parts = chosen.emulator()
+    key_variable = chosen.connection.key_variable
+    key = api_key or os.environ.get(key_variable) or parts.default_api_key
     settings = EmulatorSettings(
         api_key=key,
-        rate_limit=_rate_limit(rate_limit) if rate_limit else DEFAULT_RATE_LIMITS[provider],
+        rate_limit=_rate_limit(rate_limit) if rate_limit else parts.default_rate_limit,
         retry_after_header=retry_after_header,
         latency_ms=latency_ms,
         jitter_ms=jitter_ms,
@@ -132,7 +130,7 @@ def emulator(
         click.echo(f"warning: serving on {host}, reachable beyond this machine", err=True)
     running = start_emulator(provider, settings, seed=seed, host=host, port=port)
     try:
-        if not api_key and not os.environ.get(KEY_VARIABLES[provider]):
+        if not api_key and not os.environ.get(key_variable):
             click.echo("using the default emulator key (see --api-key)", err=True)
         click.echo(f"listening on {running.url}")
         sys.stdout.flush()

@@ -52,7 +52,7 @@ from reconciler.export import (
 from reconciler.export.files import is_directory_target
 from reconciler.export.render import DEFAULT_SCHEMA
 from reconciler.manifests import display_path, load_manifests, parse_yaml, schema_problems
-from reconciler.providers.catalog import DEFAULT_PROVIDER, MODELS
+from reconciler.providers.registry import MODELS, default_provider
 from reconciler.resources import MANIFEST_SCHEMA
 
 MAX_NOTES = 20  # notes beyond this are counted, not listed
@@ -66,7 +66,7 @@ RETRY: RetryPolicy | None = None
     "--provider",
     "provider_name",
     type=click.Choice(sorted(MODELS)),
-    help=f"Which provider to export (default {DEFAULT_PROVIDER}).",
+    help="Which provider to export (default: the provider a manifest without provider: means).",
 )
 @click.option(
     "--environment",
@@ -147,7 +147,7 @@ def export(
         raise click.UsageError("--update rewrites manifests in place: drop -o/--split")
     elif add_new is None and (filter_texts or field_list):
         raise click.UsageError("with --update, --filter and --fields choose what --add-new adds")
-    model = MODELS[provider_name or DEFAULT_PROVIDER]
+    model = MODELS[provider_name or default_provider()]
     for environment in environments:
         if environment not in model.environments:
             raise click.UsageError(
@@ -310,7 +310,7 @@ def _update(
             for place in places(manifest)
             if provider_name is None or place[0] == provider_name
         )
-        wanted.update((provider_name or DEFAULT_PROVIDER, env) for env in environments)
+        wanted.update((provider_name or default_provider(), env) for env in environments)
     providers = sorted({provider for provider, _ in wanted})
     several = provider_name is None and len(providers) > 1
     if several and (context.base_url or context.rate_limit or add_new is not None):

@@ -26,7 +26,7 @@ from reconciler.planner.cause import removal_violations, with_causes
 from reconciler.planner.planner import GLOB_PREFIX, selector_matches
 from reconciler.printable import printable
 from reconciler.providers.base import Provider
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 
 ConnectFn = Callable[[str], ProviderHandle]
 """Open the named provider for the rest of the run."""

@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Generic, TypeVar
 
 import httpx
-from starlette.applications import Starlette
 
 from reconciler.emulator.common import EmulatorSettings, EmulatorStats
 from reconciler.emulator.seeds import load_seed_file
 from reconciler.emulator.server import EmulatorServer
 from reconciler.errors import ConfigError
+from reconciler.providers.registry import plugin
 
 StateT = TypeVar("StateT")
 Seed = Mapping[str, Any] | str | Path | None
@@ -120,15 +120,6 @@ def read_seed(seed: Seed) -> tuple[Mapping[str, Any] | None, str]:
     return document, str(seed)
 
 
-def _providers() -> dict[str, tuple[Callable[..., Any], Callable[..., Starlette]]]:
-    from reconciler.emulator import autumn, respan
-
-    return {
-        "respan": (respan.RespanState.from_seed, respan.create_app),
-        "autumn": (autumn.AutumnState.from_seed, autumn.create_app),
-    }
-
-
 def start_emulator(
     provider: str,
     settings: EmulatorSettings,
@@ -138,13 +129,10 @@ def start_emulator(
     port: int = 0,
 ) -> RunningEmulator[Any]:
     """Build ``provider``'s state from ``seed``, serve it, and return once it listens."""
-    factories = _providers().get(provider)
-    if factories is None:
-        raise ConfigError(f"unknown provider {provider!r}")
-    from_seed, create_app = factories
+    parts = plugin(provider).emulator()
     document, source = read_seed(seed)
-    state = from_seed(document, source=source)
+    state = parts.state_from_seed(document, source=source)
     stats = EmulatorStats()
-    server = EmulatorServer(create_app(state, settings, stats=stats), host=host, port=port)
+    server = EmulatorServer(parts.create_app(state, settings, stats=stats), host=host, port=port)
     server.start()
     return RunningEmulator(provider, state, settings, stats, server)

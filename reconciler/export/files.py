@@ -17,7 +17,7 @@ from urllib.parse import quote
 
 from reconciler import atomicfile
 from reconciler.export.document import ManifestDocument
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 
 SUFFIX: Final = ".yaml"
 # Characters kept as they are in a file name made from a customer id; others are %-escaped.

@@ -52,7 +52,7 @@ from reconciler.export.values import (
 )
 from reconciler.planner.diff import diff_field
 from reconciler.planner.normalize import normalize, same
-from reconciler.providers.catalog import DEFAULT_PROVIDER, MODELS
+from reconciler.providers.registry import MODELS, default_provider
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +150,7 @@ def places(manifest: RoundTripFile) -> list[tuple[str, str]]:
 
 
 def _place(document: Mapping[str, Any]) -> tuple[str, str]:
-    provider = str(document.get("provider") or DEFAULT_PROVIDER)
+    provider = str(document.get("provider") or default_provider())
     model = MODELS[provider]
     return provider, str(document.get("environment") or model.default_environment)
 

@@ -19,7 +19,7 @@ from yaml.nodes import MappingNode, Node
 from reconciler.domain import DesiredCustomer, Lifecycle, ProviderModel, Source
 from reconciler.manifests.yamlfile import YamlDocument, locate, position
 from reconciler.problems import Problem
-from reconciler.providers.catalog import DEFAULT_PROVIDER, MODELS
+from reconciler.providers.registry import MODELS, default_provider
 
 # Billing-control lists that hold at most one entry per feature.
 _ONE_PER_FEATURE = ("spend_limits", "auto_topups", "overage_allowed")
@@ -45,7 +45,7 @@ def desired_value(value: Any) -> Any:
 def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list[Problem]]:
     """The customers a schema-valid document declares, and the problems only nodes can show."""
     value: dict[str, Any] = document.value
-    model = MODELS[value.get("provider", DEFAULT_PROVIDER)]
+    model = MODELS[value.get("provider", default_provider())]
     environment: str = value.get("environment", model.default_environment)
     path = document.path
     problems: list[Problem] = []

@@ -20,7 +20,7 @@ import fastjsonschema
 
 from reconciler.manifests.yamlfile import YamlDocument, locate, position
 from reconciler.problems import Problem
-from reconciler.providers.catalog import DEFAULT_PROVIDER, MODELS
+from reconciler.providers.registry import MODELS, default_provider
 from reconciler.resources import MANIFEST_SCHEMA, load_schema
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def _unknown_field(
     message = f"unknown field '{name}'"
     if guess:
         message += f" (did you mean '{guess}'?)"
-    provider = document.get("provider", DEFAULT_PROVIDER) if isinstance(document, dict) else ""
+    provider = document.get("provider", default_provider()) if isinstance(document, dict) else ""
     elsewhere = [
         model.name for model in MODELS.values() if name in model.fields and name not in allowed
     ]

@@ -40,7 +40,7 @@ from reconciler.domain import UNKNOWN, CustomerKey, Policy, ProviderModel
 from reconciler.money import format_money, is_amount
 from reconciler.plan import Change, Plan, PolicyViolation
 from reconciler.planner.impact import MoneyChange, amount, money_changes
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 
 _HUNDRED = Decimal(100)
 _TENTH = Decimal("0.1")

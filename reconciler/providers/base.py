@@ -48,6 +48,10 @@ class Provider(Protocol):
         """Send one create/update/delete; raise ``APIError`` when it cannot be done."""
         ...
 
+    def request_counts(self) -> Mapping[str, int]:
+        """Request attempts sent so far, by HTTP method (shown by ``-v``)."""
+        ...
+
     def close(self) -> None:
         """Release connections."""
         ...

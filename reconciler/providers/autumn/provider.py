@@ -42,8 +42,8 @@ from reconciler.plan import Change
 from reconciler.planner.body import field_body, request_body
 from reconciler.planner.diff import diff_field
 from reconciler.planner.normalize import normalize
+from reconciler.providers.autumn.fields import AUTUMN
 from reconciler.providers.base import ApplyResult
-from reconciler.providers.catalog import AUTUMN
 
 logger = logging.getLogger("reconciler.providers.autumn")
 

@@ -28,7 +28,7 @@ from reconciler.plan import Change
 from reconciler.planner.body import request_body
 from reconciler.printable import printable
 from reconciler.providers.base import ApplyResult
-from reconciler.providers.catalog import RESPAN
+from reconciler.providers.respan.fields import RESPAN
 
 GONE_REASON = "customer no longer exists"
 

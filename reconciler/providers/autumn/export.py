@@ -1,0 +1,96 @@
+"""Autumn export: ``customers.list`` items are whole customers (metadata and billing controls
+included), so an export costs list requests only (one per 1000 customers, plus a final short
+page).
+
+Filters: ``customers.list``'s ``search`` (id, name and email, case-insensitive), ``plans``,
+``subscription_status`` and ``processors``, all matched by equality (``search::acme``,
+``plans:in:pro,team``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping, Sequence
+from typing import Any, Final
+
+from reconciler.clients.autumn import AutumnClient
+from reconciler.domain import LiveCustomer
+from reconciler.errors import ConfigError
+from reconciler.export.filters import FilterTerm, invalid_filter
+from reconciler.providers.autumn.fields import AUTUMN
+from reconciler.providers.plugin import ExportRead, Progress
+
+AUTUMN_FIELDS: Final = ("search", "plans", "subscription_status", "processors")
+_AUTUMN_EQUALITY: Final = frozenset({"", "in", "contains", "icontains"})
+
+
+def autumn_filter_body(terms: Sequence[FilterTerm]) -> dict[str, Any]:
+    """The filters of Autumn's ``customers.list`` body for ``terms``.
+
+    ``search::TEXT`` (also ``search:contains:TEXT``) searches id, name and email, case-
+    insensitively; ``plans:in:pro,team`` and ``processors:in:stripe`` take comma-separated
+    values (several terms add up); ``subscription_status::active`` takes one. Raises
+    ``ConfigError`` for any other field or operator.
+    """
+    body: dict[str, Any] = {}
+    for term in terms:
+        if term.field not in AUTUMN_FIELDS:
+            fields = ", ".join(AUTUMN_FIELDS)
+            raise invalid_filter(
+                term, f"Autumn cannot filter customers by {term.field!r}; use one of {fields}"
+            )
+        if term.operator not in _AUTUMN_EQUALITY:
+            reason = f"Autumn's {term.field} filter only matches: write {term.field}::VALUE"
+            raise invalid_filter(term, reason)
+        values = [item.strip() for item in term.value.split(",") if item.strip()]
+        if not values:
+            raise invalid_filter(term, f"{term.field} needs a value")
+        if term.field in ("search", "subscription_status"):
+            if term.field in body or (len(values) > 1 and term.field == "subscription_status"):
+                raise invalid_filter(term, f"Autumn takes one {term.field} value")
+            body[term.field] = term.value.strip()
+        elif term.field == "plans":
+            body.setdefault("plans", []).extend({"id": value} for value in values)
+        else:
+            body.setdefault("processors", []).extend(values)
+    return body
+
+
+class AutumnExportReader:
+    """``ExportReader`` over Autumn's ``customers.list``: items are whole customers, so an
+    export costs list requests only (one per 1000 customers, plus a final short page)."""
+
+    model = AUTUMN
+
+    def __init__(self, clients: Mapping[str, AutumnClient]) -> None:
+        self.clients = clients
+
+    def check_filters(self, filters: Sequence[FilterTerm]) -> None:
+        autumn_filter_body(filters)
+
+    def read(
+        self,
+        environment: str,
+        filters: Sequence[FilterTerm],
+        fields: Sequence[str],
+        *,
+        exclude: Collection[str] = (),
+        progress: Progress | None = None,
+    ) -> ExportRead:
+        client = self.clients.get(environment)
+        if client is None:
+            held = " and ".join(sorted(self.clients))
+            raise ConfigError(
+                f"the Autumn key reaches {held}, not {environment}: Autumn picks the "
+                "environment from the key (am_sk_test_: sandbox, am_sk_live_: live)"
+            )
+        wanted = [name for name in fields if name in self.model.fields]
+        customers = []
+        for item in client.list_customers(autumn_filter_body(filters)):
+            identifier = item.get("id")
+            if not isinstance(identifier, str) or identifier in exclude:
+                continue
+            if item.get("env", environment) != environment:
+                continue  # the key decides the environment; never export another one's
+            values = {name: item[name] for name in wanted if name in item}
+            customers.append(LiveCustomer(self.model.name, environment, identifier, values))
+        return ExportRead(tuple(sorted(customers, key=lambda customer: customer.id)))

@@ -1,0 +1,29 @@
+"""Autumn's customer resource as pure data (no I/O, cheap to import): what can be declared."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+from reconciler.domain import FieldKind, FieldSpec, ProviderModel
+
+AUTUMN = ProviderModel(
+    name="autumn",
+    environments=("sandbox", "live"),
+    default_environment="sandbox",
+    id_field="id",
+    fields=MappingProxyType(
+        {
+            spec.name: spec
+            for spec in (
+                FieldSpec("name", FieldKind.TEXT),
+                FieldSpec("email", FieldKind.TEXT),
+                FieldSpec("fingerprint", FieldKind.TEXT),
+                FieldSpec("metadata", FieldKind.METADATA, nullable=False),
+                FieldSpec("send_email_receipts", FieldKind.BOOL, nullable=False),
+                FieldSpec("billing_controls", FieldKind.BILLING_CONTROLS, nullable=False),
+            )
+        }
+    ),
+    creates_missing=True,
+    metadata_authoritative=True,
+)

@@ -1,0 +1,148 @@
+"""What a provider package brings, as one value: the ``reconciler.providers`` entry point.
+
+A provider is found through the entry-point group ``reconciler.providers``; each entry point
+names a ``ProviderPlugin``. The plug-in is cheap to load (pure data plus factories that import
+the client, provider and emulator only when called), so listing the installed providers costs
+no HTTP stack. See docs/providers/writing-a-provider.md.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING, Any, Protocol
+
+from reconciler.domain import LiveCustomer, ProviderModel
+
+if TYPE_CHECKING:
+    from reconciler.clients.retry import RetryPolicy
+    from reconciler.clients.secret import Secret
+    from reconciler.config import RateLimit
+    from reconciler.export.filters import FilterTerm
+    from reconciler.providers.base import Provider
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectionDefaults:
+    """What the provider's documentation fixes: address, variable names, rate limits."""
+
+    # ``None``: the API is self-hosted, so there is no public address to fall back on.
+    base_url: str | None
+    base_url_variable: str
+    key_variable: str
+    # Endpoint class ("default", "list", "write") -> documented limit; empty: unpaced.
+    rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
+    # An in-process emulator's fresh key starts with this (Autumn keys name their environment).
+    emulator_key_prefix: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenRequest:
+    """Everything ``ProviderPlugin.open`` needs, already resolved by the connection layer."""
+
+    base_url: str
+    api_key: Secret
+    rate_limits: Mapping[str, RateLimit]
+    # Where the key came from ("AUTUMN_SECRET_KEY", a key file), for messages about it.
+    key_source: str
+    # ``providers.<name>.api_version`` from reconciler.yaml; ``None`` when not set.
+    api_version: str | None
+    # True against the built-in emulator started in-process for this run.
+    emulated: bool
+    retry: RetryPolicy | None = None
+    max_concurrency: int = 8
+
+
+Progress = Callable[[int, int], None]
+"""``progress(done, total)``: detail reads finished so far, out of how many."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRead:
+    """Live customers read for export, and what could not be read completely."""
+
+    customers: tuple[LiveCustomer, ...]
+    # Listed, then gone before their detail read: not exported.
+    gone: tuple[str, ...] = ()
+    # Ids no URL can address (e.g. "list"): exported with their listed fields only.
+    unaddressable: tuple[str, ...] = ()
+
+
+class ExportReader(Protocol):
+    """Reads one provider's live customers for export, with the API's own filters."""
+
+    model: ProviderModel
+
+    def check_filters(self, filters: Sequence[FilterTerm]) -> None:
+        """Raise ``ConfigError`` for filters this provider cannot apply (before any request)."""
+        ...
+
+    def read(
+        self,
+        environment: str,
+        filters: Sequence[FilterTerm],
+        fields: Sequence[str],
+        *,
+        exclude: Collection[str] = (),
+        progress: Progress | None = None,
+    ) -> ExportRead:
+        """Customers of ``environment`` matching ``filters`` (ids in ``exclude`` skipped, at
+        no cost), with the wanted ``fields`` the API returns."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class EmulatorParts:
+    """How to serve the provider's API locally (``reconciler emulator --provider NAME``).
+
+    ``state_from_seed(document, source=...)`` builds the emulator's state from a seed document
+    (``None``: empty); ``create_app(state, settings, stats=...)`` returns the ASGI app serving
+    it. The key and rate limit are what ``reconciler emulator`` uses when none is given.
+    """
+
+    state_from_seed: Callable[..., Any]
+    create_app: Callable[..., Any]
+    default_api_key: str
+    default_rate_limit: tuple[int, float] | None
+    # One line for ``--seed``'s help: the document's top-level keys.
+    seed_format: str = '{"customers": [...]}'
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderPlugin:
+    """One provider, as the core sees it. Everything provider-specific hangs off this value.
+
+    ``model`` is pure data (field specs, environments, identity); ``schema`` names the JSON
+    file (a package resource) holding the provider's manifest schema fragment; the callables
+    import the provider's heavier modules only when called.
+    """
+
+    model: ProviderModel
+    connection: ConnectionDefaults
+    # (package, resource name) of the manifest schema fragment.
+    schema: tuple[str, str]
+    open: Callable[[OpenRequest], Provider]
+    emulator: Callable[[], EmulatorParts]
+    # The export reader for a provider ``open`` returned; ``None``: export is not supported.
+    export_reader: Callable[[Provider], ExportReader] | None = None
+    # ``--filter`` terms -> the server-side filter body of the list request; raises
+    # ``ConfigError`` for a term the API cannot apply. ``None``: export cannot filter.
+    filter_body: Callable[[Sequence[FilterTerm]], dict[str, Any]] | None = None
+    # A manifest without ``provider:`` means this provider (exactly one plug-in sets it).
+    default: bool = False
+    # Shown by ``reconciler --help`` and docs: "Respan users API", ...
+    title: str = ""
+
+    @property
+    def name(self) -> str:
+        return self.model.name
+
+    def schema_fragment(self) -> dict[str, Any]:
+        """The manifest schema fragment: an ``if``/``then`` on ``provider`` and its ``$defs``."""
+        package, resource = self.schema
+        document = json.loads(resources.files(package).joinpath(resource).read_text("utf-8"))
+        if not isinstance(document, dict):
+            raise ValueError(f"{package}/{resource}: a schema fragment is a JSON object")
+        return document

@@ -1,0 +1,4 @@
+"""Respan users API: field specs, schema fragment, client, emulator and provider.
+
+The package's ``plugin`` module is its ``reconciler.providers`` entry point.
+"""
