@@ -25,7 +25,12 @@ class FieldKind(enum.Enum):
     BOOL = "bool"
     TIMESTAMP = "timestamp"  # ISO 8601, compared as an instant
     METADATA = "metadata"  # flat mapping of scalars, compared key by key, order irrelevant
-    BILLING_CONTROLS = "billing_controls"  # Autumn: arrays keyed by feature_id, order irrelevant
+    BILLING_CONTROLS = "billing_controls"  # arrays of items keyed by feature_id, order irrelevant
+    INTEGER = "integer"  # a whole number (a count or a limit), compared exactly
+    LIST = "list"  # a list of text items compared as a set: order and repeats irrelevant
+    MAPPING = (
+        "mapping"  # nested JSON compared as a whole: key order irrelevant, numbers as decimals
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,9 @@ class FieldSpec:
     # True when the provider's cheap bulk read (list) returns the field; a field that is
     # declared but not listed costs a per-customer read (retrieve).
     listed: bool = True
+    # False when only a create can set the field: a planned update of it is refused at plan
+    # time (the API's update would ignore it).
+    updatable: bool = True
 
 
 @dataclass(frozen=True, slots=True)

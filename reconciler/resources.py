@@ -39,7 +39,16 @@ def schema_file(name: str) -> Traversable:
 
 @functools.cache
 def load_schema(name: str) -> dict[str, Any]:
-    """The parsed JSON Schema ``name``, read once per process."""
+    """The parsed JSON Schema ``name``, read once per process.
+
+    The manifest and configuration schemas are assembled for the installed providers (the
+    shipped files are those assemblies for the built-in providers, for editors), so a provider
+    installed on its own validates like the built-in ones.
+    """
+    if name in (MANIFEST_SCHEMA, CONFIG_SCHEMA):
+        from reconciler.manifests.assembly import config_schema, manifest_schema
+
+        return manifest_schema() if name == MANIFEST_SCHEMA else config_schema()
     try:
         schema = json.loads(schema_file(name).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:

@@ -107,7 +107,9 @@ def test_rate_limit_priority_and_documented_defaults(tmp_path: Path) -> None:
 
 def test_unknown_provider_is_a_config_error() -> None:
     """A provider name outside the catalog is refused with the known names."""
-    with pytest.raises(ConfigError, match="unknown provider 'stripe': use one of autumn, litellm, respan"):
+    with pytest.raises(
+        ConfigError, match="unknown provider 'stripe': use one of autumn, litellm, respan"
+    ):
         resolve_settings("stripe", config=None, environ={})
 
 

@@ -16,24 +16,13 @@ from reconciler.emulator import RespanState
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 QUICKSTART = EXAMPLES / "quickstart"
 MODELINE = re.compile(r"#\s*yaml-language-server:\s*\$schema=(\S+)")
-# examples/litellm is for a provider the CLI does not load yet (it arrives with the provider
-# registry): `validate` would call `provider: litellm` unknown. tests/test_litellm_example.py
-# checks it against the LiteLLM schema fragment and emulator until then.
-NOT_YET_LOADABLE = (EXAMPLES / "litellm",)
-
-
-def loadable(path: Path) -> bool:
-    return not any(path.is_relative_to(root) for root in NOT_YET_LOADABLE)
-
-
-CONFIGS = sorted(path for path in EXAMPLES.rglob("reconciler.yaml") if loadable(path))
+CONFIGS = sorted(EXAMPLES.rglob("reconciler.yaml"))
 MANIFESTS = sorted(
     path
     for path in EXAMPLES.rglob("*.y*ml")
-    if loadable(path)
-    and "manifest.schema.json" in path.read_text(encoding="utf-8").split("\n", 1)[0]
+    if "manifest.schema.json" in path.read_text(encoding="utf-8").split("\n", 1)[0]
 )
-PROJECTS = sorted(path for path in EXAMPLES.iterdir() if path.is_dir() and loadable(path))
+PROJECTS = sorted(path for path in EXAMPLES.iterdir() if path.is_dir())
 
 
 def test_examples_exist() -> None:

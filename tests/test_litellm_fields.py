@@ -66,10 +66,14 @@ def test_every_field_lives_in_one_place() -> None:
     assert set(CREATE_ONLY_FIELDS) <= set(BUDGET_FIELDS)
 
 
-def test_model_holds_the_fields_the_core_can_compare() -> None:
-    """The ProviderModel has every field with a core kind; the new kinds wait outside it."""
-    assert set(MODEL.fields) == {n for n, f in FIELDS.items() if f.core_kind is not None}
-    assert {n for n, f in FIELDS.items() if f.core_kind is None} == {"models", "model_max_budget"}
+def test_model_holds_every_field_with_its_core_kind() -> None:
+    """The ProviderModel has every field, model lists as sets and per-model budgets as
+    mappings, and only the fields LiteLLM's update takes are updatable."""
+    assert set(MODEL.fields) == set(FIELDS)
+    assert MODEL.fields["models"].kind is FieldKind.LIST
+    assert MODEL.fields["model_max_budget"].kind is FieldKind.MAPPING
+    assert MODEL.fields["tpm_limit"].kind is FieldKind.INTEGER
+    assert {n for n, spec in MODEL.fields.items() if not spec.updatable} == set(CREATE_ONLY_FIELDS)
     assert MODEL.fields["max_budget"].kind is FieldKind.MONEY
     assert FIELDS["tpm_limit"].kind is Kind.INTEGER
     assert not any(spec.nullable for spec in MODEL.fields.values())

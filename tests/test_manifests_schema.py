@@ -21,7 +21,7 @@ SCHEMAS = [MANIFEST_SCHEMA, CONFIG_SCHEMA]
 PORTABLE_KEYWORDS = {
     "$schema", "$id", "$ref", "$defs", "title", "description", "type", "enum", "pattern",
     "minimum", "minLength", "required", "properties", "additionalProperties", "items",
-    "allOf", "if", "then", "exclusiveMaximum",
+    "allOf", "if", "then", "exclusiveMaximum", "uniqueItems",
 }  # fmt: skip
 CORPUS = Path(__file__).parent / "invalid"
 

@@ -35,6 +35,7 @@ FACTORABLE: Final = frozenset(
         FieldKind.DECIMAL,
         FieldKind.BOOL,
         FieldKind.TIMESTAMP,
+        FieldKind.INTEGER,
     }
 )
 TOP_LEVEL_KEYS: Final = ("provider", "environment", "defaults", "customers")

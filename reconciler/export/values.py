@@ -71,6 +71,16 @@ def manifest_value(spec: FieldSpec, value: Any) -> Any:
         return value
     if kind is FieldKind.METADATA:
         return metadata(value)
+    if kind is FieldKind.INTEGER:
+        return whole_number(value)
+    if kind is FieldKind.LIST:
+        if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+            raise Unrepresentable(f"{value!r} is not a list of text")
+        return sorted(set(value))
+    if kind is FieldKind.MAPPING:
+        if not isinstance(value, Mapping):
+            raise Unrepresentable(f"{value!r} is not a mapping")
+        return nested(value)
     return billing_controls(value)
 
 
@@ -102,6 +112,25 @@ def metadata(value: Any) -> dict[str, Any]:
             continue
         labels[str(key)] = _scalar(item)
     return labels
+
+
+def whole_number(value: Any) -> Decimal:
+    """A whole number as a plain ``Decimal`` (``60``); ``Unrepresentable`` for ``2.5``."""
+    if isinstance(value, bool):
+        raise Unrepresentable(f"{value!r} is not a whole number")
+    number = _or_unrepresentable(to_decimal, value, "a value")
+    if number != number.to_integral_value():
+        raise Unrepresentable(f"{value!r} is not a whole number")
+    return plain(number)
+
+
+def nested(value: Any) -> Any:
+    """Nested JSON with its keys sorted and its numbers as plain ``Decimal``s."""
+    if isinstance(value, Mapping):
+        return {str(key): nested(value[key]) for key in sorted(value, key=str)}
+    if isinstance(value, list | tuple):
+        return [nested(item) for item in value]
+    return _scalar(value)
 
 
 def nested_metadata_keys(value: Any) -> list[str]:

@@ -164,6 +164,13 @@ def _billing_controls(value: Any) -> Any:
     return canonical_billing_controls(value) if isinstance(value, Mapping) else value
 
 
+def _text_set(value: Any) -> Any:
+    """A list of text as a set: sorted, each item once (anything else compared as is)."""
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return sorted(set(value))
+    return _structure(value)
+
+
 # TEXT, ENUM and BOOL compare exactly as given: no converter.
 _CONVERTERS: Final[Mapping[FieldKind, Callable[[Any], Any]]] = {
     FieldKind.MONEY: _money,
@@ -171,4 +178,7 @@ _CONVERTERS: Final[Mapping[FieldKind, Callable[[Any], Any]]] = {
     FieldKind.TIMESTAMP: _timestamp,
     FieldKind.METADATA: _metadata,
     FieldKind.BILLING_CONTROLS: _billing_controls,
+    FieldKind.INTEGER: _decimal,
+    FieldKind.LIST: _text_set,
+    FieldKind.MAPPING: _structure,
 }

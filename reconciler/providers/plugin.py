@@ -106,8 +106,6 @@ class EmulatorParts:
     create_app: Callable[..., Any]
     default_api_key: str
     default_rate_limit: tuple[int, float] | None
-    # One line for ``--seed``'s help: the document's top-level keys.
-    seed_format: str = '{"customers": [...]}'
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +130,10 @@ class ProviderPlugin:
     filter_body: Callable[[Sequence[FilterTerm]], dict[str, Any]] | None = None
     # A manifest without ``provider:`` means this provider (exactly one plug-in sets it).
     default: bool = False
-    # Shown by ``reconciler --help`` and docs: "Respan users API", ...
+    # How messages and schema descriptions name the provider: "Respan", "LiteLLM", ...
     title: str = ""
+    # The emulator seed document's shape, for the configuration schema's description.
+    seed_format: str = '{"customers": [...]}'
 
     @property
     def name(self) -> str:

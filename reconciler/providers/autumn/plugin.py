@@ -77,5 +77,5 @@ PLUGIN = ProviderPlugin(
     emulator=_emulator,
     export_reader=_export_reader,
     filter_body=_filter_body,
-    title="Autumn customers API",
+    title="Autumn",
 )

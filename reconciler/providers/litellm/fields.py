@@ -38,18 +38,19 @@ BUDGET_DURATION_PATTERN: Final = r"^([1-9][0-9]*(s|m|h|d|w|mo)|hourly|daily|week
 class Kind(enum.Enum):
     """How a LiteLLM field's values are compared.
 
-    The first five are the core's ``FieldKind``s; the last four are new, kept inside this
-    package until the provider interface takes kinds from providers.
+    Each maps onto the core ``FieldKind`` that compares it (``LiteLLMField.core_kind``):
+    durations are text compared as written, model lists are ``list`` (a set), per-model
+    budgets are ``mapping``.
     """
 
     TEXT = "text"
     BOOL = "bool"
     MONEY = "money"
     ENUM = "enum"
-    INTEGER = "integer"  # new: a whole number >= 0 (tpm/rpm limits); compared exactly
-    DURATION = "duration"  # new: "30d", "1mo", "monthly"...; compared as written
-    MODEL_LIST = "model_list"  # new: model names; compared as a set (order is not meaningful)
-    MODEL_BUDGETS = "model_budgets"  # new: {model: {max_budget, budget_duration, tpm, rpm}}
+    INTEGER = "integer"  # a whole number >= 0 (tpm/rpm limits); compared exactly
+    DURATION = "duration"  # "30d", "1mo", "monthly"...; compared as written
+    MODEL_LIST = "model_list"  # model names; compared as a set (order is not meaningful)
+    MODEL_BUDGETS = "model_budgets"  # {model: {max_budget, budget_duration, tpm, rpm}}
 
 
 class Location(enum.Enum):
@@ -63,8 +64,8 @@ class Location(enum.Enum):
 class LiteLLMField:
     """One manageable field: its kind, where it lives, and whether an update can change it.
 
-    ``core_kind`` is the core ``FieldKind`` that compares it correctly today, ``None`` for the
-    fields that need one of the new kinds. ``clearable`` is False for every field: the update
+    ``core_kind`` is the core ``FieldKind`` that compares it. ``clearable`` is False for
+    every field: the update
     endpoint ignores ``null`` (see docs/providers/litellm.md).
     """
 
@@ -72,7 +73,7 @@ class LiteLLMField:
     kind: Kind
     location: Location
     updatable: bool
-    core_kind: FieldKind | None
+    core_kind: FieldKind
     choices: tuple[str, ...] = ()
     clearable: bool = False
     # The update endpoint skips a value equal to 0 (``_should_update_field``): it cannot set it.
@@ -85,7 +86,7 @@ def _field(
     location: Location,
     *,
     updatable: bool,
-    core_kind: FieldKind | None,
+    core_kind: FieldKind,
     choices: tuple[str, ...] = (),
     numeric: bool = False,
 ) -> LiteLLMField:
@@ -113,15 +114,14 @@ FIELDS: Final[Mapping[str, LiteLLMField]] = MappingProxyType(
             _field("soft_budget", Kind.MONEY, _B, updatable=False, core_kind=FieldKind.MONEY),
             # Compared as written: "30d" and "monthly" differ to LiteLLM too (it stores the text).
             _field("budget_duration", Kind.DURATION, _B, updatable=False, core_kind=FieldKind.TEXT),
-            # DECIMAL compares whole numbers exactly; the manifest schema keeps them integers.
-            _field("tpm_limit", Kind.INTEGER, _B, updatable=False, core_kind=FieldKind.DECIMAL),
-            _field("rpm_limit", Kind.INTEGER, _B, updatable=False, core_kind=FieldKind.DECIMAL),
+            _field("tpm_limit", Kind.INTEGER, _B, updatable=False, core_kind=FieldKind.INTEGER),
+            _field("rpm_limit", Kind.INTEGER, _B, updatable=False, core_kind=FieldKind.INTEGER),
             _field(
                 "max_parallel_requests",
                 Kind.INTEGER,
                 _B,
                 updatable=False,
-                core_kind=FieldKind.DECIMAL,
+                core_kind=FieldKind.INTEGER,
             ),
             _field(
                 "allowed_model_region",
@@ -132,8 +132,14 @@ FIELDS: Final[Mapping[str, LiteLLMField]] = MappingProxyType(
                 choices=ALLOWED_MODEL_REGIONS,
             ),
             _field("default_model", Kind.TEXT, _C, updatable=True, core_kind=FieldKind.TEXT),
-            _field("models", Kind.MODEL_LIST, _C, updatable=True, core_kind=None),
-            _field("model_max_budget", Kind.MODEL_BUDGETS, _B, updatable=False, core_kind=None),
+            _field("models", Kind.MODEL_LIST, _C, updatable=True, core_kind=FieldKind.LIST),
+            _field(
+                "model_max_budget",
+                Kind.MODEL_BUDGETS,
+                _B,
+                updatable=False,
+                core_kind=FieldKind.MAPPING,
+            ),
         )
     }
 )
@@ -151,13 +157,16 @@ MODEL: Final = ProviderModel(
     environments=(ENVIRONMENT,),
     default_environment=ENVIRONMENT,
     id_field=ID_FIELD,
-    # Only the fields today's core can compare; ``models`` and ``model_max_budget`` wait for
-    # the new kinds (see ``Kind``).
     fields=MappingProxyType(
         {
-            name: FieldSpec(name, field.core_kind, nullable=field.clearable, choices=field.choices)
+            name: FieldSpec(
+                name,
+                field.core_kind,
+                nullable=field.clearable,
+                choices=field.choices,
+                updatable=field.updatable,
+            )
             for name, field in FIELDS.items()
-            if field.core_kind is not None
         }
     ),
     creates_missing=True,

@@ -48,7 +48,6 @@ def _emulator() -> EmulatorParts:
         default_api_key=emulator.DEFAULT_API_KEY,
         # LiteLLM documents no limit on its management endpoints.
         default_rate_limit=None,
-        seed_format='{"customers": [...], "models": [...]}',
     )
 
 
@@ -83,5 +82,6 @@ PLUGIN = ProviderPlugin(
     emulator=_emulator,
     export_reader=_export_reader,
     filter_body=_filter_body,
-    title="LiteLLM proxy customers",
+    title="LiteLLM",
+    seed_format='{"customers": [...], "models": [...]}',
 )

@@ -30,6 +30,8 @@ from reconciler.domain import DesiredCustomer, LiveCustomer
 from reconciler.errors import ConfigError, NotFoundError, ReconcilerError
 from reconciler.money import to_decimal
 from reconciler.plan import Change
+from reconciler.planner.body import BodyError
+from reconciler.planner.body import request_body as shared_request_body
 from reconciler.providers.base import ApplyResult
 from reconciler.providers.litellm.client import CustomerExistsError, LiteLLMClient
 from reconciler.providers.litellm.fields import FIELDS, MODEL, Location
@@ -54,19 +56,13 @@ def live_fields(customer: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def request_body(change: Change) -> dict[str, Any]:
-    """The body of a create or update, derived from its field changes: every LiteLLM field is
-    sent whole, so each change's ``after`` under its field's name.
-
-    Not ``planner.body.request_body`` yet: ``MODEL`` leaves out the fields whose kinds the core
-    does not have (``models``, ``model_max_budget``). A path that is not a LiteLLM field, or
-    names a part of one, is refused rather than sent.
-    """
-    body: dict[str, Any] = {}
-    for field in change.fields:
-        if field.path not in FIELDS or field.path in body:
-            raise ReconcilerError(f"{change.id}: {field.path!r} is not a LiteLLM field to send")
-        body[field.path] = field.after
-    return body
+    """The body of a create or update, from its field changes (``planner.body``): every
+    LiteLLM field is sent whole. A path that is not a LiteLLM field, or names a part of one,
+    is refused rather than sent."""
+    try:
+        return shared_request_body(change, MODEL)
+    except BodyError as exc:
+        raise ReconcilerError(f"{change.id}: {exc}, which is not a LiteLLM field to send") from None
 
 
 def update_refusal(payload: Mapping[str, Any]) -> str | None:

@@ -50,7 +50,6 @@ def _emulator() -> EmulatorParts:
         create_app=respan.create_app,
         default_api_key=respan.DEFAULT_API_KEY,
         default_rate_limit=respan.DEFAULT_RATE_LIMIT,
-        seed_format='{"customers": [...], "credit_transactions": [...]}',
     )
 
 
@@ -83,5 +82,6 @@ PLUGIN = ProviderPlugin(
     export_reader=_export_reader,
     filter_body=_filter_body,
     default=True,
-    title="Respan users API",
+    title="Respan",
+    seed_format='{"customers": [...], "credit_transactions": [...]}',
 )
