@@ -47,6 +47,8 @@ class FieldSpec:
     # False when only a create can set the field: a planned update of it is refused at plan
     # time (the API's update would ignore it).
     updatable: bool = True
+    # The ``policy:`` setting capping this money field's new amounts ("max_period_budget"...).
+    cap: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -215,3 +215,22 @@ def test_the_body_comes_from_whole_field_changes_only(path: str) -> None:
     )
     with pytest.raises(ReconcilerError, match="is not a LiteLLM field to send"):
         request_body(odd)
+
+
+def test_plan_time_refusals_need_no_request_beyond_the_list(
+    provider: LiteLLMProvider, emu: RunningEmulator[LiteLLMState]
+) -> None:
+    """``refusal`` judges a planned update on what the list read: a shared budget row or a
+    zero max_budget is refused; create-only fields are left to the planner's rule."""
+    provider.read_live(ENVIRONMENT, [])
+    before = emu.stats()["requests"]
+    shared = provider.refusal(change("update", "free-1", max_budget=Decimal(10)))
+    assert shared is not None
+    assert "shared with 1 other customer(s)" in shared
+    zero = provider.refusal(change("update", "acme", max_budget=Decimal(0)))
+    assert zero is not None
+    assert "ignores 0" in zero
+    assert provider.refusal(change("update", "acme", budget_duration="7d")) is None
+    assert provider.refusal(change("update", "acme", alias="ok")) is None
+    assert provider.refusal(change("create", "new", max_budget=Decimal(0))) is None
+    assert emu.stats()["requests"] == before

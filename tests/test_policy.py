@@ -325,3 +325,28 @@ def test_an_unreadable_autumn_spend_limit_fails_closed(live: Any) -> None:
     )
     plan = build_plan([wanted], {found.key: found}, MODELS)
     assert rules(plan, Policy(max_increase_pct=D(10))) == [("max_increase_pct", "c")]
+
+
+def test_an_update_of_a_create_only_field_is_a_provider_violation() -> None:
+    """A planned update of a field only a create can set (FieldSpec.updatable False) is a
+    violation of the provider rule naming the field; the same field on a create passes."""
+    duration = FieldChange("budget_duration", "30d", "7d", FieldKind.TEXT)
+    raised = budget(D(10), D(20), "max_budget")
+    updated = Plan(
+        (change("acme", raised, duration, provider="litellm", environment="default"),), 0
+    )
+    (violation,) = evaluate_policy(updated, Policy())
+    assert (violation.rule, violation.id) == ("provider", "acme")
+    assert violation.message.startswith("budget_duration can only be set when the customer is")
+    created = Plan(
+        (change("acme", duration, action="create", provider="litellm", environment="default"),), 0
+    )
+    assert evaluate_policy(created, Policy()) == ()
+
+
+def test_caps_apply_to_the_fields_that_name_them() -> None:
+    """policy.max_period_budget caps the money field whose spec names it, and no other."""
+    policy = Policy(max_period_budget=D(100))
+    plan = Plan((change("a", budget(D(1), D(500))), change("b", budget(D(1), D(500), "x"))), 0)
+    assert rules(plan, policy) == [("max_period_budget", "a")]
+    assert MODELS["respan"].fields["period_budget"].cap == "max_period_budget"

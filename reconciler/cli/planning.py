@@ -24,6 +24,7 @@ from reconciler.plan import BaseRevision, Plan
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
 from reconciler.planner.cause import removal_violations, with_causes
 from reconciler.planner.planner import GLOB_PREFIX, selector_matches
+from reconciler.planner.policy import provider_violation
 from reconciler.printable import printable
 from reconciler.providers.base import Provider
 from reconciler.providers.registry import MODELS
@@ -239,4 +240,10 @@ def with_policy(
             protected_keys = protected(project_customers(config, (), (), "deleting customers"))
     usage = read_usage(providers, plan)
     violations = evaluate_policy(plan, policy, usage, MODELS, protected=protected_keys)
-    return dataclasses.replace(plan, policy_violations=violations)
+    refused = tuple(
+        provider_violation(reason, change)
+        for change in plan.changes
+        if change.provider in providers
+        and (reason := providers[change.provider].refusal(change)) is not None
+    )
+    return dataclasses.replace(plan, policy_violations=violations + refused)

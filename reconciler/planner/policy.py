@@ -4,22 +4,24 @@ Each rule is named after its setting, and a violation says what to change:
 
 - ``max_deletes`` (default 0): any prune delete beyond it is a violation, so deleting needs
   an explicit raise of the limit.
-- ``max_period_budget`` / ``max_total_budget``: a new ``period_budget`` / ``total_budget``
-  above the cap (the fields of that name, in any provider's model).
+- ``max_period_budget`` / ``max_total_budget``: a new amount above the cap, for the money
+  fields whose ``FieldSpec.cap`` names that setting.
 - ``max_increase_pct`` / ``max_decrease_pct``: relative change of any amount an update makes
-  (top-level money fields and amounts inside structured fields, e.g. Autumn spend limits).
+  (top-level money fields and amounts inside structured fields, e.g. spend limits).
   An amount set where there was none (null) or zero has no percentage; the caps above and
   ``max_total_budget_change`` bound it. Clearing an amount (null: no budget, no limit) lifts
   the limit entirely and counts as an unbounded increase.
 - ``max_total_budget_change``: the sum of absolute amount changes of the run in USD (null
   counts as zero).
-- ``forbid_budget_below_usage``: a usage-guarded field (``ProviderModel.usage_guarded_fields``,
-  Respan ``period_budget``) set below the customer's current-period usage cuts them off at
+- ``forbid_budget_below_usage``: a usage-guarded field (``ProviderModel.usage_guarded_fields``)
+  set below the customer's current-period usage cuts them off at
   once. Usage is read only for ``usage_candidates``.
 - ``protect``: globs on customer ids; a planned delete of a matching customer is a violation.
 - ``prevent_destroy``: a planned delete of a customer some manifest of the project declares
   with ``lifecycle.prevent_destroy: true`` is a violation (``protected`` keys; a saved plan
   made before the declaration appeared is caught this way).
+- ``provider`` (not a setting; it cannot be turned off): an update of a field only a create can
+  set (``FieldSpec.updatable``), which the API's update would ignore.
 
 Guardrails fail closed. A live amount the API did not return (unknown) or returned as
 something that is not an amount (``"abc"``, ``true``, NaN, 1e30) cannot be judged: with a
@@ -39,12 +41,13 @@ from fnmatch import fnmatchcase
 from reconciler.domain import UNKNOWN, CustomerKey, Policy, ProviderModel
 from reconciler.money import format_money, is_amount
 from reconciler.plan import Change, Plan, PolicyViolation
+from reconciler.planner.body import parse_path
 from reconciler.planner.impact import MoneyChange, amount, money_changes
 from reconciler.providers.registry import MODELS
 
 _HUNDRED = Decimal(100)
 _TENTH = Decimal("0.1")
-_CAPPED_FIELDS = (("period_budget", "max_period_budget"), ("total_budget", "max_total_budget"))
+PROVIDER_RULE = "provider"
 
 
 def evaluate_policy(
@@ -67,8 +70,10 @@ def evaluate_policy(
     for change in plan.changes:
         if change.action == "delete":
             violations.extend(_delete_violations(change, policy, protected))
+        if change.action == "update" and change.provider in models:
+            violations.extend(_create_only_violations(change, models[change.provider]))
     for money in money_changes(plan):
-        violations.extend(_amount_violations(money, policy))
+        violations.extend(_amount_violations(money, policy, models))
         violations.extend(_usage_violations(money, policy, usage, candidates, models))
     violations.extend(_run_violations(plan, policy))
     return tuple(violations)
@@ -111,17 +116,45 @@ def _delete_violations(
     return found
 
 
-def _amount_violations(money: MoneyChange, policy: Policy) -> list[PolicyViolation]:
+def _create_only_violations(change: Change, model: ProviderModel) -> list[PolicyViolation]:
+    names = sorted(
+        {
+            name
+            for field in change.fields
+            if (name := parse_path(field.path)[0]) in model.fields
+            and not model.fields[name].updatable
+        }
+    )
+    if not names:
+        return []
+    message = (
+        f"{', '.join(names)} can only be set when the customer is created: {model.name}'s "
+        "update would ignore the change; declare the live value, or delete and recreate "
+        "the customer"
+    )
+    return [provider_violation(message, change)]
+
+
+def provider_violation(message: str, change: Change) -> PolicyViolation:
+    """A change the provider cannot make as planned (rule ``provider``)."""
+    return _violation(PROVIDER_RULE, message, change)
+
+
+def _amount_violations(
+    money: MoneyChange, policy: Policy, models: Mapping[str, ProviderModel]
+) -> list[PolicyViolation]:
     found: list[PolicyViolation] = []
     change, path, after = money.change, money.field.path, money.after
-    for field, rule in _CAPPED_FIELDS:
-        cap: Decimal | None = getattr(policy, rule)
-        if path == field and cap is not None and after is not None and after > cap:
-            message = (
-                f"{path} {format_money(after)} is above policy.{rule} ({format_money(cap)}); "
-                f"lower it, or raise policy.{rule} in reconciler.yaml"
-            )
-            found.append(_violation(rule, message, change))
+    model = models.get(change.provider)
+    spec = model.fields.get(path) if model is not None else None
+    rule = spec.cap if spec is not None else None
+    cap: Decimal | None = getattr(policy, rule) if rule is not None else None
+    if rule is not None and cap is not None and after is not None and after > cap:
+        message = (
+            f"{path} {format_money(after)} is above policy.{rule} ({format_money(cap)}); "
+            f"lower it, or raise policy.{rule} in reconciler.yaml"
+        )
+        found.append(_violation(rule, message, change))
     before = money.before
     if change.action != "update":
         return found

@@ -44,6 +44,12 @@ class Provider(Protocol):
         """Current-period usage in USD for ``ids`` (only providers with usage-guarded fields)."""
         ...
 
+    def refusal(self, change: Change) -> str | None:
+        """Why the API cannot make ``change`` as planned, judged on what ``read_live`` read
+        (e.g. an update it would silently skip), or ``None``. A plan shows it as a violation
+        of the ``provider`` rule, so nothing is sent."""
+        ...
+
     def apply(self, change: Change) -> ApplyResult:
         """Send one create/update/delete; raise ``APIError`` when it cannot be done."""
         ...

@@ -127,6 +127,10 @@ class AutumnProvider:
                 counts[method] = counts.get(method, 0) + count
         return dict(sorted(counts.items()))
 
+    def refusal(self, change: Change) -> str | None:
+        """Every change the planner makes can be sent as planned: nothing to refuse."""
+        return None
+
     def close(self) -> None:
         for client in self.clients.values():
             client.close()

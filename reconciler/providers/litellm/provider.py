@@ -214,7 +214,19 @@ class LiteLLMProvider:
             return self._update(change.id, differing) if differing else ApplyResult(True, 200)
         return ApplyResult(ok=True, status=200)
 
-    def _update(self, user_id: str, payload: Mapping[str, Any]) -> ApplyResult:
+    def refusal(self, change: Change) -> str | None:
+        """Why LiteLLM cannot make a planned update, judged at plan time on what was read
+        (create-only fields are the planner's to flag: ``FieldSpec.updatable``)."""
+        if change.action != "update":
+            return None
+        payload = {
+            name: value
+            for name, value in request_body(change).items()
+            if name not in FIELDS or FIELDS[name].updatable
+        }
+        return self._refusal(change.id, payload)
+
+    def _refusal(self, user_id: str, payload: Mapping[str, Any]) -> str | None:
         refusal = update_refusal(payload)
         if refusal is None and "max_budget" in payload and self._sharers(user_id) > 1:
             refusal = (
@@ -222,6 +234,10 @@ class LiteLLMProvider:
                 f"{self._sharers(user_id) - 1} other customer(s), and LiteLLM's update would "
                 "change theirs too"
             )
+        return refusal
+
+    def _update(self, user_id: str, payload: Mapping[str, Any]) -> ApplyResult:
+        refusal = self._refusal(user_id, payload)
         if refusal is not None:
             return ApplyResult(ok=False, status=None, reason=f"{refusal}; nothing was sent")
         try:

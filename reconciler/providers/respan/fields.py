@@ -21,8 +21,8 @@ RESPAN = ProviderModel(
             for spec in (
                 FieldSpec("name", FieldKind.TEXT),
                 FieldSpec("email", FieldKind.TEXT),
-                FieldSpec("period_budget", FieldKind.MONEY),
-                FieldSpec("total_budget", FieldKind.MONEY),
+                FieldSpec("period_budget", FieldKind.MONEY, cap="max_period_budget"),
+                FieldSpec("total_budget", FieldKind.MONEY, cap="max_total_budget"),
                 FieldSpec(
                     "budget_duration",
                     FieldKind.ENUM,

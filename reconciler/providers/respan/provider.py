@@ -53,6 +53,10 @@ class RespanProvider:
         """Request attempts sent so far, by HTTP method."""
         return self.client.request_counts()
 
+    def refusal(self, change: Change) -> str | None:
+        """Every change the planner makes can be sent as planned: nothing to refuse."""
+        return None
+
     def close(self) -> None:
         self.client.close()
 
