@@ -38,12 +38,12 @@ from typing import Any
 from benchlib import BENCH_KEY, best_of, libyaml_alone
 
 from reconciler.cli import main as cli_main
-from reconciler.clients.respan import RespanClient
 from reconciler.clients.secret import Secret
 from reconciler.domain import Policy
 from reconciler.manifests import load_manifests
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
 from reconciler.providers.registry import MODELS
+from reconciler.providers.respan.client import RespanClient
 from reconciler.providers.respan.provider import RespanProvider
 
 

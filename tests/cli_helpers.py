@@ -16,14 +16,15 @@ import pytest
 from reconciler.audit import verify_log
 from reconciler.cli import main
 from reconciler.emulator import RunningEmulator
+from reconciler.providers.registry import plugins
 
 ROOT = Path(__file__).parent.parent
 
 ENVIRONMENT = {
-    "respan": ("RESPAN_BASE_URL", "RESPAN_API_KEY"),
-    "autumn": ("AUTUMN_BASE_URL", "AUTUMN_SECRET_KEY"),
+    name: (plugin.connection.base_url_variable, plugin.connection.key_variable)
+    for name, plugin in plugins().items()
 }
-"""Each provider's (base URL, API key) environment variables."""
+"""Each installed provider's (base URL, API key) environment variables."""
 
 OUTSIDE_SETTINGS = (
     *(name for names in ENVIRONMENT.values() for name in names),

@@ -20,16 +20,12 @@ import pytest
 import stamina
 from cli_helpers import Run, isolate, run_cli
 
-from reconciler.emulator import (
-    AutumnState,
-    EmulatorSettings,
-    RespanState,
-    RunningEmulator,
-    start_emulator,
-)
+from reconciler.emulator import EmulatorSettings, RunningEmulator, start_emulator
 from reconciler.emulator.running import Seed
+from reconciler.providers.autumn.emulator import AutumnState
 from reconciler.providers.litellm.emulator import start_litellm_emulator
 from reconciler.providers.litellm.emulator_model import LiteLLMState
+from reconciler.providers.respan.emulator import RespanState
 
 RESPAN_TEST_KEY = "rsp_test_key_0123456789abcdef"
 AUTUMN_TEST_KEY = "am_sk_test_0123456789abcdef"

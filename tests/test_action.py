@@ -22,7 +22,8 @@ from git_helpers import commit, git, make_repo
 from github_recorder import TOKEN, GitHubRecorder, serve_github_recorder
 from github_runner import StepResult, base_env, load, run_step, substitute
 
-from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
+from reconciler.providers.respan.emulator import RespanState
 
 ROOT = Path(__file__).resolve().parent.parent
 ACTION = load(ROOT / "action.yml")

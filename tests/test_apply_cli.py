@@ -34,7 +34,8 @@ from cli_helpers import (
 from scripted_http import Answer, ScriptedApp, Seen, serve
 
 from reconciler.audit import AuditContext, AuditLog, verify_log
-from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
+from reconciler.providers.respan.emulator import RespanState
 from reconciler.render.json import dumps, with_checksum
 
 Emulators = Callable[..., RunningEmulator[RespanState]]

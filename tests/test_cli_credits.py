@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from cli_helpers import isolate, point_at, run_cli
 
-from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
+from reconciler.providers.respan.emulator import RespanState
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
 

@@ -12,8 +12,9 @@ import pytest
 from cli_helpers import Run, point_at
 
 from reconciler.clients.retry import RetryPolicy
-from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
 from reconciler.manifests import load_manifests
+from reconciler.providers.respan.emulator import RespanState
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
 LIST = "POST /api/users/list/"

@@ -24,9 +24,10 @@ from scripted_http import Answer, ScriptedApp, Seen, serve
 
 from reconciler.cli import main
 from reconciler.cli.common import use_color
-from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
 from reconciler.manifests import load_manifests
 from reconciler.planner.body import request_body
+from reconciler.providers.respan.emulator import RespanState
 from reconciler.providers.respan.fields import RESPAN
 from reconciler.savedplan import ProviderTarget, load_saved_plan
 

@@ -12,7 +12,8 @@ from cli_helpers import Run, point_at
 from hostile_respan import RESPAN_KEY, respan_rows, writes
 from scripted_http import ScriptedApp, Seen, serve
 
-from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
+from reconciler.providers.respan.emulator import RespanState
 
 
 @pytest.fixture

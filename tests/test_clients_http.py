@@ -438,7 +438,6 @@ def test_clients_package_exports_are_pinned() -> None:
         "Reply",
         "RequestCounter",
         "RequestPacer",
-        "RespanClient",
         "RetryPolicy",
         "Secret",
         "Unpaced",

@@ -23,7 +23,8 @@ from cli_helpers import (
 )
 
 from reconciler.audit import verify_log
-from reconciler.emulator import AutumnState, RunningEmulator
+from reconciler.emulator import RunningEmulator
+from reconciler.providers.autumn.emulator import AutumnState
 
 Emulators = Callable[..., RunningEmulator[AutumnState]]
 PLAN_SCHEMA = load_schema("plan.schema.json")

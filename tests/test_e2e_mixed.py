@@ -12,7 +12,9 @@ import pytest
 from cli_helpers import Run, isolate, point_at, results
 
 from reconciler.audit import verify_log
-from reconciler.emulator import AutumnState, RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
+from reconciler.providers.autumn.emulator import AutumnState
+from reconciler.providers.respan.emulator import RespanState
 
 RESPAN_SEED = {
     "customers": [

@@ -8,8 +8,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.emulator import ManualClock, RespanState, RunningEmulator
+from reconciler.emulator import ManualClock, RunningEmulator
 from reconciler.emulator.middleware import route_template
+from reconciler.providers.respan.emulator import RespanState
 
 Factory = Callable[..., RunningEmulator[RespanState]]
 

@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
 from reconciler.emulator.seeds import load_seed_file
 from reconciler.errors import ConfigError
+from reconciler.providers.respan.emulator import RespanState
 
 Factory = Callable[..., RunningEmulator[RespanState]]
 

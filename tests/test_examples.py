@@ -11,7 +11,7 @@ import pytest
 
 from reconciler.cli import main
 from reconciler.config import load_config
-from reconciler.emulator import RespanState
+from reconciler.providers.respan.emulator import RespanState
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 QUICKSTART = EXAMPLES / "quickstart"

@@ -6,13 +6,14 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from reconciler.clients.respan import RespanClient
 from reconciler.clients.secret import Secret
 from reconciler.domain import DesiredCustomer, Source
-from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
 from reconciler.livestate import environments, read_live, read_usage
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.providers.registry import MODELS
+from reconciler.providers.respan.client import RespanClient
+from reconciler.providers.respan.emulator import RespanState
 from reconciler.providers.respan.provider import RespanProvider
 
 Emulators = Callable[..., RunningEmulator[RespanState]]

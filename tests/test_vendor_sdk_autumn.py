@@ -12,7 +12,8 @@ from autumn_sdk.errors import AutumnDefaultError
 from autumn_sdk.models import ListCustomersPlan
 from vendor_sdks import AUTUMN_MODULES, import_whole, no_late_imports
 
-from reconciler.emulator import AutumnState, RunningEmulator
+from reconciler.emulator import RunningEmulator
+from reconciler.providers.autumn.emulator import AutumnState
 
 Factory = Callable[..., RunningEmulator[AutumnState]]
 

@@ -12,7 +12,8 @@ from respan import RespanClient
 from respan.errors.not_found_error import NotFoundError
 from vendor_sdks import RESPAN_MODULES, import_whole, no_late_imports
 
-from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
+from reconciler.providers.respan.emulator import RespanState
 
 Factory = Callable[..., RunningEmulator[RespanState]]
 

@@ -22,7 +22,6 @@ from reconciler.printable import printable_lines
 COMMANDS: dict[str, str] = {
     "apply": "reconciler.cli.apply:apply",
     "audit": "reconciler.cli.audit:audit",
-    "credits": "reconciler.cli.credits:credits",
     "emulator": "reconciler.cli.emulator:emulator",
     "export": "reconciler.cli.export:export",
     "github": "reconciler.cli.github_comment:github",
@@ -38,12 +37,23 @@ BUG_REPORT_HINT = (
 )
 
 
+def _commands() -> dict[str, str]:
+    """The core's commands and those the installed providers bring (``reconciler credits``)."""
+    from reconciler.providers.registry import plugins
+
+    found = dict(COMMANDS)
+    for plugin in plugins().values():
+        for name, target in plugin.commands.items():
+            found.setdefault(name, target)
+    return found
+
+
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(_commands())
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
+        target = COMMANDS.get(cmd_name) or _commands().get(cmd_name)
         if target is None:
             return None
         module_name, _, attribute = target.partition(":")
@@ -55,7 +65,7 @@ class _LazyGroup(click.Group):
 @click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="reconciler")
 def cli() -> None:
-    """Declarative reconciler for customer budgets and metadata (Respan, Autumn).
+    """Declarative reconciler for customer budgets and metadata, one billing API per provider.
 
     Manifests in git are the desired state: validate them offline, plan against the live
     billing API, apply what was reviewed, and keep an audit log of every change.

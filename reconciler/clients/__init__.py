@@ -1,4 +1,4 @@
-"""API clients: a paced, retrying HTTP transport and one typed client per provider API."""
+"""What every provider's API client is built on: a paced, retrying HTTP transport, secrets."""
 
 from reconciler.clients.http import (
     HttpTransport,
@@ -8,7 +8,6 @@ from reconciler.clients.http import (
     encode_path,
 )
 from reconciler.clients.pacing import Pacer, RequestPacer, Unpaced
-from reconciler.clients.respan import RespanClient
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 
@@ -18,7 +17,6 @@ __all__ = [
     "Reply",
     "RequestCounter",
     "RequestPacer",
-    "RespanClient",
     "RetryPolicy",
     "Secret",
     "Unpaced",

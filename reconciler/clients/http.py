@@ -28,7 +28,7 @@ import ssl
 import threading
 import time
 from collections import Counter
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final, Self
@@ -258,6 +258,7 @@ class HttpTransport:
         timeout: float = 30.0,
         headers: Mapping[str, str] | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
+        error_detail: ErrorDetail | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -270,6 +271,9 @@ class HttpTransport:
         # ``timeout`` bounds a whole attempt, from connecting to the answer's last byte.
         self.timeout = timeout
         self.max_response_bytes = max_response_bytes
+        # How this API's error bodies carry their text: the provider's reader, else the
+        # common shapes (``detail``/``message``, ``code``, per-field ``errors``).
+        self.error_detail: ErrorDetail = error_detail or common_error_detail
         self._semaphore = threading.BoundedSemaphore(max_concurrency)
         try:
             self._client = httpx.Client(
@@ -531,7 +535,7 @@ class HttpTransport:
         return body
 
     def _error(self, method: str, path: str, status: int, body: Any, attempts: int) -> APIError:
-        detail, errors = _detail_of(body)
+        detail, errors = self.error_detail(body)
         detail = self.redact(detail)[:_DETAIL_LIMIT] if detail else None
         errors = _redact_errors(errors, self) if errors else None
         error_type = _ERROR_BY_STATUS.get(status)
@@ -590,8 +594,13 @@ def _after(attempts: int) -> str:
     return f" (gave up after {attempts} attempts)" if attempts > 1 else ""
 
 
-def _detail_of(body: Any) -> tuple[str | None, dict[str, Any] | None]:
-    """The human text and per-field errors of an error body (Respan or Autumn shape)."""
+ErrorDetail = Callable[[Any], tuple[str | None, Mapping[str, Any] | None]]
+"""Reads an error body: ``(human text, per-field errors)``, either ``None`` when absent."""
+
+
+def common_error_detail(body: Any) -> tuple[str | None, dict[str, Any] | None]:
+    """The human text and per-field errors of an error body in the common shapes:
+    ``{"detail" or "message": ..., "code" or "error_code": ..., "errors": {...}}``."""
     if isinstance(body, Mapping):
         text = body.get("detail") or body.get("message")
         code = body.get("code") or body.get("error_code")
@@ -646,10 +655,12 @@ __all__ = [
     "DEFAULT_PACE",
     "Answer",
     "ApiClient",
+    "ErrorDetail",
     "HttpTransport",
     "Reply",
     "RequestCounter",
     "check_base_url",
+    "common_error_detail",
     "decode_json",
     "encode_json",
     "encode_path",

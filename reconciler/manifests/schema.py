@@ -37,17 +37,26 @@ _JSON_TYPES = {
     "array": "a list",
 }
 
-# Unknown fields that are a known mistake, with what to do instead.
-_UNKNOWN_FIELD_HINTS = {
-    "id": "Respan customers are named by 'customer_identifier', Autumn customers by 'id'",
-    "customer_identifier": (
-        "Respan customers are named by 'customer_identifier', Autumn customers by 'id'"
-    ),
-    "api_key": (
-        "API keys never go in files that are committed: name a key file with 'api_key_file', "
-        "or set the provider's environment variable (RESPAN_API_KEY, AUTUMN_SECRET_KEY)"
-    ),
-}
+
+def _unknown_field_hints() -> dict[str, str]:
+    """Unknown fields that are a known mistake, with what to do instead."""
+    from reconciler.providers.registry import plugins
+
+    naming = ", ".join(
+        f"{plugin.title or name} customers by '{plugin.model.id_field}'"
+        for name, plugin in plugins().items()
+    )
+    variables = ", ".join(plugin.connection.key_variable for plugin in plugins().values())
+    hints = {
+        "api_key": (
+            "API keys never go in files that are committed: name a key file with "
+            f"'api_key_file', or set the provider's environment variable ({variables})"
+        )
+    }
+    for plugin in plugins().values():
+        hints.setdefault(plugin.model.id_field, f"customers are named by their id: {naming}")
+    hints.setdefault("id", f"customers are named by their id: {naming}")
+    return hints
 
 
 @functools.cache
@@ -164,10 +173,11 @@ def _unknown_field(
     elsewhere = [
         model.name for model in MODELS.values() if name in model.fields and name not in allowed
     ]
-    if path and path[0] == "defaults" and name in ("id", "customer_identifier"):
+    id_fields = {model.id_field for model in MODELS.values()}
+    if path and path[0] == "defaults" and name in id_fields:
         hint = "the identifier belongs on each customer, not in defaults"
-    elif name in _UNKNOWN_FIELD_HINTS:
-        hint = _UNKNOWN_FIELD_HINTS[name]
+    elif name in (hints := _unknown_field_hints()):
+        hint = hints[name]
     elif guess:
         hint = "fix the spelling, or remove the field"
     elif elsewhere and path and path[0] in ("customers", "defaults"):

@@ -134,15 +134,28 @@ class ProviderPlugin:
     title: str = ""
     # The emulator seed document's shape, for the configuration schema's description.
     seed_format: str = '{"customers": [...]}'
+    # Commands the provider adds to ``reconciler``: name -> "module:attribute" of a click
+    # command, imported only when it runs.
+    commands: Mapping[str, str] = field(default_factory=dict)
+    # (package, resource) of a small seed in the API's own shapes: a few live customers for
+    # demos and for the conformance suite, which runs every provider's emulator from it.
+    sample_seed: tuple[str, str] | None = None
 
     @property
     def name(self) -> str:
         return self.model.name
 
+    def sample_seed_document(self) -> dict[str, Any] | None:
+        """The sample seed, parsed (``None`` when the provider has none)."""
+        return None if self.sample_seed is None else _json_resource(*self.sample_seed)
+
     def schema_fragment(self) -> dict[str, Any]:
         """The manifest schema fragment: an ``if``/``then`` on ``provider`` and its ``$defs``."""
-        package, resource = self.schema
-        document = json.loads(resources.files(package).joinpath(resource).read_text("utf-8"))
-        if not isinstance(document, dict):
-            raise ValueError(f"{package}/{resource}: a schema fragment is a JSON object")
-        return document
+        return _json_resource(*self.schema)
+
+
+def _json_resource(package: str, resource: str) -> dict[str, Any]:
+    document = json.loads(resources.files(package).joinpath(resource).read_text("utf-8"))
+    if not isinstance(document, dict):
+        raise ValueError(f"{package}/{resource}: expected a JSON object")
+    return document

@@ -12,10 +12,10 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any, Final
 
-from reconciler.clients.autumn import AutumnClient
 from reconciler.domain import LiveCustomer
 from reconciler.errors import ConfigError
 from reconciler.export.filters import FilterTerm, invalid_filter
+from reconciler.providers.autumn.client import AutumnClient
 from reconciler.providers.autumn.fields import AUTUMN
 from reconciler.providers.plugin import ExportRead, Progress
 

@@ -37,7 +37,7 @@ def _open(request: OpenRequest) -> Provider:
 
 
 def _emulator() -> EmulatorParts:
-    from reconciler.emulator import autumn
+    from reconciler.providers.autumn import emulator as autumn
 
     return EmulatorParts(
         state_from_seed=autumn.AutumnState.from_seed,
@@ -73,6 +73,7 @@ PLUGIN = ProviderPlugin(
         emulator_key_prefix="am_sk_test_",
     ),
     schema=("reconciler.providers.autumn", "schema.json"),
+    sample_seed=("reconciler.providers.autumn", "sample_seed.json"),
     open=_open,
     emulator=_emulator,
     export_reader=_export_reader,

@@ -25,14 +25,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from reconciler.clients.autumn import (
-    API_VERSION,
-    KEY_PREFIXES,
-    AutumnClient,
-    key_environment,
-    pacers_for,
-    twin_key,
-)
 from reconciler.clients.identity import listed_id
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
@@ -42,6 +34,14 @@ from reconciler.plan import Change
 from reconciler.planner.body import field_body, request_body
 from reconciler.planner.diff import diff_field
 from reconciler.planner.normalize import normalize
+from reconciler.providers.autumn.client import (
+    API_VERSION,
+    KEY_PREFIXES,
+    AutumnClient,
+    key_environment,
+    pacers_for,
+    twin_key,
+)
 from reconciler.providers.autumn.fields import AUTUMN
 from reconciler.providers.base import ApplyResult
 

@@ -96,6 +96,8 @@ class LiteLLMClient(ApiClient):
             retry=retry,
             max_concurrency=max_concurrency,
             timeout=timeout,
+            # LiteLLM's {"error": {...}} bodies: 5xx and 429 answers keep their text too.
+            error_detail=lambda body: (error_message(body), None),
         )
         return cls(transport)
 

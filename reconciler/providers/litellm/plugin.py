@@ -78,6 +78,7 @@ PLUGIN = ProviderPlugin(
         emulator_key_prefix="sk-",
     ),
     schema=("reconciler.providers.litellm", "schema.json"),
+    sample_seed=("reconciler.providers.litellm", "sample_seed.json"),
     open=_open,
     emulator=_emulator,
     export_reader=_export_reader,

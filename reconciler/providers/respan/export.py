@@ -22,11 +22,11 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any, Final
 
-from reconciler.clients.respan import RESERVED_SEGMENTS, RespanClient
 from reconciler.domain import LiveCustomer
 from reconciler.export.filters import FilterTerm, invalid_filter
 from reconciler.money import to_decimal
 from reconciler.providers.plugin import ExportRead, Progress
+from reconciler.providers.respan.client import RESERVED_SEGMENTS, RespanClient
 from reconciler.providers.respan.fields import RESPAN
 from reconciler.providers.respan.provider import retrieve_each
 

@@ -28,7 +28,7 @@ def _open(request: OpenRequest) -> Provider:
             f"providers.{PLUGIN.name}.api_version: Respan's API has no versions to choose; "
             "remove the setting"
         )
-    from reconciler.clients.respan import RespanClient
+    from reconciler.providers.respan.client import RespanClient
     from reconciler.providers.respan.provider import RespanProvider
 
     limit = request.rate_limits.get("default")
@@ -43,7 +43,7 @@ def _open(request: OpenRequest) -> Provider:
 
 
 def _emulator() -> EmulatorParts:
-    from reconciler.emulator import respan
+    from reconciler.providers.respan import emulator as respan
 
     return EmulatorParts(
         state_from_seed=respan.RespanState.from_seed,
@@ -77,11 +77,14 @@ PLUGIN = ProviderPlugin(
         rate_limits={"default": RateLimit(60, 60.0)},
     ),
     schema=("reconciler.providers.respan", "schema.json"),
+    sample_seed=("reconciler.providers.respan", "sample_seed.json"),
     open=_open,
     emulator=_emulator,
     export_reader=_export_reader,
     filter_body=_filter_body,
     default=True,
+    # Respan credit transactions and their balance.
+    commands={"credits": "reconciler.providers.respan.command:credits"},
     title="Respan",
     seed_format='{"customers": [...], "credit_transactions": [...]}',
 )

@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-from reconciler.clients.respan import ENDPOINTS, RESERVED_SEGMENTS, RespanClient
 from reconciler.domain import DesiredCustomer, LiveCustomer
 from reconciler.errors import NotFoundError, ReconcilerError, RunInterrupted, ServerError
 from reconciler.interrupts import STOP
@@ -28,6 +27,7 @@ from reconciler.plan import Change
 from reconciler.planner.body import request_body
 from reconciler.printable import printable
 from reconciler.providers.base import ApplyResult
+from reconciler.providers.respan.client import ENDPOINTS, RESERVED_SEGMENTS, RespanClient
 from reconciler.providers.respan.fields import RESPAN
 
 GONE_REASON = "customer no longer exists"

@@ -3,7 +3,6 @@ assembled into the manifest schema, the fragment accepts what LiteLLM accepts an
 
 from __future__ import annotations
 
-import copy
 import json
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ from reconciler.providers.litellm.fields import (
     MODEL,
     Kind,
 )
+from reconciler.resources import MANIFEST_SCHEMA, load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAGMENT = json.loads(
@@ -28,12 +28,8 @@ FRAGMENT = json.loads(
 
 
 def assembled_schema() -> dict[str, Any]:
-    """The core manifest schema with the LiteLLM fragment plugged in, as a registry would."""
-    schema = copy.deepcopy(json.loads((ROOT / "schemas" / "manifest.schema.json").read_text()))
-    schema["properties"]["provider"]["enum"].append("litellm")
-    schema["allOf"].append({"if": FRAGMENT["if"], "then": FRAGMENT["then"]})
-    schema["$defs"].update(FRAGMENT["$defs"])
-    return schema
+    """The manifest schema assembled from the installed providers, LiteLLM's fragment in it."""
+    return load_schema(MANIFEST_SCHEMA)
 
 
 def errors(document: dict[str, Any]) -> list[str]:

@@ -15,18 +15,19 @@ from conftest import AUTUMN_TEST_KEY
 from plan_samples import sending
 from scripted_http import Answer, ScriptedApp, Seen, serve
 
-from reconciler.clients.autumn import AutumnClient
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.config import load_config
 from reconciler.connection import open_provider
 from reconciler.domain import DesiredCustomer, Source
-from reconciler.emulator import AutumnState, RunningEmulator
+from reconciler.emulator import RunningEmulator
 from reconciler.errors import ConfigError, ServerError
 from reconciler.interrupts import STOP
 from reconciler.plan import Action, Change, Plan
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.planner.body import request_body
+from reconciler.providers.autumn.client import AutumnClient
+from reconciler.providers.autumn.emulator import AutumnState
 from reconciler.providers.autumn.provider import INTERRUPTED_CREATE_REASON, AutumnProvider
 from reconciler.providers.base import ApplyResult, Provider
 from reconciler.providers.registry import MODELS

@@ -10,8 +10,9 @@ from urllib.parse import parse_qs, quote, urlsplit
 import httpx
 import pytest
 
-from reconciler.emulator import RespanState, RunningEmulator
-from reconciler.emulator.respan_model import DETAIL_FIELDS, LIST_FIELDS
+from reconciler.emulator import RunningEmulator
+from reconciler.providers.respan.emulator import RespanState
+from reconciler.providers.respan.emulator_model import DETAIL_FIELDS, LIST_FIELDS
 
 Factory = Callable[..., RunningEmulator[RespanState]]
 

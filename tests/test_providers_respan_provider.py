@@ -9,14 +9,15 @@ from typing import Any
 import pytest
 from plan_samples import sending
 
-from reconciler.clients.respan import RespanClient
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.domain import UNKNOWN, DesiredCustomer, Source
-from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
 from reconciler.errors import ReconcilerError
 from reconciler.plan import Change
 from reconciler.providers.base import ApplyResult, Provider
+from reconciler.providers.respan.client import RespanClient
+from reconciler.providers.respan.emulator import RespanState
 from reconciler.providers.respan.provider import RespanProvider
 
 Emulators = Callable[..., RunningEmulator[RespanState]]

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.emulator import RespanState, RunningEmulator
-from reconciler.emulator.respan_query import OPERATORS
+from reconciler.emulator import RunningEmulator
+from reconciler.providers.respan.emulator import RespanState
+from reconciler.providers.respan.emulator_query import OPERATORS
 
 Factory = Callable[..., RunningEmulator[RespanState]]
 

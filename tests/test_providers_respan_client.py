@@ -21,10 +21,9 @@ from conftest import RESPAN_TEST_KEY
 from scripted_http import Answer, ScriptedApp, Seen, script, serve
 
 from reconciler.clients.http import HttpTransport
-from reconciler.clients.respan import MAX_PAGES_WITHOUT_COUNT, RespanClient
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.emulator import RespanState, RunningEmulator
+from reconciler.emulator import RunningEmulator
 from reconciler.errors import (
     AuthenticationError,
     InvalidRequestError,
@@ -32,6 +31,8 @@ from reconciler.errors import (
     RateLimitedError,
     ServerError,
 )
+from reconciler.providers.respan.client import MAX_PAGES_WITHOUT_COUNT, RespanClient
+from reconciler.providers.respan.emulator import RespanState
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
 NASTY_IDS = ["a/b?c#d", "../credit-transactions/x", "..", ".", "%2F", "x y", "ü"]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from reconciler.emulator.respan_model import parse_timestamp
+from reconciler.providers.respan.emulator_model import parse_timestamp
 
 TEXT_FIELDS = frozenset({"customer_identifier", "name", "email", "environment"})
 NUMBER_FIELDS = frozenset(

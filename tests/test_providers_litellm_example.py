@@ -9,7 +9,7 @@ from typing import Any
 
 import jsonschema
 import yaml
-from test_litellm_fields import assembled_schema
+from test_providers_litellm_fields import assembled_schema
 
 from reconciler.clients.secret import Secret
 from reconciler.emulator import RunningEmulator

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.emulator import AutumnState, ManualClock, RunningEmulator
-from reconciler.emulator.autumn_model import CUSTOMER_FIELDS
+from reconciler.emulator import ManualClock, RunningEmulator
+from reconciler.providers.autumn.emulator import AutumnState
+from reconciler.providers.autumn.emulator_model import CUSTOMER_FIELDS
 
 Factory = Callable[..., RunningEmulator[AutumnState]]
 

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from cli_helpers import Run, isolate, point_at, run_cli
 
-from reconciler.emulator import AutumnState, RunningEmulator
+from reconciler.emulator import RunningEmulator
 from reconciler.manifests import load_manifests
+from reconciler.providers.autumn.emulator import AutumnState
 
 Emulators = Callable[..., RunningEmulator[AutumnState]]
 LIST = "POST /v1/customers.list"

@@ -19,7 +19,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.emulator import respan_model as model
 from reconciler.emulator.common import (
     EmulatorSettings,
     EmulatorStats,
@@ -35,14 +34,15 @@ from reconciler.emulator.http import (
     refusing,
 )
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
-from reconciler.emulator.respan_query import (
+from reconciler.errors import ConfigError
+from reconciler.providers.respan import emulator_model as model
+from reconciler.providers.respan.emulator_query import (
     Condition,
     QueryError,
     parse_filters,
     parse_sort,
     sort_customers,
 )
-from reconciler.errors import ConfigError
 
 DEFAULT_API_KEY = "emulator-key"
 """The documented key the CLI uses when none is given (not a secret)."""

@@ -23,7 +23,9 @@ import click
 from reconciler.cli.common import connection_options, verbose_logging
 from reconciler.config import find_config
 from reconciler.connection import open_provider
-from reconciler.credits import (
+from reconciler.errors import ConfigError, ReconcilerError
+from reconciler.money import format_money
+from reconciler.providers.respan.credits import (
     CreditSummary,
     CreditTransaction,
     InvalidTransaction,
@@ -31,8 +33,6 @@ from reconciler.credits import (
     parse_transaction,
     summarize,
 )
-from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.money import format_money
 from reconciler.providers.respan.provider import RespanProvider
 from reconciler.timestamps import utc_text
 

@@ -22,15 +22,8 @@ from client_helpers import (
 from conftest import AUTUMN_TEST_KEY
 from scripted_http import Answer, ScriptedApp, Seen, script, serve
 
-from reconciler.clients.autumn import (
-    API_VERSION,
-    PAGE_SIZE,
-    AutumnClient,
-    key_environment,
-    twin_key,
-)
 from reconciler.clients.secret import Secret
-from reconciler.emulator import AutumnState, RunningEmulator
+from reconciler.emulator import RunningEmulator
 from reconciler.errors import (
     AuthenticationError,
     ConfigError,
@@ -39,6 +32,14 @@ from reconciler.errors import (
     RateLimitedError,
     ServerError,
 )
+from reconciler.providers.autumn.client import (
+    API_VERSION,
+    PAGE_SIZE,
+    AutumnClient,
+    key_environment,
+    twin_key,
+)
+from reconciler.providers.autumn.emulator import AutumnState
 
 Emulators = Callable[..., RunningEmulator[AutumnState]]
 LIVE_KEY = "am_sk_live_" + AUTUMN_TEST_KEY.removeprefix("am_sk_test_")

@@ -25,7 +25,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from reconciler.emulator import autumn_model as model
 from reconciler.emulator.common import (
     EmulatorSettings,
     EmulatorStats,
@@ -35,6 +34,7 @@ from reconciler.emulator.common import (
 from reconciler.emulator.http import InvalidJSON, Refusal, json_body
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
 from reconciler.errors import ConfigError
+from reconciler.providers.autumn import emulator_model as model
 
 DEFAULT_API_KEY = "am_sk_test_emulator"
 """The documented key the CLI uses when none is given (not a secret)."""

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from reconciler.credits import (
+from reconciler.providers.respan.credits import (
     CreditTransaction,
     InvalidTransaction,
     parse_since,
