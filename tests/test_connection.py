@@ -15,6 +15,7 @@ from reconciler.config import Config, RateLimit, load_config
 from reconciler.connection import open_provider, resolve_settings
 from reconciler.emulator import RunningEmulator
 from reconciler.errors import ConfigError, TransportError
+from reconciler.providers.registry import plugin
 from reconciler.providers.respan.client import RespanClient
 from reconciler.providers.respan.emulator import RespanState
 
@@ -232,3 +233,22 @@ def test_plan_with_a_commented_key_file_names_the_file_not_the_key(
     assert "has 2 lines" in run.err
     assert KEY_LINE not in run.out + run.err
     assert run.err.count("\n") == 1
+
+
+@pytest.mark.parametrize("name", ["respan", "litellm"])
+def test_an_api_version_for_an_api_without_versions_is_refused(name: str, tmp_path: Path) -> None:
+    """providers.<name>.api_version for an API that has no versions is refused before any
+    request, rather than ignored."""
+    (tmp_path / "reconciler.yaml").write_text(
+        f"providers:\n  {name}:\n    api_version: '2'\n    base_url: https://billing.example\n"
+    )
+    config = load_config(tmp_path / "reconciler.yaml")
+    variable = plugin(name).connection.key_variable
+    with pytest.raises(ConfigError, match=f"providers.{name}.api_version: the {name} API has no"):
+        open_provider(name, config=config, environ={variable: "sk-0123456789"})
+
+
+def test_a_self_hosted_provider_needs_an_address() -> None:
+    """LiteLLM has no public address: without a URL, the message names where to set one."""
+    with pytest.raises(ConfigError, match="litellm has no public address: set LITELLM_PROXY_URL"):
+        resolve_settings("litellm", config=None, environ={"LITELLM_PROXY_API_KEY": "sk-1"})

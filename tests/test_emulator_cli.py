@@ -126,3 +126,16 @@ def test_autumn_provider_with_key_from_environment(tmp_path: Path) -> None:
         headers = {"Authorization": "Bearer am_sk_live_from_env", "x-api-version": "2.5.0"}
         response = httpx.post(f"{url}/v1/customers.list", json={}, headers=headers)
     assert [c["id"] for c in response.json()["list"]] == ["acme"]
+
+
+def test_litellm_provider_with_key_from_environment(tmp_path: Path) -> None:
+    """--provider litellm serves the LiteLLM proxy's customer API with LITELLM_PROXY_API_KEY."""
+    seed = tmp_path / "litellm.json"
+    seed.write_text(json.dumps({"customers": [{"user_id": "acme"}]}))
+    env = {"LITELLM_PROXY_API_KEY": "sk-from-env"}
+    with emulator_process("--provider", "litellm", "--seed", str(seed), env=env) as (url, _):
+        headers = {"Authorization": "Bearer sk-from-env"}
+        response = httpx.get(f"{url}/customer/list", headers=headers)
+        refused = httpx.get(f"{url}/customer/list", headers={"Authorization": "Bearer sk-x"})
+    assert [c["user_id"] for c in response.json()] == ["acme"]
+    assert refused.status_code == 401

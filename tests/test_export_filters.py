@@ -72,7 +72,7 @@ def test_bad_filters_name_the_filter_and_the_syntax(text: str, message: str) -> 
 def test_a_provider_without_filter_support_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     """A provider with no filter translation says so instead of ignoring filters."""
     installed = dict(registry.plugins())
-    installed["respan"] = dataclasses.replace(installed["respan"], filter_body=None)
+    installed["respan"] = dataclasses.replace(installed["respan"], filters=None)
     monkeypatch.setattr(registry, "plugins", lambda: installed)
     with pytest.raises(ConfigError, match="the respan provider cannot filter an export"):
         check_filters("respan", parse_filters(["a:b:c"]))

@@ -118,7 +118,7 @@ def test_the_plugin_is_complete(plugin: ProviderPlugin) -> None:
     }
     assert set(plugin.model.fields) <= declared
     assert plugin.sample_seed_document() is not None
-    assert plugin.emulator().default_api_key
+    assert plugin.emulator_parts().default_api_key
 
 
 def test_export_round_trip_plans_no_change(live: Live, cli: Callable[..., Run]) -> None:

@@ -18,6 +18,7 @@ from reconciler.errors import (
     AuthenticationError,
     InvalidRequestError,
     NotFoundError,
+    RateLimitedError,
     ServerError,
 )
 from reconciler.providers.litellm.client import (
@@ -142,7 +143,8 @@ def test_delete_404_first_time_is_not_found(litellm_emulator: Factory) -> None:
 def test_reads_and_updates_are_retried_creates_are_not(
     litellm_emulator: Factory, no_backoff: None
 ) -> None:
-    """Injected 500s: list and update retry to success; a create fails after one attempt."""
+    """Injected 500s: list and update retry to success; a create fails after one attempt,
+    with the text of LiteLLM's error body."""
     emu = litellm_emulator(seed=seed(3), fail_rate=0.5, fault_seed=7)
     with client_for(emu) as client:
         assert len(client.list_customers()) == 3
@@ -150,8 +152,13 @@ def test_reads_and_updates_are_retried_creates_are_not(
             client.update_customer("u-0001", {"alias": "retried"})
     assert emu.state.customers["u-0001"]["alias"] == "retried"
     always = litellm_emulator(fail_rate=1.0)
-    # The shared transport words 5xx itself and cannot read LiteLLM's body yet: status only.
-    with client_for(always) as client, pytest.raises(ServerError, match="answered 500"):
+    # The transport reads LiteLLM's {"error": {...}} body through the client's reader.
+    with (
+        client_for(always) as client,
+        pytest.raises(
+            ServerError, match=r"answered 500: Internal Server Error \[internal_server_error\]"
+        ),
+    ):
         client.new_customer("once", {})
     assert always.stats()["requests"] == {"POST /customer/new": 1}
 
@@ -181,3 +188,15 @@ def test_error_message_reads_every_litellm_shape() -> None:
     assert error_message(validation) == "query.page_size: too big"
     assert error_message({"detail": "Not Found"}) == "Not Found"
     assert error_message("") is None
+
+
+def test_a_throttled_read_keeps_litellm_s_error_text(
+    litellm_emulator: Factory, no_backoff: None
+) -> None:
+    """A 429 that never clears fails with LiteLLM's own message, read from its error body."""
+    throttled = litellm_emulator(rate_limit_429_rate=1.0, injected_retry_after=0)
+    with (
+        client_for(throttled) as client,
+        pytest.raises(RateLimitedError, match=r"answered 429: Rate limit exceeded"),
+    ):
+        client.list_customers()

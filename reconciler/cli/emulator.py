@@ -111,7 +111,7 @@ def emulator(
     from reconciler.emulator.running import start_emulator
 
     chosen = plugin(provider)
-    parts = chosen.emulator()
+    parts = chosen.emulator_parts()
     key_variable = chosen.connection.key_variable
     key = api_key or os.environ.get(key_variable) or parts.default_api_key
     settings = EmulatorSettings(

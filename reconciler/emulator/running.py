@@ -129,7 +129,7 @@ def start_emulator(
     port: int = 0,
 ) -> RunningEmulator[Any]:
     """Build ``provider``'s state from ``seed``, serve it, and return once it listens."""
-    parts = plugin(provider).emulator()
+    parts = plugin(provider).emulator_parts()
     document, source = read_seed(seed)
     state = parts.state_from_seed(document, source=source)
     stats = EmulatorStats()

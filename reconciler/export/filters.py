@@ -3,7 +3,7 @@ server-side filter body of its list request.
 
 Export narrows what it reads with the API's own filters, so a filtered export costs a few list
 requests instead of reading every customer. The syntax is the same for every provider; which
-fields and operators are accepted is the provider's (``ProviderPlugin.filter_body``, documented
+fields and operators are accepted is the provider's (``ProviderPlugin.filters``, documented
 on each provider's page under docs/providers/).
 """
 
@@ -49,10 +49,7 @@ def check_filters(provider: str, terms: Sequence[FilterTerm]) -> None:
     """Raise ``ConfigError`` for terms ``provider``'s list endpoint cannot apply."""
     from reconciler.providers.registry import plugin
 
-    translate = plugin(provider).filter_body
-    if translate is None:
-        raise ConfigError(f"the {provider} provider cannot filter an export")
-    translate(terms)
+    plugin(provider).filter_body(terms)
 
 
 def invalid_filter(term: FilterTerm, reason: str) -> ConfigError:

@@ -19,10 +19,7 @@ __all__ = ["ExportRead", "ExportReader", "Progress", "export_reader", "field_sel
 
 def export_reader(provider: Provider) -> ExportReader:
     """The export reader for an open provider; ``ConfigError`` when export cannot read it."""
-    make = plugin(provider.model.name).export_reader
-    if make is None:
-        raise ConfigError(f"export does not support the {provider.model.name} provider")
-    return make(provider)
+    return plugin(provider.model.name).export_reader(provider)
 
 
 def field_selection(model: ProviderModel, names: Sequence[str] | None) -> tuple[str, ...]:

@@ -8,6 +8,7 @@ no HTTP stack. See docs/providers/writing-a-provider.md.
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,6 +16,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any, Protocol
 
 from reconciler.domain import LiveCustomer, ProviderModel
+from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
     from reconciler.clients.retry import RetryPolicy
@@ -53,6 +55,20 @@ class OpenRequest:
     emulated: bool
     retry: RetryPolicy | None = None
     max_concurrency: int = 8
+
+    def refuse_api_version(self, provider: str) -> None:
+        """``ConfigError`` when an API version was configured for an API that has none:
+        refused rather than ignored, since a setting that does nothing would mislead."""
+        if self.api_version is not None:
+            raise ConfigError(
+                f"providers.{provider}.api_version: the {provider} API has no versions to "
+                "choose; remove the setting"
+            )
+
+    def pace(self) -> tuple[int, float] | None:
+        """The single ``default`` rate limit as ``(count, seconds)``; ``None``: unpaced."""
+        limit = self.rate_limits.get("default")
+        return (limit.count, limit.per_seconds) if limit is not None else None
 
 
 Progress = Callable[[int, int], None]
@@ -112,22 +128,25 @@ class EmulatorParts:
 class ProviderPlugin:
     """One provider, as the core sees it. Everything provider-specific hangs off this value.
 
-    ``model`` is pure data (field specs, environments, identity); ``schema`` names the JSON
-    file (a package resource) holding the provider's manifest schema fragment; the callables
-    import the provider's heavier modules only when called.
+    ``model`` is pure data (field specs, environments, identity). The parts that need the HTTP
+    or server stack are named as ``"module:attribute"`` targets and imported only when used,
+    so listing the installed providers stays cheap.
     """
 
     model: ProviderModel
     connection: ConnectionDefaults
-    # (package, resource name) of the manifest schema fragment.
+    # (package, resource) of the manifest schema fragment.
     schema: tuple[str, str]
-    open: Callable[[OpenRequest], Provider]
-    emulator: Callable[[], EmulatorParts]
-    # The export reader for a provider ``open`` returned; ``None``: export is not supported.
-    export_reader: Callable[[Provider], ExportReader] | None = None
-    # ``--filter`` terms -> the server-side filter body of the list request; raises
-    # ``ConfigError`` for a term the API cannot apply. ``None``: export cannot filter.
-    filter_body: Callable[[Sequence[FilterTerm]], dict[str, Any]] | None = None
+    # A function ``(OpenRequest) -> Provider``.
+    provider: str
+    # An ``EmulatorParts`` value.
+    emulator: str
+    # A function ``(Provider) -> ExportReader`` for a provider ``provider`` opened; ``None``:
+    # export is not supported.
+    export: str | None = None
+    # A function ``(terms) -> dict``: ``--filter`` terms as the server-side filter body of the
+    # list request, ``ConfigError`` for a term the API cannot apply. ``None``: no filtering.
+    filters: str | None = None
     # A manifest without ``provider:`` means this provider (exactly one plug-in sets it).
     default: bool = False
     # How messages and schema descriptions name the provider: "Respan", "LiteLLM", ...
@@ -145,6 +164,31 @@ class ProviderPlugin:
     def name(self) -> str:
         return self.model.name
 
+    def open(self, request: OpenRequest) -> Provider:
+        """Open the provider (``ConfigError`` for settings it cannot use)."""
+        opened: Provider = _target(self.provider)(request)
+        return opened
+
+    def emulator_parts(self) -> EmulatorParts:
+        parts = _target(self.emulator)
+        if not isinstance(parts, EmulatorParts):
+            raise TypeError(f"{self.emulator} is not EmulatorParts")
+        return parts
+
+    def export_reader(self, provider: Provider) -> ExportReader:
+        """The export reader for ``provider``; ``ConfigError`` when export cannot read it."""
+        if self.export is None:
+            raise ConfigError(f"export does not support the {self.name} provider")
+        reader: ExportReader = _target(self.export)(provider)
+        return reader
+
+    def filter_body(self, terms: Sequence[FilterTerm]) -> dict[str, Any]:
+        """The list request's filter body for ``terms`` (``ConfigError`` if it cannot be)."""
+        if self.filters is None:
+            raise ConfigError(f"the {self.name} provider cannot filter an export")
+        body: dict[str, Any] = _target(self.filters)(terms)
+        return body
+
     def sample_seed_document(self) -> dict[str, Any] | None:
         """The sample seed, parsed (``None`` when the provider has none)."""
         return None if self.sample_seed is None else _json_resource(*self.sample_seed)
@@ -152,6 +196,11 @@ class ProviderPlugin:
     def schema_fragment(self) -> dict[str, Any]:
         """The manifest schema fragment: an ``if``/``then`` on ``provider`` and its ``$defs``."""
         return _json_resource(*self.schema)
+
+
+def _target(target: str) -> Any:
+    module, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module), attribute)
 
 
 def _json_resource(package: str, resource: str) -> dict[str, Any]:

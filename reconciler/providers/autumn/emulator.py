@@ -35,6 +35,7 @@ from reconciler.emulator.http import InvalidJSON, Refusal, json_body
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
 from reconciler.errors import ConfigError
 from reconciler.providers.autumn import emulator_model as model
+from reconciler.providers.plugin import EmulatorParts
 
 DEFAULT_API_KEY = "am_sk_test_emulator"
 """The documented key the CLI uses when none is given (not a secret)."""
@@ -472,3 +473,12 @@ def _dialect(settings: EmulatorSettings) -> ProviderDialect:
         internal_error=internal_error,
         bucket=lambda request: "list" if request.url.path == LIST_PATH else "other",
     )
+
+
+PARTS = EmulatorParts(
+    state_from_seed=AutumnState.from_seed,
+    create_app=create_app,
+    default_api_key=DEFAULT_API_KEY,
+    default_rate_limit=DEFAULT_RATE_LIMIT,
+)
+"""The ``ProviderPlugin.emulator`` target."""

@@ -17,6 +17,8 @@ from reconciler.errors import ConfigError
 from reconciler.export.filters import FilterTerm, invalid_filter
 from reconciler.providers.autumn.client import AutumnClient
 from reconciler.providers.autumn.fields import AUTUMN
+from reconciler.providers.autumn.provider import AutumnProvider
+from reconciler.providers.base import Provider
 from reconciler.providers.plugin import ExportRead, Progress
 
 AUTUMN_FIELDS: Final = ("search", "plans", "subscription_status", "processors")
@@ -94,3 +96,10 @@ class AutumnExportReader:
             values = {name: item[name] for name in wanted if name in item}
             customers.append(LiveCustomer(self.model.name, environment, identifier, values))
         return ExportRead(tuple(sorted(customers, key=lambda customer: customer.id)))
+
+
+def reader(provider: Provider) -> AutumnExportReader:
+    """The ``ProviderPlugin.export`` target: a reader over the open provider's clients."""
+    if not isinstance(provider, AutumnProvider):
+        raise TypeError(f"not an Autumn provider: {provider!r}")
+    return AutumnExportReader(provider.clients)

@@ -44,6 +44,7 @@ from reconciler.providers.autumn.client import (
 )
 from reconciler.providers.autumn.fields import AUTUMN
 from reconciler.providers.base import ApplyResult
+from reconciler.providers.plugin import OpenRequest
 
 logger = logging.getLogger("reconciler.providers.autumn")
 
@@ -237,3 +238,18 @@ class AutumnProvider:
             if diff is not None:
                 body[name] = field_body(self.model, spec, diff.changes, live)
         return body
+
+
+def open_provider(request: OpenRequest) -> AutumnProvider:
+    """The ``ProviderPlugin.provider`` target: one client per environment the key reaches."""
+    return AutumnProvider.open(
+        request.base_url,
+        request.api_key,
+        key_source=request.key_source,
+        api_version=request.api_version,
+        rate_limits={k: (v.count, v.per_seconds) for k, v in request.rate_limits.items()},
+        retry=request.retry,
+        max_concurrency=request.max_concurrency,
+        # An in-process emulator accepts the key's twin for the other environment too.
+        both_environments=request.emulated,
+    )

@@ -39,6 +39,7 @@ from reconciler.providers.litellm.emulator_model import (
     ProxyError,
     ValidationProblems,
 )
+from reconciler.providers.plugin import EmulatorParts
 
 DEFAULT_API_KEY: Final = "sk-emulator-master-key"
 """The documented key the emulator uses when none is given (not a secret)."""
@@ -271,3 +272,13 @@ def start_litellm_emulator(
     server = EmulatorServer(create_app(state, settings, stats=stats), host=host, port=port)
     server.start()
     return RunningEmulator("litellm", state, settings, stats, server)
+
+
+PARTS = EmulatorParts(
+    state_from_seed=state_from_seed,
+    create_app=create_app,
+    default_api_key=DEFAULT_API_KEY,
+    # LiteLLM documents no limit on its management endpoints.
+    default_rate_limit=None,
+)
+"""The ``ProviderPlugin.emulator`` target."""

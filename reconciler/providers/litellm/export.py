@@ -12,9 +12,10 @@ from typing import Any, Final
 
 from reconciler.domain import LiveCustomer
 from reconciler.export.filters import FilterTerm, invalid_filter
+from reconciler.providers.base import Provider
 from reconciler.providers.litellm.client import LiteLLMClient
 from reconciler.providers.litellm.fields import MODEL
-from reconciler.providers.litellm.provider import live_fields
+from reconciler.providers.litellm.provider import LiteLLMProvider, live_fields
 from reconciler.providers.plugin import ExportRead, Progress
 
 FILTER_FIELDS: Final = ("search",)
@@ -67,3 +68,10 @@ class LiteLLMExportReader:
             values = {name: live[name] for name in wanted if name in live}
             customers.append(LiveCustomer(self.model.name, environment, identifier, values))
         return ExportRead(tuple(sorted(customers, key=lambda customer: customer.id)))
+
+
+def reader(provider: Provider) -> LiteLLMExportReader:
+    """The ``ProviderPlugin.export`` target: a reader over the open provider's client."""
+    if not isinstance(provider, LiteLLMProvider):
+        raise TypeError(f"not a LiteLLM provider: {provider!r}")
+    return LiteLLMExportReader(provider.client)

@@ -36,6 +36,7 @@ from reconciler.providers.base import ApplyResult
 from reconciler.providers.litellm.client import CustomerExistsError, LiteLLMClient
 from reconciler.providers.litellm.fields import FIELDS, MODEL, Location
 from reconciler.providers.litellm.values import same
+from reconciler.providers.plugin import OpenRequest
 
 GONE_REASON = "customer no longer exists"
 
@@ -259,3 +260,15 @@ def _spend(customer: Mapping[str, Any]) -> Decimal | None:
         return to_decimal(customer.get("spend"))
     except (TypeError, ValueError, ArithmeticError):
         return None
+
+
+def open_provider(request: OpenRequest) -> LiteLLMProvider:
+    """The ``ProviderPlugin.provider`` target: a provider for one proxy and master key."""
+    request.refuse_api_version("litellm")
+    return LiteLLMProvider.open(
+        request.base_url,
+        request.api_key,
+        rate_limit=request.pace(),
+        retry=request.retry,
+        max_concurrency=request.max_concurrency,
+    )

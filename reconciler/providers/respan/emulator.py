@@ -35,6 +35,7 @@ from reconciler.emulator.http import (
 )
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
 from reconciler.errors import ConfigError
+from reconciler.providers.plugin import EmulatorParts
 from reconciler.providers.respan import emulator_model as model
 from reconciler.providers.respan.emulator_query import (
     Condition,
@@ -423,3 +424,12 @@ def _unauthorized(detail: str) -> Response:
     return JSONResponse(
         {"detail": detail}, status_code=401, headers={"WWW-Authenticate": 'Bearer realm="api"'}
     )
+
+
+PARTS = EmulatorParts(
+    state_from_seed=RespanState.from_seed,
+    create_app=create_app,
+    default_api_key=DEFAULT_API_KEY,
+    default_rate_limit=DEFAULT_RATE_LIMIT,
+)
+"""The ``ProviderPlugin.emulator`` target."""

@@ -25,10 +25,11 @@ from typing import Any, Final
 from reconciler.domain import LiveCustomer
 from reconciler.export.filters import FilterTerm, invalid_filter
 from reconciler.money import to_decimal
+from reconciler.providers.base import Provider
 from reconciler.providers.plugin import ExportRead, Progress
 from reconciler.providers.respan.client import RESERVED_SEGMENTS, RespanClient
 from reconciler.providers.respan.fields import RESPAN
-from reconciler.providers.respan.provider import retrieve_each
+from reconciler.providers.respan.provider import RespanProvider, retrieve_each
 
 RESPAN_TEXT_FIELDS: Final = ("customer_identifier", "name", "email")
 RESPAN_NUMBER_FIELDS: Final = ("number_of_requests", "total_tokens", "total_cost", "active_days")
@@ -162,3 +163,10 @@ class RespanExportReader:
             customers.append(LiveCustomer(self.model.name, environment, identifier, values))
         gone = tuple(sorted(i for i, detail in details.items() if detail is None))
         return ExportRead(tuple(customers), gone, tuple(unaddressable))
+
+
+def reader(provider: Provider) -> RespanExportReader:
+    """The ``ProviderPlugin.export`` target: a reader over the open provider's client."""
+    if not isinstance(provider, RespanProvider):
+        raise TypeError(f"not a Respan provider: {provider!r}")
+    return RespanExportReader(provider.client, max_concurrency=provider.max_concurrency)

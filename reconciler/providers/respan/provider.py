@@ -27,6 +27,7 @@ from reconciler.plan import Change
 from reconciler.planner.body import request_body
 from reconciler.printable import printable
 from reconciler.providers.base import ApplyResult
+from reconciler.providers.plugin import OpenRequest
 from reconciler.providers.respan.client import ENDPOINTS, RESERVED_SEGMENTS, RespanClient
 from reconciler.providers.respan.fields import RESPAN
 
@@ -229,3 +230,16 @@ def _usage(detail: Mapping[str, Any]) -> Decimal | None:
         return to_money(detail.get("total_period_usage"))
     except ValueError:
         return None
+
+
+def open_provider(request: OpenRequest) -> RespanProvider:
+    """The ``ProviderPlugin.provider`` target: a provider over a client paced as requested."""
+    request.refuse_api_version("respan")
+    client = RespanClient.create(
+        request.base_url,
+        request.api_key,
+        rate_limit=request.pace(),
+        retry=request.retry,
+        max_concurrency=request.max_concurrency,
+    )
+    return RespanProvider(client, max_concurrency=request.max_concurrency)
