@@ -21,12 +21,12 @@ from reconciler.errors import (
     InvalidRequestError,
     ManifestError,
     NotFoundError,
+    OutputError,
     PolicyViolationError,
     RateLimitedError,
     ReconcilerError,
     SavedPlanError,
     ServerError,
-    StalePlanError,
     TransportError,
 )
 from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
@@ -48,6 +48,7 @@ __all__ = [
     "LiveCustomer",
     "ManifestError",
     "NotFoundError",
+    "OutputError",
     "Plan",
     "PolicyViolation",
     "PolicyViolationError",
@@ -58,6 +59,5 @@ __all__ = [
     "SavedPlanError",
     "ServerError",
     "Source",
-    "StalePlanError",
     "TransportError",
 ]

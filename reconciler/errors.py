@@ -4,7 +4,6 @@
     ├── ManifestError          invalid manifests; carries every Problem of the run   (exit 1)
     ├── ConfigError            bad reconciler.yaml, missing credentials, bad flags    (exit 1)
     ├── SavedPlanError         a saved plan that is corrupt, tampered or for elsewhere (exit 1)
-    ├── StalePlanError         live state moved since the saved plan was made         (exit 1)
     ├── IdentityError          one id in two Unicode forms (manifests vs live)        (exit 1)
     ├── PolicyViolationError   a guardrail is violated; apply refuses                 (exit 3)
     ├── AuditError             an audit log that cannot be written or read            (exit 1)
@@ -51,10 +50,6 @@ class ConfigError(ReconcilerError):
 
 class SavedPlanError(ReconcilerError):
     """A saved plan file cannot be applied here (corrupt, tampered, or for another target)."""
-
-
-class StalePlanError(ReconcilerError):
-    """Live state changed since the saved plan was made."""
 
 
 class IdentityError(ReconcilerError):

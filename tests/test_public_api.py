@@ -22,6 +22,7 @@ def test_all_is_pinned() -> None:
             "LiveCustomer",
             "ManifestError",
             "NotFoundError",
+            "OutputError",
             "Plan",
             "PolicyViolation",
             "PolicyViolationError",
@@ -32,7 +33,6 @@ def test_all_is_pinned() -> None:
             "SavedPlanError",
             "ServerError",
             "Source",
-            "StalePlanError",
             "TransportError",
         ]
     )

@@ -16,6 +16,7 @@ Exit codes: 0 success, 1 any error (bad filter, unreachable API, unwritable outp
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -27,7 +28,7 @@ from reconciler.cli.common import connection_options, manifest_paths, progress_b
 from reconciler.clients.retry import RetryPolicy
 from reconciler.config import Config, find_config
 from reconciler.connection import ProviderHandle, open_provider
-from reconciler.domain import CustomerKey, LiveCustomer, ProviderModel
+from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, ProviderModel
 from reconciler.errors import OutputError
 from reconciler.export import (
     DocumentBuilder,
@@ -302,6 +303,45 @@ def _update(
     manifests = {path: RoundTripFile(path.read_text(encoding="utf-8")) for path in loaded.files}
     add_to = _add_target(add_new, manifests)
     declared = [c for c in loaded.customers if provider_name is None or c.provider == provider_name]
+    wanted = _places_to_read(declared, manifests, provider_name, environments, add_new)
+    providers = sorted({provider for provider, _ in wanted})
+    several = provider_name is None and len(providers) > 1
+    if several and (context.base_url or context.rate_limit or add_new is not None):
+        raise click.UsageError(
+            "--base-url, --rate-limit and --add-new need --provider when the manifests use "
+            f"several providers ({', '.join(providers)})"
+        )
+    exported_at = datetime.now(UTC)
+    read = _read_for_update(
+        context,
+        wanted,
+        declared,
+        loaded.customers,
+        reading_new=add_to is not None,
+        terms=terms,
+        fields=fields,
+        include_nulls=include_nulls,
+    )
+    desired = {customer.key: customer for customer in declared}
+    edits = _adopt_edits(manifests, desired, read.live, add_to, read.additions)
+    if add_to is not None and add_to not in {p.resolve() for p in manifests} and read.additions:
+        assert add_new is not None
+        edits.append(_new_file_edit(add_new, read, exported_at, schema))
+    _print_notes([*read.notes, *(note for edit in edits for note in edit.notes)])
+    for edit in edits:
+        _check_result(edit)
+    return edits
+
+
+def _places_to_read(
+    declared: Sequence[DesiredCustomer],
+    manifests: Mapping[Path, RoundTripFile],
+    provider_name: str | None,
+    environments: Sequence[str],
+    add_new: Path | None,
+) -> set[tuple[str, str]]:
+    """``(provider, environment)`` pairs to read: where customers are declared, plus, with
+    ``--add-new``, where the manifests and ``--environment`` point."""
     wanted = {(c.provider, c.environment) for c in declared}
     if add_new is not None:
         wanted.update(
@@ -311,65 +351,85 @@ def _update(
             if provider_name is None or place[0] == provider_name
         )
         wanted.update((provider_name or default_provider(), env) for env in environments)
-    providers = sorted({provider for provider, _ in wanted})
-    several = provider_name is None and len(providers) > 1
-    if several and (context.base_url or context.rate_limit or add_new is not None):
-        raise click.UsageError(
-            "--base-url, --rate-limit and --add-new need --provider when the manifests use "
-            f"several providers ({', '.join(providers)})"
-        )
+    return wanted
 
-    live: dict[CustomerKey, LiveCustomer] = {}
-    additions: list[ManifestDocument] = []
-    notes: list[ExportNote] = []
-    exported_at = datetime.now(UTC)
-    sources: dict[str, str] = {}
+
+@dataclasses.dataclass
+class _UpdateRead:
+    """What ``export --update`` read: live state of the declared customers, new customers as
+    documents (``--add-new``), notes, and each provider's address."""
+
+    live: dict[CustomerKey, LiveCustomer]
+    additions: list[ManifestDocument]
+    notes: list[ExportNote]
+    sources: dict[str, str]
+
+
+def _read_for_update(
+    context: _Context,
+    wanted: set[tuple[str, str]],
+    declared: Sequence[DesiredCustomer],
+    every_declared: Sequence[DesiredCustomer],
+    *,
+    reading_new: bool,
+    terms: Sequence[FilterTerm],
+    fields: Sequence[str],
+    include_nulls: bool,
+) -> _UpdateRead:
+    read = _UpdateRead({}, [], [], {})
     with contextlib.ExitStack() as stack:
-        for name in providers:
+        for name in sorted({provider for provider, _ in wanted}):
             handle = stack.enter_context(context.open(name))
-            sources[name] = handle.provider.base_url
+            read.sources[name] = handle.provider.base_url
             builder = DocumentBuilder(MODELS[name], include_nulls=include_nulls, fields=fields)
             for _, environment in sorted(p for p in wanted if p[0] == name):
                 mine = [c for c in declared if c.provider == name and c.environment == environment]
                 found = handle.provider.read_live(environment, mine)
-                live.update((customer.key, customer) for customer in found.values())
-                if add_to is None:
+                read.live.update((customer.key, customer) for customer in found.values())
+                if not reading_new:
                     continue
-                known = {c.id for c in loaded.customers if c.key[:2] == (name, environment)}
+                known = {c.id for c in every_declared if c.key[:2] == (name, environment)}
                 reader = export_reader(handle.provider)
                 with progress_bar(f"Reading new {name}/{environment}") as progress:
-                    read = reader.read(environment, terms, fields, exclude=known, progress=progress)
-                _note_read(builder.notes, read.gone, read.unaddressable)
-                if read.customers:
-                    additions.append(builder.document(environment, read.customers))
-            notes.extend(builder.notes)
+                    new = reader.read(environment, terms, fields, exclude=known, progress=progress)
+                _note_read(builder.notes, new.gone, new.unaddressable)
+                if new.customers:
+                    read.additions.append(builder.document(environment, new.customers))
+            read.notes.extend(builder.notes)
+    return read
 
-    desired = {customer.key: customer for customer in declared}
+
+def _adopt_edits(
+    manifests: Mapping[Path, RoundTripFile],
+    desired: Mapping[CustomerKey, DesiredCustomer],
+    live: Mapping[CustomerKey, LiveCustomer],
+    add_to: Path | None,
+    additions: Sequence[ManifestDocument],
+) -> list[FileEdit]:
+    """Each manifest with live values adopted (and new customers added to ``add_to``)."""
     edits: list[FileEdit] = []
     for path, manifest in manifests.items():
         edit = adopt_live(display_path(path), manifest, desired, live)
         edit.path = path
         if add_to is not None and add_to == path.resolve():
             edit.added = add_customers(manifest, additions)
-        if edit.adopted or edit.added:
-            edit.after = manifest.dump()
-        else:
-            edit.after = edit.before
+        edit.after = manifest.dump() if edit.adopted or edit.added else edit.before
         edits.append(edit)
-    if add_to is not None and add_to not in {p.resolve() for p in manifests} and additions:
-        provider = additions[0].provider
-        origin = Origin(provider, sources[provider], exported_at, _schema_ref(schema, add_new))
-        assert add_new is not None
-        edit = FileEdit(display_path(add_new), "", render_documents(additions, origin))
-        edit.new_file = True
-        edit.path = add_new
-        model = MODELS[provider]
-        edit.added = [str(c[model.id_field]) for d in additions for c in d.customers]
-        edits.append(edit)
-    _print_notes([*notes, *(note for edit in edits for note in edit.notes)])
-    for edit in edits:
-        _check_result(edit)
     return edits
+
+
+def _new_file_edit(
+    add_new: Path, read: _UpdateRead, exported_at: datetime, schema: str | None
+) -> FileEdit:
+    """The new manifest ``--add-new`` names, holding the customers no manifest declares."""
+    provider = read.additions[0].provider
+    origin = Origin(provider, read.sources[provider], exported_at, _schema_ref(schema, add_new))
+    edit = FileEdit(display_path(add_new), "", render_documents(read.additions, origin))
+    edit.new_file = True
+    edit.path = add_new
+    model = MODELS[provider]
+    edit.added = [str(c[model.id_field]) for d in read.additions for c in d.customers]
+    return edit
 
 
 def _add_target(add_new: Path | None, manifests: Mapping[Path, RoundTripFile]) -> Path | None:
