@@ -25,7 +25,7 @@ class FieldKind(enum.Enum):
     BOOL = "bool"
     TIMESTAMP = "timestamp"  # ISO 8601, compared as an instant
     METADATA = "metadata"  # flat mapping of scalars, compared key by key, order irrelevant
-    BILLING_CONTROLS = "billing_controls"  # arrays of items keyed by feature_id, order irrelevant
+    BILLING_CONTROLS = "billing_controls"  # arrays of items matched by ``FieldSpec.item_key``
     INTEGER = "integer"  # a whole number (a count or a limit), compared exactly
     LIST = "list"  # a list of text items compared as a set: order and repeats irrelevant
     MAPPING = (
@@ -49,6 +49,10 @@ class FieldSpec:
     updatable: bool = True
     # The ``policy:`` setting capping this money field's new amounts ("max_period_budget"...).
     cap: str | None = None
+    # ``billing_controls`` kind: the key naming each item of its arrays (items are matched by
+    # it, not by position), and the item keys holding USD amounts (compared as money).
+    item_key: str = ""
+    money_keys: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True, slots=True)

@@ -112,3 +112,24 @@ def test_billing_controls_sorted_by_feature_and_amounts_decimal() -> None:
         ],
         "usage_alerts": [{"feature_id": "m", "threshold": Decimal(80)}],
     }
+
+
+def test_keyed_item_arrays_follow_the_field_spec() -> None:
+    """A keyed-items field is matched by its spec's item key and its spec's money keys are
+    amounts: nothing about any provider's wire keys is built in."""
+    from reconciler.domain import ProviderModel
+    from reconciler.planner.diff import diff_field
+
+    spec = FieldSpec(
+        "quotas", FieldKind.BILLING_CONTROLS, item_key="sku", money_keys=frozenset({"cap"})
+    )
+    model = ProviderModel("acme", ("prod",), "prod", "id", {"quotas": spec}, False, False)
+    live = normalize(spec, {"q": [{"sku": "b", "cap": "5.0"}, {"sku": "a", "cap": 1, "n": 2.50}]})
+    assert live == {"q": [{"cap": Decimal(1), "n": Decimal("2.5"), "sku": "a"},
+                          {"cap": Decimal(5), "sku": "b"}]}  # fmt: skip
+    wanted = normalize(spec, {"q": [{"sku": "a", "cap": 3}]})
+    found = diff_field(model, spec, wanted, live)
+    assert found is not None
+    changed = {c.path: c for c in found.changes}
+    assert changed["quotas.q[a].cap"].kind is FieldKind.MONEY
+    assert (changed["quotas.q[a].cap"].before, changed["quotas.q[a].cap"].after) == (1, 3)

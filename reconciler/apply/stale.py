@@ -16,10 +16,11 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.audit import Drift, encode_value
-from reconciler.domain import UNKNOWN, LiveCustomer, ProviderModel
+from reconciler.domain import UNKNOWN, FieldSpec, LiveCustomer, ProviderModel
 from reconciler.plan import Change
 from reconciler.planner.body import value_at
-from reconciler.planner.normalize import BILLING_ITEM_KEY, normalize, same
+from reconciler.planner.normalize import normalize, same
+from reconciler.providers.registry import MODELS
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -57,7 +58,7 @@ def check_staleness(
         if current is UNKNOWN:
             drift.append(Drift(name, planned, UNKNOWN))
         elif not same(planned, current):
-            drift.extend(_drift_of(name, planned, current))
+            drift.extend(_drift_of(name, planned, current, _item_keys(spec)))
     if not drift:
         return None
     moved = "; ".join(
@@ -78,7 +79,22 @@ def already_applied(change: Change, live: LiveCustomer | None, model: ProviderMo
     return all(same(value_at(model, current, field.path), field.after) for field in change.fields)
 
 
-def _drift_of(path: str, planned: Any, current: Any) -> list[Drift]:
+def _item_keys(spec: FieldSpec | None) -> frozenset[str]:
+    """The keys that name list items inside a field: its own, else (a structure the field
+    spec does not describe) any item key a provider declares."""
+    if spec is not None and spec.item_key:
+        return frozenset({spec.item_key})
+    return frozenset(
+        other.item_key
+        for model in MODELS.values()
+        for other in model.fields.values()
+        if other.item_key
+    )
+
+
+def _drift_of(
+    path: str, planned: Any, current: Any, item_keys: frozenset[str] = frozenset()
+) -> list[Drift]:
     """Name each leaf that moved inside a structure (``metadata.tier``,
     ``metadata.owner.team``, ``billing_controls.spend_limits[0].overage_limit``), else the
     field itself.
@@ -96,7 +112,7 @@ def _drift_of(path: str, planned: Any, current: Any) -> list[Drift]:
 
     drift = [
         Drift(
-            _leaf_path(path, level.path(output_format="list"), planned, current),
+            _leaf_path(path, level.path(output_format="list"), planned, current, item_keys),
             None if level.t1 is notpresent else level.t1,
             None if level.t2 is notpresent else level.t2,
         )
@@ -106,7 +122,9 @@ def _drift_of(path: str, planned: Any, current: Any) -> list[Drift]:
     return sorted(drift, key=lambda item: item.path) or [Drift(path, planned, current)]
 
 
-def _leaf_path(field: str, parts: list[Any], planned: Any, current: Any) -> str:
+def _leaf_path(
+    field: str, parts: list[Any], planned: Any, current: Any, item_keys: frozenset[str]
+) -> str:
     """``metadata`` + ``["owner", "team"]`` -> ``metadata.owner.team``, as plans write paths:
     an item of a keyed list by its key (``spend_limits[messages]``), else by its position;
     keys that are not plain words quoted (``metadata["a b"]``)."""
@@ -114,7 +132,12 @@ def _leaf_path(field: str, parts: list[Any], planned: Any, current: Any) -> str:
     for part in parts:
         if isinstance(part, int):
             item = _child(planned, part)
-            key = item.get(BILLING_ITEM_KEY) if isinstance(item, Mapping) else None
+            named = (
+                [item[k] for k in sorted(item_keys) if k in item]
+                if isinstance(item, Mapping)
+                else []
+            )
+            key = named[0] if named else None
             plain = isinstance(key, str) and _PLAIN_KEY.fullmatch(key) is not None
             text += f"[{key}]" if plain else f"[{part}]"
         elif _PLAIN_KEY.fullmatch(str(part)):

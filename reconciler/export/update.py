@@ -277,11 +277,11 @@ def _adopt_billing(
     live: Mapping[str, Any],
     customer: CommentedMap,
 ) -> bool:
-    current = billing_controls(live)
+    current = billing_controls(live, spec.money_keys)
     own = customer.get("billing_controls")
     if not isinstance(own, CommentedMap):
         # Declared through defaults: the customer now declares them all, one array adopted.
-        own = to_yaml(billing_controls(declared))
+        own = to_yaml(billing_controls(declared, spec.money_keys))
         insert_in_order(customer, "billing_controls", own, schema_keys(f"{model.name}Customer"))
     changed = False
     for array, items in declared.items():

@@ -20,11 +20,7 @@ from typing import Any
 
 from reconciler.domain import FieldKind, FieldSpec
 from reconciler.money import CENT, to_decimal
-from reconciler.planner.normalize import (
-    BILLING_MONEY_KEYS,
-    canonical_decimal,
-    canonical_timestamp,
-)
+from reconciler.planner.normalize import canonical_decimal, canonical_timestamp
 from reconciler.resources import MANIFEST_SCHEMA, load_schema
 
 _ONE = Decimal(1)
@@ -81,7 +77,7 @@ def manifest_value(spec: FieldSpec, value: Any) -> Any:
         if not isinstance(value, Mapping):
             raise Unrepresentable(f"{value!r} is not a mapping")
         return nested(value)
-    return billing_controls(value)
+    return billing_controls(value, spec.money_keys)
 
 
 def money(value: Any) -> Decimal:
@@ -140,7 +136,7 @@ def nested_metadata_keys(value: Any) -> list[str]:
     return sorted(str(k) for k, v in value.items() if isinstance(v, Mapping | list | tuple))
 
 
-def billing_controls(value: Any) -> dict[str, Any]:
+def billing_controls(value: Any, money_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Autumn ``billing_controls`` limited to what the schema declares, in its key order.
 
     Arrays the schema does not know are left out (undeclared arrays are not managed, so this
@@ -156,11 +152,13 @@ def billing_controls(value: Any) -> dict[str, Any]:
             continue
         if not isinstance(items, list):
             raise Unrepresentable(f"billing_controls.{name} is not a list")
-        controls[name] = [_billing_entry(name, entry, item_schema) for entry in items]
+        controls[name] = [_billing_entry(name, entry, item_schema, money_keys) for entry in items]
     return controls
 
 
-def _billing_entry(array: str, entry: Any, schema: Mapping[str, Any]) -> dict[str, Any]:
+def _billing_entry(
+    array: str, entry: Any, schema: Mapping[str, Any], money_keys: frozenset[str]
+) -> dict[str, Any]:
     if not isinstance(entry, Mapping):
         raise Unrepresentable(f"an entry of billing_controls.{array} is not a mapping")
     missing = [key for key in schema.get("required", ()) if entry.get(key) is None]
@@ -171,7 +169,7 @@ def _billing_entry(array: str, entry: Any, schema: Mapping[str, Any]) -> dict[st
         if entry.get(key) is None:
             continue
         item = entry[key]
-        if key in BILLING_MONEY_KEYS:
+        if key in money_keys:
             written[key] = _or_unrepresentable(money, item, f"{array}.{key}")
         elif "$ref" in key_schema:
             nested = _definition(key_schema["$ref"])

@@ -35,7 +35,7 @@ from typing import Any, Final
 from reconciler.domain import UNKNOWN, FieldKind, FieldSpec, ProviderModel
 from reconciler.plan import Change, FieldChange
 from reconciler.planner.diff import format_path, keyed_items, leaf_kind
-from reconciler.planner.normalize import BILLING_ITEM_KEY, canonical_billing_controls
+from reconciler.planner.normalize import canonical_billing_controls
 
 _SEGMENT: Final = re.compile(r'\.([A-Za-z0-9_-]+)|\[([A-Za-z0-9_-]+)\]|\[("(?:[^"\\]|\\.)*")\]')
 _SENDS: Final = frozenset({"create", "update"})
@@ -147,7 +147,7 @@ def _billing_body(
         stored = live.get(array)
         if not isinstance(stored, list | None):
             raise BodyError(f"{spec.name}.{array}: item changes without the live list")
-        body[array] = _items_after(spec, array, keyed_items(stored or []), items)
+        body[array] = _items_after(spec, array, keyed_items(spec, stored or []), items)
     return body
 
 
@@ -170,10 +170,10 @@ def _items_after(
             else:
                 items[key] = field.after
             continue
-        if len(parts) != 2 or parts[1] == BILLING_ITEM_KEY:
+        if len(parts) != 2 or parts[1] == spec.item_key:
             raise BodyError(f"{field.path}: not a billing item key")
         key, leaf = parts
-        item = items.setdefault(key, {BILLING_ITEM_KEY: key})
+        item = items.setdefault(key, {spec.item_key: key})
         if not isinstance(item, dict):
             raise BodyError(f"{field.path}: the live item is not an object")
         if field.after is None:
@@ -183,9 +183,9 @@ def _items_after(
             item[leaf] = field.after
     for key in dropped:
         item = items.get(key)
-        if isinstance(item, dict) and set(item) <= {BILLING_ITEM_KEY}:
+        if isinstance(item, dict) and set(item) <= {spec.item_key}:
             del items[key]
-    ordered = canonical_billing_controls({array: list(items.values())})
+    ordered = canonical_billing_controls(spec, {array: list(items.values())})
     return list(ordered[array])
 
 
@@ -202,7 +202,7 @@ def value_at(model: ProviderModel, values: Mapping[str, Any], path: str) -> Any:
         if value is UNKNOWN or value is None:
             return value
         if spec.kind is FieldKind.BILLING_CONTROLS and depth == 1:
-            value = keyed_items(value).get(part) if isinstance(value, list) else UNKNOWN
+            value = keyed_items(spec, value).get(part) if isinstance(value, list) else UNKNOWN
         else:
             value = value.get(part) if isinstance(value, Mapping) else UNKNOWN
     return value
@@ -216,5 +216,5 @@ def kind_at(model: ProviderModel, path: str) -> FieldKind:
     if spec is None:
         raise BodyError(f"{path}: {model.name} has no field {name!r}")
     if spec.kind is FieldKind.BILLING_CONTROLS and len(parts) == 3:
-        return leaf_kind(parts[2])
+        return leaf_kind(spec, parts[2])
     return spec.kind

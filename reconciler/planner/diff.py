@@ -30,7 +30,7 @@ from typing import Any, Final
 
 from reconciler.domain import UNKNOWN, FieldKind, FieldSpec, ProviderModel
 from reconciler.plan import FieldChange
-from reconciler.planner.normalize import BILLING_ITEM_KEY, BILLING_MONEY_KEYS, same
+from reconciler.planner.normalize import same
 
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+\Z")
 _ABSENT: Final = object()
@@ -89,11 +89,11 @@ def without_nulls(metadata: Any) -> Any:
     return {key: value for key, value in metadata.items() if value is not None}
 
 
-def keyed_items(items: Sequence[Any]) -> dict[str, Any]:
-    """Billing array items by ``feature_id``; a repeated or missing id gets a ``#n`` suffix."""
+def keyed_items(spec: FieldSpec, items: Sequence[Any]) -> dict[str, Any]:
+    """Array items by ``spec.item_key``; a repeated or missing key gets a ``#n`` suffix."""
     keyed: dict[str, Any] = {}
     for item in items:
-        base = str(item.get(BILLING_ITEM_KEY, "")) if isinstance(item, Mapping) else ""
+        base = str(item.get(spec.item_key, "")) if isinstance(item, Mapping) else ""
         key, count = base, 1
         while key in keyed:
             count += 1
@@ -126,7 +126,9 @@ def _diff_billing_controls(
         stored = live.get(name)
         if isinstance(declared, list) and isinstance(stored, list | None):
             changes.extend(
-                _diff_items(spec, name, keyed_items(stored or []), keyed_items(declared))
+                _diff_items(
+                    spec, name, keyed_items(spec, stored or []), keyed_items(spec, declared)
+                )
             )
         elif not same(stored, declared):
             changes.append(
@@ -147,9 +149,10 @@ def _diff_items(
                 changes.extend(_item_changes(spec, array, key, stored, wanted))
             continue
         for leaf in sorted(wanted):
-            if leaf != BILLING_ITEM_KEY and not same(stored.get(leaf, _ABSENT), wanted[leaf]):
+            if leaf != spec.item_key and not same(stored.get(leaf, _ABSENT), wanted[leaf]):
                 path = format_path(spec.name, (array, key, leaf), keyed_depth=1)
-                changes.append(FieldChange(path, stored.get(leaf), wanted[leaf], leaf_kind(leaf)))
+                kind = leaf_kind(spec, leaf)
+                changes.append(FieldChange(path, stored.get(leaf), wanted[leaf], kind))
     return changes
 
 
@@ -158,7 +161,7 @@ def _item_changes(
 ) -> list[FieldChange]:
     """An added or dropped item, one change per key so that amounts inside stay visible."""
     whole = stored if stored is not None else wanted
-    leaves = sorted(k for k in whole if k != BILLING_ITEM_KEY) if isinstance(whole, Mapping) else []
+    leaves = sorted(k for k in whole if k != spec.item_key) if isinstance(whole, Mapping) else []
     if (stored is not None and wanted is not None) or not leaves:
         path = format_path(spec.name, (array, key), keyed_depth=1)
         return [FieldChange(path, stored, wanted, spec.kind)]
@@ -167,15 +170,15 @@ def _item_changes(
             format_path(spec.name, (array, key, leaf), keyed_depth=1),
             None if stored is None else stored[leaf],
             None if wanted is None else wanted[leaf],
-            leaf_kind(leaf),
+            leaf_kind(spec, leaf),
         )
         for leaf in leaves
     ]
 
 
-def leaf_kind(leaf: str) -> FieldKind:
-    """The kind of a key inside a billing item: money for amounts, else the field's own."""
-    return FieldKind.MONEY if leaf in BILLING_MONEY_KEYS else FieldKind.BILLING_CONTROLS
+def leaf_kind(spec: FieldSpec, leaf: str) -> FieldKind:
+    """The kind of a key inside an item: money for ``spec.money_keys``, else the field's own."""
+    return FieldKind.MONEY if leaf in spec.money_keys else spec.kind
 
 
 def _sorted(changes: list[FieldChange]) -> FieldDiff | None:

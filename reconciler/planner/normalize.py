@@ -25,17 +25,13 @@ DECIMAL_PLACES: Final = Decimal("0.000001")
 _ONE: Final = Decimal(1)
 _SCALARS: Final = frozenset({str, Decimal, bool, type(None), int, float})
 
-# Keys inside billing_controls items that hold USD amounts (Autumn spend limits), compared to
-# the cent and shown as money; every other number there compares as a plain decimal.
-BILLING_MONEY_KEYS: Final = frozenset({"overage_limit"})
-# Items of every billing_controls array are matched by this key, not by position.
-BILLING_ITEM_KEY: Final = "feature_id"
-
 
 def normalize(spec: FieldSpec, value: Any) -> Any:
     """The canonical form of ``value`` for a field of ``spec.kind`` (``None``/UNKNOWN kept)."""
     if value is None or value is UNKNOWN:
         return value
+    if spec.kind is FieldKind.BILLING_CONTROLS:
+        return canonical_billing_controls(spec, value) if isinstance(value, Mapping) else value
     convert = _CONVERTERS.get(spec.kind)
     return value if convert is None else convert(value)
 
@@ -63,14 +59,15 @@ def canonical_timestamp(value: Any) -> str:
     return instant.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
-def canonical_billing_controls(value: Mapping[str, Any]) -> dict[str, Any]:
-    """Autumn ``billing_controls``: each array sorted by ``feature_id``, amounts as decimals."""
+def canonical_billing_controls(spec: FieldSpec, value: Mapping[str, Any]) -> dict[str, Any]:
+    """Arrays of keyed items: each array sorted by ``spec.item_key``, the amounts of
+    ``spec.money_keys`` as money, every other number as a plain decimal."""
     controls: dict[str, Any] = {}
     for name in sorted(value):
         items = value[name]
         if isinstance(items, list):
-            normalized = [_billing_item(item) for item in items]
-            controls[name] = sorted(normalized, key=_item_sort_key)
+            normalized = [_billing_item(spec, item) for item in items]
+            controls[name] = sorted(normalized, key=lambda item: _item_sort_key(spec, item))
         else:
             controls[name] = _structure(items)
     return controls
@@ -125,22 +122,22 @@ def _structure(value: Any) -> Any:
         return value
 
 
-def _billing_item(item: Any) -> Any:
+def _billing_item(spec: FieldSpec, item: Any) -> Any:
     if not isinstance(item, Mapping):
         return _structure(item)
     normalized: dict[str, Any] = {}
     for key in sorted(item, key=str):
         raw = item[key]
-        if key in BILLING_MONEY_KEYS:
+        if key in spec.money_keys:
             normalized[key] = _or_raw(raw, to_money)
         else:
             normalized[key] = _structure(raw)
     return normalized
 
 
-def _item_sort_key(item: Any) -> tuple[str, str]:
+def _item_sort_key(spec: FieldSpec, item: Any) -> tuple[str, str]:
     if isinstance(item, Mapping):
-        return (str(item.get(BILLING_ITEM_KEY, "")), repr(item))
+        return (str(item.get(spec.item_key, "")), repr(item))
     return ("", repr(item))
 
 
@@ -160,10 +157,6 @@ def _metadata(value: Any) -> Any:
     return _structure(value) if isinstance(value, Mapping) else value
 
 
-def _billing_controls(value: Any) -> Any:
-    return canonical_billing_controls(value) if isinstance(value, Mapping) else value
-
-
 def _text_set(value: Any) -> Any:
     """A list of text as a set: sorted, each item once (anything else compared as is)."""
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -177,7 +170,6 @@ _CONVERTERS: Final[Mapping[FieldKind, Callable[[Any], Any]]] = {
     FieldKind.DECIMAL: _decimal,
     FieldKind.TIMESTAMP: _timestamp,
     FieldKind.METADATA: _metadata,
-    FieldKind.BILLING_CONTROLS: _billing_controls,
     FieldKind.INTEGER: _decimal,
     FieldKind.LIST: _text_set,
     FieldKind.MAPPING: _structure,

@@ -20,7 +20,14 @@ AUTUMN = ProviderModel(
                 FieldSpec("fingerprint", FieldKind.TEXT),
                 FieldSpec("metadata", FieldKind.METADATA, nullable=False),
                 FieldSpec("send_email_receipts", FieldKind.BOOL, nullable=False),
-                FieldSpec("billing_controls", FieldKind.BILLING_CONTROLS, nullable=False),
+                FieldSpec(
+                    "billing_controls",
+                    FieldKind.BILLING_CONTROLS,
+                    nullable=False,
+                    # Items are one per feature; spend limits' overage_limit is in USD.
+                    item_key="feature_id",
+                    money_keys=frozenset({"overage_limit"}),
+                ),
             )
         }
     ),
