@@ -20,7 +20,7 @@ from reconciler.plan import BaseRevision, Change, FieldChange, Plan
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.planner.cause import ABSENT, by_cause, classify, removal_violations, with_causes
 from reconciler.planner.normalize import same
-from reconciler.providers.catalog import MODELS
+from reconciler.providers.registry import MODELS
 
 D = Decimal
 BASE = BaseRevision("origin/main", "a" * 40)

@@ -190,7 +190,7 @@ def _declared_at(model: ProviderModel, spec: FieldSpec, value: Any, parts: tuple
         return array
     if not isinstance(array, list):
         return ABSENT
-    item = keyed_items(array).get(parts[1])
+    item = keyed_items(spec, array).get(parts[1])
     if len(parts) == 2 or item is None:
         return item
     if not isinstance(item, Mapping) or parts[2] not in item:
