@@ -54,9 +54,9 @@ class ConnectionSettings:
     rate_limits: Mapping[str, RateLimit]
     emulator_seed: Path | None = None
     api_version: str | None = None
-    # Where the address came from, for -v output: "--base-url", "RESPAN_BASE_URL", ...
+    # Where the address came from, for -v output: "--base-url", the variable's name, ...
     source: str = "default"
-    # Where the key came from, for messages about the key: "AUTUMN_SECRET_KEY", a key file.
+    # Where the key came from, for messages about the key: its variable, a key file.
     key_source: str = ""
 
 
@@ -86,8 +86,8 @@ def resolve_settings(
         except ConfigError as exc:
             raise ConfigError(f"{name} base URL (from {source}): {exc}") from None
     if seed is not None:
-        # A fresh key per run: the in-process emulator accepts only this one (and, for
-        # Autumn, whose keys name their environment, its twin for the other environment).
+        # A fresh key per run: the in-process emulator accepts only this one (and, where keys
+        # name their environment, its twin for the other environment).
         api_key = Secret(defaults.emulator_key_prefix + secrets.token_urlsafe(24))
         key_source = "the built-in emulator's key"
     else:

@@ -154,7 +154,7 @@ class LiveCustomer:
 
     ``fields`` holds the managed fields the API returned, in the API's own representation;
     a managed field missing from it is unknown. ``usage`` is the current-period usage in USD
-    when it was read (Respan ``total_period_usage``), else ``None``.
+    when it was read (e.g. a budget period's usage), else ``None``.
     """
 
     provider: str

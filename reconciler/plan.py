@@ -40,7 +40,8 @@ class Change:
     ``fields`` is the whole of what a create or update sends: the request body is derived
     from it (``reconciler.planner.body``), never stored beside it. ``before`` maps every
     managed top-level field to its live value at plan time: apply compares it with the live
-    state again to refuse stale plans, and a field sent whole (Respan metadata) is built on it.
+    state again to refuse stale plans, and a field sent whole (non-authoritative metadata) is
+    built on it.
     """
 
     action: Action

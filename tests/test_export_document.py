@@ -111,7 +111,8 @@ def test_nested_metadata_is_noted() -> None:
     customer = builder.customer(respan("a", metadata={"tier": "x", "deep": {"k": 1}}))
     assert customer["metadata"] == {"tier": "x"}
     assert [str(note) for note in builder.notes] == [
-        "a: metadata.deep left out: a nested value cannot be declared (Respan leaves it alone)"
+        "a: metadata.deep left out: a nested value cannot be declared "
+        "(the provider leaves it alone)"
     ]
     autumn_builder = DocumentBuilder(AUTUMN)
     live = LiveCustomer("autumn", "sandbox", "a", {"metadata": {"deep": [1]}})

@@ -4,7 +4,7 @@ Retries run through ``stamina`` (exponential backoff with jitter, bounded attemp
 holds the policy values and the pure decisions, so they can be tested without a network.
 
 Retried, for requests that are safe to repeat (``GET``, read-only ``POST`` list endpoints,
-``PATCH``, ``DELETE``, and Autumn's ``get_or_create``, idempotent by ``customer_id``):
+``PATCH``, ``DELETE``, and calls a client marks idempotent, like a get-or-create by id):
 429, 500, 502, 503, 504, timeouts and dropped connections. 500 is included although only
 502/503/504 are conventionally transient: the vendors' 500 ``INTERNAL_ERROR`` is documented as a
 generic failure and repeating an idempotent request cannot do harm.
@@ -71,7 +71,7 @@ def retry_after_seconds(
 ) -> float | None:
     """The wait a 429 asks for, in seconds, or ``None`` when it names none.
 
-    Respan puts ``retry_after`` (seconds) in the JSON body; a ``Retry-After`` header (seconds or
+    Some APIs put ``retry_after`` (seconds) in the JSON body; a ``Retry-After`` header (seconds or
     an HTTP date) is honoured too. When both are present the longer one wins.
     """
     candidates: list[float] = []

@@ -6,9 +6,9 @@ and ``defaults`` holding every simple field that all customers of the document s
 
 Shared values move to ``defaults`` only when the document has at least two customers, and
 only for scalar fields: metadata merges key by key and billing controls replace whole, so
-factoring those would change what a customer declares. Respan metadata that is empty declares
-nothing (live keys not declared are left alone there), and neither do billing controls without
-arrays, so neither is written.
+factoring those would change what a customer declares. Non-authoritative metadata that is
+empty declares nothing (live keys not declared are left alone there), and neither do billing
+controls without arrays, so neither is written.
 """
 
 from __future__ import annotations
@@ -136,7 +136,7 @@ class DocumentBuilder:
                 self.notes.append(ExportNote(live.id, name, reason))
                 return _OMIT
             for key in nested:
-                reason = "a nested value cannot be declared (Respan leaves it alone)"
+                reason = "a nested value cannot be declared (the provider leaves it alone)"
                 self.notes.append(ExportNote(live.id, f"metadata.{key}", reason))
             if not value and not self.model.metadata_authoritative:
                 return _OMIT

@@ -11,11 +11,12 @@ Where a value is written: always on the customer, never in ``defaults`` (other c
 them). Per kind:
 
 - scalars: the customer's key is set (inserted in the schema's order if it came from defaults);
-- metadata (Respan, only declared keys managed): each declared key whose live value differs is
-  set on the customer; a declared key absent live is removed from the customer (when declared
-  in ``defaults``, it is left and noted);
-- metadata (Autumn, the whole truth): the customer's keys are set so that the merged metadata
-  equals the live one (a key from defaults absent live is set to ``null`` on the customer);
+- metadata (not authoritative, only declared keys managed): each declared key whose live value
+  differs is set on the customer; a declared key absent live is removed from the customer (when
+  declared in ``defaults``, it is left and noted);
+- metadata (authoritative, the whole truth): the customer's keys are set so that the merged
+  metadata equals the live one (a key from defaults absent live is set to ``null`` on the
+  customer);
 - billing controls: each declared array that differs is replaced by the live array, on the
   customer (starting from the defaults' arrays when the customer declared none).
 

@@ -137,7 +137,8 @@ def nested_metadata_keys(value: Any) -> list[str]:
 
 
 def billing_controls(value: Any, money_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """Autumn ``billing_controls`` limited to what the schema declares, in its key order.
+    """Keyed item arrays (``billing_controls``) limited to what the schema declares, in its
+    key order.
 
     Arrays the schema does not know are left out (undeclared arrays are not managed, so this
     loses nothing a plan would compare); entries keep only the schema's keys, in its order.

@@ -8,11 +8,12 @@ here is used by the planner's path and the saved plan's path alike.
 Per field kind (the shapes ``reconciler.planner.diff`` produces):
 
 - a scalar: the change's ``after``;
-- metadata changed key by key: Respan (``metadata_authoritative=False``) stores the object it
+- metadata changed key by key: with ``metadata_authoritative=False`` the API stores the object it
   is sent, so the body is the whole resulting object: the live object recorded in the change's
   ``before`` with each key set to its ``after`` (``null``: removed). ``before`` is checked
   against live state before a saved plan is applied, so nothing unreviewed rides along.
-  Autumn merges, so only the changed keys are sent, ``null`` removing one;
+  With ``metadata_authoritative=True`` the API merges, so only the changed keys are sent,
+  ``null`` removing one;
 - billing controls: each changed array is sent whole (an array sent replaces the stored one):
   the live items recorded in ``before`` with the item changes applied; an item whose keys all
   go to ``null`` is dropped;

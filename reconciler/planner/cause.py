@@ -172,7 +172,8 @@ def _declared_at(model: ProviderModel, spec: FieldSpec, value: Any, parts: tuple
     """What the base declared at a path inside a field, the way the planner reads a
     declaration: ``None`` where the declaration means "absent" (a key of authoritative
     metadata, an item a declared billing array leaves out), ``ABSENT`` where it manages
-    nothing (a key of Respan metadata it does not name, an item key it does not declare)."""
+    nothing (a key of non-authoritative metadata it does not name, an item key it does not
+    declare)."""
     if not parts:
         return create_value(spec, value)
     if spec.kind is FieldKind.METADATA:

@@ -10,8 +10,8 @@ body apply sends can never disagree. The changes are therefore complete and exac
   (the manifest schema allows no nested values), so a key is the finest path there is. A key
   whose value is ``null`` is the same as no key, on either side.
 
-  ``metadata_authoritative=False`` (Respan): live keys the manifest does not declare are not
-  managed and not compared. ``metadata_authoritative=True`` (Autumn): the declared object is
+  ``metadata_authoritative=False``: live keys the manifest does not declare are not
+  managed and not compared. ``metadata_authoritative=True``: the declared object is
   the whole truth; a live key the manifest does not declare is a change to ``null``.
 - billing controls: only declared arrays are managed; items match by ``feature_id``, whatever
   their order, and only the keys an item declares are compared. One change per differing

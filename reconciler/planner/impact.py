@@ -1,7 +1,7 @@
 """Money moved by a plan: the amount changes the policy checks and renderers sum up.
 
 A money change is a ``FieldChange`` of kind MONEY in a create or update: a top-level money
-field (``period_budget``) or an amount inside a structured field (an Autumn spend limit's
+field (``period_budget``) or an amount inside a structured field (a spend limit's
 ``overage_limit``). A null amount (no budget, no limit) counts as zero in sums; a live amount
 the API did not return, or returned as something that is not an amount (``"abc"``, ``true``,
 NaN, 1e30), cannot be compared and is counted apart as unknown: the policy treats it as a value

@@ -36,7 +36,7 @@ class ConnectionDefaults:
     key_variable: str
     # Endpoint class ("default", "list", "write") -> documented limit; empty: unpaced.
     rate_limits: Mapping[str, RateLimit] = field(default_factory=dict)
-    # An in-process emulator's fresh key starts with this (Autumn keys name their environment).
+    # An in-process emulator's fresh key starts with this (for keys that name an environment).
     emulator_key_prefix: str = ""
 
 
@@ -47,7 +47,7 @@ class OpenRequest:
     base_url: str
     api_key: Secret
     rate_limits: Mapping[str, RateLimit]
-    # Where the key came from ("AUTUMN_SECRET_KEY", a key file), for messages about it.
+    # Where the key came from (its variable, a key file), for messages about it.
     key_source: str
     # ``providers.<name>.api_version`` from reconciler.yaml; ``None`` when not set.
     api_version: str | None
@@ -149,7 +149,7 @@ class ProviderPlugin:
     filters: str | None = None
     # A manifest without ``provider:`` means this provider (exactly one plug-in sets it).
     default: bool = False
-    # How messages and schema descriptions name the provider: "Respan", "LiteLLM", ...
+    # How messages and schema descriptions name the provider, e.g. its product name.
     title: str = ""
     # The emulator seed document's shape, for the configuration schema's description.
     seed_format: str = '{"customers": [...]}'
