@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -39,13 +39,16 @@ class ProviderDialect:
     """How one provider authenticates requests and words the errors the middleware returns.
 
     ``authenticate`` returns ``None`` for a good key, else the 401 response. ``bucket`` names
-    the rate limiter a request draws from (a key of the middleware's ``limiters``).
+    the rate limiter a request draws from, a key of ``limits``: bucket -> ``(count, seconds)``
+    (empty: no limit). ``http_error`` answers an unknown route or method in the API's words.
     """
 
     authenticate: Callable[[Request], Response | None]
     rate_limited: Callable[[Request, RateDecision], Response]
     internal_error: Callable[[Request], Response]
     bucket: Callable[[Request], str]
+    http_error: Callable[[Request, Exception], Awaitable[Response]]
+    limits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
 
 
 def route_template(method: str, path_template: str) -> str:
@@ -175,12 +178,9 @@ def _control_routes(stats: EmulatorStats) -> list[Route]:
 
 def emulator_app(
     routes: Sequence[BaseRoute],
-    *,
     settings: EmulatorSettings,
     stats: EmulatorStats,
     dialect: ProviderDialect,
-    limiters: Mapping[str, SlidingWindowLimiter],
-    http_error: Callable[[Request, Exception], Awaitable[Response]],
     state: object,
 ) -> Starlette:
     """A provider's emulator app: its routes behind the shared middleware (stats, latency,
@@ -190,6 +190,10 @@ def emulator_app(
     ``app.state.stats`` and ``app.state.emulator_state`` give tests and the CLI the statistics
     and the provider's state.
     """
+    limiters = {
+        bucket: SlidingWindowLimiter(count, seconds, settings.clock)
+        for bucket, (count, seconds) in dialect.limits.items()
+    }
     app = Starlette(
         routes=[*routes, *_control_routes(stats)],
         middleware=[
@@ -202,7 +206,7 @@ def emulator_app(
                 limiters=limiters,
             )
         ],
-        exception_handlers={HTTPException: http_error},
+        exception_handlers={HTTPException: dialect.http_error},
     )
     # A path without its trailing slash is a 404, as a client bug should be, not a redirect.
     app.router.redirect_slashes = False

@@ -29,7 +29,6 @@ from reconciler.emulator.common import (
     EmulatorSettings,
     EmulatorStats,
     RateDecision,
-    SlidingWindowLimiter,
 )
 from reconciler.emulator.http import InvalidJSON, Refusal, json_body
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
@@ -404,22 +403,7 @@ def create_app(
         Route("/v1/customers.update", endpoint(update), methods=["POST"]),
         Route("/v1/customers.delete", endpoint(delete), methods=["POST"]),
     ]
-    limiters = {}
-    if settings.rate_limit is not None:
-        count, per_seconds = settings.rate_limit
-        limiters["list"] = SlidingWindowLimiter(count, per_seconds, settings.clock)
-        limiters["other"] = SlidingWindowLimiter(
-            count * WRITE_LIMIT_FACTOR, per_seconds, settings.clock
-        )
-    return emulator_app(
-        routes,
-        settings=settings,
-        stats=stats,
-        dialect=_dialect(settings),
-        limiters=limiters,
-        http_error=_http_error,
-        state=state,
-    )
+    return emulator_app(routes, settings, stats, _dialect(settings), state)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -472,7 +456,17 @@ def _dialect(settings: EmulatorSettings) -> ProviderDialect:
         rate_limited=rate_limited,
         internal_error=internal_error,
         bucket=lambda request: "list" if request.url.path == LIST_PATH else "other",
+        http_error=_http_error,
+        limits=_limits(settings.rate_limit),
     )
+
+
+def _limits(rate_limit: tuple[int, float] | None) -> dict[str, tuple[int, float]]:
+    """``customers.list`` at the rate limit; every other call at a multiple of it."""
+    if rate_limit is None:
+        return {}
+    count, per_seconds = rate_limit
+    return {"list": (count, per_seconds), "other": (count * WRITE_LIMIT_FACTOR, per_seconds)}
 
 
 PARTS = EmulatorParts(

@@ -27,7 +27,6 @@ from reconciler.emulator.common import (
     EmulatorSettings,
     EmulatorStats,
     RateDecision,
-    SlidingWindowLimiter,
 )
 from reconciler.emulator.http import InvalidJSON, json_body
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
@@ -201,18 +200,7 @@ def create_app(
             Route(f"{prefix}/update", with_body(update), methods=["POST"]),
             Route(f"{prefix}/delete", with_body(delete), methods=["POST"]),
         ]
-    limiters = {}
-    if settings.rate_limit is not None:
-        limiters["all"] = SlidingWindowLimiter(*settings.rate_limit, settings.clock)
-    return emulator_app(
-        routes,
-        settings=settings,
-        stats=stats,
-        dialect=_dialect(settings),
-        limiters=limiters,
-        http_error=_http_error,
-        state=state,
-    )
+    return emulator_app(routes, settings, stats, _dialect(settings), state)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -255,6 +243,8 @@ def _dialect(settings: EmulatorSettings) -> ProviderDialect:
         rate_limited=rate_limited,
         internal_error=internal_error,
         bucket=lambda request: "all",
+        http_error=_http_error,
+        limits={"all": settings.rate_limit} if settings.rate_limit is not None else {},
     )
 
 

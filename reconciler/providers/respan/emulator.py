@@ -23,7 +23,6 @@ from reconciler.emulator.common import (
     EmulatorSettings,
     EmulatorStats,
     RateDecision,
-    SlidingWindowLimiter,
 )
 from reconciler.emulator.http import (
     InvalidJSON,
@@ -365,18 +364,7 @@ def create_app(
         Route("/api/credit-transactions/list/", list_credit_transactions, methods=["GET"]),
         Route("/api/credit-transactions/{id:path}/", credit_transaction, methods=["GET"]),
     ]
-    limiters = {}
-    if settings.rate_limit is not None:
-        limiters["api"] = SlidingWindowLimiter(*settings.rate_limit, clock=settings.clock)
-    return emulator_app(
-        routes,
-        settings=settings,
-        stats=stats,
-        dialect=_dialect(settings),
-        limiters=limiters,
-        http_error=_http_error,
-        state=state,
-    )
+    return emulator_app(routes, settings, stats, _dialect(settings), state)
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:
@@ -417,6 +405,8 @@ def _dialect(settings: EmulatorSettings) -> ProviderDialect:
         rate_limited=rate_limited,
         internal_error=internal_error,
         bucket=lambda request: "api",
+        http_error=_http_error,
+        limits={"api": settings.rate_limit} if settings.rate_limit is not None else {},
     )
 
 
