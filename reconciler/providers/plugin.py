@@ -87,13 +87,10 @@ class ExportRead:
 
 
 class ExportReader(Protocol):
-    """Reads one provider's live customers for export, with the API's own filters."""
+    """Reads one provider's live customers for export, with the API's own filters (checked
+    before any request through ``ProviderPlugin.filter_body``)."""
 
     model: ProviderModel
-
-    def check_filters(self, filters: Sequence[FilterTerm]) -> None:
-        """Raise ``ConfigError`` for filters this provider cannot apply (before any request)."""
-        ...
 
     def read(
         self,

@@ -66,9 +66,6 @@ class AutumnExportReader:
     def __init__(self, clients: Mapping[str, AutumnClient]) -> None:
         self.clients = clients
 
-    def check_filters(self, filters: Sequence[FilterTerm]) -> None:
-        autumn_filter_body(filters)
-
     def read(
         self,
         environment: str,

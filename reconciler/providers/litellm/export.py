@@ -45,9 +45,6 @@ class LiteLLMExportReader:
     def __init__(self, client: LiteLLMClient) -> None:
         self.client = client
 
-    def check_filters(self, filters: Sequence[FilterTerm]) -> None:
-        litellm_filter_body(filters)
-
     def read(
         self,
         environment: str,

@@ -119,9 +119,6 @@ class RespanExportReader:
         self.client = client
         self.max_concurrency = max(1, max_concurrency)
 
-    def check_filters(self, filters: Sequence[FilterTerm]) -> None:
-        respan_filter_body(filters)
-
     def read(
         self,
         environment: str,
