@@ -34,7 +34,8 @@ def test_missing_schema_is_a_clean_error() -> None:
 
 @pytest.mark.timeout(60)
 def test_wheel_ships_the_schemas(tmp_path: Path) -> None:
-    """The built wheel carries schemas/ as reconciler/schemas/, byte for byte."""
+    """The built wheel carries schemas/ as reconciler/schemas/, byte for byte, the schema
+    pieces they are assembled from, and the built-in providers' entry points."""
     subprocess.run(
         [
             sys.executable,
@@ -56,3 +57,13 @@ def test_wheel_ships_the_schemas(tmp_path: Path) -> None:
             shipped = archive.read(f"reconciler/schemas/{name}")
             assert shipped == (ROOT / "schemas" / name).read_bytes()
             assert json.loads(shipped)["$id"]
+        names = archive.namelist()
+        for piece in ("manifests/manifest.core.json", "manifests/config.core.json"):
+            assert f"reconciler/{piece}" in names
+        (entry_points,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
+        declared = archive.read(entry_points).decode()
+        for provider in ("respan", "autumn", "litellm"):
+            assert f"reconciler/providers/{provider}/schema.json" in names
+            assert f"reconciler/providers/{provider}/sample_seed.json" in names
+            target = f"{provider} = reconciler.providers.{provider}.plugin:PLUGIN"
+            assert target in declared.split("[reconciler.providers]", 1)[1]
