@@ -75,6 +75,8 @@ class ProviderSettings:
     base_url: str | None = None
     api_key_file: Path | None = None
     rate_limit: RateLimit | None = None
+    # Requests that may go back to back within one window (``None``: the window's count).
+    burst: int | None = None
     api_version: str | None = None
     emulator_seed: Path | None = None
 
@@ -164,6 +166,7 @@ def _provider_settings(root: Path, value: Mapping[str, Any]) -> ProviderSettings
         base_url=value.get("base_url"),
         api_key_file=root / key_file if key_file is not None else None,
         rate_limit=parse_rate_limit(rate_limit) if rate_limit is not None else None,
+        burst=value.get("burst"),
         api_version=value.get("api_version"),
         emulator_seed=root / seed if seed is not None else None,
     )

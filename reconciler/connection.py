@@ -54,6 +54,8 @@ class ConnectionSettings:
     rate_limits: Mapping[str, RateLimit]
     emulator_seed: Path | None = None
     api_version: str | None = None
+    # Requests let go back to back per window (``providers.<name>.burst``; ``None``: all).
+    burst: int | None = None
     # Where the address came from, for -v output: "--base-url", the variable's name, ...
     source: str = "default"
     # Where the key came from, for messages about the key: its variable, a key file.
@@ -115,6 +117,7 @@ def resolve_settings(
         rate_limits=rate_limits,
         emulator_seed=seed,
         api_version=configured.api_version,
+        burst=configured.burst,
         source=source,
         key_source=key_source,
     )
@@ -295,6 +298,7 @@ def _open(
         key_source=settings.key_source,
         api_version=settings.api_version,
         emulated=settings.emulator_seed is not None,
+        burst=settings.burst,
         retry=retry,
         max_concurrency=max_concurrency,
     )

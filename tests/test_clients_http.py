@@ -246,6 +246,25 @@ def test_rate_limit_retry_after_in_body_is_honoured(
     assert "retrying in 0.01 s as the server asked" in caplog.text
 
 
+def test_the_first_429_switches_the_pacer_to_even_spacing(server: Server) -> None:
+    """Requests go in a burst until a 429; from then on each waits its interval."""
+    url, scripted = server
+    answers = [Answer(200, {})] * 3 + [Answer(429, {"retry_after": 0.01})] + [Answer(200, {})] * 4
+    scripted.reset(script(*answers))
+    slept: list[float] = []
+    pacer = Pacer(10, 3600.0, sleep=slept.append)
+    with transport(url, pacers={"default": pacer}) as client:
+        for _ in range(3):
+            client.request("GET", "/x/", idempotent=True)
+        assert slept == []
+        for _ in range(3):
+            client.request("GET", "/x/", idempotent=True)
+    assert pacer.throttled
+    # The retry and the next two requests each waited for an even slot (never really slept).
+    assert len(slept) == 3
+    assert slept[1] - slept[0] == pytest.approx(pacer.interval, rel=0.01)
+
+
 def test_rate_limit_retry_after_header_is_honoured_and_capped(
     caplog: pytest.LogCaptureFixture, server: Server
 ) -> None:

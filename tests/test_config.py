@@ -198,3 +198,13 @@ def test_api_key_in_config_is_refused_without_echoing_it(
     assert "reconciler.yaml:3:5: error: unknown field 'api_key'" in message
     assert "api_key_file" in message
     assert secret not in message
+
+
+def test_provider_burst_is_read_and_checked(tmp_path: Path) -> None:
+    """providers.<name>.burst is a whole number of at least 1; absent, it is None (all)."""
+    text = "providers:\n  respan:\n    burst: 10\n  autumn:\n    rate_limit: 5/s\n"
+    config = load_config(write_config(tmp_path, text))
+    assert config.provider("respan").burst == 10
+    assert config.provider("autumn").burst is None
+    with pytest.raises(ConfigError, match=r"reconciler.yaml:3:12"):
+        load_config(write_config(tmp_path, "providers:\n  respan:\n    burst: 0\n"))

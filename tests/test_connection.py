@@ -107,6 +107,14 @@ def test_rate_limit_priority_and_documented_defaults(tmp_path: Path) -> None:
         resolve_settings("respan", config=None, rate_limit_flag="fast", environ=env)
 
 
+def test_burst_comes_from_the_provider_settings(tmp_path: Path) -> None:
+    """providers.<name>.burst reaches the connection settings; absent, it is None (all)."""
+    env = {"RESPAN_API_KEY": "k", "AUTUMN_SECRET_KEY": "k"}
+    cfg = config(tmp_path, "providers:\n  respan:\n    burst: 1\n")
+    assert resolve_settings("respan", config=cfg, environ=env).burst == 1
+    assert resolve_settings("autumn", config=cfg, environ=env).burst is None
+
+
 def test_unknown_provider_is_a_config_error() -> None:
     """A provider name outside the catalog is refused with the known names."""
     with pytest.raises(

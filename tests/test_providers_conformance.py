@@ -17,10 +17,14 @@ import pytest
 import yaml
 from cli_helpers import FAULTS, Run
 
+from reconciler.clients.http import ApiClient
+from reconciler.clients.pacing import Pacer
+from reconciler.clients.secret import Secret
+from reconciler.config import RateLimit
 from reconciler.connection import resolve_settings
 from reconciler.domain import FieldKind
 from reconciler.emulator import EmulatorSettings, RunningEmulator, start_emulator
-from reconciler.providers.plugin import ProviderPlugin
+from reconciler.providers.plugin import OpenRequest, ProviderPlugin
 from reconciler.providers.registry import plugins
 
 KEY_BODY = "conformance0123456789abcdefSECRET"
@@ -217,6 +221,48 @@ def test_pacing_defaults_to_the_documented_limits(plugin: ProviderPlugin) -> Non
     assert dict(settings.rate_limits) == dict(plugin.connection.rate_limits)
     flagged = resolve_settings(plugin.name, config=None, environ=environ, rate_limit_flag="9/s")
     assert [(v.count, v.per_seconds) for v in flagged.rate_limits.values()] == [(9, 1.0)]
+
+
+def pacers_of(provider: object) -> list[Pacer]:
+    """Every pacer of the API clients a provider holds (one client, or one per environment)."""
+    held = list(vars(provider).values())
+    held += [v for value in held if isinstance(value, dict) for v in value.values()]
+    clients = [value for value in held if isinstance(value, ApiClient)]
+    assert clients, f"no API client found in {provider!r}"
+    return [p for c in clients for p in c.transport.pacers.values() if isinstance(p, Pacer)]
+
+
+@pytest.mark.parametrize("burst", [None, 1, 5])
+def test_burst_reaches_every_pacer(plugin: ProviderPlugin, burst: int | None) -> None:
+    """providers.<name>.burst, handed over in the OpenRequest, shapes every pacer of the
+    provider's clients (None: the window's whole count); with no rate limit nothing is paced."""
+    limits = {"default": RateLimit(60, 60.0), **plugin.connection.rate_limits}
+
+    def opened(rate_limits: dict[str, RateLimit]) -> Any:
+        return plugin.open(
+            OpenRequest(
+                base_url="http://127.0.0.1:9",
+                api_key=Secret(key_for(plugin)),
+                rate_limits=rate_limits,
+                key_source="test",
+                api_version=None,
+                emulated=False,
+                burst=burst,
+            )
+        )
+
+    provider = opened(limits)
+    try:
+        pacers = pacers_of(provider)
+        assert pacers
+        assert all(p.burst == (p.count if burst is None else min(burst, p.count)) for p in pacers)
+    finally:
+        provider.close()
+    unpaced = opened({})
+    try:
+        assert pacers_of(unpaced) == []
+    finally:
+        unpaced.close()
 
 
 def test_a_paced_run_names_its_pacing(live: Live, cli: Callable[..., Run]) -> None:

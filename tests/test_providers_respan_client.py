@@ -21,6 +21,7 @@ from conftest import RESPAN_TEST_KEY
 from scripted_http import Answer, ScriptedApp, Seen, script, serve
 
 from reconciler.clients.http import HttpTransport
+from reconciler.clients.pacing import Pacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.emulator import RunningEmulator
@@ -69,6 +70,24 @@ def client_for(respan_emulator: Emulators) -> Iterator[Callable[..., RespanClien
     yield make
     for client in made:
         client.close()
+
+
+# -- pacing --------------------------------------------------------------------------------
+
+
+def test_a_small_run_is_not_paced_under_the_documented_window(respan_emulator: Emulators) -> None:
+    """30 requests under the emulator's 60/min sliding window go out without a wait or a 429."""
+    seed = {"customers": customers(30)}
+    emulator = respan_emulator(seed=seed, rate_limit=(60, 60.0))
+    slept: list[float] = []
+    pacer = Pacer(60, 60.0, sleep=slept.append)
+    transport = HttpTransport(emulator.url, Secret(emulator.api_key), pacers={"default": pacer})
+    with RespanClient(transport) as client:
+        for customer in seed["customers"]:
+            client.retrieve_customer("prod", customer["customer_identifier"])
+    assert slept == []
+    assert emulator.stats()["responses"] == {"200": 30}
+    assert not pacer.throttled
 
 
 # -- pagination ----------------------------------------------------------------------------

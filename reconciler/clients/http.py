@@ -31,6 +31,7 @@ from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Final, Self
 from urllib.parse import quote, urlsplit
 
@@ -302,6 +303,11 @@ class HttpTransport:
     def __repr__(self) -> str:
         return f"HttpTransport(base_url={self.base_url!r}, api_key={self._key!r})"
 
+    @property
+    def pacers(self) -> Mapping[str, RequestPacer]:
+        """The pacer of each endpoint class, as configured (read-only view)."""
+        return MappingProxyType(self._pacers)
+
     def close(self) -> None:
         self._client.close()
 
@@ -414,23 +420,27 @@ class HttpTransport:
             headers["Content-Type"] = "application/json"
         with self._semaphore:
             pacer.wait()
-            STOP.check()  # after any wait: a stopping run starts no new request
-            self.counter.add(method)
-            started = time.perf_counter()
             try:
-                status, response_headers, raw = self._exchange(
-                    method, path, params, content, headers
-                )
-            except (httpx.TransportError, DeadlineExceeded) as exc:
-                logger.debug(
-                    "%s %s failed after %.0f ms: %s (attempt %d)",
-                    method,
-                    _shown(path),
-                    (time.perf_counter() - started) * 1000,
-                    type(exc).__name__,
-                    attempt_number,
-                )
-                raise
+                STOP.check()  # after any wait: a stopping run starts no new request
+                self.counter.add(method)
+                started = time.perf_counter()
+                try:
+                    status, response_headers, raw = self._exchange(
+                        method, path, params, content, headers
+                    )
+                except (httpx.TransportError, DeadlineExceeded) as exc:
+                    logger.debug(
+                        "%s %s failed after %.0f ms: %s (attempt %d)",
+                        method,
+                        _shown(path),
+                        (time.perf_counter() - started) * 1000,
+                        type(exc).__name__,
+                        attempt_number,
+                    )
+                    raise
+            finally:
+                # The pacer logs the answer's time: the server had the request by then.
+                pacer.done()
         logger.debug(
             "%s %s -> %d in %.0f ms (attempt %d)",
             method,
@@ -450,7 +460,10 @@ class HttpTransport:
                 )
             return Reply(status=status, body=body, attempts=attempt_number)
         if status == RATE_LIMITED or status >= 500:
-            raise _RetryableAnswer(status, body, retry_after_seconds(response_headers, body))
+            retry_after = retry_after_seconds(response_headers, body)
+            if status == RATE_LIMITED:
+                pacer.rate_limited(retry_after)
+            raise _RetryableAnswer(status, body, retry_after)
         raise self._error(method, path, status, body, attempt_number)
 
     def _exchange(

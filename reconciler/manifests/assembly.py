@@ -112,6 +112,17 @@ def _settings_block(plugin: ProviderPlugin) -> dict[str, Any]:
                     "top-level rate_limit."
                 ),
             },
+            "burst": {
+                "description": (
+                    "How many requests may go out back to back within one rate-limit window, "
+                    "e.g. 10. Default: the window's whole count (a small run is not paced at "
+                    "all); 1 spaces every request evenly. After the first 429 of a run, "
+                    "requests are spaced evenly whatever this says. No effect without a rate "
+                    "limit."
+                ),
+                "type": "integer",
+                "minimum": 1,
+            },
             "api_version": {
                 "description": (
                     "API version to request, for a provider whose API has versions (others "

@@ -53,6 +53,9 @@ class OpenRequest:
     api_version: str | None
     # True against the built-in emulator started in-process for this run.
     emulated: bool
+    # ``providers.<name>.burst``: requests let go back to back within one rate-limit window
+    # (``None``: the window's whole count). Applies only where a rate limit is set.
+    burst: int | None = None
     retry: RetryPolicy | None = None
     max_concurrency: int = 8
 

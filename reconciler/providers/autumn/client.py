@@ -98,9 +98,14 @@ def twin_key(api_key: Secret, environment: str) -> Secret:
     raise ValueError("the key has no Autumn environment prefix")
 
 
-def pacers_for(rate_limits: Mapping[str, tuple[int, float]] | None) -> dict[str, RequestPacer]:
-    """One pacer per endpoint class; clients of one organization should share them."""
-    return {name: Pacer(*limit) for name, limit in (rate_limits or {}).items()}
+def pacers_for(
+    rate_limits: Mapping[str, tuple[int, float]] | None, burst: int | None = None
+) -> dict[str, RequestPacer]:
+    """One pacer per endpoint class; clients of one organization should share them.
+
+    ``burst`` (``None``: each class's whole count) applies to every class (see ``Pacer``).
+    """
+    return {name: Pacer(*limit, burst) for name, limit in (rate_limits or {}).items()}
 
 
 class AutumnClient(ApiClient):

@@ -81,13 +81,15 @@ class AutumnProvider:
         key_source: str = "AUTUMN_SECRET_KEY",
         api_version: str | None = None,
         rate_limits: Mapping[str, tuple[int, float]] | None = None,
+        burst: int | None = None,
         retry: RetryPolicy | None = None,
         max_concurrency: int = 8,
         both_environments: bool = False,
     ) -> AutumnProvider:
         """A provider for ``api_key``'s environment (``ConfigError`` for a key with no
         Autumn prefix). ``both_environments``: also its twin key for the other environment,
-        which only an emulator accepts. ``rate_limits`` ``None``: unpaced."""
+        which only an emulator accepts. ``rate_limits`` ``None``: unpaced. ``burst``: see
+        ``Pacer``."""
         environment = key_environment(api_key)
         if environment is None:
             prefixes = " or ".join(f"{p}… ({env})" for p, env in KEY_PREFIXES.items())
@@ -99,7 +101,7 @@ class AutumnProvider:
         if both_environments:
             keys = {env: twin_key(api_key, env) for env in KEY_PREFIXES.values()}
         # One set of pacers for both keys: the documented limits are per organization.
-        pacers = pacers_for(rate_limits)
+        pacers = pacers_for(rate_limits, burst)
         clients: dict[str, AutumnClient] = {}
         try:
             for env, key in keys.items():
@@ -248,6 +250,7 @@ def open_provider(request: OpenRequest) -> AutumnProvider:
         key_source=request.key_source,
         api_version=request.api_version,
         rate_limits={k: (v.count, v.per_seconds) for k, v in request.rate_limits.items()},
+        burst=request.burst,
         retry=request.retry,
         max_concurrency=request.max_concurrency,
         # An in-process emulator accepts the key's twin for the other environment too.

@@ -83,12 +83,15 @@ class LiteLLMClient(ApiClient):
         api_key: Secret,
         *,
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        burst: int | None = None,
         retry: RetryPolicy | None = None,
         max_concurrency: int = 8,
         timeout: float = 30.0,
     ) -> LiteLLMClient:
-        """A client paced at ``rate_limit`` (count, per seconds), unpaced when ``None``."""
-        pacers = {} if rate_limit is None else {DEFAULT_PACE: Pacer(*rate_limit)}
+        """A client paced at ``rate_limit`` (count, per seconds), unpaced when ``None``,
+        letting ``burst`` requests go back to back (``None``: the whole count; see ``Pacer``).
+        With no rate limit there is nothing to shape and ``burst`` has no effect."""
+        pacers = {} if rate_limit is None else {DEFAULT_PACE: Pacer(*rate_limit, burst)}
         transport = HttpTransport(
             base_url,
             api_key,

@@ -112,12 +112,19 @@ class LiteLLMProvider:
         api_key: Secret,
         *,
         rate_limit: tuple[int, float] | None = None,
+        burst: int | None = None,
         retry: RetryPolicy | None = None,
         max_concurrency: int = 8,
     ) -> LiteLLMProvider:
-        """A provider for the proxy at ``base_url`` (unpaced unless ``rate_limit``)."""
+        """A provider for the proxy at ``base_url`` (unpaced unless ``rate_limit``; ``burst``
+        only shapes a set limit, see ``Pacer``)."""
         client = LiteLLMClient.create(
-            base_url, api_key, rate_limit=rate_limit, retry=retry, max_concurrency=max_concurrency
+            base_url,
+            api_key,
+            rate_limit=rate_limit,
+            burst=burst,
+            retry=retry,
+            max_concurrency=max_concurrency,
         )
         return cls(client)
 
@@ -269,6 +276,7 @@ def open_provider(request: OpenRequest) -> LiteLLMProvider:
         request.base_url,
         request.api_key,
         rate_limit=request.pace(),
+        burst=request.burst,
         retry=request.retry,
         max_concurrency=request.max_concurrency,
     )

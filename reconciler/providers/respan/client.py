@@ -83,14 +83,16 @@ class RespanClient(ApiClient):
         api_key: Secret,
         *,
         rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
+        burst: int | None = None,
         retry: RetryPolicy | None = None,
         max_concurrency: int = 8,
     ) -> RespanClient:
-        """A client paced at ``rate_limit`` (count, per seconds; ``None``: unpaced).
+        """A client paced at ``rate_limit`` (count, per seconds; ``None``: unpaced), letting
+        ``burst`` requests go back to back (``None``: the whole count; see ``Pacer``).
 
         One pacer covers every endpoint: the documented limit is per organization.
         """
-        pacers = {} if rate_limit is None else {DEFAULT_PACE: Pacer(*rate_limit)}
+        pacers = {} if rate_limit is None else {DEFAULT_PACE: Pacer(*rate_limit, burst)}
         transport = HttpTransport(
             base_url, api_key, pacers=pacers, retry=retry, max_concurrency=max_concurrency
         )

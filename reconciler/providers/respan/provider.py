@@ -239,6 +239,7 @@ def open_provider(request: OpenRequest) -> RespanProvider:
         request.base_url,
         request.api_key,
         rate_limit=request.pace(),
+        burst=request.burst,
         retry=request.retry,
         max_concurrency=request.max_concurrency,
     )
