@@ -12,6 +12,8 @@ working directory with no provider, GitHub or colour settings; ``no_backoff`` re
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -26,6 +28,9 @@ from reconciler.providers.autumn.emulator import AutumnState
 from reconciler.providers.litellm.emulator import start_litellm_emulator
 from reconciler.providers.litellm.emulator_model import LiteLLMState
 from reconciler.providers.respan.emulator import RespanState
+
+# Compiled schema validators go to a directory of this test run, not the user's cache.
+os.environ.setdefault("RECONCILER_CACHE_DIR", tempfile.mkdtemp(prefix="reconciler-test-cache-"))
 
 RESPAN_TEST_KEY = "rsp_test_key_0123456789abcdef"
 AUTUMN_TEST_KEY = "am_sk_test_0123456789abcdef"

@@ -29,6 +29,19 @@ COMMANDS: dict[str, str] = {
     "validate": "reconciler.cli.validate:validate",
 }
 
+# name -> the first paragraph of the command's help, for ``reconciler --help``: listing the
+# commands must not import them (a test keeps these equal to the commands' own help). A
+# provider's commands bring theirs in ``ProviderPlugin.command_summaries``.
+SUMMARIES: dict[str, str] = {
+    "apply": "Make live state match the manifests, or apply a saved plan with --plan FILE.",
+    "audit": "Work with the audit log that apply writes.",
+    "emulator": "Run a local emulator of the provider's API, for trying plans and applies safely.",
+    "export": "Write manifests from live state (`plan` of what it wrote shows no changes).",
+    "github": "Helpers for the reconciler GitHub Action.",
+    "plan": "Show what apply would change, without changing anything.",
+    "validate": "Check manifests: YAML, schema, duplicates and values. Exits 1 on any error.",
+}
+
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report it
 
 BUG_REPORT_HINT = (
@@ -48,9 +61,33 @@ def _commands() -> dict[str, str]:
     return found
 
 
+def _summaries() -> dict[str, str]:
+    """``SUMMARIES`` and those of the installed providers' commands."""
+    from reconciler.providers.registry import plugins
+
+    found = dict(SUMMARIES)
+    for plugin in plugins().values():
+        for name in plugin.commands:
+            found.setdefault(name, plugin.command_summaries.get(name, ""))
+    return found
+
+
 class _LazyGroup(click.Group):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_commands())
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The "Commands" section, as click writes it, from ``SUMMARIES`` (nothing imported)."""
+        names = self.list_commands(ctx)
+        summaries = _summaries()
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        # A stand-in command shortens each summary exactly as the real one would its help.
+        rows = [
+            (name, click.Command(name, help=summaries[name]).get_short_help_str(limit))
+            for name in names
+        ]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = COMMANDS.get(cmd_name) or _commands().get(cmd_name)

@@ -1,6 +1,7 @@
 """JSON Schema validation of YAML documents, reported as positioned, plain-language Problems.
 
-Two validators read the same schema file: ``fastjsonschema`` (compiled once per process) accepts
+Two validators read the same schema file: ``fastjsonschema`` (compiled once per schema, see
+``reconciler.manifests.validators``) accepts
 valid documents quickly; only when it rejects one does ``jsonschema``'s Draft 2020-12 validator
 run, which is authoritative and reports *every* error with its exact path. The schemas stay in
 the keyword subset both interpret identically (tests pin the agreement).
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
+from reconciler.manifests.validators import compiled_validator
 from reconciler.manifests.yamlfile import YamlDocument, locate, position
 from reconciler.problems import Problem
 from reconciler.providers.registry import MODELS, default_provider
@@ -61,11 +63,8 @@ def _unknown_field_hints() -> dict[str, str]:
 
 @functools.cache
 def _fast_validator(schema_name: str) -> Callable[[Any], Any]:
-    # use_default=False: validation must never write schema defaults into the document.
-    validate: Callable[[Any], Any] = fastjsonschema.compile(
-        load_schema(schema_name), use_default=False
-    )
-    return validate
+    # Compiled once per schema and kept on disk: compiling costs more than a small run.
+    return compiled_validator(load_schema(schema_name))
 
 
 @functools.cache

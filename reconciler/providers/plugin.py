@@ -156,6 +156,9 @@ class ProviderPlugin:
     # Commands the provider adds to ``reconciler``: name -> "module:attribute" of a click
     # command, imported only when it runs.
     commands: Mapping[str, str] = field(default_factory=dict)
+    # name -> the first paragraph of each of those commands' help, for ``reconciler --help``,
+    # which lists the commands without importing them.
+    command_summaries: Mapping[str, str] = field(default_factory=dict)
     # (package, resource) of a small seed in the API's own shapes: a few live customers for
     # demos and for the conformance suite, which runs every provider's emulator from it.
     sample_seed: tuple[str, str] | None = None

@@ -25,5 +25,8 @@ PLUGIN = ProviderPlugin(
     seed_format='{"customers": [...], "credit_transactions": [...]}',
     # Respan credit transactions and their balance.
     commands={"credits": "reconciler.providers.respan.command:credits"},
+    command_summaries={
+        "credits": "Show Respan credit transactions and the balance they add up to."
+    },
     sample_seed=("reconciler.providers.respan", "sample_seed.json"),
 )
