@@ -1,9 +1,13 @@
-"""What the benchmarks share: the emulator key, best-of timing, and the libyaml baseline."""
+"""What the benchmarks share: the emulator key, interleaved timing, and the libyaml baseline."""
 
 from __future__ import annotations
 
+import os
+import statistics
+import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
@@ -11,17 +15,72 @@ import yaml
 BENCH_KEY = "bench-key-0123456789abcdef"
 
 
+@dataclass(frozen=True)
+class Timings:
+    """Wall times of one measured thing, in seconds, one per round."""
+
+    runs: tuple[float, ...]
+
+    @property
+    def best(self) -> float:
+        return min(self.runs)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.runs)
+
+
 def best_of(repeat: int, run: Callable[[], object]) -> float:
     """The shortest of ``repeat`` wall times of ``run()``, in seconds."""
-    timings = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        timings.append(time.perf_counter() - started)
-    return min(timings)
+    return interleaved({"run": run}, repeat)["run"].best
+
+
+def interleaved(runs: Mapping[str, Callable[[], object]], rounds: int) -> dict[str, Timings]:
+    """Time every ``runs`` entry once per round, round after round (never in separate blocks).
+
+    On a shared machine the load changes from one second to the next; timing a baseline and
+    the thing compared with it side by side, many times, makes both see the same load, so
+    their ratio (best of each, or the median of the rounds) means something.
+    """
+    times: dict[str, list[float]] = {name: [] for name in runs}
+    for _ in range(rounds):
+        for name, run in runs.items():
+            started = time.perf_counter()
+            run()
+            times[name].append(time.perf_counter() - started)
+    return {name: Timings(tuple(values)) for name, values in times.items()}
+
+
+def ratio_line(label: str, timings: Timings, baseline: Timings, target: float | None) -> str:
+    """``label  best s  median s  best/best  median/median`` with the target, for reports."""
+    best = timings.best / baseline.best
+    median = timings.median / baseline.median
+    goal = f"  (target <= {target:g})" if target is not None else ""
+    return (
+        f"{label:<34} best {timings.best:7.3f} s  median {timings.median:7.3f} s  "
+        f"ratio best {best:5.2f}x  median {median:5.2f}x{goal}"
+    )
 
 
 def libyaml_alone(paths: Sequence[Path]) -> None:
     """The baseline: ``yaml.load(..., Loader=yaml.CSafeLoader)`` of every file."""
     for path in paths:
         yaml.load(path.read_bytes(), Loader=yaml.CSafeLoader)
+
+
+def child_environment(**extra: str) -> dict[str, str]:
+    """The environment for timed child processes: this one, with bytecode caching on (as an
+    installed package has it) whatever the caller's ``PYTHONDONTWRITEBYTECODE`` says."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env.update(extra)
+    return env
+
+
+def peak_rss_mib(command: Sequence[str], env: Mapping[str, str] | None = None) -> float:
+    """The peak resident memory of ``command`` (a fresh process, output discarded), in MiB."""
+    process = subprocess.Popen(
+        list(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
+    )
+    _, status, usage = os.wait4(process.pid, 0)
+    process.returncode = os.waitstatus_to_exitcode(status)
+    return usage.ru_maxrss / 1024  # kilobytes on Linux

@@ -1,21 +1,26 @@
-"""How long ``reconciler plan`` takes on 10,000 customers against a slow API, vs libyaml alone.
+"""How long ``reconciler plan`` takes on 10,000 and 100,000 customers against a slow API, and
+how much memory it needs, compared with libyaml parsing the same files.
 
-Generates ``--customers`` Respan customers across ``--files`` manifests and seeds the emulator
-with the same customers, ``--drift`` of them with another budget and all amounts as the API's
-floats. The emulator runs as its own process (like the real API, it does not share this
-process's CPU), answers every request after ``--latency-ms`` and enforces no rate limit; the
-client is paced at a rate far above what the run needs, so pacing never waits. Times (best of
-``--repeat``):
+For each ``--customers`` size, generates the customers across ``--files`` manifests and seeds
+the emulator with the same customers, ``--drift`` of them with another budget and all amounts
+as the API's floats. The emulator runs as its own process (like the real API, it does not
+share this process's CPU), answers every request after ``--latency-ms`` and enforces no rate
+limit; the client is paced at a rate far above what the run needs, so pacing never waits.
 
-- libyaml alone: ``yaml.load(..., Loader=yaml.CSafeLoader)`` of the same files (the baseline);
+Then ``--repeat`` rounds, each timing one after the other (interleaved, so that both see the
+same load on a shared machine):
+
+- libyaml alone: ``yaml.load(..., Loader=yaml.CSafeLoader)`` of the same files (the floor);
+- loading the manifests (``load_manifests``);
 - ``reconciler plan DIR`` in-process, output discarded (manifests, live reads, plan, render);
-- its parts: loading the manifests, and ``build_plan`` + policy on the data already read;
 
-and prints the requests the plan made (ceil(customers / 1000) list pages, no retrieves: the
-manifests declare only fields the list returns) and each time's ratio to the baseline. Target:
-the whole plan at most 1.5 times the baseline.
+and reports the best and the median of each and their ratios to the floor; then the peak
+resident memory of ``reconciler plan`` and of libyaml alone, each as a fresh process. Targets:
+the whole plan at most 1.3 times the floor (best of the rounds), and at most 300 MiB of memory
+at 100,000 customers. Exits 1 when a target is missed.
 
-    python bench/plan.py [--customers 10000] [--files 20] [--drift 0.1] [--latency-ms 20]
+    python bench/plan.py [--customers 10000 100000] [--files 20] [--drift 0.1]
+                         [--latency-ms 20] [--repeat 5]
 """
 
 from __future__ import annotations
@@ -29,19 +34,24 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from benchlib import BENCH_KEY, best_of, libyaml_alone
+from benchlib import (
+    BENCH_KEY,
+    child_environment,
+    interleaved,
+    libyaml_alone,
+    peak_rss_mib,
+    ratio_line,
+)
 
 from reconciler.cli import main as cli_main
 from reconciler.clients.secret import Secret
-from reconciler.domain import Policy
 from reconciler.manifests import load_manifests
-from reconciler.planner import PlanOptions, build_plan, evaluate_policy
+from reconciler.planner import PlanOptions, build_plan
 from reconciler.providers.registry import MODELS
 from reconciler.providers.respan.client import RespanClient
 from reconciler.providers.respan.provider import RespanProvider
@@ -125,74 +135,99 @@ def emulator_requests(url: str) -> dict[str, int]:
         return dict(json.load(answer)["requests"])
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--customers", type=int, default=10_000)
-    parser.add_argument("--files", type=int, default=20)
-    parser.add_argument("--drift", type=float, default=0.1)
-    parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args(argv)
+TIME_TARGET = 1.3
+MEMORY_TARGET_MIB = 300.0
+MEMORY_TARGET_FROM = 100_000  # customers
 
+
+def measure(args: argparse.Namespace, customers: int) -> bool:
+    """Time and measure one size; print the report; True when the targets are met."""
     with tempfile.TemporaryDirectory() as temporary:
         directory = Path(temporary)
-        paths = write_manifests(directory / "customers", args.customers, args.files)
+        paths = write_manifests(directory / "customers", customers, args.files)
         seed_file = directory / "seed.json"
-        seed_file.write_text(json.dumps(seed(args.customers, args.drift)), encoding="utf-8")
+        seed_file.write_text(json.dumps(seed(customers, args.drift)), encoding="utf-8")
+        command = ["plan", str(directory / "customers"), "--rate-limit", "100000/s"]
+        command += ["--detailed-exitcode"]
         with serve_emulator(seed_file, args.latency_ms) as url:
             os.environ.update(RESPAN_BASE_URL=url, RESPAN_API_KEY=BENCH_KEY)
             codes: list[int] = []
 
             def whole_plan() -> None:
-                command = ["plan", str(directory / "customers"), "--rate-limit", "100000/s"]
                 with (
                     contextlib.redirect_stdout(io.StringIO()),
                     contextlib.redirect_stderr(io.StringIO()),
                 ):
-                    codes.append(cli_main([*command, "--detailed-exitcode"]))
+                    codes.append(cli_main(command))
 
-            baseline = best_of(args.repeat, lambda: libyaml_alone(paths))
+            whole_plan()  # warm up: imports, the cached schema validator
             before = emulator_requests(url)
-            plan_time = best_of(args.repeat, whole_plan)
+            timings = interleaved(
+                {
+                    "floor": lambda: libyaml_alone(paths),
+                    "load": lambda: load_manifests([directory / "customers"]),
+                    "plan": whole_plan,
+                },
+                args.repeat,
+            )
             after = emulator_requests(url)
             requests = {
                 route: (count - before.get(route, 0)) // args.repeat
                 for route, count in after.items()
             }
-            load_time = best_of(args.repeat, lambda: load_manifests([directory / "customers"]))
-            loaded = load_manifests([directory / "customers"])
-            provider = RespanProvider(RespanClient.create(url, Secret(BENCH_KEY), rate_limit=None))
-            try:
-                started = time.perf_counter()
-                found = provider.read_live("prod", loaded.customers)
-                read_time = time.perf_counter() - started
-            finally:
-                provider.close()
-            live = {customer.key: customer for customer in found.values()}
+            changes = len(build_plan_for(directory, url).changes)
+            env = child_environment(RESPAN_BASE_URL=url, RESPAN_API_KEY=BENCH_KEY)
+            plan_rss = peak_rss_mib([sys.executable, "-c", CLI_SCRIPT, *command], env)
+            floor_rss = peak_rss_mib([sys.executable, "-c", LIBYAML_SCRIPT, *map(str, paths)], env)
 
-            def planner() -> None:
-                result = build_plan(loaded.customers, live, MODELS, PlanOptions())
-                evaluate_policy(result, Policy(), {}, MODELS)
-
-            planner_time = best_of(args.repeat, planner)
-            changes = len(build_plan(loaded.customers, live, MODELS, PlanOptions()).changes)
-
-    ratio = plan_time / baseline
+    floor, plan = timings["floor"], timings["plan"]
     print(
-        f"{args.customers} customers in {args.files} files, {changes} drifted, "
-        f"API latency {args.latency_ms:g} ms"
+        f"{customers} customers in {args.files} files, {changes} drifted, "
+        f"API latency {args.latency_ms:g} ms, {args.repeat} interleaved rounds"
     )
-    print(f"exit codes:                        {sorted(set(codes))} (2: changes pending)")
-    print(f"requests per plan:                 {requests}")
-    print(f"libyaml alone (CSafeLoader load):  {baseline:6.3f} s   1.00x")
-    print(f"plan, in-process (whole run):      {plan_time:6.3f} s   {ratio:4.2f}x (target <= 1.5)")
-    print(f"  of which loading manifests:      {load_time:6.3f} s   {load_time / baseline:4.2f}x")
-    print(f"  of which reading live state:     {read_time:6.3f} s   {read_time / baseline:4.2f}x")
-    print(
-        f"  of which build_plan + policy:    {planner_time:6.3f} s   "
-        f"{planner_time / baseline:4.2f}x"
-    )
-    return 0 if ratio <= 1.5 and set(codes) == {2} else 1
+    print(f"exit codes:      {sorted(set(codes))} (2: changes pending)")
+    print(f"requests/plan:   {requests}")
+    print(ratio_line("libyaml alone (CSafeLoader load)", floor, floor, None))
+    print(ratio_line("loading the manifests", timings["load"], floor, None))
+    print(ratio_line("plan, in-process (whole run)", plan, floor, TIME_TARGET))
+    memory_target = MEMORY_TARGET_MIB if customers >= MEMORY_TARGET_FROM else None
+    shown = f" (target <= {memory_target:g} MiB)" if memory_target else ""
+    print(f"peak RSS: plan {plan_rss:.0f} MiB, libyaml alone {floor_rss:.0f} MiB{shown}")
+    print()
+    ok = plan.best / floor.best <= TIME_TARGET and set(codes) == {2}
+    return ok and (memory_target is None or plan_rss <= memory_target)
+
+
+CLI_SCRIPT = "import sys; from reconciler.cli import main; sys.exit(main(sys.argv[1:]))"
+LIBYAML_SCRIPT = (
+    "import sys, yaml\n"
+    "for path in sys.argv[1:]:\n"
+    "    yaml.load(open(path, 'rb').read(), Loader=yaml.CSafeLoader)\n"
+)
+
+
+def build_plan_for(directory: Path, url: str) -> Any:
+    """The plan itself, built from its parts, to count the changes it holds."""
+    loaded = load_manifests([directory / "customers"])
+    provider = RespanProvider(RespanClient.create(url, Secret(BENCH_KEY), rate_limit=None))
+    try:
+        found = provider.read_live("prod", loaded.customers)
+    finally:
+        provider.close()
+    live = {customer.key: customer for customer in found.values()}
+    return build_plan(loaded.customers, live, MODELS, PlanOptions())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--customers", type=int, nargs="+", default=[10_000, 100_000])
+    parser.add_argument("--files", type=int, default=20)
+    parser.add_argument("--drift", type=float, default=0.1)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args(argv)
+    results = [measure(args, customers) for customers in args.customers]
+    return 0 if all(results) else 1
 
 
 if __name__ == "__main__":

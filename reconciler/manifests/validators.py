@@ -23,7 +23,6 @@ import marshal
 import os
 import re
 import sys
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import CodeType
@@ -94,6 +93,8 @@ def _is_entry(value: object) -> TypeGuard[tuple[str, CodeType]]:
 
 
 def _write_whole(path: Path, data: bytes) -> None:
+    import tempfile  # only when the cache is filled: it costs more than a cached run's load
+
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".schema-", suffix=".tmp")
     try:

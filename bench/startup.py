@@ -1,0 +1,77 @@
+"""How long ``reconciler`` takes to start: ``--help`` and ``validate`` of a one-customer file,
+compared with an interpreter that does nothing.
+
+Each round runs, one after the other (interleaved, so that all see the same load on a shared
+machine), fresh processes of:
+
+- ``python -c pass`` (the floor: the interpreter alone);
+- ``reconciler --help``;
+- ``reconciler validate one.yaml`` (one Respan customer);
+
+with bytecode caching on, as an installed package has it, after one warm-up run of each (which
+also fills the compiled-validator cache, in a temporary ``RECONCILER_CACHE_DIR``). Reports the
+best and the median of ``--repeat`` rounds and their ratios to the floor. Target: both at most
+5 times the floor (best of the rounds). Exits 1 when a target is missed.
+
+    python bench/startup.py [--repeat 20]
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from benchlib import child_environment, interleaved, ratio_line
+
+TARGET = 5.0
+MANIFEST = """\
+provider: respan
+environment: prod
+customers:
+  - customer_identifier: acme
+    period_budget: 100
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--repeat", type=int, default=20)
+    args = parser.parse_args(argv)
+    script = shutil.which("reconciler", path=str(Path(sys.executable).parent))
+    reconciler = [script] if script else [sys.executable, "-m", "reconciler"]
+    with tempfile.TemporaryDirectory() as temporary:
+        directory = Path(temporary)
+        (directory / "one.yaml").write_text(MANIFEST, encoding="utf-8")
+        env = child_environment(RECONCILER_CACHE_DIR=str(directory / "cache"))
+
+        def runner(command: Sequence[str]) -> Callable[[], None]:
+            def run() -> None:
+                subprocess.run(
+                    command, cwd=directory, env=env, stdout=subprocess.DEVNULL, check=True
+                )
+
+            return run
+
+        runs = {
+            "floor": runner([sys.executable, "-c", "pass"]),
+            "help": runner([*reconciler, "--help"]),
+            "validate": runner([*reconciler, "validate", "one.yaml"]),
+        }
+        interleaved(runs, 1)  # warm up
+        timings = interleaved(runs, args.repeat)
+    floor = timings["floor"]
+    print(f"start-up, {args.repeat} interleaved rounds (fresh processes)")
+    print(ratio_line("python -c pass", floor, floor, None))
+    print(ratio_line("reconciler --help", timings["help"], floor, TARGET))
+    print(ratio_line("reconciler validate one.yaml", timings["validate"], floor, TARGET))
+    ok = all(timings[name].best / floor.best <= TARGET for name in ("help", "validate"))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
