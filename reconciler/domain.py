@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import unicodedata
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Final
 
@@ -121,7 +121,6 @@ class DesiredCustomer:
     fields: Mapping[str, Any]
     source: Source
     lifecycle: Lifecycle = Lifecycle()
-    field_sources: Mapping[str, Source] = field(default_factory=dict)
 
     @property
     def key(self) -> CustomerKey:

@@ -12,6 +12,7 @@ from reconciler.domain import Lifecycle, Source
 from reconciler.errors import ManifestError
 from reconciler.manifests import MAX_FILE_BYTES, check_manifests, load_manifests
 from reconciler.manifests.loader import check_manifest_data, load_manifest_data
+from reconciler.manifests.positions import FieldPositions, file_digest
 
 ACME = """\
 provider: respan
@@ -69,8 +70,9 @@ def test_sources_point_at_customer_and_field_keys(tmp_path: Path) -> None:
     acme = load_manifests([file]).customers[0]
     name = str(file)
     assert acme.source == Source(name, 8, 5)
-    assert acme.field_sources["period_budget"] == Source(name, 10, 5)
-    assert acme.field_sources["budget_duration"] == Source(name, 4, 3)
+    positions = FieldPositions({name: file_digest(file.read_bytes())}, lambda _: file.read_bytes())
+    assert positions.source(acme, "period_budget") == Source(name, 10, 5)
+    assert positions.source(acme, "budget_duration") == Source(name, 4, 3)
 
 
 def test_problems_are_all_reported_sorted(tmp_path: Path) -> None:

@@ -26,8 +26,9 @@ Lower layers, also used for ``reconciler.yaml``:
 
 Every ``Problem`` names ``path:line:column`` (1-based) and says what to do. Values in
 ``DesiredCustomer.fields`` are JSON-like with every number a ``Decimal``; timestamps stay the
-text as written; ``field_sources`` gives the position of each field's key (in the customer, or
-in ``defaults`` when it came from there). Merging of ``defaults``: the customer's value wins,
+text as written; a customer's ``source`` is its list item, and a problem about one of its
+fields names where that field's key is written (found again from the file only then, see
+``manifests.positions``). Merging of ``defaults``: the customer's value wins,
 ``metadata`` merges key by key, ``lifecycle.ignore_changes`` is the union of both lists.
 """
 

@@ -7,11 +7,11 @@ Suspicious-but-possible values are warnings, which ``--strict`` turns into error
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from decimal import Decimal
 
-from reconciler.domain import CustomerKey, DesiredCustomer, folded_id
+from reconciler.domain import CustomerKey, DesiredCustomer, Source, folded_id
 from reconciler.money import AMOUNT_LIMIT
 from reconciler.problems import Problem, Severity
 
@@ -27,12 +27,19 @@ def parse_instant(text: str) -> datetime | None:
         return None
 
 
-def customer_problems(customer: DesiredCustomer) -> Iterator[Problem]:
-    """Problems of one customer's declared values taken together."""
+FieldSource = Callable[[DesiredCustomer, str], Source]
+"""Where a field of a customer is written (``FieldPositions.source``); ``""``: the customer."""
+
+
+def customer_problems(
+    customer: DesiredCustomer, where: FieldSource | None = None
+) -> Iterator[Problem]:
+    """Problems of one customer's declared values taken together, each at the field it is
+    about when ``where`` can tell (asked only for a problem), else at the customer."""
     fields = customer.fields
 
     def at(name: str, message: str, hint: str, severity: Severity = "error") -> Problem:
-        source = customer.field_sources.get(name, customer.source)
+        source = where(customer, name) if where is not None else customer.source
         return Problem(source.file, source.line, source.column, message, hint, severity)
 
     if customer.id != customer.id.strip():

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from yaml.nodes import MappingNode, Node
+from yaml.nodes import Node
 
 from reconciler.domain import DesiredCustomer, Lifecycle, ProviderModel, Source
 from reconciler.manifests.yamlfile import YamlDocument, locate, position
@@ -55,7 +55,6 @@ def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list
     default_fields = {
         name: desired_value(item) for name, item in defaults.items() if name in model.fields
     }
-    default_sources = _field_sources(defaults_node, model, path) if defaults_node else {}
     default_lifecycle: dict[str, Any] = defaults.get("lifecycle") or {}
     default_ignored: list[str] = default_lifecycle.get("ignore_changes", [])
     if defaults_node is not None:
@@ -74,8 +73,6 @@ def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list
                 fields[name] = declared
             elif name in default_fields:
                 fields[name] = default_fields[name]
-        sources = dict(default_sources)
-        sources.update(_field_sources(item_node, model, path))
 
         own_lifecycle: dict[str, Any] | None = item.get("lifecycle")
         if own_lifecycle is None and not default_lifecycle:
@@ -101,22 +98,9 @@ def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list
                 fields=fields,
                 source=Source(path, line, column),
                 lifecycle=lifecycle,
-                field_sources=sources,
             )
         )
     return customers, problems
-
-
-def _field_sources(node: Node, model: ProviderModel, path: str) -> dict[str, Source]:
-    """Where each declared field's key is written in one customer (or defaults) mapping."""
-    sources: dict[str, Source] = {}
-    if isinstance(node, MappingNode):
-        for key_node, _ in node.value:
-            name = key_node.value
-            if name in model.fields and name not in sources:
-                mark = key_node.start_mark
-                sources[name] = Source(path, mark.line + 1, mark.column + 1)
-    return sources
 
 
 def _ignore_changes_problems(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -13,6 +13,7 @@ from reconciler.errors import ManifestError
 from reconciler.gcpause import cyclic_gc_paused
 from reconciler.manifests.checks import customer_problems, duplicate_problems
 from reconciler.manifests.desired import build_customers
+from reconciler.manifests.positions import FieldPositions, file_digest
 from reconciler.manifests.schema import schema_problems
 from reconciler.manifests.yamlfile import MAX_FILE_BYTES, YamlFile, parse_yaml, read_yaml_file
 from reconciler.problems import Problem
@@ -144,7 +145,10 @@ def _check(paths: Sequence[Path | str], strict: bool) -> ManifestReport:
             Problem(".", 1, 1, "no manifest paths given", "name manifest files or directories")
         )
     parsed = (read_yaml_file(file, display_path(file)) for file in files)
-    return _report(parsed, files, problems, strict)
+    by_display = {display_path(file): file for file in files}
+    return _report(
+        parsed, files, problems, strict, lambda display: by_display[display].read_bytes()
+    )
 
 
 def check_manifest_data(
@@ -156,7 +160,8 @@ def check_manifest_data(
     with cyclic_gc_paused():
         parsed = (_parse_data(display, data) for display, data in sources)
         files = [Path(display) for display, _ in sources]
-        return _report(parsed, files, [], strict)
+        given = dict(sources)
+        return _report(parsed, files, [], strict, given.__getitem__)
 
 
 def load_manifest_data(sources: Sequence[tuple[str, bytes]], *, strict: bool = False) -> LoadResult:
@@ -186,12 +191,17 @@ def _report(
     files: Sequence[Path],
     problems: list[Problem],
     strict: bool,
+    reread: Callable[[str], bytes],
 ) -> ManifestReport:
     digest = hashlib.sha256()
     customers: list[DesiredCustomer] = []
+    # Display name -> digest of what was read: field positions are found again (through
+    # ``reread``) only for a file with a problem, and only from the same bytes.
+    digests: dict[str, str] = {}
     for parsed in parsed_files:
         digest.update(len(parsed.data).to_bytes(8, "big"))
         digest.update(parsed.data)
+        digests[parsed.path] = file_digest(parsed.data)
         problems.extend(parsed.problems)
         if not parsed.documents and not parsed.problems:
             problems.append(
@@ -216,8 +226,9 @@ def _report(
             declared, node_problems = build_customers(document)
             problems.extend(node_problems)
             customers.extend(declared)
+    positions = FieldPositions(digests, reread)
     for customer in customers:
-        problems.extend(customer_problems(customer))
+        problems.extend(customer_problems(customer, positions.source))
     problems.extend(duplicate_problems(customers))
     if strict:
         problems = [replace(problem, severity="error") for problem in problems]

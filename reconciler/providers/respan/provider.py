@@ -70,9 +70,13 @@ class RespanProvider:
 
         The client leaves out rows of another environment and refuses rows without a text id.
         """
-        listed = {
-            item["customer_identifier"]: item for item in self.client.list_customers(environment)
-        }
+        # Each page is reduced to the managed fields as it arrives and then let go: the raw
+        # rows (every field the API sends) are never all held at once.
+        listed: dict[str, dict[str, Any]] = {}
+        for page in self.client.iter_customer_pages(environment):
+            for item in page:
+                listed[item["customer_identifier"]] = self._managed(item)
+            del page
         unlisted = {name for name, spec in self.model.fields.items() if not spec.listed}
         wanted = sorted(
             {
@@ -89,11 +93,10 @@ class RespanProvider:
         details = self._retrieve_many(environment, wanted)
 
         live: dict[str, LiveCustomer] = {}
-        for identifier, item in listed.items():
+        for identifier, fields in listed.items():
             if identifier in wanted and identifier not in details:
                 continue  # deleted between the list and the retrieve
             detail = details.get(identifier)
-            fields = self._managed(item)
             usage = None
             if detail is not None:
                 fields.update(self._managed(detail))
