@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -76,11 +78,32 @@ def child_environment(**extra: str) -> dict[str, str]:
     return env
 
 
-def peak_rss_mib(command: Sequence[str], env: Mapping[str, str] | None = None) -> float:
-    """The peak resident memory of ``command`` (a fresh process, output discarded), in MiB."""
-    process = subprocess.Popen(
-        list(command), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env
-    )
-    _, status, usage = os.wait4(process.pid, 0)
-    process.returncode = os.waitstatus_to_exitcode(status)
-    return usage.ru_maxrss / 1024  # kilobytes on Linux
+_REPORT_PEAK = """\
+import atexit, os
+
+
+def _report_peak():
+    with open("/proc/self/status") as status, open(os.environ["BENCH_PEAK_FILE"], "w") as out:
+        out.write(next(line for line in status if line.startswith("VmHWM:")).split()[1])
+
+
+atexit.register(_report_peak)
+"""
+
+
+def peak_rss_mib(script: str, args: Sequence[str], env: Mapping[str, str]) -> float:
+    """The peak resident memory, in MiB, of a fresh ``python -c SCRIPT ARGS`` (output discarded).
+
+    Read from the child's own ``VmHWM`` as it exits (Linux): the ``ru_maxrss`` a parent gets
+    from ``wait4`` counts the parent's own memory at fork time, so a large benchmark process
+    would inflate every child's figure.
+    """
+    with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak:
+        subprocess.run(
+            [sys.executable, "-c", _REPORT_PEAK + script, *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env={**env, "BENCH_PEAK_FILE": peak.name},
+            check=False,
+        )
+        return int(peak.read() or 0) / 1024  # kB

@@ -177,8 +177,8 @@ def measure(args: argparse.Namespace, customers: int) -> bool:
             }
             changes = len(build_plan_for(directory, url).changes)
             env = child_environment(RESPAN_BASE_URL=url, RESPAN_API_KEY=BENCH_KEY)
-            plan_rss = peak_rss_mib([sys.executable, "-c", CLI_SCRIPT, *command], env)
-            floor_rss = peak_rss_mib([sys.executable, "-c", LIBYAML_SCRIPT, *map(str, paths)], env)
+            plan_rss = peak_rss_mib(CLI_SCRIPT, command, env)
+            floor_rss = peak_rss_mib(LIBYAML_SCRIPT, [str(path) for path in paths], env)
 
     floor, plan = timings["floor"], timings["plan"]
     print(
