@@ -49,3 +49,14 @@ def test_same_form_other_environment_and_live_only_pairs_are_fine() -> None:
     found = live(NFC)
     plan = build_plan([desired(NFC)], {found.key: found}, MODELS)
     assert plan.unchanged == 1
+
+
+def test_an_ascii_id_collides_with_a_sign_that_folds_to_it() -> None:
+    """A declared ASCII id is still checked against a live non-ASCII one that folds to it
+    (KELVIN SIGN is 'K' in NFC), though ASCII-only plans skip the check."""
+    found = live("\u212a")
+    with pytest.raises(IdentityError, match=r"'K' \(declared at c\.yaml:4\)"):
+        build_plan([desired("K")], {found.key: found}, MODELS, PlanOptions())
+    plain = live("K2")
+    plan = build_plan([desired("K1")], {plain.key: plain}, MODELS, PlanOptions())
+    assert [change.action for change in plan.changes] == ["missing"]

@@ -25,16 +25,30 @@ def check_identities(
     """Raise ``IdentityError`` naming every declared id (planned or of the ``project``) that
     another declared or live id of the same provider and environment equals in Unicode
     normalization (NFC) but not exactly."""
+    desired = tuple(desired)
+    live = tuple(live)
+    # Only a non-ASCII id can have another Unicode form (ASCII text is its own NFC), so only
+    # the keys such an id folds to are looked at: a plan of ASCII ids allocates nothing here.
+    suspects = {
+        _folded(key)
+        for key in (*(customer.key for customer in desired), *project, *live)
+        if not key[2].isascii()
+    }
+    if not suspects:
+        return
     spellings: dict[CustomerKey, dict[str, str]] = defaultdict(dict)
     declared: set[CustomerKey] = set()
     for customer in desired:
-        _add(spellings, customer.key, f"declared at {customer.source}")
-        declared.add(_folded(customer.key))
+        if _folded(customer.key) in suspects:
+            _add(spellings, customer.key, f"declared at {customer.source}")
+            declared.add(_folded(customer.key))
     for key in project:
-        _add(spellings, key, "declared in the project")
-        declared.add(_folded(key))
+        if _folded(key) in suspects:
+            _add(spellings, key, "declared in the project")
+            declared.add(_folded(key))
     for key in live:
-        _add(spellings, key, "live")
+        if _folded(key) in suspects:
+            _add(spellings, key, "live")
     messages = [
         _describe(key, forms)
         for key, forms in sorted(spellings.items())
