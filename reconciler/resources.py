@@ -9,24 +9,34 @@ from __future__ import annotations
 
 import functools
 import json
-from importlib import resources
-from importlib.resources.abc import Traversable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import ReconcilerError
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 MANIFEST_SCHEMA = "manifest.schema.json"
 CONFIG_SCHEMA = "config.schema.json"
 
+_PACKAGE = Path(__file__).resolve().parent
 # reconciler/resources.py -> reconciler/ -> source tree root
-_SOURCE_TREE_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+_SOURCE_TREE_SCHEMAS = _PACKAGE.parent / "schemas"
 
 
 def schemas_dir() -> Traversable:
     """The directory holding the JSON Schemas: inside the package when installed, else the
     source tree's ``schemas/``."""
-    packaged = resources.files("reconciler") / "schemas"
+    # The package is installed as files (a wheel or a source tree): a plain path is enough,
+    # and importlib.resources (which loads tempfile, shutil and the compressors) is needed
+    # only for a package loaded some other way.
+    if (_PACKAGE / "__init__.py").is_file():
+        packaged: Traversable = _PACKAGE / "schemas"
+    else:  # pragma: no cover - zip imports are not how reconciler is installed
+        from importlib import resources
+
+        packaged = resources.files("reconciler") / "schemas"
     if packaged.is_dir():
         return packaged
     return _SOURCE_TREE_SCHEMAS
