@@ -87,7 +87,7 @@ def test_unpaced_never_waits() -> None:
     """The null pacer admits everything at once and ignores answers and 429s."""
     unpaced = Unpaced()
     unpaced.done()
-    unpaced.rate_limited(5.0)
+    unpaced.rate_limited()
     assert unpaced.wait() == 0.0
     assert "Unpaced" in repr(unpaced)
 
@@ -140,26 +140,17 @@ def test_a_burst_below_the_count_is_spread_over_the_window() -> None:
     assert Pacer(4, 1.0, 99).burst == 4
 
 
-def test_the_first_429_switches_to_even_spacing_and_honours_retry_after() -> None:
-    """After a 429 nothing goes before retry_after, then one request per interval."""
+def test_the_first_429_switches_to_even_spacing() -> None:
+    """After a 429 the bursts end: one request per interval from the last one sent."""
     fake = FakeTime()
     pacer = Pacer(10, 1.0, safety_margin=0, clock=fake.clock, sleep=fake.sleep)
     assert [send(pacer, fake) for _ in range(3)] == [0.0] * 3
-    pacer.rate_limited(2.0)
+    pacer.rate_limited()
     assert pacer.throttled
     assert "burst=1" in repr(pacer)
-    assert pacer.reserve() == pytest.approx(2.0)
-    assert pacer.reserve() == pytest.approx(2.1)
-    assert pacer.reserve() == pytest.approx(2.2)
-
-
-def test_a_429_without_retry_after_still_ends_the_bursts() -> None:
-    """A 429 that says nothing about waiting switches to even spacing at once."""
-    fake = FakeTime()
-    pacer = Pacer(10, 1.0, safety_margin=0, clock=fake.clock, sleep=fake.sleep)
-    send(pacer, fake)
-    pacer.rate_limited(None)
     assert pacer.reserve() == pytest.approx(0.1)
+    assert pacer.reserve() == pytest.approx(0.2)
+    assert pacer.reserve() == pytest.approx(0.3)
 
 
 def test_a_stopped_wait_returns_at_once() -> None:

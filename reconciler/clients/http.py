@@ -460,10 +460,9 @@ class HttpTransport:
                 )
             return Reply(status=status, body=body, attempts=attempt_number)
         if status == RATE_LIMITED or status >= 500:
-            retry_after = retry_after_seconds(response_headers, body)
             if status == RATE_LIMITED:
-                pacer.rate_limited(retry_after)
-            raise _RetryableAnswer(status, body, retry_after)
+                pacer.rate_limited()
+            raise _RetryableAnswer(status, body, retry_after_seconds(response_headers, body))
         raise self._error(method, path, status, body, attempt_number)
 
     def _exchange(

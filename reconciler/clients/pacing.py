@@ -13,8 +13,9 @@ from that moment, the server's window cannot hold both, whatever the network's j
 margin (5 %) covers clocks and windows measured at a different point of the server.
 
 On the first 429 of a run the pacer stops bursting: the rest of the run is spaced evenly
-(``per_seconds / count`` apart, plus the margin) and nothing is sent before the server's
-``retry_after`` has passed. ``burst=1`` asks for that even spacing from the start.
+(``per_seconds / count`` apart, plus the margin). The refused request itself is retried after
+the server's ``retry_after`` (``reconciler.clients.retry``), and then waits for its even slot
+too. ``burst=1`` asks for that even spacing from the start.
 
 Why not ``pyrate-limiter`` (4.x has sliding-window buckets): its blocking acquire sleeps with
 a hard-wired ``time.sleep`` while holding the limiter's lock, so Ctrl-C cannot wake a waiting
@@ -54,8 +55,8 @@ class RequestPacer(Protocol):
         """A request let through by ``wait`` has its answer (or was not sent after all)."""
         ...
 
-    def rate_limited(self, retry_after: float | None) -> None:
-        """The server answered 429, asking to wait ``retry_after`` seconds (``None``: unsaid)."""
+    def rate_limited(self) -> None:
+        """The server answered 429: space the rest of the run evenly."""
         ...
 
 
@@ -76,7 +77,6 @@ class Pacer:
         "_done",
         "_in_flight",
         "_lock",
-        "_not_before",
         "_sleep",
         "burst",
         "count",
@@ -118,7 +118,6 @@ class Pacer:
         # and the slots of requests let through and not finished, in the order let through.
         self._done: deque[float] = deque(maxlen=count)
         self._in_flight: deque[float] = deque()
-        self._not_before = float("-inf")
 
     def __repr__(self) -> str:
         return (
@@ -133,7 +132,7 @@ class Pacer:
         """
         with self._lock:
             now = self._clock()
-            slot = max(now, self._not_before)
+            slot = now
             # The newest ``count`` logged times, newest first.
             recent = heapq.nlargest(self.count, [*self._done, *self._in_flight])
             if len(recent) >= self.count:
@@ -162,13 +161,11 @@ class Pacer:
                 slot = self._in_flight.popleft()
                 self._done.append(max(slot, self._clock()))
 
-    def rate_limited(self, retry_after: float | None) -> None:
-        """Space the rest of the run evenly, and send nothing before ``retry_after`` passed."""
+    def rate_limited(self) -> None:
+        """Space the rest of the run evenly (the first 429 says the window was misjudged)."""
         with self._lock:
             self.throttled = True
             self._burst = 1
-            if retry_after is not None and retry_after > 0:
-                self._not_before = max(self._not_before, self._clock() + retry_after)
 
 
 class Unpaced:
@@ -188,5 +185,5 @@ class Unpaced:
     def done(self) -> None:
         pass
 
-    def rate_limited(self, retry_after: float | None) -> None:
+    def rate_limited(self) -> None:
         pass
