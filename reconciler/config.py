@@ -26,6 +26,7 @@ from reconciler.manifests.loader import display_path
 from reconciler.manifests.schema import schema_problems
 from reconciler.manifests.yamlfile import read_yaml_file
 from reconciler.problems import Problem
+from reconciler.ratelimit import RateLimit
 from reconciler.resources import CONFIG_SCHEMA
 
 CONFIG_FILE_NAME = "reconciler.yaml"  # also in manifests.loader.CONFIG_FILE_NAMES
@@ -33,25 +34,6 @@ DEFAULT_AUDIT_LOG = "reconciler-audit.jsonl"
 
 _RATE = re.compile(r"\s*([0-9]+)\s*/\s*([a-z]+)\s*", re.IGNORECASE)
 _PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
-
-
-@dataclass(frozen=True, slots=True)
-class RateLimit:
-    """At most ``count`` requests every ``per_seconds`` seconds."""
-
-    count: int
-    per_seconds: float
-
-    def __str__(self) -> str:
-        unit = "s" if self.per_seconds == 1.0 else "min"
-        if self.per_seconds not in (1.0, 60.0):
-            return f"{self.count}/{self.per_seconds:g}s"
-        return f"{self.count}/{unit}"
-
-    @property
-    def per_second(self) -> float:
-        """Requests per second (for pacers that want a single rate)."""
-        return self.count / self.per_seconds
 
 
 def parse_rate_limit(text: str) -> RateLimit:

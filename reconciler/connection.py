@@ -31,11 +31,12 @@ from typing import TYPE_CHECKING, Any
 from reconciler.clients.http import check_base_url
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.config import Config, ProviderSettings, RateLimit, parse_rate_limit
+from reconciler.config import Config, ProviderSettings, parse_rate_limit
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Provider
 from reconciler.providers.plugin import ConnectionDefaults, OpenRequest
 from reconciler.providers.registry import plugin
+from reconciler.ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from reconciler.emulator import RunningEmulator

@@ -21,9 +21,9 @@ from reconciler.errors import ConfigError
 if TYPE_CHECKING:
     from reconciler.clients.retry import RetryPolicy
     from reconciler.clients.secret import Secret
-    from reconciler.config import RateLimit
     from reconciler.export.filters import FilterTerm
     from reconciler.providers.base import Provider
+    from reconciler.ratelimit import RateLimit
 
 
 @dataclass(frozen=True, slots=True)

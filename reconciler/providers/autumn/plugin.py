@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.config import RateLimit
 from reconciler.providers.autumn.fields import AUTUMN
 from reconciler.providers.plugin import ConnectionDefaults, ProviderPlugin
+from reconciler.ratelimit import RateLimit
 
 PLUGIN = ProviderPlugin(
     model=AUTUMN,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from reconciler.config import RateLimit
 from reconciler.providers.plugin import ConnectionDefaults, ProviderPlugin
 from reconciler.providers.respan.fields import RESPAN
+from reconciler.ratelimit import RateLimit
 
 PLUGIN = ProviderPlugin(
     model=RESPAN,
