@@ -350,9 +350,53 @@ def test_connection_refused_is_a_transport_error() -> None:
     sock.close()
     with transport(f"http://127.0.0.1:{port}") as client, pytest.raises(TransportError) as c:
         client.request("POST", "/create/", body={}, idempotent=False)
-    assert f"127.0.0.1:{port}" in str(c.value)
-    assert "ConnectError" in str(c.value)
+    assert f"cannot connect to 127.0.0.1:{port}: the connection was refused" in str(c.value)
+    assert "check the URL's host and port, and that the API or emulator is running" in str(
+        c.value
+    )
     assert client.counter.total == 3
+
+
+def test_connection_refused_stops_retrying_within_the_connect_budget() -> None:
+    """A refused connection is retried only while another attempt fits the connect budget:
+    with no budget left after the first, one attempt and the error."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    sock.close()
+    policy = RetryPolicy(attempts=10, wait_initial=0.001, connect_budget=1.0, connect_timeout=1.0)
+    with (
+        transport(f"http://127.0.0.1:{port}", retry=policy) as client,
+        pytest.raises(TransportError),
+    ):
+        client.request("GET", "/users/", idempotent=True)
+    assert client.counter.total == 1
+
+
+def test_unresolvable_host_names_dns_to_check() -> None:
+    """A host name that does not resolve says so and names the URL's spelling and DNS."""
+    with (
+        transport("https://no-such-host.invalid", retry=RetryPolicy(attempts=1)) as client,
+        pytest.raises(TransportError) as caught,
+    ):
+        client.request("GET", "/users/", idempotent=True)
+    assert "cannot connect to no-such-host.invalid: the host name does not resolve" in str(
+        caught.value
+    )
+    assert "DNS" in str(caught.value)
+
+
+def test_tls_handshake_failure_is_not_retried_and_names_the_scheme(server: Server) -> None:
+    """https:// to a plain-HTTP server fails the TLS handshake once, naming what to check."""
+    url, _ = server
+    with (
+        transport(url.replace("http://", "https://"), retry=FAST) as client,
+        pytest.raises(TransportError) as caught,
+    ):
+        client.request("GET", "/users/", idempotent=True)
+    assert "the TLS handshake failed" in str(caught.value)
+    assert "an https:// URL to a plain-HTTP server" in str(caught.value)
+    assert client.counter.total == 1
 
 
 # -- pacing, concurrency, counting ---------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 from reconciler.clients.retry import (
     RetryPolicy,
     capped_wait,
+    connect_retry_wait,
     is_retryable_status,
     is_retryable_transport_error,
     retry_after_seconds,
@@ -75,3 +76,20 @@ def test_policy_rejects_nonsense() -> None:
         RetryPolicy(attempts=0)
     with pytest.raises(ValueError, match="negative"):
         RetryPolicy(wait_max=-1)
+
+
+def test_connect_retries_fit_the_connect_budget() -> None:
+    """Connect retries wait 0.25 s, doubling to 2 s, and stop when the next attempt could end
+    past the budget (10 s with 4 s per connection): a wrong address fails within 10 s."""
+    policy = RetryPolicy()
+    assert connect_retry_wait(1, 0.0, policy) == 0.25
+    assert connect_retry_wait(2, 0.25, policy) == 0.5
+    assert connect_retry_wait(5, 1.0, policy) == 2.0
+    assert connect_retry_wait(3, 5.0, policy) == 1.0
+    assert connect_retry_wait(3, 5.5, policy) is None
+    assert connect_retry_wait(1, 4.0, policy) is not None
+    elapsed, number = 0.0, 1
+    while (wait := connect_retry_wait(number, elapsed, policy)) is not None:
+        elapsed += wait + policy.connect_timeout  # each attempt at its slowest
+        number += 1
+    assert elapsed <= policy.connect_budget

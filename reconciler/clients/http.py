@@ -52,11 +52,13 @@ from reconciler.clients.retry import (
     RATE_LIMITED,
     RetryPolicy,
     capped_wait,
+    connect_retry_wait,
     is_retryable_status,
     is_retryable_transport_error,
     retry_after_seconds,
 )
 from reconciler.clients.secret import Secret
+from reconciler.clients.unreachable import CONNECT_ERRORS, connect_failure, is_tls_failure
 from reconciler.errors import (
     APIError,
     AuthenticationError,
@@ -278,7 +280,7 @@ class HttpTransport:
         self._semaphore = threading.BoundedSemaphore(max_concurrency)
         try:
             self._client = httpx.Client(
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+                timeout=httpx.Timeout(timeout, connect=min(timeout, self.retry.connect_timeout)),
                 # No connection is kept alive: each attempt opens its own, so that its
                 # deadline knows which socket to cut. At the providers' rate limits the extra
                 # handshake per request costs nothing that matters.
@@ -340,6 +342,7 @@ class HttpTransport:
         content = None if body is None else encode_json(body)
         pacer = self._pacers.get(pace) or self._pacers.get(DEFAULT_PACE) or Unpaced()
         attempt_number = 0
+        started = time.monotonic()
 
         def on_failure(exc: Exception) -> bool | float:
             if STOP.requested:
@@ -357,6 +360,13 @@ class HttpTransport:
                     )
                     return wait
                 return True
+            if isinstance(exc, CONNECT_ERRORS):
+                # Briefly: a wrong address must fail fast (see clients.retry).
+                if is_tls_failure(exc):
+                    return False
+                elapsed = time.monotonic() - started
+                connect_wait = connect_retry_wait(attempt_number, elapsed, self.retry)
+                return False if connect_wait is None else connect_wait
             if isinstance(exc, httpx.TransportError):
                 return is_retryable_transport_error(exc, idempotent=idempotent)
             return False
@@ -387,6 +397,13 @@ class HttpTransport:
                 method=method,
                 path=path,
             ) from None
+        except CONNECT_ERRORS as exc:
+            raise TransportError(
+                f"{method} {_shown(path)}: cannot connect to {self._host()}: "
+                f"{connect_failure(exc, self.retry.connect_timeout)}{_after(attempt_number)}",
+                method=method,
+                path=path,
+            ) from exc
         except httpx.TransportError as exc:
             raise TransportError(
                 f"{method} {_shown(path)}: could not complete the request to {self._host()} "

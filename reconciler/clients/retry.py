@@ -11,6 +11,11 @@ generic failure and repeating an idempotent request cannot do harm.
 
 Retried for every request, even one that is not safe to repeat: 429 (the server refused it
 before doing anything) and failures to connect (the request never left).
+
+Failures to connect (refused, unresolvable host, connect timeout) are retried briefly, within
+``connect_budget`` seconds from the first attempt (10 s: a flapping network gets a second
+chance, a wrong address fails fast with a message naming what to check). A failed TLS
+handshake is not retried: a certificate does not change between attempts.
 """
 
 from __future__ import annotations
@@ -55,12 +60,20 @@ class RetryPolicy:
     wait_jitter: float = 0.5
     max_retry_after: float = 60.0
     timeout: float | None = 300.0
+    # Failures to connect: no attempt that could end later than ``connect_budget`` seconds
+    # after the first one started is made; each connection may take ``connect_timeout``.
+    connect_budget: float = 10.0
+    connect_timeout: float = 4.0
+    connect_wait_max: float = 2.0
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError("attempts counts the first try: it must be at least 1")
-        if min(self.wait_initial, self.wait_max, self.wait_jitter, self.max_retry_after) < 0:
+        waits = (self.wait_initial, self.wait_max, self.wait_jitter, self.max_retry_after)
+        if min(*waits, self.connect_budget, self.connect_wait_max) < 0:
             raise ValueError("waits must not be negative")
+        if self.connect_timeout <= 0:
+            raise ValueError("connect_timeout must be positive")
 
 
 def retry_after_seconds(
@@ -107,6 +120,19 @@ def is_retryable_transport_error(exc: httpx.TransportError, *, idempotent: bool)
         return True
     # Timeouts, resets and protocol errors after sending: the server may have acted on it.
     return idempotent
+
+
+def connect_retry_wait(retry_number: int, elapsed: float, policy: RetryPolicy) -> float | None:
+    """The wait before connect attempt ``retry_number + 1``, or ``None`` when that attempt
+    could end past ``policy.connect_budget`` (``elapsed``: seconds since the first started).
+
+    Waits double from ``wait_initial`` up to ``connect_wait_max``, without jitter: a refused
+    connection costs the server nothing, so there is no herd to spread out.
+    """
+    wait = min(policy.connect_wait_max, policy.wait_initial * 2.0 ** (retry_number - 1))
+    if elapsed + wait + policy.connect_timeout > policy.connect_budget:
+        return None
+    return wait
 
 
 def _seconds(value: Any) -> float | None:
