@@ -20,6 +20,7 @@ enforces no limit of its own.
 
 from __future__ import annotations
 
+import difflib
 import logging
 import os
 import secrets
@@ -35,13 +36,44 @@ from reconciler.config import Config, ProviderSettings, parse_rate_limit
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Provider
 from reconciler.providers.plugin import ConnectionDefaults, OpenRequest
-from reconciler.providers.registry import plugin
+from reconciler.providers.registry import plugin, plugins
 from reconciler.ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from reconciler.emulator import RunningEmulator
 
 logger = logging.getLogger("reconciler.connection")
+
+
+def read_variables() -> frozenset[str]:
+    """The connection variables reconciler reads: each installed provider's (their one source,
+    ``ProviderPlugin.connection``)."""
+    return frozenset(
+        name
+        for found in plugins().values()
+        for name in (found.connection.base_url_variable, found.connection.key_variable)
+    )
+
+
+def misspelled_variables(
+    environ: Mapping[str, str], also_read: frozenset[str] = frozenset()
+) -> list[tuple[str, str]]:
+    """``(set variable, the read variable it resembles)`` for each variable of a provider's
+    prefix (``RESPAN_``, ``AUTUMN_``...) or ``RECONCILER_`` that reconciler does not read, when
+    the one it resembles is not set: a typo that would otherwise fall back in silence."""
+    known = read_variables() | also_read
+    prefixes = (*(f"{name.upper()}_" for name in plugins()), "RECONCILER_")
+    found = []
+    for name in sorted(environ):
+        prefix = next((p for p in prefixes if name.startswith(p)), None)
+        if name in known or prefix is None:
+            continue
+        # Only the same provider's variables: AUTUMN_API_KEY means AUTUMN_SECRET_KEY.
+        same = sorted(known_name for known_name in known if known_name.startswith(prefix))
+        close = difflib.get_close_matches(name, same, n=1, cutoff=0.6)
+        if close and not environ.get(close[0], "").strip():
+            found.append((name, close[0]))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +93,9 @@ class ConnectionSettings:
     source: str = "default"
     # Where the key came from, for messages about the key: its variable, a key file.
     key_source: str = ""
+    # The setting of reconciler.yaml that ``source`` overrides, when one does: a variable
+    # left set from another shell must not silently replace the configured emulator.
+    overrides: str | None = None
 
 
 def resolve_settings(
@@ -121,6 +156,11 @@ def resolve_settings(
         burst=configured.burst,
         source=source,
         key_source=key_source,
+        overrides=(
+            f"the built-in emulator of reconciler.yaml (providers.{name}.emulator)"
+            if seed is None and configured.emulator_seed is not None
+            else None
+        ),
     )
 
 
@@ -211,6 +251,13 @@ class ProviderHandle:
 
     def __repr__(self) -> str:
         return f"ProviderHandle({self.settings.provider!r}, base_url={self.provider.base_url!r})"
+
+    @property
+    def address(self) -> str:
+        """What this handle talks to, for people: the base URL, or "the built-in emulator"."""
+        if self.settings.emulator_seed is not None:
+            return "the built-in emulator"
+        return self.provider.base_url
 
     def request_counts(self) -> dict[str, int]:
         """Request attempts sent so far, by HTTP method."""

@@ -1009,3 +1009,17 @@ def test_undeclared_live_metadata_keys_survive_an_apply(
     assert found is not None
     assert found["metadata"] == {"tier": "b", "crm": "7"}
     assert cli("plan", "customers.yaml", "--detailed-exitcode", "--rate-limit", FAST).code == 0
+
+
+def test_prompt_names_what_apply_talks_to(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The plan starts with the API's provider, environment and address; the prompt repeats it."""
+    monkeypatch.setattr("reconciler.cli.apply._stdin_is_terminal", lambda: True)
+    monkeypatch.setattr("sys.stdin", io.StringIO("no\n"))
+    run = cli("apply", "customers.yaml", "--rate-limit", FAST)
+    target = f"Talking to respan, environment prod, at {emulator.url} (from RESPAN_BASE_URL)"
+    assert run.out.splitlines()[0] == target
+    assert f"Do you want to perform these actions?\n  {target}\n" in run.err

@@ -83,7 +83,7 @@ def requests(running: RunningEmulator[RespanState]) -> dict[str, int]:
 def plan_is_empty(cli: Callable[..., Run], *paths: str) -> bool:
     run = cli("plan", *paths, "--detailed-exitcode")
     assert run.code in (0, 2), run.err
-    return run.code == 0 and run.out.startswith("No changes.")
+    return run.code == 0 and "\n\nNo changes." in run.out
 
 
 def many(count: int) -> dict[str, Any]:

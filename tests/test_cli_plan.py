@@ -135,7 +135,7 @@ def write_config(project: Path, text: str) -> None:
 def test_plan_right_after_a_matching_seed_is_empty(plan_cli: PlanCli) -> None:
     """Equal state in other spellings (250 vs 250.00, 20 vs 20.0) plans nothing; exit 0."""
     run = plan_cli("--detailed-exitcode")
-    assert run.out == "No changes. Live state matches the manifests (2 unchanged).\n"
+    assert run.out.endswith("\n\nNo changes. Live state matches the manifests (2 unchanged).\n")
     assert run.code == 0
 
 
@@ -144,7 +144,7 @@ def test_update_exits_0_or_2_with_detailed_exitcode(plan_cli: PlanCli) -> None:
     changed = MATCHING.replace("period_budget: 250.00", "period_budget: 400")
     run = plan_cli(manifest=changed)
     assert run.code == 0
-    assert run.out.splitlines()[:2] == [
+    assert run.out.splitlines()[2:4] == [
         "~ respan/prod/acme (customers.yaml:4)",
         "    period_budget: $250.00 → $400.00 (+$150.00, +60.0%)",
     ]
@@ -510,7 +510,9 @@ def test_provider_flag_plans_only_that_providers_customers(
     code = main(["plan", ".", "--provider", "respan", "--base-url", plan_cli.emulator.url])
     out = plan_cli.capsys.readouterr().out
     assert code == 0
-    assert out == "No changes. Live state matches the manifests (2 unchanged).\n"
+    assert out.endswith(
+        "(from --base-url)\n\nNo changes. Live state matches the manifests (2 unchanged).\n"
+    )
 
 
 @pytest.mark.parametrize("command", ["plan", "apply"])
@@ -770,3 +772,62 @@ def test_a_protected_customer_moved_to_another_manifest_is_still_declared(
     (project / "more" / "acme.yaml").unlink()
     (project / "more" / "other.yaml").write_text(manifest("customer_identifier: gamma"), "utf-8")
     assert plan_cli("--base", "HEAD", manifest=beta_only).code == 3
+
+
+# -- what the plan talks to ----------------------------------------------------------------------
+
+
+def test_text_plan_starts_with_provider_environment_and_api_address(plan_cli: PlanCli) -> None:
+    """The first line of the text plan names the provider, environment and base URL, and
+    where the address came from."""
+    run = plan_cli()
+    assert run.code == 0
+    assert plan_cli.emulator is not None
+    assert run.out.splitlines()[0] == (
+        f"Talking to respan, environment prod, at {plan_cli.emulator.url} (from RESPAN_BASE_URL)"
+    )
+
+
+def test_markdown_plan_names_what_it_talks_to_under_the_summary(plan_cli: PlanCli) -> None:
+    """The Markdown comment keeps its summary line first and names the API right under it."""
+    run = plan_cli("--format", "markdown")
+    assert plan_cli.emulator is not None
+    lines = [line for line in run.out.splitlines() if line and not line.startswith("<!--")]
+    assert lines[0].startswith("No changes")
+    assert lines[1].startswith("Talking to respan, environment prod, at http://127.0.0.1:")
+
+
+def test_json_plan_has_no_target_line(plan_cli: PlanCli) -> None:
+    """JSON output stays one JSON document."""
+    run = plan_cli("--format", "json")
+    json.loads(run.out)
+
+
+def test_misspelled_variable_gets_a_one_line_hint(
+    plan_cli: PlanCli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """RESPAN_URL and RESPAN_KEY are not read: each gets a hint naming the variable meant, only
+    when that one is not set."""
+    monkeypatch.setenv("RESPAN_KEY", "x")
+    monkeypatch.setenv("RESPAN_URL", "http://example.invalid")
+    monkeypatch.setenv("AUTUMN_API_KEY", "x")
+    run = plan_cli()
+    hints = [line for line in run.err.splitlines() if line.startswith("Hint:")]
+    assert hints == [
+        "Hint: AUTUMN_API_KEY is set but reconciler does not read it; did you mean "
+        "AUTUMN_SECRET_KEY?"
+    ]
+
+
+def test_variable_overriding_the_configured_emulator_is_named(
+    plan_cli: PlanCli, project: Path
+) -> None:
+    """RESPAN_BASE_URL replacing the emulator of reconciler.yaml is said on stderr."""
+    (project / "seed.json").write_text('{"customers": []}', encoding="utf-8")
+    write_config(project, "providers:\n  respan:\n    emulator:\n      seed: seed.json\n")
+    run = plan_cli()
+    assert (
+        "Note: RESPAN_BASE_URL is set, so it overrides the built-in emulator of "
+        "reconciler.yaml (providers.respan.emulator)." in run.err
+    )
+    assert "(from RESPAN_BASE_URL)" in run.out.splitlines()[0]

@@ -351,9 +351,7 @@ def test_connection_refused_is_a_transport_error() -> None:
     with transport(f"http://127.0.0.1:{port}") as client, pytest.raises(TransportError) as c:
         client.request("POST", "/create/", body={}, idempotent=False)
     assert f"cannot connect to 127.0.0.1:{port}: the connection was refused" in str(c.value)
-    assert "check the URL's host and port, and that the API or emulator is running" in str(
-        c.value
-    )
+    assert "check the URL's host and port, and that the API or emulator is running" in str(c.value)
     assert client.counter.total == 3
 
 

@@ -81,7 +81,7 @@ def autumn(
 def plan_is_empty(cli: Callable[..., Run], *paths: str) -> bool:
     run = cli("plan", *paths, "--detailed-exitcode")
     assert run.code in (0, 2), run.err
-    return run.code == 0 and run.out.startswith("No changes.")
+    return run.code == 0 and "\n\nNo changes." in run.out
 
 
 def test_export_round_trips_billing_controls_and_metadata(

@@ -19,6 +19,7 @@ a finished apply is harmless.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import itertools
 import os
 import sys
@@ -42,6 +43,7 @@ from reconciler.cli.planning import (
     selection_options,
     with_policy,
 )
+from reconciler.cli.target import target_lines
 from reconciler.config import DEFAULT_AUDIT_LOG, Config, find_config, project_audit_log
 from reconciler.connection import ProviderHandle
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Source
@@ -71,6 +73,8 @@ class _Prepared:
     fresh: FreshState | None = None
     # A saved plan whose every change is already live: nothing is sent.
     already_applied: bool = False
+    # Per provider, the environments the plan reads and changes (for the target line).
+    environments: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
 
 
 @click.command()
@@ -169,13 +173,15 @@ def apply(
             click.echo(f"Interrupted by {exc.signal_name} while reading live state: {NOT_APPLIED}")
             return exc.exit_code
         plan = prepared.plan
+        target = target_lines(handles, prepared.environments)
         color = use_color(sys.stdout, os.environ)
-        click.echo(render_text(plan, color=color), nl=False, color=color)
+        text = render_text(plan, color=color)
+        click.echo("\n".join([*target, "", text]), nl=False, color=color)
         if (plan.policy_violations or not plan.has_changes) and os.environ.get(
             "GITHUB_STEP_SUMMARY"
         ):
             # Nothing will be sent: the plan itself is the run's summary.
-            append_step_summary(render_markdown(plan))
+            append_step_summary(render_markdown(plan, target=target))
         if plan.policy_violations:
             click.echo("Error: the plan violates policy; nothing was applied.", err=True)
             return EXIT_POLICY
@@ -185,7 +191,7 @@ def apply(
         if prepared.already_applied:
             click.echo(f"The saved plan is already applied: live state matches it. {NOTHING_SENT}")
             return 0
-        if not approved and not _confirmed():
+        if not approved and not _confirmed(target):
             click.echo("Apply cancelled: nothing was changed.", err=True)
             return EXIT_FAILED
         with stop_on_signals() as stop:
@@ -221,7 +227,7 @@ def _from_manifests(made: ManifestPlan) -> _Prepared:
     first = Path(made.sources[0])
     manifest_dir = first if first.is_dir() else first.parent
     checksum = str(plan_document(made.plan)["checksum"])
-    return _Prepared(made.plan, checksum, manifest_dir)
+    return _Prepared(made.plan, checksum, manifest_dir, environments=made.environments)
 
 
 def _from_saved_plan(
@@ -245,6 +251,7 @@ def _from_saved_plan(
             f"{plan_file} is a plan for {', '.join(names)}, not for --provider {provider_name}"
         )
     handles: dict[str, ProviderHandle] = {}
+    environments: dict[str, Sequence[str]] = {}
     for name in names:
         target = saved.provider(name)
         if target is None:
@@ -264,6 +271,7 @@ def _from_saved_plan(
                     f"environment the plan did not read ({', '.join(target.environments)})"
                 )
         handles[name] = handle
+        environments[name] = target.environments
     plan = saved.plan
     if not plan.policy_violations:
         # Enforce this project's guardrails too: a plan made under a laxer reconciler.yaml
@@ -275,7 +283,10 @@ def _from_saved_plan(
         already_applied(change, fresh.get(change.key), handles[change.provider].provider.model)
         for change in changes
     )
-    return _Prepared(plan, saved.checksum, manifest_dir, fresh, bool(changes) and done), handles
+    prepared = _Prepared(
+        plan, saved.checksum, manifest_dir, fresh, bool(changes) and done, environments
+    )
+    return prepared, handles
 
 
 def _read_fresh(
@@ -353,9 +364,10 @@ def _progress(total: int) -> Iterator[ProgressCallback | None]:
         yield lambda outcome: update(next(done), total)
 
 
-def _confirmed() -> bool:
+def _confirmed(target: Sequence[str]) -> bool:
+    named = "".join(f"  {line}\n" for line in target)
     click.echo(
-        "\nDo you want to perform these actions?\n"
+        f"\nDo you want to perform these actions?\n{named}"
         f"  Only '{CONFIRMATION}' will be accepted to approve.\n",
         err=True,
     )

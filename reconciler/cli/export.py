@@ -25,6 +25,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import connection_options, manifest_paths, progress_bar, verbose_logging
+from reconciler.cli.target import connection_notes, echo_lines, variable_hints
 from reconciler.clients.retry import RetryPolicy
 from reconciler.config import Config, find_config
 from reconciler.connection import ProviderHandle, open_provider
@@ -198,9 +199,10 @@ class _Context:
         self.base_url = base_url
         self.rate_limit = rate_limit
         self.verbose = verbose
+        echo_lines(variable_hints(os.environ))
 
     def open(self, name: str) -> ProviderHandle:
-        return open_provider(
+        handle = open_provider(
             name,
             config=self.config,
             base_url_flag=self.base_url,
@@ -208,6 +210,8 @@ class _Context:
             verbose=self.verbose,
             retry=RETRY,
         )
+        echo_lines(connection_notes(handle))
+        return handle
 
 
 # -- export ------------------------------------------------------------------------------------

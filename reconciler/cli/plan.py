@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import click
 
 from reconciler.cli.common import connection_options, use_color, verbose_logging
 from reconciler.cli.planning import connector, plan_from_manifests, selection_options
+from reconciler.cli.target import target_lines
 from reconciler.config import find_config
 from reconciler.gcpause import cyclic_gc_paused
 from reconciler.github_actions import append_step_summary
@@ -121,7 +123,8 @@ def plan(
                 for name, handle in made.handles.items()
             ]
 
-        _print(result, output_format, redact)
+        target = target_lines(made.handles, made.environments)
+        _print(result, output_format, redact, target)
         if out is not None:
             checksum = write_saved_plan(
                 out,
@@ -134,17 +137,18 @@ def plan(
             signed = f", signed with {PLAN_KEY_VARIABLE}" if key is not None else ""
             click.echo(f"Saved the plan to {out} ({checksum}{signed}).", err=True)
         if os.environ.get("GITHUB_STEP_SUMMARY"):
-            append_step_summary(render_markdown(result, redact=redact))
+            append_step_summary(render_markdown(result, redact=redact, target=target))
         if result.policy_violations:
             return EXIT_POLICY
         return EXIT_CHANGES if detailed_exitcode and result.has_changes else 0
 
 
-def _print(result: Plan, output_format: str, redact: bool) -> None:
+def _print(result: Plan, output_format: str, redact: bool, target: Sequence[str]) -> None:
     if output_format == "json":
         click.echo(render_json(result), nl=False)
     elif output_format == "markdown":
-        click.echo(render_markdown(result, redact=redact), nl=False)
+        click.echo(render_markdown(result, redact=redact, target=target), nl=False)
     else:
         color = use_color(sys.stdout, os.environ)
-        click.echo(render_text(result, color=color, redact=redact), nl=False, color=color)
+        text = render_text(result, color=color, redact=redact)
+        click.echo("\n".join([*target, "", text]), nl=False, color=color)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import F, manifest_paths
+from reconciler.cli.target import connection_notes, echo_lines, variable_hints
 from reconciler.config import Config
 from reconciler.connection import ProviderHandle, open_provider
 from reconciler.domain import CustomerKey, DesiredCustomer, Policy
@@ -85,7 +87,10 @@ def connector(
     rate_limit: str | None,
     verbose: bool,
 ) -> ConnectFn:
-    """Open providers with the run's connection flags, each closed when ``stack`` closes."""
+    """Open providers with the run's connection flags, each closed when ``stack`` closes.
+
+    Before the first, hints about misspelled variables; with each, notes on its address."""
+    echo_lines(variable_hints(os.environ))
 
     def connect(name: str) -> ProviderHandle:
         handle = open_provider(
@@ -95,6 +100,7 @@ def connector(
             rate_limit_flag=rate_limit,
             verbose=verbose,
         )
+        echo_lines(connection_notes(handle))
         return stack.enter_context(handle)
 
     return connect

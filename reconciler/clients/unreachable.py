@@ -42,9 +42,9 @@ def connect_failure(exc: httpx.TransportError, connect_timeout: float) -> str:
         )
     if is_tls_failure(exc):
         return (
-            f"the TLS handshake failed{_tls_reason(exc)}; check the URL's scheme and host (an https:// URL to a "
-            "plain-HTTP server fails this way), the server's certificate, or a proxy that "
-            "intercepts TLS"
+            f"the TLS handshake failed{_tls_reason(exc)}; check the URL's scheme and host "
+            "(an https:// URL to a plain-HTTP server fails this way), the server's "
+            "certificate, or a proxy that intercepts TLS"
         )
     if _unresolvable(exc):
         return "the host name does not resolve; check its spelling in the URL, and DNS"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Final
 
@@ -48,14 +48,25 @@ _TABLE_HEAD: Final = (
 )
 
 
-def render_markdown(plan: Plan, *, redact: bool = False, limit: int = GITHUB_COMMENT_LIMIT) -> str:
-    """The Markdown plan, at most ``limit`` characters."""
+def render_markdown(
+    plan: Plan,
+    *,
+    redact: bool = False,
+    limit: int = GITHUB_COMMENT_LIMIT,
+    target: Sequence[str] = (),
+) -> str:
+    """The Markdown plan, at most ``limit`` characters.
+
+    ``target``: what the plan was read from (one line per provider), shown under the summary
+    line so that a reviewer sees which API the plan is about."""
     document = _Document(limit, redact)
     document.add(f"{MARKER}\n")
     if plan.changes:
         document.add(f"**{_text(summary_line(plan))}**\n")
     else:
         document.add(f"{_text(no_changes_line(plan))}\n")
+    for line in target:
+        document.add(f"\n{_text(line)}\n")
     if plan.base is not None:
         document.add(f"\n{_text(cause_line(plan))}\n")
     impact = impact_line(plan)

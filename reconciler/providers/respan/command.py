@@ -12,6 +12,7 @@ Exit codes: 0 success, 1 any error (credentials, unreachable API, an unreadable 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -21,6 +22,7 @@ from typing import Any, Final
 import click
 
 from reconciler.cli.common import connection_options, verbose_logging
+from reconciler.cli.target import connection_notes, echo_lines, variable_hints
 from reconciler.config import find_config
 from reconciler.connection import open_provider
 from reconciler.errors import ConfigError, ReconcilerError
@@ -73,6 +75,7 @@ def credits(
                 param_hint="--since",
             ) from None
     config = find_config(Path.cwd())
+    echo_lines(variable_hints(os.environ))
     with (
         verbose_logging(verbose),
         open_provider(
@@ -83,6 +86,7 @@ def credits(
             verbose=verbose,
         ) as handle,
     ):
+        echo_lines(connection_notes(handle))
         provider = handle.provider
         if not isinstance(provider, RespanProvider):  # pragma: no cover - open_provider's choice
             raise ConfigError("credit transactions need the Respan provider")
