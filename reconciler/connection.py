@@ -12,6 +12,13 @@ Shared by ``plan``, ``apply``, ``export`` and ``credits``. Highest priority firs
 The API key comes only from the environment or the file the configuration names, never from a
 flag, and is held in a ``Secret`` from the moment it is read.
 
+The built-in emulator keeps its state between runs, so that ``apply`` then ``plan`` converges:
+it starts from ``.reconciler/emulator-<name>.json`` beside ``reconciler.yaml`` when that file
+exists (else from the seed), and writes it back when a run changed anything. The directory
+ignores itself for git (a ``.gitignore`` holding ``*``, as pytest's cache does), so the state
+never lands in a commit. ``reconciler emulator --reset`` deletes it: the next run starts from
+the seed again.
+
 Pacing defaults: each provider's documented rate limits (``ConnectionDefaults.rate_limits``).
 A ``--rate-limit`` flag or ``rate_limit:`` setting replaces them. Against the built-in
 emulator nothing is paced unless a rate limit is given: it
@@ -21,13 +28,14 @@ enforces no limit of its own.
 from __future__ import annotations
 
 import difflib
+import json
 import logging
 import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from reconciler.clients.http import check_base_url
 from reconciler.clients.retry import RetryPolicy
@@ -43,6 +51,10 @@ if TYPE_CHECKING:
     from reconciler.emulator import RunningEmulator
 
 logger = logging.getLogger("reconciler.connection")
+
+
+EMULATOR_STATE_DIRECTORY: Final = ".reconciler"
+"""Beside ``reconciler.yaml``: what the built-in emulators keep between runs."""
 
 
 def read_variables() -> frozenset[str]:
@@ -93,6 +105,8 @@ class ConnectionSettings:
     source: str = "default"
     # Where the key came from, for messages about the key: its variable, a key file.
     key_source: str = ""
+    # Where the built-in emulator keeps its state between runs (with ``emulator_seed``).
+    emulator_state: Path | None = None
     # The setting of reconciler.yaml that ``source`` overrides, when one does: a variable
     # left set from another shell must not silently replace the configured emulator.
     overrides: str | None = None
@@ -156,12 +170,23 @@ def resolve_settings(
         burst=configured.burst,
         source=source,
         key_source=key_source,
+        emulator_state=(
+            emulator_state_file(config.root, name)
+            if seed is not None and config is not None
+            else None
+        ),
         overrides=(
             f"the built-in emulator of reconciler.yaml (providers.{name}.emulator)"
             if seed is None and configured.emulator_seed is not None
             else None
         ),
     )
+
+
+def emulator_state_file(root: Path, name: str) -> Path:
+    """Where the built-in emulator of ``name`` configured in ``root/reconciler.yaml`` keeps
+    its state between runs."""
+    return root / EMULATOR_STATE_DIRECTORY / f"emulator-{name}.json"
 
 
 def _address(
@@ -248,6 +273,8 @@ class ProviderHandle:
         self.settings = settings
         self.emulator = emulator
         self.verbose = verbose
+        # The emulator's state as it started: written back only when a run changed it.
+        self._started_as = emulator.state.to_seed() if emulator is not None else None
 
     def __repr__(self) -> str:
         return f"ProviderHandle({self.settings.provider!r}, base_url={self.provider.base_url!r})"
@@ -274,8 +301,23 @@ class ProviderHandle:
             self.provider.close()
         finally:
             if self.emulator is not None:
-                self.emulator.stop()
-                self.emulator = None
+                try:
+                    self._keep_emulator_state(self.emulator)
+                finally:
+                    self.emulator.stop()
+                    self.emulator = None
+
+    def _keep_emulator_state(self, emulator: RunningEmulator[Any]) -> None:
+        target = self.settings.emulator_state
+        state = emulator.state.to_seed()
+        if target is None or state == self._started_as:
+            return
+        from reconciler.export.files import write_atomic
+
+        write_atomic(
+            target.parent / ".gitignore", "# reconciler's local state: never commit it\n*\n"
+        )
+        write_atomic(target, json.dumps(state, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
 
     def __enter__(self) -> ProviderHandle:
         return self
@@ -328,7 +370,16 @@ def _start_emulator(name: str, settings: ConnectionSettings) -> RunningEmulator[
     from reconciler.emulator import EmulatorSettings, start_emulator
 
     options = EmulatorSettings(api_key=settings.api_key.reveal(), rate_limit=None)
-    return start_emulator(name, options, seed=settings.emulator_seed)
+    kept = settings.emulator_state
+    if kept is None or not kept.is_file():
+        return start_emulator(name, options, seed=settings.emulator_seed)
+    try:
+        return start_emulator(name, options, seed=kept)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc}; the built-in emulator's saved state is unreadable: "
+            "`reconciler emulator --reset` starts it from its seed again"
+        ) from None
 
 
 def _open(

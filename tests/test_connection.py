@@ -12,7 +12,7 @@ from cli_helpers import run_cli
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.config import Config, load_config
-from reconciler.connection import open_provider, resolve_settings
+from reconciler.connection import emulator_state_file, open_provider, resolve_settings
 from reconciler.emulator import RunningEmulator
 from reconciler.errors import ConfigError, TransportError
 from reconciler.providers.registry import plugin
@@ -261,3 +261,17 @@ def test_a_self_hosted_provider_needs_an_address() -> None:
     """LiteLLM has no public address: without a URL, the message names where to set one."""
     with pytest.raises(ConfigError, match="litellm has no public address: set LITELLM_PROXY_URL"):
         resolve_settings("litellm", config=None, environ={"LITELLM_PROXY_API_KEY": "sk-1"})
+
+
+def test_unreadable_emulator_state_names_the_reset_command(tmp_path: Path) -> None:
+    """A damaged saved state of the built-in emulator is refused with the way back to the seed."""
+    (tmp_path / "seed.json").write_text('{"customers": []}', encoding="utf-8")
+    (tmp_path / "reconciler.yaml").write_text(
+        "providers:\n  respan:\n    emulator:\n      seed: seed.json\n", encoding="utf-8"
+    )
+    state = emulator_state_file(tmp_path, "respan")
+    state.parent.mkdir()
+    state.write_text("{not json", encoding="utf-8")
+    config = load_config(tmp_path / "reconciler.yaml")
+    with pytest.raises(ConfigError, match=r"reconciler emulator --reset"):
+        open_provider("respan", config=config, environ={})

@@ -139,3 +139,22 @@ def test_litellm_provider_with_key_from_environment(tmp_path: Path) -> None:
         refused = httpx.get(f"{url}/customer/list", headers={"Authorization": "Bearer sk-x"})
     assert [c["user_id"] for c in response.json()] == ["acme"]
     assert refused.status_code == 401
+
+
+def test_reset_without_saved_state_or_configured_emulator_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--reset with nothing saved says where runs start; without an emulator, that there is
+    none; without reconciler.yaml it is a usage error (exit 1)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["emulator", "--reset"]) == 1
+    assert "needs a reconciler.yaml" in capsys.readouterr().err
+    (tmp_path / "reconciler.yaml").write_text("manifests: []\n", encoding="utf-8")
+    assert main(["emulator", "--reset"]) == 0
+    assert "configures no built-in emulator" in capsys.readouterr().out
+    (tmp_path / "seed.json").write_text('{"customers": []}', encoding="utf-8")
+    (tmp_path / "reconciler.yaml").write_text(
+        "providers:\n  respan:\n    emulator:\n      seed: seed.json\n", encoding="utf-8"
+    )
+    assert main(["emulator", "--reset"]) == 0
+    assert capsys.readouterr().out == "respan: no saved state; runs start from seed.json.\n"

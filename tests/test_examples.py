@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -106,3 +107,29 @@ def test_quickstart_plan_shows_exactly_the_intended_drift(
     }
     missing = [c["id"] for c in plan["changes"] if c["action"] == "missing"]
     assert missing == ["stark-industries"]
+
+
+@pytest.mark.parametrize("example", ["quickstart", "autumn"])
+def test_example_apply_then_plan_converges_and_reset_restores_the_seed(
+    example: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """In a copy of the example, apply then plan shows no changes (the built-in emulator kept
+    its state in a git-ignored .reconciler/), and `emulator --reset` brings the changes back."""
+    project = tmp_path / example
+    shutil.copytree(EXAMPLES / example, project)
+    monkeypatch.chdir(project)
+    for name in ("RESPAN_BASE_URL", "RESPAN_API_KEY", "AUTUMN_BASE_URL", "AUTUMN_SECRET_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["plan", "--detailed-exitcode"]) == 2
+    assert not (project / ".reconciler").exists()  # a plan alone changes nothing to keep
+    assert main(["apply", "--auto-approve"]) == 0
+    assert (project / ".reconciler" / ".gitignore").read_text(encoding="utf-8").endswith("*\n")
+    capsys.readouterr()
+    assert main(["plan", "--detailed-exitcode"]) == 0
+    assert "Talking to" in capsys.readouterr().out
+    assert main(["emulator", "--reset"]) == 0
+    assert "removed .reconciler/emulator-" in capsys.readouterr().out
+    assert main(["plan", "--detailed-exitcode"]) == 2

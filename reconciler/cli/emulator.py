@@ -11,9 +11,11 @@ from types import FrameType
 
 import click
 
-from reconciler.config import parse_rate_limit
+from reconciler.config import find_config, parse_rate_limit
+from reconciler.connection import emulator_state_file
 from reconciler.emulator.common import EmulatorSettings
 from reconciler.errors import ConfigError
+from reconciler.manifests import display_path
 from reconciler.providers.registry import default_provider, plugin, plugins
 
 
@@ -87,6 +89,12 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     "supports it (e.g. metadata,markup_percentage).",
 )
 @click.option("--fault-seed", type=int, help="Seed of the fault RNG, for repeatable faults.")
+@click.option(
+    "--reset",
+    is_flag=True,
+    help="Serve nothing: delete the state the built-in emulators of ./reconciler.yaml kept "
+    "between runs, so that the next plan or apply starts from their seed again.",
+)
 def emulator(
     provider: str,
     host: str,
@@ -102,12 +110,19 @@ def emulator(
     retry_after_header: bool,
     omit_fields: str,
     fault_seed: int | None,
+    reset: bool,
 ) -> int:
     """Run a local emulator of the provider's API, for trying plans and applies safely.
 
     Prints "listening on http://HOST:PORT" once it accepts connections and serves until
     interrupted (Ctrl-C or SIGTERM). GET /_emulator/stats shows request counts.
+
+    The built-in emulator that reconciler.yaml configures (providers.NAME.emulator.seed) is
+    another one: plan and apply run it themselves and keep its state in .reconciler/ beside
+    reconciler.yaml; `reconciler emulator --reset` restores its seed.
     """
+    if reset:
+        return _reset()
     from reconciler.emulator.running import start_emulator
 
     chosen = plugin(provider)
@@ -138,6 +153,32 @@ def emulator(
     finally:
         running.stop()
     click.echo("emulator stopped", err=True)
+    return 0
+
+
+def _reset() -> int:
+    """Delete the saved state of every built-in emulator of ./reconciler.yaml."""
+    config = find_config(Path.cwd())
+    if config is None:
+        raise click.UsageError("--reset needs a reconciler.yaml in this directory")
+    seeded = {
+        name: settings.emulator_seed
+        for name, settings in sorted(config.providers.items())
+        if settings.emulator_seed is not None
+    }
+    if not seeded:
+        click.echo("reconciler.yaml configures no built-in emulator: nothing to reset.")
+        return 0
+    for name, seed in seeded.items():
+        state = emulator_state_file(config.root, name)
+        seed_name = display_path(seed)
+        if state.is_file():
+            state.unlink()
+            click.echo(
+                f"{name}: removed {display_path(state)}; the next run starts from {seed_name}."
+            )
+        else:
+            click.echo(f"{name}: no saved state; runs start from {seed_name}.")
     return 0
 
 

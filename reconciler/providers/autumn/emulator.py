@@ -114,6 +114,13 @@ class AutumnState:
                 raise ConfigError(f"{source}: customers[{index}]: {exc}") from None
         return state
 
+    def to_seed(self) -> dict[str, Any]:
+        """The state as a seed document ``from_seed`` reads back: what a run keeps."""
+        with self._lock:
+            return {
+                "customers": [model.view(self._customers[key]) for key in sorted(self._customers)]
+            }
+
     @property
     def customers(self) -> dict[CustomerKey, dict[str, Any]]:
         """A snapshot of every customer as the API shows it, keyed by (env, id)."""

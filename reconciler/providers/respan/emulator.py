@@ -94,6 +94,16 @@ class RespanState:
                 raise ConfigError(f"{source}: credit_transactions[{index}]: {exc}") from None
         return state
 
+    def to_seed(self) -> dict[str, Any]:
+        """The state as a seed document ``from_seed`` reads back: what a run keeps."""
+        with self._lock:
+            return {
+                "customers": [_copy(self._customers[key]) for key in sorted(self._customers)],
+                "credit_transactions": [
+                    _copy(record) for _, record in sorted(self._transactions.items())
+                ],
+            }
+
     # --- customers ----------------------------------------------------------------------------
 
     @property
