@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 import pytest
 
-from reconciler.cli.common import manifest_paths, progress_bar, verbose_logging
+from reconciler.cli.common import manifest_paths, verbose_logging
 
 
 def test_given_paths_win_over_the_config() -> None:
@@ -20,12 +20,6 @@ def test_no_path_and_no_config_is_a_usage_error() -> None:
     """Without PATH and without reconciler.yaml the command says what to do."""
     with pytest.raises(click.UsageError, match=r"no PATH given and no reconciler\.yaml"):
         manifest_paths((), None)
-
-
-def test_no_progress_bar_without_a_terminal() -> None:
-    """Off a terminal there is no bar to update (and nothing drawn on stderr)."""
-    with progress_bar("Reading") as update:
-        assert update is None
 
 
 def test_verbose_logging_is_scoped_to_the_run(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,10 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 
+import httpx
 import pytest
+import stamina
+import stamina.instrumentation
 from scripted_http import (
     Answer,
     ScriptedApp,
@@ -32,6 +35,7 @@ from reconciler.clients.http import (
 from reconciler.clients.pacing import Pacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
+from reconciler.clients.waits import WAITS, Wait
 from reconciler.errors import (
     APIError,
     AuthenticationError,
@@ -543,3 +547,28 @@ def test_a_stop_during_a_request_starts_no_retry(server: Server) -> None:
     with transport(url) as client, pytest.raises(ServerError):
         client.request("PATCH", "/x/", body={}, idempotent=True)
     assert len(app.seen) == 1
+
+
+def test_retry_backoff_is_announced_through_stamina_hooks() -> None:
+    """The backoff stamina schedules for a failed connection is announced as a wait with its
+    reason (stamina's on-retry hook); a retry of anything else is not the transport's."""
+    seen: list[Wait] = []
+    request = httpx.Request("GET", "http://127.0.0.1:9/users/")
+    for cause, announced in (
+        (httpx.ConnectError("refused", request=request), True),
+        (ValueError("not ours"), False),
+    ):
+        details = stamina.instrumentation.RetryDetails(
+            name="<context block>",
+            args=(),
+            kwargs={},
+            retry_num=1,
+            wait_for=2.0,
+            waited_so_far=0.0,
+            caused_by=cause,
+        )
+        with WAITS.listening(seen.append):
+            for hook in stamina.instrumentation.get_on_retry_hooks():
+                hook(details)
+        assert (seen == [Wait("the connection failed; retry 1 is next", 2.0)]) is announced
+        seen.clear()

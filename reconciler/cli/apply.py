@@ -34,7 +34,7 @@ from reconciler.apply import ApplyReport, FreshState, ProgressCallback, already_
 from reconciler.apply.runner import ABANDONED_REASON
 from reconciler.apply.summary import headline, report_markdown, report_table
 from reconciler.audit import AuditLog, discover_context
-from reconciler.cli.common import connection_options, progress_bar, use_color, verbose_logging
+from reconciler.cli.common import connection_options, use_color, verbose_logging
 from reconciler.cli.planning import (
     ConnectFn,
     ManifestPlan,
@@ -43,6 +43,7 @@ from reconciler.cli.planning import (
     selection_options,
     with_policy,
 )
+from reconciler.cli.status import progress_bar, showing_waits
 from reconciler.cli.target import target_lines
 from reconciler.config import DEFAULT_AUDIT_LOG, Config, find_config, project_audit_log
 from reconciler.connection import ProviderHandle
@@ -155,7 +156,7 @@ def apply(
         connect = connector(stack, config, base_url, rate_limit, verbose)
         try:
             # Ctrl-C while reading stops the reads (nothing was sent); at the prompt it is Ctrl-C.
-            with stop_on_signals(reading_only=True) as stop:
+            with stop_on_signals(reading_only=True) as stop, showing_waits():
                 if plan_file is None:
                     made = plan_from_manifests(
                         paths,
@@ -194,7 +195,7 @@ def apply(
         if not approved and not _confirmed(target):
             click.echo("Apply cancelled: nothing was changed.", err=True)
             return EXIT_FAILED
-        with stop_on_signals() as stop:
+        with stop_on_signals() as stop, showing_waits():
             report, audit = _run(prepared, handles, audit_path, parallelism, fail_fast)
     click.echo("")
     click.echo(report_table(report), nl=False)
@@ -356,7 +357,7 @@ def _progress(total: int) -> Iterator[ProgressCallback | None]:
     if total == 0:
         yield None
         return
-    with progress_bar("Applying") as update:
+    with progress_bar("Applying", total) as update:
         if update is None:
             yield None
             return

@@ -43,31 +43,6 @@ def stderr_is_terminal() -> bool:
 
 
 @contextlib.contextmanager
-def progress_bar(label: str) -> Iterator[ProgressUpdate | None]:
-    """A transient progress bar on stderr when it is a terminal; ``None`` otherwise."""
-    if not stderr_is_terminal():
-        yield None
-        return
-    from rich import progress as bars
-    from rich.console import Console
-
-    console = Console(stderr=True, force_terminal=True)
-    columns = (
-        bars.TextColumn(label),
-        bars.BarColumn(),
-        bars.MofNCompleteColumn(),
-        bars.TimeRemainingColumn(),
-    )
-    with bars.Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task(label, total=None)
-
-        def update(done: int, total: int | None) -> None:
-            bar.update(task, completed=done, total=total)
-
-        yield update
-
-
-@contextlib.contextmanager
 def verbose_logging(verbose: bool) -> Iterator[None]:
     """With ``-v``, debug logging of reconciler's own loggers to stderr for this run."""
     if not verbose:

@@ -24,7 +24,8 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import connection_options, manifest_paths, progress_bar, verbose_logging
+from reconciler.cli.common import connection_options, manifest_paths, verbose_logging
+from reconciler.cli.status import progress_bar, showing_waits
 from reconciler.cli.target import connection_notes, echo_lines, variable_hints
 from reconciler.clients.retry import RetryPolicy
 from reconciler.config import Config, find_config
@@ -162,7 +163,7 @@ def export(
     fields = field_selection(model, _names(field_list))
     config = find_config(Path.cwd())
     context = _Context(config, base_url, rate_limit, verbose)
-    with verbose_logging(verbose):
+    with verbose_logging(verbose), showing_waits():
         if update:
             edits = _update(
                 paths,

@@ -25,6 +25,7 @@ import click
 
 from reconciler.cli.common import connection_options, use_color, verbose_logging
 from reconciler.cli.planning import connector, plan_from_manifests, selection_options
+from reconciler.cli.status import showing_waits
 from reconciler.cli.target import target_lines
 from reconciler.config import find_config
 from reconciler.gcpause import cyclic_gc_paused
@@ -106,6 +107,7 @@ def plan(
             verbose_logging(verbose),
             contextlib.ExitStack() as stack,
             stop_on_signals(reading_only=True) as stop,
+            showing_waits(),
         ):
             made = plan_from_manifests(
                 paths,

@@ -37,6 +37,7 @@ from urllib.parse import quote, urlsplit
 
 import httpx
 import stamina
+import stamina.instrumentation
 
 from reconciler.clients.limits import (
     ACCEPTED_ENCODINGS,
@@ -59,6 +60,7 @@ from reconciler.clients.retry import (
 )
 from reconciler.clients.secret import Secret
 from reconciler.clients.unreachable import CONNECT_ERRORS, connect_failure, is_tls_failure
+from reconciler.clients.waits import WAITS
 from reconciler.errors import (
     APIError,
     AuthenticationError,
@@ -229,6 +231,29 @@ class RequestCounter:
     def total(self) -> int:
         with self._lock:
             return sum(self._counts.values())
+
+
+def _announce_retry(details: stamina.instrumentation.RetryDetails) -> None:
+    """Announce the backoff stamina is about to sleep (a person may be watching)."""
+    cause = details.caused_by
+    if isinstance(cause, _RetryableAnswer):
+        why = (
+            "rate limited by the API (429)"
+            if cause.status == RATE_LIMITED
+            else (f"the API answered {cause.status}")
+        )
+    elif isinstance(cause, httpx.TransportError):
+        why = "the connection failed"
+    else:
+        return  # not one of the transport's retries
+    WAITS.announce(f"{why}; retry {details.retry_num} is next", details.wait_for)
+
+
+# Added to stamina's own hooks (its logging under -v stays): stamina is the one place that
+# knows the backoff it computed.
+stamina.instrumentation.set_on_retry_hooks(
+    [*stamina.instrumentation.get_on_retry_hooks(), _announce_retry]
+)
 
 
 class _RetryableAnswer(Exception):

@@ -36,6 +36,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
+from reconciler.clients.waits import WAITS
 from reconciler.interrupts import STOP
 
 # Windows are measured 5 % longer than documented: 3 s on a one-minute window, 50 ms on a
@@ -125,6 +126,11 @@ class Pacer:
             f"interval={self.interval:.4f}s)"
         )
 
+    def _limit(self) -> str:
+        if self.per_seconds in (1.0, 60.0):
+            return f"{self.count}/{'s' if self.per_seconds == 1.0 else 'min'}"
+        return f"{self.count} per {self.per_seconds:g} s"
+
     def reserve(self) -> float:
         """Reserve the next slot and return how many seconds from now it starts (no sleeping).
 
@@ -147,6 +153,7 @@ class Pacer:
         delay = self.reserve()
         # Sleep outside the lock: later callers reserve later slots meanwhile.
         if delay > 0:
+            WAITS.announce(f"pacing requests to {self._limit()} (client-side rate limit)", delay)
             self._sleep(delay)
         return delay
 

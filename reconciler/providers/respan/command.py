@@ -22,6 +22,7 @@ from typing import Any, Final
 import click
 
 from reconciler.cli.common import connection_options, verbose_logging
+from reconciler.cli.status import showing_waits
 from reconciler.cli.target import connection_notes, echo_lines, variable_hints
 from reconciler.config import find_config
 from reconciler.connection import open_provider
@@ -78,6 +79,7 @@ def credits(
     echo_lines(variable_hints(os.environ))
     with (
         verbose_logging(verbose),
+        showing_waits(),
         open_provider(
             "respan",
             config=config,
