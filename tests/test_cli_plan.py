@@ -7,6 +7,7 @@ import io
 import json
 import math
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -363,7 +364,41 @@ def test_a_target_or_exclude_matching_no_customer_is_an_error(plan_cli: PlanCli)
     run = plan_cli("--target", "acme", "--exclude", "betta")
     assert run.code == 1
     assert "--exclude 'betta' matches no declared or live customer" in run.err
+    assert "did you mean 'beta'?" in run.err
     assert run.out == ""
+
+
+def test_mistyped_target_names_the_close_id(plan_cli: PlanCli) -> None:
+    """--target acme-crop, one letter off a real id, exits 1 and suggests it; nothing planned."""
+    seed = {"customers": [{"customer_identifier": "acme-corp"}]}
+    run = plan_cli(
+        "--target", "acme-crop", seed=seed, manifest=manifest("{customer_identifier: acme-corp}")
+    )
+    assert run.code == 1
+    assert run.err.splitlines()[-1] == (
+        "Error: --target 'acme-crop' matches no declared or live customer (ids match exactly); "
+        "did you mean 'acme-corp'?"
+    )
+    assert run.out == ""
+
+
+def test_output_never_fails_on_a_terminal_that_cannot_encode_it(tmp_path: Path) -> None:
+    """With a cp1252 console the plan prints "->" for "→" instead of a traceback."""
+    project = tmp_path / "quickstart"
+    shutil.copytree(Path(__file__).parent.parent / "examples" / "quickstart", project)
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith(("RESPAN_", "AUTUMN_", "NO_"))
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "reconciler", "plan"],
+        cwd=project,
+        env={**environ, "PYTHONIOENCODING": "cp1252"},
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert b"period_budget: $200.00 -> $250.00" in done.stdout
+    assert b"Traceback" not in done.stderr
 
 
 def test_ignore_changes_leaves_drift_alone(plan_cli: PlanCli) -> None:

@@ -6,7 +6,9 @@ imported on first use so that ``reconciler validate`` never pays for the HTTP st
 
 from __future__ import annotations
 
+import codecs
 import importlib
+import io
 import os
 import sys
 import traceback
@@ -147,12 +149,36 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
+# What output shows for a character the terminal's encoding lacks (cp1252 consoles, output
+# redirected on Windows): the ASCII spelling of the few the output uses, else an escape.
+_ASCII_SPELLINGS: dict[str, str] = {"→": "->", "✗": "x", "…": "...", "—": "-", "±": "+/-"}
+
+
+def _spell_unencodable(error: UnicodeError) -> tuple[str, int]:
+    if not isinstance(error, UnicodeEncodeError):
+        raise error
+    text = error.object[error.start : error.end]
+    return (
+        "".join(_ASCII_SPELLINGS.get(c, c.encode("unicode_escape").decode("ascii")) for c in text),
+        error.end,
+    )
+
+
+def _tolerant_output() -> None:
+    """Output never fails on a terminal that cannot encode a character: set up once, here."""
+    codecs.register_error("reconciler-output", _spell_unencodable)
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper):
+            stream.reconfigure(errors="reconciler-output")
+
+
 def run() -> NoReturn:
     """The console script: ``main`` and exit with its code.
 
     After an interrupt, requests abandoned in flight (see ``reconciler.interrupts``) may still
     hold worker threads; the process leaves without waiting for them, its output flushed.
     """
+    _tolerant_output()
     code = main()
     interrupts = sys.modules.get("reconciler.interrupts")  # loaded only by commands that send
     if interrupts is not None and interrupts.STOP.requested:

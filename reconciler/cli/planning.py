@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -188,6 +189,9 @@ def _check_selectors(options: PlanOptions, ids: Sequence[str]) -> None:
                     if selector.startswith(GLOB_PREFIX) or not any(c in selector for c in "*?[")
                     else f"; for a pattern write {flag} '{GLOB_PREFIX}{selector}'"
                 )
+                close = difflib.get_close_matches(selector, sorted(set(ids)), n=1)
+                if not hint and close:
+                    hint = f"; did you mean {printable(close[0])!r}?"
                 raise click.UsageError(
                     f"{flag} {printable(selector)!r} matches no declared or live customer "
                     f"(ids match exactly){hint}"
