@@ -250,6 +250,31 @@ def test_directory_gets_one_file_per_environment(
     assert plan_is_empty(cli, "customers")
 
 
+def test_existing_files_are_never_overwritten_without_force(
+    emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
+) -> None:
+    """-o onto an existing file exits 1 before any request; into a directory holding one of
+    the files it would write, exits 1 writing none of them; --force replaces them."""
+    running = emulator()
+    kept = "# my edits, not applied yet\n"
+    (project / "out.yaml").write_text(kept, encoding="utf-8")
+    run = cli("export", "-o", "out.yaml")
+    assert run.code == 1
+    assert "Error: out.yaml already exists; nothing was written." in run.err
+    assert "--force" in run.err
+    assert (project / "out.yaml").read_text(encoding="utf-8") == kept
+    assert running.stats()["requests"] == {}
+    (project / "customers").mkdir()
+    (project / "customers" / "respan-test.yaml").write_text(kept, encoding="utf-8")
+    run = cli("export", "--environment", "prod", "--environment", "test", "-o", "customers/")
+    assert run.code == 1
+    assert "customers/respan-test.yaml already exists; nothing was written." in run.err
+    assert sorted(p.name for p in (project / "customers").iterdir()) == ["respan-test.yaml"]
+    run = cli("export", "-o", "out.yaml", "--force")
+    assert run.code == 0, run.err
+    assert (project / "out.yaml").read_text(encoding="utf-8") != kept
+
+
 def test_split_customer_writes_one_file_each(
     emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
 ) -> None:

@@ -98,6 +98,12 @@ RETRY: RetryPolicy | None = None
     show_default=True,
     help="In a directory: one file per environment (none) or per customer.",
 )
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Let -o replace existing files (by default an existing file is an error, nothing "
+    "written: it may hold comments and edits not yet applied).",
+)
 @click.option("--include-nulls", is_flag=True, help="Also write fields whose live value is null.")
 @click.option(
     "--fields",
@@ -126,6 +132,7 @@ def export(
     filter_texts: tuple[str, ...],
     output: str | None,
     split: str,
+    force: bool,
     include_nulls: bool,
     field_list: str | None,
     schema: str | None,
@@ -187,6 +194,7 @@ def export(
             split,
             include_nulls,
             schema,
+            force=force,
         )
 
 
@@ -228,6 +236,8 @@ def _export(
     split: str,
     include_nulls: bool,
     schema: str | None,
+    *,
+    force: bool,
 ) -> int:
     target = None if output in (None, "-") else Path(str(output))
     directory = target is not None and is_directory_target(target, str(output), split)
@@ -235,6 +245,8 @@ def _export(
         raise click.UsageError("--split customer writes one file per customer: give -o DIRECTORY")
     if target is not None and not directory and target.is_dir():
         raise OutputError(f"cannot write {target}: it is a directory")
+    if target is not None and not directory and not force:
+        _refuse_existing([target])  # before any request: the answer cannot change this
 
     builder = DocumentBuilder(model, include_nulls=include_nulls, fields=fields)
     documents: list[ManifestDocument] = []
@@ -249,6 +261,8 @@ def _export(
     exported_at = datetime.now(UTC)
 
     outputs = plan_outputs(documents, target, directory=directory, split=split)
+    if not force:
+        _refuse_existing([planned.path for planned in outputs if planned.path is not None])
     for planned in outputs:
         origin = Origin(model.name, source, exported_at, _schema_ref(schema, planned.path))
         text = render_documents(planned.documents, origin)
@@ -267,6 +281,20 @@ def _export(
         where = f"{len(outputs)} files under {display_path(target)}"
     click.echo(f"Exported {total} {model.name} customer(s) ({counts}) to {where}.", err=True)
     return 0
+
+
+def _refuse_existing(paths: Sequence[Path]) -> None:
+    """An ``OutputError`` naming the paths that exist: export never overwrites unasked."""
+    existing = [display_path(path) for path in paths if path.exists()]
+    if not existing:
+        return
+    more = f" and {len(existing) - 5} more" if len(existing) > 5 else ""
+    verb = "exists" if len(existing) == 1 else "exist"
+    raise OutputError(
+        f"{', '.join(existing[:5])}{more} already {verb}; nothing was written. Export to a new "
+        "path, adopt live values into existing manifests with `reconciler export --update`, "
+        "or replace the files with --force"
+    )
 
 
 def _note_read(notes: list[ExportNote], gone: Sequence[str], unaddressable: Sequence[str]) -> None:
