@@ -117,6 +117,23 @@ def test_balance_excludes_expired_grants_and_shows_them_apart() -> None:
     assert summary.totals_by_type == {"adjustment": Decimal("-20.50"), "grant": Decimal(100)}
 
 
+def test_since_leaves_out_grants_that_expired_before_the_window() -> None:
+    """With --since, expired grants count only when they lapsed within the window; the
+    balance leaves every expired grant out as before."""
+    summary = summarize(
+        [
+            tx("lapsed-long-ago", "150", "2024-01-15T09:30:00+00:00", "2024-07-15T09:30:00+00:00"),
+            tx("lapsed-lately", "40", "2025-06-01T00:00:00+00:00", "2026-01-15T00:00:00+00:00"),
+            tx("buy", "100", "2026-02-01T00:00:00+00:00"),
+        ],
+        now=NOW,
+        since=parse_since("2026-01-01"),
+    )
+    assert (summary.expired_total, summary.expired_count) == (Decimal(40), 1)
+    assert summary.balance == Decimal(100)
+    assert [t.id for t in summary.transactions] == ["buy"]
+
+
 def test_since_narrows_the_listing_but_not_the_balance() -> None:
     """Only newer transactions are listed and totalled; the balance covers them all."""
     summary = summarize(

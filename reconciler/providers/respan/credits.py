@@ -48,8 +48,9 @@ class CreditSummary:
 
     ``transactions`` are the listed ones (newest first, after any ``since`` filter);
     ``totals_by_type`` and ``listed_net`` cover the listed ones that count (not expired).
-    ``balance`` and ``expired_total`` always cover every transaction: a balance of a subset
-    would not be the balance.
+    ``balance`` always covers every transaction: a balance of a subset would not be the
+    balance. ``expired_total`` covers the grants that expired within the window (from
+    ``since`` on; all of them without ``since``): one that lapsed before it is not news.
     """
 
     as_of: datetime
@@ -124,11 +125,13 @@ def summarize(
     expired_total = Decimal(0)
     expired_count = 0
     for transaction in everything:
-        if transaction.expired(now):
+        if not transaction.expired(now):
+            balance += transaction.amount
+        elif since is None or (
+            transaction.expires_at is not None and transaction.expires_at >= since
+        ):
             expired_total += transaction.amount
             expired_count += 1
-        else:
-            balance += transaction.amount
     listed = tuple(t for t in everything if since is None or t.created_at >= since)
     totals: dict[str, Decimal] = {}
     for transaction in listed:
