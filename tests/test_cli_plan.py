@@ -243,6 +243,15 @@ def test_json_format_is_schema_valid(plan_cli: PlanCli) -> None:
     assert run.code == 3
 
 
+def test_redact_with_json_says_json_keeps_addresses(plan_cli: PlanCli) -> None:
+    """--redact --format json is not silently ignored: a note says JSON keeps the addresses."""
+    run = plan_cli("--format", "json", "--redact")
+    assert run.code == 0
+    assert "Note: --redact masks e-mail addresses in text and Markdown only" in run.err
+    assert "billing@acme.example" not in run.err
+    json.loads(run.out)
+
+
 def test_markdown_format_starts_with_the_marker_and_redacts(plan_cli: PlanCli) -> None:
     """--format markdown prints the PR comment; --redact masks e-mail addresses."""
     changed = MATCHING.replace("billing@acme.example", "owner@acme.example")
@@ -272,6 +281,7 @@ def test_out_writes_a_saved_plan_for_apply(plan_cli: PlanCli, project: Path) -> 
     run = plan_cli("--out", "plan.json", manifest=changed)
     assert run.code == 0
     assert "Saved the plan to plan.json (sha256:" in run.err
+    assert "To apply exactly this plan: reconciler apply --plan plan.json\n" in run.err
     emulator = plan_cli.emulator
     assert emulator is not None
     saved = load_saved_plan(project / "plan.json")

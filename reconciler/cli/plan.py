@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shlex
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -96,6 +97,13 @@ def plan(
     PATH is a manifest file or a directory (every *.yaml / *.yml below it). Without PATH, the
     `manifests:` of ./reconciler.yaml are planned.
     """
+    if redact and output_format == "json":
+        # JSON is for programs (and keeps its checksum): it is never masked, so say so.
+        click.echo(
+            "Note: --redact masks e-mail addresses in text and Markdown only; the JSON plan "
+            "keeps them.",
+            err=True,
+        )
     # Read before any request: a key set but empty must stop the run, not unsign the plan.
     key = plan_key(os.environ) if out is not None else None
     # A plan is short and allocates many small objects but no cycles (see gcpause).
@@ -138,11 +146,18 @@ def plan(
             )
             signed = f", signed with {PLAN_KEY_VARIABLE}" if key is not None else ""
             click.echo(f"Saved the plan to {out} ({checksum}{signed}).", err=True)
+            click.echo(
+                f"To apply exactly this plan: reconciler apply --plan {_quoted(out)}", err=True
+            )
         if os.environ.get("GITHUB_STEP_SUMMARY"):
             append_step_summary(render_markdown(result, redact=redact, target=target))
         if result.policy_violations:
             return EXIT_POLICY
         return EXIT_CHANGES if detailed_exitcode and result.has_changes else 0
+
+
+def _quoted(path: Path) -> str:
+    return shlex.quote(str(path))
 
 
 def _print(result: Plan, output_format: str, redact: bool, target: Sequence[str]) -> None:
