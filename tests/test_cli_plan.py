@@ -25,6 +25,7 @@ from scripted_http import Answer, ScriptedApp, Seen, serve
 
 from reconciler.cli import main
 from reconciler.cli.common import use_color
+from reconciler.connection import read_variables
 from reconciler.emulator import RunningEmulator
 from reconciler.manifests import load_manifests
 from reconciler.planner.body import request_body
@@ -876,3 +877,19 @@ def test_variable_overriding_the_configured_emulator_is_named(
         "reconciler.yaml (providers.respan.emulator)." in run.err
     )
     assert "(from RESPAN_BASE_URL)" in run.out.splitlines()[0]
+
+
+@pytest.mark.parametrize("command", [[], ["plan"], ["apply"]])
+def test_help_has_examples_and_points_at_the_environment(
+    command: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--help` shows examples; the top level lists every variable the connection code reads."""
+    assert main([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert "Examples:" in out
+    if not command:
+        flat = " ".join(out.split())
+        for name in sorted(read_variables()):
+            assert name in flat
+    else:
+        assert "`reconciler --help` lists" in " ".join(out.split())

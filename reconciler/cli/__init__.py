@@ -74,7 +74,37 @@ def _summaries() -> dict[str, str]:
     return found
 
 
+EXAMPLES = """\b
+Examples:
+  reconciler validate customers/          check manifests offline
+  reconciler plan                         what would change (manifests: of reconciler.yaml)
+  reconciler plan --out plan.json         ... and save the plan for review
+  reconciler apply --plan plan.json       apply exactly the reviewed plan
+  reconciler apply --target acme-corp     apply one customer's changes, after a 'yes'
+  reconciler export -o customers/         write manifests from live state
+  reconciler emulator --reset             restore the seed of reconciler.yaml's emulator
+"""
+
+
 class _LazyGroup(click.Group):
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """Examples, and the environment variables read (their list is built on demand: it
+        lives with the connection code, which ``validate`` never loads)."""
+        from reconciler.connection import read_variables
+        from reconciler.savedplan import PLAN_KEY_VARIABLE
+
+        variables = sorted(read_variables() | {PLAN_KEY_VARIABLE})
+        formatter.write_paragraph()
+        formatter.write_text(EXAMPLES)
+        formatter.write_paragraph()
+        formatter.write_text(
+            "Environment: "
+            + ", ".join(variables)
+            + " (the API keys are read only from the environment or a key file, never from a "
+            "flag); NO_COLOR turns colour off; GITHUB_STEP_SUMMARY receives plan and apply "
+            "summaries. Connection settings: flags, then the environment, then reconciler.yaml."
+        )
+
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(_commands())
 

@@ -34,7 +34,7 @@ from reconciler.apply import ApplyReport, FreshState, ProgressCallback, already_
 from reconciler.apply.runner import ABANDONED_REASON
 from reconciler.apply.summary import headline, report_markdown, report_table
 from reconciler.audit import AuditLog, discover_context
-from reconciler.cli.common import connection_options, use_color, verbose_logging
+from reconciler.cli.common import CONNECTION_HELP, connection_options, use_color, verbose_logging
 from reconciler.cli.planning import (
     ConnectFn,
     ManifestPlan,
@@ -78,7 +78,12 @@ class _Prepared:
     environments: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
 
 
-@click.command()
+@click.command(
+    epilog="\b\nExamples:\n"
+    "  reconciler apply                       plan, show, ask for 'yes', apply\n"
+    "  reconciler apply --plan plan.json      apply exactly a saved plan, no prompt\n"
+    "  reconciler apply --auto-approve --target acme-corp\n\n" + CONNECTION_HELP
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--plan",

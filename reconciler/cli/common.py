@@ -63,6 +63,13 @@ def verbose_logging(verbose: bool) -> Iterator[None]:
         logger.setLevel(previous)
 
 
+CONNECTION_HELP = (
+    "The API's address and key come from the flags, then the environment variables "
+    "`reconciler --help` lists, then reconciler.yaml."
+)
+"""The end of the help of every command that talks to an API."""
+
+
 def connection_options(
     base_url_help: str = "API address (of --provider, or the only one).",
 ) -> Callable[[F], F]:

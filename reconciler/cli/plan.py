@@ -24,7 +24,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import connection_options, use_color, verbose_logging
+from reconciler.cli.common import CONNECTION_HELP, connection_options, use_color, verbose_logging
 from reconciler.cli.planning import connector, plan_from_manifests, selection_options
 from reconciler.cli.status import showing_waits
 from reconciler.cli.target import target_lines
@@ -41,7 +41,13 @@ EXIT_CHANGES = 2
 EXIT_POLICY = 3
 
 
-@click.command()
+@click.command(
+    epilog="\b\nExamples:\n"
+    "  reconciler plan --detailed-exitcode\n"
+    "  reconciler plan customers/acme.yaml --target acme-corp\n"
+    "  reconciler plan --format markdown --redact > comment.md\n"
+    "  reconciler plan --out plan.json && reconciler apply --plan plan.json\n\n" + CONNECTION_HELP
+)
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "--out",
