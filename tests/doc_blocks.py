@@ -7,7 +7,7 @@ The convention (written for authors in ``docs/README.md``):
   lines are the output they print, stdout and stderr together. Both are executed. Other shell
   tags (``bash``, ``shell``, ...) are refused, so no example escapes the test by its tag.
 - ``<!-- doctest: ... -->`` comments right above a block (blank lines between are fine) set
-  how it runs: ``cwd=``, ``emulators=none``, ``respan-seed=``, ``autumn-seed=`` start a new
+  how it runs: ``cwd=``, ``emulators=none|external``, ``respan-seed=``, ``autumn-seed=`` start a new
   scene; ``exit=N``, ``expect="text"`` (repeatable) check the result; ``skip reason="..."``
   leaves the block out, and a skip without a reason is an error.
 - A command line starting with the README's set-up prefix (``python3 -m venv .venv && .
@@ -51,11 +51,15 @@ class Scene:
     ``cwd`` is a directory of the repository (``.`` stands for the root: copies of
     ``examples/`` and ``schemas/``). ``emulators`` is False for ``emulators=none``: no test
     emulator, no ``RESPAN_*`` or ``AUTUMN_*`` variable. Seeds are repository paths, or ``None``
-    for the one the copied ``reconciler.yaml`` names for its built-in emulator.
+    for the one the copied ``reconciler.yaml`` names for its built-in emulator. A provider whose
+    built-in emulator ``reconciler.yaml`` configures runs on it, as a reader's would, unless
+    ``external`` (``emulators=external``, or a seed given here) puts a test emulator in its
+    place (for pages that change live state behind reconciler's back, e.g. with curl).
     """
 
     cwd: str
     emulators: bool = True
+    external: bool = False
     respan_seed: str | None = None
     autumn_seed: str | None = None
 
@@ -218,14 +222,15 @@ def _scene(where: str, settings: dict[str, str]) -> Scene | None:
     if "cwd" not in given:
         raise DocTestSyntaxError(f"{where}: {', '.join(sorted(given))} start a scene: add cwd=")
     emulators = settings.get("emulators", "")
-    if emulators not in ("", "none"):
-        raise DocTestSyntaxError(f"{where}: emulators= takes only none")
+    if emulators not in ("", "none", "external"):
+        raise DocTestSyntaxError(f"{where}: emulators= takes only none or external")
     cwd = settings["cwd"].rstrip("/") or "."
     if cwd.startswith("/") or ".." in cwd.split("/"):
         raise DocTestSyntaxError(f"{where}: cwd= names a directory inside the repository")
     return Scene(
         cwd=cwd,
         emulators=emulators != "none",
+        external=emulators == "external",
         respan_seed=settings.get("respan-seed") or None,
         autumn_seed=settings.get("autumn-seed") or None,
     )

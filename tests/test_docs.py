@@ -3,8 +3,9 @@
 Per page, blocks run in order with bash (``-e -o pipefail``, stdin not a terminal, as in CI),
 each in a fresh shell starting in the current scene's directory: a temporary copy of the
 directory the page names with ``<!-- doctest: cwd=... -->``, beside Respan and Autumn emulators
-this test started (seeded as the copied ``reconciler.yaml`` seeds its built-in one) and reached
-through ``RESPAN_BASE_URL``/``RESPAN_API_KEY`` and ``AUTUMN_BASE_URL``/``AUTUMN_SECRET_KEY``.
+this test started and reached through ``RESPAN_BASE_URL``/``RESPAN_API_KEY`` and
+``AUTUMN_BASE_URL``/``AUTUMN_SECRET_KEY``, except for a provider whose built-in emulator the
+copied ``reconciler.yaml`` configures: that one runs in-process, as for a reader.
 Files and live state carry over from block to block; shell variables do not. ``reconciler`` is
 this interpreter's, first on ``PATH``. The convention for authors is in ``docs/README.md``; the
 parsing is in ``tests/doc_blocks.py``.
@@ -157,6 +158,8 @@ def scene(setting: Scene) -> Iterator[tuple[Path, dict[str, str]]]:
                 ("autumn", AUTUMN_KEY, setting.autumn_seed),
             ):
                 configured = config.provider(provider).emulator_seed if config else None
+                if configured is not None and not chosen and not setting.external:
+                    continue  # reconciler.yaml's built-in emulator, as for a reader
                 seed = REPO / chosen if chosen else configured
                 emulator: RunningEmulator[Any] = start_emulator(
                     provider, EmulatorSettings(api_key=key, rate_limit=None), seed=seed
@@ -276,7 +279,7 @@ def test_setup_prefix_is_left_to_the_environment() -> None:
         ("<!-- doctest: exit=two -->\n```sh\nx\n```\n", "exit= takes an exit code"),
         ("<!-- doctest: cwd=/etc -->\n```sh\nx\n```\n", "inside the repository"),
         ("<!-- doctest: respan-seed=a.json -->\n```sh\nx\n```\n", "add cwd="),
-        ("<!-- doctest: emulators=some cwd=. -->\n```sh\nx\n```\n", "takes only none"),
+        ("<!-- doctest: emulators=some cwd=. -->\n```sh\nx\n```\n", "takes only none or external"),
         ("<!-- doctest: timeout=5 -->\n```sh\nx\n```\n", "unknown doctest setting"),
         ("```console\njust output\n```\n", "at least one '$ ' command"),
     ],
