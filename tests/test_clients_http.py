@@ -570,5 +570,5 @@ def test_retry_backoff_is_announced_through_stamina_hooks() -> None:
         with WAITS.listening(seen.append):
             for hook in stamina.instrumentation.get_on_retry_hooks():
                 hook(details)
-        assert (seen == [Wait("the connection failed; retry 1 is next", 2.0)]) is announced
+        assert (seen == [Wait("cannot connect to 127.0.0.1:9; retry 1 is next", 2.0)]) is announced
         seen.clear()

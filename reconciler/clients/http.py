@@ -242,11 +242,23 @@ def _announce_retry(details: stamina.instrumentation.RetryDetails) -> None:
             if cause.status == RATE_LIMITED
             else (f"the API answered {cause.status}")
         )
-    elif isinstance(cause, httpx.TransportError):
-        why = "the connection failed"
+    elif isinstance(cause, httpx.RequestError):
+        host = _request_host(cause)
+        why = (
+            f"cannot connect to {host}"
+            if isinstance(cause, CONNECT_ERRORS)
+            else (f"the connection to {host} failed")
+        )
     else:
         return  # not one of the transport's retries
     WAITS.announce(f"{why}; retry {details.retry_num} is next", details.wait_for)
+
+
+def _request_host(error: httpx.RequestError) -> str:
+    try:
+        return error.request.url.netloc.decode("ascii", "replace")
+    except RuntimeError:  # an error raised without its request
+        return "the API"
 
 
 # Added to stamina's own hooks (its logging under -v stays): stamina is the one place that
