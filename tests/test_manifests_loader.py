@@ -156,3 +156,34 @@ def test_manifest_data_over_the_size_limit_is_refused_unread() -> None:
     report = check_manifest_data([("REF:huge.yaml", b"#" * (MAX_FILE_BYTES + 1))])
     (problem,) = report.problems
     assert (problem.path, problem.message) == ("REF:huge.yaml", "file is larger than 10 MiB")
+
+
+def test_warnings_of_valid_customers_show_while_another_customer_has_an_error(
+    tmp_path: Path,
+) -> None:
+    """An error in one customer's entry does not hide the warnings of the others in the file;
+    the erroneous entry itself gets only its error, and nothing is loaded."""
+    path = write(
+        tmp_path,
+        "m.yaml",
+        "provider: respan\n"
+        "customers:\n"
+        "  - customer_identifier: good\n"
+        "    email: not-an-address\n"
+        "  - customer_identifier: bad\n"
+        "    period_budget: lots\n"
+        "    email: also-not-an-address\n",
+    )
+    report = check_manifests([path])
+    assert [(p.line, p.severity) for p in report.problems] == [(4, "warning"), (6, "error")]
+    assert report.customers == ()
+
+
+def test_an_error_outside_the_customers_hides_nothing_it_cannot_check(tmp_path: Path) -> None:
+    """With the error in the document's header, no customer can be checked: the error alone."""
+    path = write(
+        tmp_path,
+        "m.yaml",
+        "provider: nobody\ncustomers:\n  - customer_identifier: good\n    email: nope\n",
+    )
+    assert [p.severity for p in check_manifests([path]).problems] == ["error"]

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from yaml.nodes import MappingNode, Node, SequenceNode
+
 from reconciler.domain import DesiredCustomer
 from reconciler.errors import ManifestError
 from reconciler.gcpause import cyclic_gc_paused
@@ -15,7 +17,14 @@ from reconciler.manifests.checks import customer_problems, duplicate_problems
 from reconciler.manifests.desired import build_customers
 from reconciler.manifests.positions import FieldPositions, file_digest
 from reconciler.manifests.schema import schema_problems
-from reconciler.manifests.yamlfile import MAX_FILE_BYTES, YamlFile, parse_yaml, read_yaml_file
+from reconciler.manifests.yamlfile import (
+    MAX_FILE_BYTES,
+    YamlDocument,
+    YamlFile,
+    locate,
+    parse_yaml,
+    read_yaml_file,
+)
 from reconciler.problems import Problem
 from reconciler.resources import MANIFEST_SCHEMA
 
@@ -222,6 +231,8 @@ def _report(
                 # A value YAML could not give (already reported) may hide more schema errors;
                 # desired state is only ever built from a fully valid document.
                 problems.extend(found)
+                if not document.broken:
+                    problems.extend(_problems_of_valid_customers(document, found))
                 continue
             declared, node_problems = build_customers(document)
             problems.extend(node_problems)
@@ -238,6 +249,54 @@ def _report(
         files=tuple(files),
         digest=digest.hexdigest(),
     )
+
+
+def _problems_of_valid_customers(
+    document: YamlDocument, errors: Sequence[Problem]
+) -> list[Problem]:
+    """The problems (warnings above all) of the customers of a schema-invalid document whose
+    own entries hold no schema error: an error elsewhere in the file must not hide them.
+
+    Found by checking the document with only those entries, which must then be valid (an error
+    in ``provider:`` or ``defaults:`` leaves nothing to check). Nothing is built from it.
+    """
+    value, items = document.value, locate(document.node, ["customers"])
+    if not (
+        isinstance(value, dict)
+        and isinstance(value.get("customers"), list)
+        and isinstance(items, SequenceNode)
+        and len(items.value) == len(value["customers"])
+        and items.value
+    ):
+        return []
+    starts = [node.start_mark.line + 1 for node in items.value]
+    ends = [*starts[1:], float("inf")]
+    error_lines = [problem.line for problem in errors]
+    kept = [
+        index
+        for index, (start, end) in enumerate(zip(starts, ends, strict=True))
+        if not any(start <= line < end for line in error_lines)
+    ]
+    if not kept or len(kept) == len(starts):
+        return []
+    reduced = YamlDocument(
+        document.path,
+        _with_items(document.node, items, [items.value[index] for index in kept]),
+        {**value, "customers": [value["customers"][index] for index in kept]},
+        document.broken,
+    )
+    if schema_problems(reduced, MANIFEST_SCHEMA):
+        return []
+    declared, found = build_customers(reduced)
+    return [*found, *(problem for customer in declared for problem in customer_problems(customer))]
+
+
+def _with_items(root: Node, items: SequenceNode, kept: list[Node]) -> Node:
+    """``root`` (a mapping) with its ``customers:`` sequence holding only ``kept``."""
+    assert isinstance(root, MappingNode)
+    shorter = SequenceNode(items.tag, kept, items.start_mark, items.end_mark, items.flow_style)
+    pairs = [(key, shorter if node is items else node) for key, node in root.value]
+    return MappingNode(root.tag, pairs, root.start_mark, root.end_mark, root.flow_style)
 
 
 def load_manifests(paths: Sequence[Path | str], *, strict: bool = False) -> LoadResult:
