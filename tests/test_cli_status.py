@@ -101,3 +101,23 @@ def test_pacer_announces_waits_longer_than_a_second(capsys: pytest.CaptureFixtur
 def test_wait_line_rounds_up() -> None:
     """A wait with 0.2 s left says 1 s: "0 s left" while still waiting would be wrong."""
     assert wait_line("x", 0.2) == "Waiting: x; 1 s left"
+
+
+def test_an_answer_awaited_over_a_second_shows_until_it_arrives() -> None:
+    """A request in flight shows on a terminal once it has lasted over a second, with the time
+    left to its deadline, and goes when the answer is in; off a terminal it prints nothing."""
+    clock = FakeClock()
+    waits = LiveWaits(clock)
+    slow = Wait("the answer of api.respan.ai to POST /api/users/list/", 30.0, in_flight=True)
+    waits(slow)
+    clock.now += 0.5
+    assert waits.lines() == []
+    clock.now += 1.0
+    assert waits.lines() == [
+        "Waiting: the answer of api.respan.ai to POST /api/users/list/; 29 s left"
+    ]
+    waits.ended(slow)
+    assert waits.lines() == []
+    lines: list[str] = []
+    LineWaits(lines.append, clock)(slow)
+    assert lines == []

@@ -572,3 +572,15 @@ def test_retry_backoff_is_announced_through_stamina_hooks() -> None:
                 hook(details)
         assert (seen == [Wait("cannot connect to 127.0.0.1:9; retry 1 is next", 2.0)]) is announced
         seen.clear()
+
+
+def test_every_attempt_is_announced_as_an_awaited_answer(ok_app: tuple[str, ScriptedApp]) -> None:
+    """Each attempt announces the answer it awaits (host, method, path, deadline) and ends it."""
+    url, _ = ok_app
+    started: list[Wait] = []
+    ended: list[Wait] = []
+    with WAITS.listening(started.append, ended.append), transport(url, timeout=7.0) as client:
+        client.request("GET", "/users/", idempotent=True)
+    host = url.removeprefix("http://")
+    assert started == [Wait(f"the answer of {host} to GET /users/", 7.0, in_flight=True)]
+    assert ended == started

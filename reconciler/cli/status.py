@@ -2,7 +2,8 @@
 
 On a terminal, one rich ``Progress`` display holds both: the bars a command asks for and, above
 them, one line per wait in progress ("Waiting: rate limited by the API (429)...; 37 s left"),
-updated live and gone when the wait is over. Without a terminal, each wait is one line, printed
+updated live and gone when the wait is over; an answer awaited for over a second shows the
+same way, counting down to its deadline. Without a terminal, each wait is one line, printed
 as it starts; back-to-back waits of the same reason (pacing request after request) are one wait.
 
 Why rich: already the progress library of the project; its ``Progress.get_renderables`` is the
@@ -22,7 +23,7 @@ import click
 
 from reconciler.cli import common
 from reconciler.cli.common import ProgressUpdate
-from reconciler.clients.waits import WAITS, Wait
+from reconciler.clients.waits import SHOWN_FROM_SECONDS, WAITS, Wait
 
 if TYPE_CHECKING:
     from rich.console import Console, RenderableType
@@ -48,6 +49,8 @@ class LineWaits:
         self._ends: dict[str, float] = {}
 
     def __call__(self, wait: Wait) -> None:
+        if wait.in_flight:
+            return  # may end at once; a slow answer is a live status only
         now = self._clock()
         with self._lock:
             previous = self._ends.get(wait.reason)
@@ -64,11 +67,22 @@ class LiveWaits:
         self._clock = clock
         self._lock = threading.Lock()
         self._ends: dict[str, float] = {}
+        # Answers awaited: (started, deadline) by wait; shown once older than a second.
+        self._in_flight: dict[int, tuple[Wait, float, float]] = {}
 
     def __call__(self, wait: Wait) -> None:
-        end = self._clock() + wait.seconds
+        now = self._clock()
+        end = now + wait.seconds
         with self._lock:
-            self._ends[wait.reason] = max(self._ends.get(wait.reason, end), end)
+            if wait.in_flight:
+                self._in_flight[id(wait)] = (wait, now, end)
+            else:
+                self._ends[wait.reason] = max(self._ends.get(wait.reason, end), end)
+
+    def ended(self, wait: Wait) -> None:
+        """An awaited answer arrived (or the request failed)."""
+        with self._lock:
+            self._in_flight.pop(id(wait), None)
 
     def lines(self) -> list[str]:
         """One line per wait still in progress, the ones that ended dropped."""
@@ -76,7 +90,13 @@ class LiveWaits:
         with self._lock:
             for reason in [r for r, end in self._ends.items() if end <= now]:
                 del self._ends[reason]
-            return [wait_line(reason, end - now) for reason, end in self._ends.items()]
+            lines = [wait_line(reason, end - now) for reason, end in self._ends.items()]
+            lines.extend(
+                wait_line(wait.reason, end - now)
+                for wait, started, end in self._in_flight.values()
+                if now - started > SHOWN_FROM_SECONDS
+            )
+            return lines
 
 
 _current: _Display | None = None
@@ -137,7 +157,7 @@ def showing_waits(console: Console | None = None) -> Iterator[None]:
         yield
         return
     display = _Display(console)
-    with display.progress, WAITS.listening(display.waits):
+    with display.progress, WAITS.listening(display.waits, display.waits.ended):
         _current = display
         try:
             yield

@@ -479,9 +479,12 @@ class HttpTransport:
                 self.counter.add(method)
                 started = time.perf_counter()
                 try:
-                    status, response_headers, raw = self._exchange(
-                        method, path, params, content, headers
-                    )
+                    with WAITS.awaiting(
+                        f"the answer of {self._host()} to {method} {_shown(path)}", self.timeout
+                    ):
+                        status, response_headers, raw = self._exchange(
+                            method, path, params, content, headers
+                        )
                 except (httpx.TransportError, DeadlineExceeded) as exc:
                     logger.debug(
                         "%s %s failed after %.0f ms: %s (attempt %d)",

@@ -4,6 +4,10 @@ The transport and its pacers announce each wait here, before sleeping, with its 
 length; whoever listens (the CLI: a live status on a terminal, one line otherwise) shows it.
 Library code prints nothing: with no listener, an announcement costs a lock and a check.
 Waits of a second or less are not announced: they pass before anyone could read them.
+
+An answer being awaited (a slow page) is announced too, as ``in_flight`` with its deadline,
+when the request starts, and ended when the answer is in: nobody knows yet whether it will be
+slow, so a listener shows it only once it has lasted over a second.
 """
 
 from __future__ import annotations
@@ -24,9 +28,12 @@ class Wait:
 
     reason: str
     seconds: float
+    # An answer awaited rather than a sleep: ``seconds`` is its deadline, and it may end early.
+    in_flight: bool = False
 
 
 WaitListener = Callable[[Wait], None]
+"""Called as a wait starts (and, with ``ended=``, as an in-flight one ends)."""
 
 
 class WaitAnnouncer:
@@ -34,7 +41,7 @@ class WaitAnnouncer:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._listeners: list[WaitListener] = []
+        self._listeners: list[tuple[WaitListener, WaitListener | None]] = []
 
     def announce(self, reason: str, seconds: float) -> None:
         """Tell the listeners a wait of ``seconds`` starts now (when it is long enough)."""
@@ -43,19 +50,41 @@ class WaitAnnouncer:
         with self._lock:
             listeners = list(self._listeners)
         wait = Wait(reason, seconds)
-        for listener in listeners:
-            listener(wait)
+        for started, _ in listeners:
+            started(wait)
 
     @contextlib.contextmanager
-    def listening(self, listener: WaitListener) -> Iterator[None]:
-        """Call ``listener`` with every wait announced inside the block."""
+    def awaiting(self, reason: str, deadline: float) -> Iterator[None]:
+        """Announce an answer awaited for at most ``deadline`` seconds, ended with the block."""
         with self._lock:
-            self._listeners.append(listener)
+            listeners = list(self._listeners)
+        if not listeners:
+            yield
+            return
+        wait = Wait(reason, deadline, in_flight=True)
+        for started, _ in listeners:
+            started(wait)
+        try:
+            yield
+        finally:
+            for _, ended in listeners:
+                if ended is not None:
+                    ended(wait)
+
+    @contextlib.contextmanager
+    def listening(
+        self, listener: WaitListener, ended: WaitListener | None = None
+    ) -> Iterator[None]:
+        """Call ``listener`` with every wait announced inside the block (``ended`` with each
+        in-flight one that ends)."""
+        entry = (listener, ended)
+        with self._lock:
+            self._listeners.append(entry)
         try:
             yield
         finally:
             with self._lock:
-                self._listeners.remove(listener)
+                self._listeners.remove(entry)
 
 
 WAITS: Final = WaitAnnouncer()
