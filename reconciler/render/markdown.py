@@ -58,17 +58,17 @@ def render_markdown(
     """The Markdown plan, at most ``limit`` characters.
 
     ``target``: what the plan was read from (one line per provider), shown under the summary
-    line so that a reviewer sees which API the plan is about."""
+    (and the count of changes by cause) so that a reviewer sees which API the plan is about."""
     document = _Document(limit, redact)
     document.add(f"{MARKER}\n")
     if plan.changes:
         document.add(f"**{_text(summary_line(plan))}**\n")
     else:
         document.add(f"{_text(no_changes_line(plan))}\n")
-    for line in target:
-        document.add(f"\n{_text(line)}\n")
     if plan.base is not None:
         document.add(f"\n{_text(cause_line(plan))}\n")
+    for line in target:
+        document.add(f"\n{_text(line)}\n")
     impact = impact_line(plan)
     if impact:
         document.add(f"\n{_text(impact)}\n")
