@@ -37,6 +37,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from reconciler.atomicfile import write_atomic
 from reconciler.clients.http import check_base_url
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
@@ -312,12 +313,13 @@ class ProviderHandle:
         state = emulator.state.to_seed()
         if target is None or state == self._started_as:
             return
-        from reconciler.export.files import write_atomic
-
         write_atomic(
-            target.parent / ".gitignore", "# reconciler's local state: never commit it\n*\n"
+            target.parent / ".gitignore",
+            "# reconciler's local state: never commit it\n*\n",
+            make_parents=True,
         )
-        write_atomic(target, json.dumps(state, indent=1, sort_keys=True, ensure_ascii=False) + "\n")
+        text = json.dumps(state, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+        write_atomic(target, text, what="the built-in emulator's state")
 
     def __enter__(self) -> ProviderHandle:
         return self
