@@ -35,7 +35,7 @@ import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from reconciler.atomicfile import write_atomic
 from reconciler.clients.http import check_base_url
@@ -256,6 +256,13 @@ def _check_key(key: str, source: str) -> None:
         )
 
 
+@runtime_checkable
+class KeptState(Protocol):
+    """An emulator state that can be kept between runs: written as a seed it reads back."""
+
+    def to_seed(self) -> dict[str, Any]: ...
+
+
 class ProviderHandle:
     """An open provider, plus the in-process emulator serving it when the config asks for one.
 
@@ -275,7 +282,11 @@ class ProviderHandle:
         self.emulator = emulator
         self.verbose = verbose
         # The emulator's state as it started: written back only when a run changed it.
-        self._started_as = emulator.state.to_seed() if emulator is not None else None
+        self._started_as = (
+            emulator.state.to_seed()
+            if emulator is not None and isinstance(emulator.state, KeptState)
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"ProviderHandle({self.settings.provider!r}, base_url={self.provider.base_url!r})"
@@ -310,8 +321,10 @@ class ProviderHandle:
 
     def _keep_emulator_state(self, emulator: RunningEmulator[Any]) -> None:
         target = self.settings.emulator_state
+        if target is None or not isinstance(emulator.state, KeptState):
+            return
         state = emulator.state.to_seed()
-        if target is None or state == self._started_as:
+        if state == self._started_as:
             return
         write_atomic(
             target.parent / ".gitignore",
