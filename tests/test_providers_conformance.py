@@ -81,7 +81,8 @@ def live(plugin: ProviderPlugin, workdir: Path, monkeypatch: pytest.MonkeyPatch)
 
 
 def export(cli: Callable[..., Run], live: Live) -> dict[str, Any]:
-    run = cli("export", "--provider", live.plugin.name, "-o", str(CUSTOMERS))
+    # --force: a second export of a test reads live state again into the same file.
+    run = cli("export", "--provider", live.plugin.name, "-o", str(CUSTOMERS), "--force")
     assert run.code == 0, run.err
     document = yaml.safe_load(CUSTOMERS.read_text(encoding="utf-8"))
     assert isinstance(document, dict)
