@@ -109,7 +109,7 @@ def test_quickstart_plan_shows_exactly_the_intended_drift(
     assert missing == ["stark-industries"]
 
 
-@pytest.mark.parametrize("example", ["quickstart", "autumn"])
+@pytest.mark.parametrize("example", ["quickstart", "autumn", "litellm"])
 def test_example_apply_then_plan_converges_and_reset_restores_the_seed(
     example: str,
     tmp_path: Path,

@@ -269,6 +269,23 @@ class LiteLLMState:
             start = (page - 1) * page_size
             return [self._view(r) for r in records[start : start + page_size]]
 
+    def to_seed(self) -> dict[str, Any]:
+        """The state as a seed document ``state_from_seed`` reads back: what a run keeps."""
+        with self._lock:
+            seed: dict[str, Any] = {
+                "customers": [
+                    {
+                        k: v
+                        for k, v in self._view(self._customers[uid]).items()
+                        if k != "object_permission"
+                    }
+                    for uid in sorted(self._customers)
+                ]
+            }
+            if self.proxy_models is not None:
+                seed["models"] = sorted(self.proxy_models)
+            return seed
+
     @property
     def customers(self) -> dict[str, dict[str, Any]]:
         """A snapshot of every customer as the API shows it, by ``user_id``."""
