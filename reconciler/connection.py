@@ -72,10 +72,10 @@ def misspelled_variables(
     environ: Mapping[str, str], also_read: frozenset[str] = frozenset()
 ) -> list[tuple[str, str]]:
     """``(set variable, the read variable it resembles)`` for each variable of a provider's
-    prefix (``RESPAN_``, ``AUTUMN_``...) or ``RECONCILER_`` that reconciler does not read, when
+    prefix (``RESPAN_``, ``AUTUMN_``...) that reconciler does not read, when
     the one it resembles is not set: a typo that would otherwise fall back in silence."""
     known = read_variables() | also_read
-    prefixes = (*(f"{name.upper()}_" for name in plugins()), "RECONCILER_")
+    prefixes = tuple(f"{name.upper()}_" for name in plugins())
     found = []
     for name in sorted(environ):
         prefix = next((p for p in prefixes if name.startswith(p)), None)

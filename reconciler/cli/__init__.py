@@ -88,12 +88,15 @@ Examples:
 
 class _LazyGroup(click.Group):
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        """Examples, and the environment variables read (their list is built on demand: it
-        lives with the connection code, which ``validate`` never loads)."""
-        from reconciler.connection import read_variables
-        from reconciler.savedplan import PLAN_KEY_VARIABLE
+        """Examples, and the environment variables read: each provider's, from its plug-in
+        (``reconciler.connection.read_variables`` reads the same), and the plan signing key."""
+        from reconciler.providers.registry import plugins
 
-        variables = sorted(read_variables() | {PLAN_KEY_VARIABLE})
+        variables = sorted(
+            {"RECONCILER_PLAN_KEY"}
+            | {p.connection.base_url_variable for p in plugins().values()}
+            | {p.connection.key_variable for p in plugins().values()}
+        )
         formatter.write_paragraph()
         formatter.write_text(EXAMPLES)
         formatter.write_paragraph()
