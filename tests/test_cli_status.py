@@ -92,7 +92,8 @@ def test_pacer_announces_waits_longer_than_a_second(capsys: pytest.CaptureFixtur
         pacer.wait()
         fast.wait()
         fast.wait()
-    assert slept == [2.0, pytest.approx(0.1)]
+    assert slept[0] == 2.0
+    assert all(wait <= 1.0 for wait in slept[1:])
     assert capsys.readouterr().err == (
         "Waiting 2 s: pacing requests to 1 per 2 s (client-side rate limit)\n"
     )
