@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from reconciler.providers.respan import operators
 from reconciler.providers.respan.emulator_model import parse_timestamp
 
 TEXT_FIELDS = frozenset({"customer_identifier", "name", "email", "environment"})
@@ -47,27 +48,7 @@ SORT_FIELDS = frozenset(
 _TIMESTAMP_FIELDS = frozenset({"first_seen", "last_active_timeframe"})
 DEFAULT_SORT = "-first_seen"
 
-_ANY_OF = frozenset({"", "in", "not", "not_in"})
-_ONE_VALUE = frozenset(
-    {
-        "lt",
-        "lte",
-        "gt",
-        "gte",
-        "contains",
-        "not_contains",
-        "icontains",
-        "startswith",
-        "not_startswith",
-        "endswith",
-        "not_endswith",
-        "iexact",
-        "isnull",
-    }
-)
-_NO_VALUE = frozenset({"empty", "not_empty"})
-_ORDERING = frozenset({"lt", "lte", "gt", "gte"})
-OPERATORS = _ANY_OF | _ONE_VALUE | _NO_VALUE
+OPERATORS = frozenset(operators.OPERATORS)
 
 
 class QueryError(ValueError):
@@ -200,13 +181,13 @@ def _condition(field: str, spec: Any) -> Condition:
         raise QueryError(f"Unsupported filter operator {operator!r} on {field!r}.")
     raw = spec.get("value", [])
     values = tuple(raw) if isinstance(raw, list) else (raw,)
-    if operator in _ONE_VALUE and len(values) != 1:
+    if operator in operators.ONE_VALUE and len(values) != 1:
         raise QueryError(f"Operator {operator!r} on {field!r} takes exactly one value.")
-    if operator in _NO_VALUE and len(values) > 1:
+    if operator in operators.NO_VALUE and len(values) > 1:
         raise QueryError(f'Operator {operator!r} on {field!r} takes no value (send [""]).')
     if operator == "isnull":
         values = (_boolean(values[0], field),)
-    elif field in NUMBER_FIELDS and operator in _ANY_OF | _ORDERING:
+    elif field in NUMBER_FIELDS and operator in operators.ANY_OF | operators.ORDERING:
         for value in values:
             if _as_number(value) is None:
                 raise QueryError(f"Filter value {value!r} on {field!r} is not a number.")

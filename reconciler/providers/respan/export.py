@@ -27,6 +27,7 @@ from reconciler.export.filters import FilterTerm, invalid_filter
 from reconciler.money import to_decimal
 from reconciler.providers.base import Provider
 from reconciler.providers.plugin import ExportRead, Progress
+from reconciler.providers.respan import operators
 from reconciler.providers.respan.client import RESERVED_SEGMENTS, RespanClient
 from reconciler.providers.respan.fields import RESPAN
 from reconciler.providers.respan.provider import RespanProvider, retrieve_each
@@ -34,30 +35,6 @@ from reconciler.providers.respan.provider import RespanProvider, retrieve_each
 RESPAN_TEXT_FIELDS: Final = ("customer_identifier", "name", "email")
 RESPAN_NUMBER_FIELDS: Final = ("number_of_requests", "total_tokens", "total_cost", "active_days")
 METADATA_PREFIX: Final = "metadata__"
-RESPAN_OPERATORS: Final = (
-    "",
-    "not",
-    "in",
-    "not_in",
-    "lt",
-    "lte",
-    "gt",
-    "gte",
-    "contains",
-    "not_contains",
-    "icontains",
-    "startswith",
-    "not_startswith",
-    "endswith",
-    "not_endswith",
-    "empty",
-    "not_empty",
-    "iexact",
-    "isnull",
-)
-_LIST_OPERATORS: Final = frozenset({"in", "not_in"})
-_NO_VALUE_OPERATORS: Final = frozenset({"empty", "not_empty"})
-_ORDERING_OPERATORS: Final = frozenset({"lt", "lte", "gt", "gte"})
 
 
 def respan_filter_body(terms: Sequence[FilterTerm]) -> dict[str, Any]:
@@ -80,10 +57,10 @@ def _respan_condition(term: FilterTerm) -> dict[str, Any]:
         raise invalid_filter(
             term, f"Respan cannot filter customers by {field!r}; use one of {fields}"
         )
-    if operator not in RESPAN_OPERATORS:
-        names = ", ".join(repr(op) for op in RESPAN_OPERATORS)
+    if operator not in operators.OPERATORS:
+        names = ", ".join(repr(op) for op in operators.OPERATORS)
         raise invalid_filter(term, f"unknown operator {operator!r}; use one of {names}")
-    if operator in _NO_VALUE_OPERATORS:
+    if operator in operators.NO_VALUE:
         if term.value:
             raise invalid_filter(term, f"{operator} takes no value: write {field}:{operator}:")
         return {"operator": operator, "value": [""]}
@@ -92,11 +69,11 @@ def _respan_condition(term: FilterTerm) -> dict[str, Any]:
         if flag not in ("true", "false"):
             raise invalid_filter(term, "isnull takes true or false")
         return {"operator": operator, "value": [flag == "true"]}
-    if operator in _LIST_OPERATORS:
+    if operator in operators.LIST:
         values = [item.strip() for item in term.value.split(",")]
     else:
         values = [term.value]
-    if any(not item for item in values) and (numeric or operator in _ORDERING_OPERATORS):
+    if any(not item for item in values) and (numeric or operator in operators.ORDERING):
         raise invalid_filter(term, f"{operator or 'equality'} needs a value")
     if numeric:
         return {"operator": operator, "value": [_number(term, item) for item in values]}
