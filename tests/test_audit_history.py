@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -187,3 +188,30 @@ def test_unparsed_chain_links_agree_with_the_parsed_record(tmp_path: Path) -> No
         edited = line.replace(b"octocat", b"octodog")
         assert next_link(edited, record["seq"], previous.encode()) is None
         previous = record["hash"]
+
+
+def test_an_amount_inside_keyed_items_counts_as_money(tmp_path: Path) -> None:
+    """A spend limit's overage_limit is money in the history, as it is in plans."""
+    change = Change(
+        action="update",
+        provider="autumn",
+        environment="sandbox",
+        id="acme",
+        fields=(
+            FieldChange(
+                "billing_controls.spend_limits[messages].overage_limit",
+                Decimal("50.00"),
+                Decimal("60.00"),
+                FieldKind.MONEY,
+            ),
+            FieldChange("name", "A", "B", FieldKind.TEXT),
+        ),
+    )
+    path = tmp_path / "audit.jsonl"
+    with AuditLog.open(path, AuditContext("octocat")) as audit:
+        audit.record(change, "applied", pending_seq=audit.record_pending(change))
+    events = read_history(path, Query()).events
+    assert [(event.path, event.money) for event in events] == [
+        ("billing_controls.spend_limits[messages].overage_limit", True),
+        ("name", False),
+    ]

@@ -24,6 +24,7 @@ from typing import Any
 from reconciler.audit.chain import GENESIS_HASH, next_link
 from reconciler.audit.verify import ChainBreak, Verification, check_line, open_log
 from reconciler.domain import FieldKind
+from reconciler.planner.body import BodyError, kind_at
 from reconciler.providers.registry import MODELS
 from reconciler.timestamps import utc_text
 
@@ -252,7 +253,7 @@ def _events(record: dict[str, Any]) -> Iterator[FieldEvent]:
             path=path,
             before=item.get("before"),
             after=item.get("after"),
-            money=_is_money(str(record.get("provider", "")), path, item),
+            money=_is_money(str(record.get("provider", "")), path),
             outcome=str(record.get("outcome", "")),
             actor=str(record.get("actor", "")),
             git_commit=_text_or_none(record.get("git_commit")),
@@ -261,14 +262,16 @@ def _events(record: dict[str, Any]) -> Iterator[FieldEvent]:
         )
 
 
-def _is_money(provider: str, path: str, item: dict[str, Any]) -> bool:
-    """A record's own ``kind`` when it has one; older records: the provider's field kind."""
-    kind = item.get("kind")
-    if isinstance(kind, str):
-        return kind == FieldKind.MONEY.value
+def _is_money(provider: str, path: str) -> bool:
+    """Whether ``path`` holds an amount, as plans decide it (``planner.body.kind_at``: money
+    fields, and amounts inside keyed items such as a spend limit's ``overage_limit``)."""
     model = MODELS.get(provider)
-    spec = model.fields.get(path) if model is not None else None
-    return spec is not None and spec.kind is FieldKind.MONEY
+    if model is None:
+        return False
+    try:
+        return kind_at(model, path) is FieldKind.MONEY
+    except BodyError:  # a path no plan of this provider writes
+        return False
 
 
 def _text_or_none(value: Any) -> str | None:
