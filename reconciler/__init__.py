@@ -35,7 +35,7 @@ if TYPE_CHECKING:
         ServerError,
         TransportError,
     )
-    from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
+    from reconciler.plan.model import Change, FieldChange, Plan, PolicyViolation
     from reconciler.problems import Problem
 
 __all__ = [
@@ -82,7 +82,7 @@ _HOMES: dict[str, str] = {
         ],
         "reconciler.domain",
     ),
-    **dict.fromkeys(["Change", "FieldChange", "Plan", "PolicyViolation"], "reconciler.plan"),
+    **dict.fromkeys(["Change", "FieldChange", "Plan", "PolicyViolation"], "reconciler.plan.model"),
     "Problem": "reconciler.problems",
 }
 

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer
-from reconciler.plan import Plan
+from reconciler.plan.model import Plan
 from reconciler.planner import PlanOptions, usage_candidates
 from reconciler.providers.base import Provider
 from reconciler.providers.registry import MODELS

@@ -11,7 +11,7 @@ from typing import Any
 
 from reconciler.audit import AuditContext, AuditLog
 from reconciler.domain import FieldKind
-from reconciler.plan import Change, FieldChange
+from reconciler.plan.model import Change, FieldChange
 
 
 def cents(amount: str) -> Decimal:

@@ -7,7 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.domain import DesiredCustomer, FieldKind, Lifecycle, LiveCustomer, Policy, Source
-from reconciler.plan import BaseRevision, Cause, Change, FieldChange, Plan
+from reconciler.plan.model import BaseRevision, Cause, Change, FieldChange, Plan
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
 from reconciler.providers.registry import MODELS
 

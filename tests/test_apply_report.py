@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.apply.report import ApplyReport, ChangeOutcome
-from reconciler.plan import Change
+from reconciler.plan.model import Change
 
 
 def outcome(customer_id: str, status: str, reason: str = "") -> ChangeOutcome:

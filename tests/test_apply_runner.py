@@ -25,7 +25,7 @@ from reconciler.errors import (
     ServerError,
 )
 from reconciler.interrupts import GRACE_SECONDS, StopRequest
-from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
+from reconciler.plan.model import Change, FieldChange, Plan, PolicyViolation
 from reconciler.providers.base import ApplyResult
 from reconciler.providers.respan.fields import RESPAN
 

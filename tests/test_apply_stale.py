@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.apply import check_staleness
 from reconciler.domain import UNKNOWN, LiveCustomer
-from reconciler.plan import Action, Change
+from reconciler.plan.model import Action, Change
 from reconciler.providers.respan.fields import RESPAN
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reconciler.apply.report import ApplyReport, ChangeOutcome, Status
 from reconciler.apply.summary import headline, report_markdown, report_table
-from reconciler.plan import Change
+from reconciler.plan.model import Change
 
 
 def outcome(

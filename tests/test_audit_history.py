@@ -14,7 +14,7 @@ from reconciler.audit.chain import GENESIS_HASH, next_link
 from reconciler.audit.history import Query, read_history, time_bound
 from reconciler.domain import FieldKind
 from reconciler.errors import AuditError
-from reconciler.plan import Change, FieldChange
+from reconciler.plan.model import Change, FieldChange
 
 
 @pytest.fixture

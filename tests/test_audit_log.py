@@ -22,7 +22,7 @@ import reconciler.audit.chain
 from reconciler.audit import GENESIS_HASH, AuditContext, AuditLog, Drift, record_hash, verify_log
 from reconciler.domain import UNKNOWN, FieldKind
 from reconciler.errors import AuditError
-from reconciler.plan import Change, FieldChange
+from reconciler.plan.model import Change, FieldChange
 
 SCHEMA = load_schema("audit.schema.json")
 CONTEXT = AuditContext(
@@ -322,7 +322,7 @@ import resource, sys
 sys.path[:0] = {sys.path!r}
 from reconciler.audit import AuditContext, AuditLog
 from reconciler.errors import AuditError
-from reconciler.plan import Change
+from reconciler.plan.model import Change
 resource.setrlimit(resource.RLIMIT_FSIZE, ({limit}, {limit}))
 change = Change(action="delete", provider="respan", environment="prod", id="gone")
 with AuditLog.open({str(path)!r}, AuditContext(actor="ci")) as log:

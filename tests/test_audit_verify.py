@@ -14,7 +14,7 @@ from reconciler.audit import AuditContext, AuditLog, verify_lines, verify_log
 from reconciler.cli import main
 from reconciler.domain import FieldKind
 from reconciler.errors import AuditError
-from reconciler.plan import Change, FieldChange
+from reconciler.plan.model import Change, FieldChange
 
 CONTEXT = AuditContext(actor="octocat", git_commit=None, pull_request=None, plan_checksum="c1")
 

@@ -54,7 +54,7 @@ def test_help_lists_every_command_without_importing_any() -> None:
     assert not {module for module in loaded if module.split(".")[0] in HEAVY}
     # Listing the providers' commands loads their plug-ins, which are pure data: no
     # configuration reader and no YAML.
-    assert not {"reconciler.config", "yaml"} & loaded
+    assert not {"reconciler.settings.config", "yaml"} & loaded
     output = cli.get_help(click.Context(cli, info_name="reconciler"))
     for name in _commands():
         assert f"  {name} " in output

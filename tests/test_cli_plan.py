@@ -25,13 +25,13 @@ from scripted_http import Answer, ScriptedApp, Seen, serve
 
 from reconciler.cli import main
 from reconciler.cli.common import use_color
-from reconciler.connection import read_variables
 from reconciler.emulator import RunningEmulator
 from reconciler.manifests import load_manifests
+from reconciler.plan.saved import ProviderTarget, load_saved_plan
 from reconciler.planner.body import request_body
 from reconciler.providers.respan.emulator import RespanState
 from reconciler.providers.respan.fields import RESPAN
-from reconciler.savedplan import ProviderTarget, load_saved_plan
+from reconciler.settings.connection import read_variables
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
 LIST = "POST /api/users/list/"

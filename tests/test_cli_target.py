@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.cli.target import variable_hints
-from reconciler.connection import read_variables
+from reconciler.settings.connection import read_variables
 
 
 def test_hints_come_from_the_variables_connection_reads() -> None:

@@ -34,8 +34,8 @@ from doc_blocks import (
     parse_page,
 )
 
-from reconciler.config import find_config
 from reconciler.emulator import EmulatorSettings, RunningEmulator, start_emulator
+from reconciler.settings.config import find_config
 
 REPO = Path(__file__).resolve().parent.parent
 PAGES = sorted([REPO / "README.md", *(REPO / "docs").rglob("*.md")])

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.config import load_config
 from reconciler.providers.respan.emulator import RespanState
+from reconciler.settings.config import load_config
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 QUICKSTART = EXAMPLES / "quickstart"

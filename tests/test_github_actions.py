@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.github_actions import append_step_summary, event_pull_request_number
+from reconciler.github.actions import append_step_summary, event_pull_request_number
 
 
 @pytest.mark.parametrize(

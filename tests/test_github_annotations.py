@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from reconciler.cli import main
-from reconciler.github import workflow_command
+from reconciler.github.comment import workflow_command
 
 MANIFEST = """\
 provider: respan
@@ -59,7 +59,7 @@ def test_github_format_is_one_workflow_command_per_problem(
 def test_github_format_matches_the_shared_workflow_command_helper(
     manifests: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """validate's annotations are byte-identical to reconciler.github.workflow_command's."""
+    """validate's annotations are byte-identical to reconciler.github.comment.workflow_command's."""
     assert main(["validate", "--format", "json", "team:a,b"]) == 1
     problems = json.loads(capsys.readouterr().out)["errors"]
     assert main(["validate", "--format", "github", "team:a,b"]) == 1

@@ -14,9 +14,9 @@ from github_runner import base_env, load, run_step
 
 from reconciler.audit import AuditContext, AuditLog, verify_log
 from reconciler.cli import main
-from reconciler.config import load_config
 from reconciler.domain import FieldKind
-from reconciler.plan import Change, FieldChange
+from reconciler.plan.model import Change, FieldChange
+from reconciler.settings.config import load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 GITOPS = ROOT / "examples" / "gitops"

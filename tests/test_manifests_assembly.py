@@ -13,8 +13,8 @@ from reconciler.manifests.assembly import (
     manifest_schema,
     render,
 )
+from reconciler.manifests.resources import CONFIG_SCHEMA, MANIFEST_SCHEMA, load_schema
 from reconciler.providers.registry import plugins
-from reconciler.resources import CONFIG_SCHEMA, MANIFEST_SCHEMA, load_schema
 
 SHIPPED = Path(__file__).resolve().parent.parent / "schemas"
 CORE = {"properties": {"provider": {}}, "$defs": {"money": {"type": "number"}}}

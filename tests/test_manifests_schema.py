@@ -12,9 +12,9 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from manifest_strategies import manifest_documents, near_valid_documents
 
+from reconciler.manifests.resources import CONFIG_SCHEMA, MANIFEST_SCHEMA, load_schema
 from reconciler.manifests.schema import is_valid, schema_errors
 from reconciler.manifests.yamlfile import parse_yaml
-from reconciler.resources import CONFIG_SCHEMA, MANIFEST_SCHEMA, load_schema
 
 SCHEMAS = [MANIFEST_SCHEMA, CONFIG_SCHEMA]
 # Keywords both validators interpret identically (fastjsonschema: draft-07 semantics).

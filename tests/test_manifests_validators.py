@@ -8,8 +8,8 @@ import fastjsonschema
 import pytest
 
 from reconciler.manifests import validators
+from reconciler.manifests.resources import MANIFEST_SCHEMA, load_schema
 from reconciler.manifests.validators import cache_dir, compiled_validator, schema_key
-from reconciler.resources import MANIFEST_SCHEMA, load_schema
 
 SCHEMA = {
     "type": "object",

@@ -10,7 +10,7 @@ import pytest
 
 from reconciler.domain import UNKNOWN, DesiredCustomer, FieldKind, Lifecycle, LiveCustomer, Source
 from reconciler.errors import ConfigError
-from reconciler.plan import Change, FieldChange, Plan
+from reconciler.plan.model import Change, FieldChange, Plan
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.planner.body import request_body
 from reconciler.providers.registry import MODELS

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from reconciler.domain import UNKNOWN, DesiredCustomer, FieldKind, LiveCustomer, Source
-from reconciler.plan import Change, FieldChange
+from reconciler.plan.model import Change, FieldChange
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.planner.body import BodyError, kind_at, parse_path, request_body, value_at
 from reconciler.providers.autumn.fields import AUTUMN

@@ -16,7 +16,7 @@ from reconciler.domain import (
     LiveCustomer,
     Source,
 )
-from reconciler.plan import BaseRevision, Change, FieldChange, Plan
+from reconciler.plan.model import BaseRevision, Change, FieldChange, Plan
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.planner.cause import ABSENT, by_cause, classify, removal_violations, with_causes
 from reconciler.planner.normalize import same

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from reconciler.domain import UNKNOWN, DesiredCustomer, FieldKind, LiveCustomer, Policy, Source
-from reconciler.plan import Change, FieldChange, Plan
+from reconciler.plan.model import Change, FieldChange, Plan
 from reconciler.planner import budget_impact, build_plan, evaluate_policy, usage_candidates
 from reconciler.providers.registry import MODELS
 

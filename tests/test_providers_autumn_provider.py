@@ -17,13 +17,11 @@ from scripted_http import Answer, ScriptedApp, Seen, serve
 
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.config import load_config
-from reconciler.connection import open_provider
 from reconciler.domain import DesiredCustomer, Source
 from reconciler.emulator import RunningEmulator
 from reconciler.errors import ConfigError, ServerError
 from reconciler.interrupts import STOP
-from reconciler.plan import Action, Change, Plan
+from reconciler.plan.model import Action, Change, Plan
 from reconciler.planner import PlanOptions, build_plan
 from reconciler.planner.body import request_body
 from reconciler.providers.autumn.client import AutumnClient
@@ -31,6 +29,8 @@ from reconciler.providers.autumn.emulator import AutumnState
 from reconciler.providers.autumn.provider import INTERRUPTED_CREATE_REASON, AutumnProvider
 from reconciler.providers.base import ApplyResult, Provider
 from reconciler.providers.registry import MODELS
+from reconciler.settings.config import load_config
+from reconciler.settings.connection import open_provider
 
 Emulators = Callable[..., RunningEmulator[AutumnState]]
 FAST = RetryPolicy(attempts=5, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)

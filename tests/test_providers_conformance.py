@@ -20,12 +20,12 @@ from cli_helpers import FAULTS, Run
 from reconciler.clients.http import ApiClient
 from reconciler.clients.pacing import Pacer
 from reconciler.clients.secret import Secret
-from reconciler.connection import resolve_settings
 from reconciler.domain import FieldKind
 from reconciler.emulator import EmulatorSettings, RunningEmulator, start_emulator
 from reconciler.providers.plugin import OpenRequest, ProviderPlugin
 from reconciler.providers.registry import plugins
-from reconciler.ratelimit import RateLimit
+from reconciler.settings.connection import resolve_settings
+from reconciler.settings.ratelimit import RateLimit
 
 KEY_BODY = "conformance0123456789abcdefSECRET"
 CUSTOMERS = Path("customers") / "exported.yaml"

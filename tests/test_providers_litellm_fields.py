@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 
 from reconciler.domain import FieldKind
+from reconciler.manifests.resources import MANIFEST_SCHEMA, load_schema
 from reconciler.providers.litellm.fields import (
     BUDGET_FIELDS,
     CREATE_ONLY_FIELDS,
@@ -19,7 +20,6 @@ from reconciler.providers.litellm.fields import (
     MODEL,
     Kind,
 )
-from reconciler.resources import MANIFEST_SCHEMA, load_schema
 
 ROOT = Path(__file__).resolve().parent.parent
 FRAGMENT = json.loads(

@@ -13,7 +13,7 @@ from reconciler.clients.secret import Secret
 from reconciler.domain import FieldKind
 from reconciler.emulator import RunningEmulator
 from reconciler.errors import ConfigError, ReconcilerError
-from reconciler.plan import Change, FieldChange
+from reconciler.plan.model import Change, FieldChange
 from reconciler.providers.base import Provider
 from reconciler.providers.litellm.emulator_model import LiteLLMState
 from reconciler.providers.litellm.fields import ENVIRONMENT, FIELDS

@@ -14,7 +14,7 @@ from reconciler.clients.secret import Secret
 from reconciler.domain import UNKNOWN, DesiredCustomer, Source
 from reconciler.emulator import RunningEmulator
 from reconciler.errors import ReconcilerError
-from reconciler.plan import Change
+from reconciler.plan.model import Change
 from reconciler.providers.base import ApplyResult, Provider
 from reconciler.providers.respan.client import RespanClient
 from reconciler.providers.respan.emulator import RespanState

@@ -13,7 +13,7 @@ from cli_helpers import load_schema
 from plan_samples import BASE, based_plan, every_action_plan, many_changes_plan
 
 from reconciler.domain import UNKNOWN, FieldKind, Policy
-from reconciler.plan import Change, FieldChange, Plan
+from reconciler.plan.model import Change, FieldChange, Plan
 from reconciler.render import render_json
 from reconciler.render.json import (
     checksum,

@@ -9,7 +9,7 @@ from decimal import Decimal
 from plan_samples import BASE, based_plan, every_action_plan, many_changes_plan
 
 from reconciler.domain import FieldKind, Policy, Source
-from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
+from reconciler.plan.model import Change, FieldChange, Plan, PolicyViolation
 from reconciler.render import render_markdown
 from reconciler.render.markdown import GITHUB_COMMENT_LIMIT, MARKER
 

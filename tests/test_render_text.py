@@ -9,7 +9,7 @@ import click
 from plan_samples import based_plan, every_action_plan
 
 from reconciler.domain import UNKNOWN, FieldKind, Policy, Source
-from reconciler.plan import Change, FieldChange, Plan, PolicyViolation
+from reconciler.plan.model import Change, FieldChange, Plan, PolicyViolation
 from reconciler.render import render_text
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from reconciler.plan import Change
+from reconciler.plan.model import Change
 
 Status = Literal["applied", "failed", "stale", "not attempted"]
 STATUSES: tuple[Status, ...] = ("applied", "failed", "stale", "not attempted")

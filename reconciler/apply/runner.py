@@ -37,7 +37,7 @@ from reconciler.errors import (
     RunInterrupted,
 )
 from reconciler.interrupts import POLL_SECONDS, STOP, StopRequest
-from reconciler.plan import MUTATING_ACTIONS, Change, Plan
+from reconciler.plan.model import MUTATING_ACTIONS, Change, Plan
 from reconciler.providers.base import ApplyResult, Provider
 
 ProgressCallback = Callable[[ChangeOutcome], None]

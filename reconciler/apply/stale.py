@@ -17,7 +17,7 @@ from typing import Any
 
 from reconciler.audit import Drift, encode_value
 from reconciler.domain import UNKNOWN, FieldSpec, LiveCustomer, ProviderModel
-from reconciler.plan import Change
+from reconciler.plan.model import Change
 from reconciler.planner.body import value_at
 from reconciler.planner.normalize import normalize, same
 from reconciler.providers.registry import MODELS

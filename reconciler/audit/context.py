@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.github_actions import event_pull_request_number
+from reconciler.github.actions import event_pull_request_number
 
 # refs/pull/<number>/merge (or /head): the ref GitHub checks out for a pull_request event.
 _PULL_REF = re.compile(r"^refs/pull/(\d+)/(?:merge|head)$")

@@ -53,7 +53,7 @@ from reconciler.audit.chain import (
 )
 from reconciler.audit.context import AuditContext
 from reconciler.errors import AuditError
-from reconciler.plan import Change
+from reconciler.plan.model import Change
 from reconciler.planner.body import BodyError, request_body
 from reconciler.providers.registry import MODELS
 from reconciler.timestamps import utc_text

@@ -89,7 +89,8 @@ Examples:
 class _LazyGroup(click.Group):
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Examples, and the environment variables read: each provider's, from its plug-in
-        (``reconciler.connection.read_variables`` reads the same), and the plan signing key."""
+        (``reconciler.settings.connection.read_variables`` reads the same), and the plan signing
+        key."""
         from reconciler.providers.registry import plugins
 
         variables = sorted(

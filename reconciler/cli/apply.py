@@ -45,17 +45,17 @@ from reconciler.cli.planning import (
 )
 from reconciler.cli.status import progress_bar, showing_waits
 from reconciler.cli.target import target_lines
-from reconciler.config import DEFAULT_AUDIT_LOG, Config, find_config, project_audit_log
-from reconciler.connection import ProviderHandle
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Source
 from reconciler.errors import RunInterrupted, SavedPlanError
-from reconciler.github_actions import append_step_summary
+from reconciler.github.actions import append_step_summary
 from reconciler.interrupts import stop_on_signals
-from reconciler.plan import MUTATING_ACTIONS, Change, Plan
+from reconciler.plan.model import MUTATING_ACTIONS, Change, Plan
+from reconciler.plan.saved import PLAN_KEY_VARIABLE, load_saved_plan, plan_key, public_base_url
 from reconciler.planner import PlanOptions
 from reconciler.render import render_markdown, render_text
 from reconciler.render.json import plan_document
-from reconciler.savedplan import PLAN_KEY_VARIABLE, load_saved_plan, plan_key, public_base_url
+from reconciler.settings.config import DEFAULT_AUDIT_LOG, Config, find_config, project_audit_log
+from reconciler.settings.connection import ProviderHandle
 
 EXIT_FAILED = 1
 EXIT_POLICY = 3

@@ -9,8 +9,8 @@ import click
 
 from reconciler.audit import GENESIS_HASH, Verification, verify_log
 from reconciler.cli.audit_show import show
-from reconciler.config import find_config, project_audit_log
 from reconciler.errors import ConfigError
+from reconciler.settings.config import find_config, project_audit_log
 
 EXIT_FAILED = 1
 _HASH = re.compile(r"^[0-9a-f]{64}$")

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from reconciler.audit.history import Query, read_history, time_bound
-from reconciler.config import DEFAULT_AUDIT_LOG, find_config
 from reconciler.render import history as render
+from reconciler.settings.config import DEFAULT_AUDIT_LOG, find_config
 
 FORMATS = {
     "table": render.render_table,

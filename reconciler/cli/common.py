@@ -13,7 +13,7 @@ from typing import Any, TextIO, TypeVar
 
 import click
 
-from reconciler.config import Config
+from reconciler.settings.config import Config
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -11,12 +11,12 @@ from types import FrameType
 
 import click
 
-from reconciler.config import find_config, parse_rate_limit
-from reconciler.connection import emulator_state_file
 from reconciler.emulator.common import EmulatorSettings
 from reconciler.errors import ConfigError
 from reconciler.manifests import display_path
 from reconciler.providers.registry import default_provider, plugin, plugins
+from reconciler.settings.config import find_config, parse_rate_limit
+from reconciler.settings.connection import emulator_state_file
 
 
 def _probability(ctx: click.Context, param: click.Parameter, value: float) -> float:

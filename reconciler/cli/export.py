@@ -28,8 +28,6 @@ from reconciler.cli.common import connection_options, manifest_paths, verbose_lo
 from reconciler.cli.status import progress_bar, showing_waits
 from reconciler.cli.target import connection_notes, echo_lines, variable_hints
 from reconciler.clients.retry import RetryPolicy
-from reconciler.config import Config, find_config
-from reconciler.connection import ProviderHandle, open_provider
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, ProviderModel
 from reconciler.errors import OutputError
 from reconciler.export import (
@@ -55,8 +53,10 @@ from reconciler.export import (
 from reconciler.export.files import is_directory_target
 from reconciler.export.render import DEFAULT_SCHEMA
 from reconciler.manifests import display_path, load_manifests, parse_yaml, schema_problems
+from reconciler.manifests.resources import MANIFEST_SCHEMA
 from reconciler.providers.registry import MODELS, default_provider
-from reconciler.resources import MANIFEST_SCHEMA
+from reconciler.settings.config import Config, find_config
+from reconciler.settings.connection import ProviderHandle, open_provider
 
 MAX_NOTES = 20  # notes beyond this are counted, not listed
 # Retry policy for every request (``None``: the transport's defaults); tests shorten it.

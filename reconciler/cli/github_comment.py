@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from reconciler.errors import ConfigError
-from reconciler.github import (
+from reconciler.github.comment import (
     DEFAULT_API_URL,
     PLAN_COMMENT_MARKER,
     PullRequest,

@@ -28,14 +28,14 @@ from reconciler.cli.common import CONNECTION_HELP, connection_options, use_color
 from reconciler.cli.planning import connector, plan_from_manifests, selection_options
 from reconciler.cli.status import showing_waits
 from reconciler.cli.target import target_lines
-from reconciler.config import find_config
-from reconciler.gcpause import cyclic_gc_paused
-from reconciler.github_actions import append_step_summary
+from reconciler.github.actions import append_step_summary
 from reconciler.interrupts import stop_on_signals
-from reconciler.plan import Plan
+from reconciler.manifests.gcpause import cyclic_gc_paused
+from reconciler.plan.model import Plan
+from reconciler.plan.saved import PLAN_KEY_VARIABLE, ProviderTarget, plan_key, write_saved_plan
 from reconciler.planner import PlanOptions
 from reconciler.render import render_json, render_markdown, render_text
-from reconciler.savedplan import PLAN_KEY_VARIABLE, ProviderTarget, plan_key, write_saved_plan
+from reconciler.settings.config import find_config
 
 EXIT_CHANGES = 2
 EXIT_POLICY = 3

@@ -16,14 +16,12 @@ import click
 
 from reconciler.cli.common import F, manifest_paths
 from reconciler.cli.target import connection_notes, echo_lines, variable_hints
-from reconciler.config import Config
-from reconciler.connection import ProviderHandle, open_provider
 from reconciler.domain import CustomerKey, DesiredCustomer, Policy
 from reconciler.errors import ConfigError, ManifestError
 from reconciler.livestate import environments, read_live, read_usage
 from reconciler.manifests import load_manifests
 from reconciler.manifests.gitbase import BaseManifests, load_base_manifests
-from reconciler.plan import BaseRevision, Plan
+from reconciler.plan.model import BaseRevision, Plan
 from reconciler.planner import PlanOptions, build_plan, evaluate_policy
 from reconciler.planner.cause import removal_violations, with_causes
 from reconciler.planner.planner import GLOB_PREFIX, selector_matches
@@ -31,6 +29,8 @@ from reconciler.planner.policy import provider_violation
 from reconciler.printable import printable
 from reconciler.providers.base import Provider
 from reconciler.providers.registry import MODELS
+from reconciler.settings.config import Config
+from reconciler.settings.connection import ProviderHandle, open_provider
 
 ConnectFn = Callable[[str], ProviderHandle]
 """Open the named provider for the rest of the run."""

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 
 import click
 
-from reconciler.connection import ProviderHandle, misspelled_variables
-from reconciler.savedplan import PLAN_KEY_VARIABLE
+from reconciler.plan.saved import PLAN_KEY_VARIABLE
+from reconciler.settings.connection import ProviderHandle, misspelled_variables
 
 
 def target_line(handle: ProviderHandle, environments: Sequence[str]) -> str:

@@ -8,10 +8,10 @@ from pathlib import Path
 import click
 
 from reconciler.cli.common import manifest_paths
-from reconciler.config import find_config
-from reconciler.github_actions import workflow_command
+from reconciler.github.actions import workflow_command
 from reconciler.manifests import ManifestReport, check_manifests
 from reconciler.problems import Problem
+from reconciler.settings.config import find_config
 
 
 @click.command()

@@ -19,9 +19,9 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from reconciler.domain import FieldKind, FieldSpec
+from reconciler.manifests.resources import MANIFEST_SCHEMA, load_schema
 from reconciler.money import CENT, to_decimal
 from reconciler.planner.normalize import canonical_decimal, canonical_timestamp
-from reconciler.resources import MANIFEST_SCHEMA, load_schema
 
 _ONE = Decimal(1)
 

@@ -12,10 +12,11 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from reconciler.domain import DesiredCustomer
 from reconciler.errors import ManifestError
-from reconciler.gcpause import cyclic_gc_paused
 from reconciler.manifests.checks import customer_problems, duplicate_problems
 from reconciler.manifests.desired import build_customers
+from reconciler.manifests.gcpause import cyclic_gc_paused
 from reconciler.manifests.positions import FieldPositions, file_digest
+from reconciler.manifests.resources import MANIFEST_SCHEMA
 from reconciler.manifests.schema import schema_problems
 from reconciler.manifests.yamlfile import (
     MAX_FILE_BYTES,
@@ -26,11 +27,10 @@ from reconciler.manifests.yamlfile import (
     read_yaml_file,
 )
 from reconciler.problems import Problem
-from reconciler.resources import MANIFEST_SCHEMA
 
 MANIFEST_SUFFIXES = (".yaml", ".yml")
 # A project's settings file sits beside its manifests; a directory scan never reads it as one.
-# (reconciler.config names the same file; it imports this module, so the name lives here.)
+# (reconciler.settings.config names the same file; it imports this module, so the name lives here.)
 CONFIG_FILE_NAMES = frozenset({"reconciler.yaml", "reconciler.yml"})
 
 

@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
 
+from reconciler.manifests.resources import MANIFEST_SCHEMA, load_schema
 from reconciler.manifests.validators import compiled_validator
 from reconciler.manifests.yamlfile import YamlDocument, locate, position
 from reconciler.problems import Problem
 from reconciler.providers.registry import MODELS, default_provider
-from reconciler.resources import MANIFEST_SCHEMA, load_schema
 
 if TYPE_CHECKING:
     from jsonschema import ValidationError

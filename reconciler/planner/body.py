@@ -34,7 +34,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
 from reconciler.domain import UNKNOWN, FieldKind, FieldSpec, ProviderModel
-from reconciler.plan import Change, FieldChange
+from reconciler.plan.model import Change, FieldChange
 from reconciler.planner.diff import format_path, keyed_items, leaf_kind
 from reconciler.planner.normalize import canonical_billing_controls
 

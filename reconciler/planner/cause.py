@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, Final
 
 from reconciler.domain import CustomerKey, DesiredCustomer, FieldKind, FieldSpec, ProviderModel
-from reconciler.plan import (
+from reconciler.plan.model import (
     CAUSES,
     BaseRevision,
     Cause,

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler.domain import UNKNOWN, FieldKind, FieldSpec, ProviderModel
-from reconciler.plan import FieldChange
+from reconciler.plan.model import FieldChange
 from reconciler.planner.normalize import same
 
 _BARE_KEY: Final = re.compile(r"[A-Za-z0-9_-]+\Z")

@@ -17,7 +17,7 @@ from types import MappingProxyType
 
 from reconciler.domain import FieldKind
 from reconciler.money import is_amount
-from reconciler.plan import Change, FieldChange, Plan
+from reconciler.plan.model import Change, FieldChange, Plan
 
 _AMOUNT_ACTIONS = frozenset({"create", "update"})
 

@@ -37,7 +37,7 @@ from typing import Any, Final
 
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, ProviderModel
 from reconciler.errors import ConfigError
-from reconciler.plan import ACTIONS, Change, FieldChange, Plan
+from reconciler.plan.model import ACTIONS, Change, FieldChange, Plan
 from reconciler.planner.diff import create_value, diff_field
 from reconciler.planner.identity import check_identities
 from reconciler.planner.normalize import normalize

@@ -40,7 +40,7 @@ from fnmatch import fnmatchcase
 
 from reconciler.domain import UNKNOWN, CustomerKey, Policy, ProviderModel
 from reconciler.money import format_money, is_amount
-from reconciler.plan import Change, Plan, PolicyViolation
+from reconciler.plan.model import Change, Plan, PolicyViolation
 from reconciler.planner.body import parse_path
 from reconciler.planner.impact import MoneyChange, amount, money_changes
 from reconciler.providers.registry import MODELS

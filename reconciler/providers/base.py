@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from reconciler.domain import DesiredCustomer, LiveCustomer, ProviderModel
-from reconciler.plan import Change
+from reconciler.plan.model import Change
 
 
 @dataclass(frozen=True, slots=True)

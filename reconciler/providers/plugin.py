@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from reconciler.clients.secret import Secret
     from reconciler.export.filters import FilterTerm
     from reconciler.providers.base import Provider
-    from reconciler.ratelimit import RateLimit
+    from reconciler.settings.ratelimit import RateLimit
 
 
 @dataclass(frozen=True, slots=True)

@@ -23,7 +23,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from reconciler.domain import UNKNOWN, FieldKind, Source
-from reconciler.plan import (
+from reconciler.plan.model import (
     ACTIONS,
     CAUSES,
     BaseRevision,
@@ -50,7 +50,7 @@ def plan_document(plan: Plan, *, saved: bool = False) -> dict[str, Any]:
 
     ``saved`` adds what apply needs per change (``before``: the live values the stale check
     compares and whole-object fields are built on); the saved plan adds its own top-level keys
-    and checksums the whole (see ``reconciler.savedplan``). There is no request body in it:
+    and checksums the whole (see ``reconciler.plan.saved``). There is no request body in it:
     apply derives each body from ``fields`` (``reconciler.planner.body``).
     """
     impact = budget_impact(plan)

@@ -21,7 +21,7 @@ from decimal import Decimal
 from typing import Final
 
 from reconciler.money import format_signed_money
-from reconciler.plan import CAUSES, Change, Plan, PolicyViolation
+from reconciler.plan.model import CAUSES, Change, Plan, PolicyViolation
 from reconciler.planner.cause import by_cause
 from reconciler.planner.impact import amount, money_changes
 from reconciler.printable import printable

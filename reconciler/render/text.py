@@ -14,7 +14,7 @@ from typing import Final
 
 import click
 
-from reconciler.plan import CAUSES, Change, Plan, PolicyViolation
+from reconciler.plan.model import CAUSES, Change, Plan, PolicyViolation
 from reconciler.planner.cause import by_cause
 from reconciler.printable import printable
 from reconciler.render.values import (

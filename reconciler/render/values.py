@@ -10,7 +10,7 @@ from typing import Any, Final
 
 from reconciler.domain import UNKNOWN, FieldKind
 from reconciler.money import format_delta, format_money, format_signed_money, is_amount
-from reconciler.plan import Cause, Change, FieldChange, Plan
+from reconciler.plan.model import Cause, Change, FieldChange, Plan
 from reconciler.planner.cause import by_cause
 from reconciler.planner.impact import BudgetImpact, budget_impact
 from reconciler.printable import printable

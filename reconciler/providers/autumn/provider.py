@@ -30,7 +30,7 @@ from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.domain import UNKNOWN, DesiredCustomer, LiveCustomer
 from reconciler.errors import ConfigError, NotFoundError, RunInterrupted
-from reconciler.plan import Change
+from reconciler.plan.model import Change
 from reconciler.planner.body import field_body, request_body
 from reconciler.planner.diff import diff_field
 from reconciler.planner.normalize import normalize

@@ -29,7 +29,7 @@ from reconciler.clients.secret import Secret
 from reconciler.domain import DesiredCustomer, LiveCustomer
 from reconciler.errors import ConfigError, NotFoundError, ReconcilerError
 from reconciler.money import to_decimal
-from reconciler.plan import Change
+from reconciler.plan.model import Change
 from reconciler.planner.body import BodyError
 from reconciler.planner.body import request_body as shared_request_body
 from reconciler.providers.base import ApplyResult

@@ -24,8 +24,6 @@ import click
 from reconciler.cli.common import connection_options, verbose_logging
 from reconciler.cli.status import showing_waits
 from reconciler.cli.target import connection_notes, echo_lines, variable_hints
-from reconciler.config import find_config
-from reconciler.connection import open_provider
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.money import format_money
 from reconciler.providers.respan.credits import (
@@ -37,6 +35,8 @@ from reconciler.providers.respan.credits import (
     summarize,
 )
 from reconciler.providers.respan.provider import RespanProvider
+from reconciler.settings.config import find_config
+from reconciler.settings.connection import open_provider
 from reconciler.timestamps import utc_text
 
 JSON_FORMAT_VERSION: Final = 1

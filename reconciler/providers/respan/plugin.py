@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reconciler.providers.plugin import ConnectionDefaults, ProviderPlugin
 from reconciler.providers.respan.fields import RESPAN
-from reconciler.ratelimit import RateLimit
+from reconciler.settings.ratelimit import RateLimit
 
 PLUGIN = ProviderPlugin(
     model=RESPAN,

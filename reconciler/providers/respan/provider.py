@@ -23,7 +23,7 @@ from reconciler.domain import DesiredCustomer, LiveCustomer
 from reconciler.errors import NotFoundError, ReconcilerError, RunInterrupted, ServerError
 from reconciler.interrupts import STOP
 from reconciler.money import to_money
-from reconciler.plan import Change
+from reconciler.plan.model import Change
 from reconciler.planner.body import request_body
 from reconciler.printable import printable
 from reconciler.providers.base import ApplyResult

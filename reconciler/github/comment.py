@@ -26,7 +26,7 @@ import httpx
 
 from reconciler.clients.http import check_base_url
 from reconciler.errors import APIError, ConfigError, TransportError
-from reconciler.github_actions import (
+from reconciler.github.actions import (
     AnnotationLevel,
     append_step_summary,
     escape_data,

@@ -1,6 +1,6 @@
 """The plan model."""
 
-from reconciler.plan import Change, Plan
+from reconciler.plan.model import Change, Plan
 
 
 def test_summary_counts_actions_and_unchanged() -> None:

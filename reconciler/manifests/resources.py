@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 MANIFEST_SCHEMA = "manifest.schema.json"
 CONFIG_SCHEMA = "config.schema.json"
 
-_PACKAGE = Path(__file__).resolve().parent
-# reconciler/resources.py -> reconciler/ -> source tree root
+_PACKAGE = Path(__file__).resolve().parent.parent  # the reconciler package
+# reconciler/manifests/resources.py -> reconciler/ -> source tree root
 _SOURCE_TREE_SCHEMAS = _PACKAGE.parent / "schemas"
 
 

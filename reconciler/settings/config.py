@@ -23,11 +23,11 @@ from typing import Any
 from reconciler.domain import Policy
 from reconciler.errors import ConfigError
 from reconciler.manifests.loader import display_path
+from reconciler.manifests.resources import CONFIG_SCHEMA
 from reconciler.manifests.schema import schema_problems
 from reconciler.manifests.yamlfile import read_yaml_file
 from reconciler.problems import Problem
-from reconciler.ratelimit import RateLimit
-from reconciler.resources import CONFIG_SCHEMA
+from reconciler.settings.ratelimit import RateLimit
 
 CONFIG_FILE_NAME = "reconciler.yaml"  # also in manifests.loader.CONFIG_FILE_NAMES
 DEFAULT_AUDIT_LOG = "reconciler-audit.jsonl"

@@ -42,7 +42,7 @@ from reconciler.atomicfile import write_atomic
 from reconciler.domain import FieldKind, ProviderModel
 from reconciler.errors import SavedPlanError
 from reconciler.money import to_money
-from reconciler.plan import FieldChange, Plan
+from reconciler.plan.model import FieldChange, Plan
 from reconciler.planner.body import BodyError, kind_at, request_body, value_at
 from reconciler.planner.normalize import same
 from reconciler.providers.registry import MODELS

@@ -4,7 +4,7 @@ import gc
 
 import pytest
 
-from reconciler.gcpause import cyclic_gc_paused
+from reconciler.manifests.gcpause import cyclic_gc_paused
 
 
 def test_collector_is_off_inside_and_back_on_after_an_error() -> None:

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import resources
 from reconciler.errors import ReconcilerError
-from reconciler.resources import CONFIG_SCHEMA, MANIFEST_SCHEMA, load_schema, schema_file
+from reconciler.manifests import resources
+from reconciler.manifests.resources import CONFIG_SCHEMA, MANIFEST_SCHEMA, load_schema, schema_file
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.config import (
+from reconciler.domain import Policy
+from reconciler.errors import ConfigError
+from reconciler.settings.config import (
     DEFAULT_AUDIT_LOG,
     Config,
     ProviderSettings,
@@ -16,8 +18,6 @@ from reconciler.config import (
     load_config,
     parse_rate_limit,
 )
-from reconciler.domain import Policy
-from reconciler.errors import ConfigError
 
 FULL = """\
 manifests: [customers/, more/extra.yaml]

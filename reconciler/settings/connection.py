@@ -41,17 +41,17 @@ from reconciler.atomicfile import write_atomic
 from reconciler.clients.http import check_base_url
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.config import Config, ProviderSettings, parse_rate_limit
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Provider
 from reconciler.providers.plugin import ConnectionDefaults, OpenRequest
 from reconciler.providers.registry import plugin, plugins
-from reconciler.ratelimit import RateLimit
+from reconciler.settings.config import Config, ProviderSettings, parse_rate_limit
+from reconciler.settings.ratelimit import RateLimit
 
 if TYPE_CHECKING:
     from reconciler.emulator import RunningEmulator
 
-logger = logging.getLogger("reconciler.connection")
+logger = logging.getLogger("reconciler.settings.connection")
 
 
 EMULATOR_STATE_DIRECTORY: Final = ".reconciler"

@@ -15,9 +15,8 @@ from plan_samples import every_action_plan
 
 from reconciler.domain import Policy
 from reconciler.errors import OutputError, SavedPlanError
-from reconciler.plan import Plan
-from reconciler.render.json import dumps, with_checksum
-from reconciler.savedplan import (
+from reconciler.plan.model import Plan
+from reconciler.plan.saved import (
     ProviderTarget,
     load_saved_plan,
     plan_key,
@@ -25,6 +24,7 @@ from reconciler.savedplan import (
     saved_plan_document,
     write_saved_plan,
 )
+from reconciler.render.json import dumps, with_checksum
 
 SCHEMA = load_schema("plan.schema.json")
 CREATED = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -11,14 +11,14 @@ from cli_helpers import run_cli
 
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.config import Config, load_config
-from reconciler.connection import emulator_state_file, open_provider, resolve_settings
 from reconciler.emulator import RunningEmulator
 from reconciler.errors import ConfigError, TransportError
 from reconciler.providers.registry import plugin
 from reconciler.providers.respan.client import RespanClient
 from reconciler.providers.respan.emulator import RespanState
-from reconciler.ratelimit import RateLimit
+from reconciler.settings.config import Config, load_config
+from reconciler.settings.connection import emulator_state_file, open_provider, resolve_settings
+from reconciler.settings.ratelimit import RateLimit
 
 Emulators = Callable[..., RunningEmulator[RespanState]]
 FAST = RetryPolicy(attempts=2, wait_initial=0.001, wait_max=0.001, wait_jitter=0.0)

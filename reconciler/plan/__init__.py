@@ -1,0 +1,2 @@
+"""The plan: the planner's decisions (``model``) and the saved plans ``apply --plan`` reads
+back (``saved``)."""
