@@ -5,7 +5,7 @@ import pickle
 
 import pytest
 
-from reconciler.clients.secret import Secret
+from reconciler.clients.secret import Secret, public_url
 
 
 def test_secret_shows_stars_everywhere_but_reveal() -> None:
@@ -77,3 +77,11 @@ def test_secret_leaves_ordinary_text_alone() -> None:
     """Masking is for the key's echoes only: other text is untouched."""
     text = "customer acme-corp: period_budget must be >= 0 (request 0123456789abcdef)"
     assert Secret(KEY).redact(text) == text
+
+
+def test_public_url_drops_credentials_query_and_fragment() -> None:
+    """User info, query and fragment never reach a file; IPv6 hosts keep their brackets."""
+    assert public_url("https://user:secret@api.example:8443/v1/?key=x#f") == (
+        "https://api.example:8443/v1"
+    )
+    assert public_url("http://[::1]:8080/") == "http://[::1]:8080"

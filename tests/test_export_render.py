@@ -7,7 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from reconciler.export.document import ManifestDocument
-from reconciler.export.render import Origin, public_url, render_documents
+from reconciler.export.render import Origin, render_documents
 from reconciler.export.values import Timestamp
 from reconciler.manifests import load_manifests
 
@@ -21,13 +21,6 @@ def test_header_starts_with_the_modeline_and_says_where_and_when() -> None:
     assert lines[0] == "# yaml-language-server: $schema=schemas/manifest.schema.json"
     assert lines[1] == "# Exported by `reconciler export` on 2026-05-01T12:00:00Z"
     assert lines[2] == "# from respan at http://127.0.0.1:8080 (environment prod)."
-
-
-def test_public_url_drops_credentials_query_and_fragment() -> None:
-    """User info, query and fragment never reach a file."""
-    assert public_url("https://user:secret@api.example:8443/v1/?key=x#f") == (
-        "https://api.example:8443/v1"
-    )
 
 
 def test_text_that_yaml_would_misread_is_quoted_and_loads_back(tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ from reconciler.plan.saved import (
     ProviderTarget,
     load_saved_plan,
     plan_key,
-    public_base_url,
     saved_plan_document,
     write_saved_plan,
 )
@@ -176,7 +175,6 @@ def test_base_url_credentials_never_reach_the_file(tmp_path: Path) -> None:
     assert "s3cret" not in text
     assert "key=k" not in text
     assert load_saved_plan(path).providers[0].base_url == "https://api.example:8443/v1"
-    assert public_base_url("http://[::1]:8080/") == "http://[::1]:8080"
 
 
 def test_write_is_atomic_and_owner_only(tmp_path: Path) -> None:

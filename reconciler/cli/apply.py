@@ -45,12 +45,13 @@ from reconciler.cli.planning import (
 )
 from reconciler.cli.status import progress_bar, showing_waits
 from reconciler.cli.target import target_lines
+from reconciler.clients.secret import public_url
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Source
 from reconciler.errors import RunInterrupted, SavedPlanError
 from reconciler.github.actions import append_step_summary
 from reconciler.interrupts import stop_on_signals
 from reconciler.plan.model import MUTATING_ACTIONS, Change, Plan
-from reconciler.plan.saved import PLAN_KEY_VARIABLE, load_saved_plan, plan_key, public_base_url
+from reconciler.plan.saved import PLAN_KEY_VARIABLE, load_saved_plan, plan_key
 from reconciler.planner import PlanOptions
 from reconciler.render import render_markdown, render_text
 from reconciler.render.json import plan_document
@@ -263,7 +264,7 @@ def _from_saved_plan(
         if target is None:
             raise SavedPlanError(f"{plan_file} records no API address for provider {name}")
         handle = connect(name)
-        current = public_base_url(handle.provider.base_url)
+        current = public_url(handle.provider.base_url)
         # An in-process emulator listens on a new port every run: its address cannot match.
         if handle.emulator is None and current != target.base_url:
             raise SavedPlanError(

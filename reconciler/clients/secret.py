@@ -7,7 +7,7 @@ import html
 import json
 import re
 from typing import Final, final
-from urllib.parse import quote, quote_plus
+from urllib.parse import quote, quote_plus, urlsplit, urlunsplit
 
 REDACTED: Final = "***"
 # Shorter keys (and shorter base64 fragments of a key) would mask ordinary words.
@@ -104,3 +104,14 @@ def _base64_fragments(raw: bytes) -> set[str]:
             fragments.add(fragment)
             fragments.add(fragment.replace("+", "-").replace("/", "_"))
     return fragments
+
+
+def public_url(url: str) -> str:
+    """``url`` without user info, query or fragment (where credentials could hide): what may be
+    written down (saved plans, export headers) and compared."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{host}:{parts.port}" if parts.port is not None else host
+    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))

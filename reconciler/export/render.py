@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
+from reconciler.clients.secret import public_url
 from reconciler.export.document import ManifestDocument
 from reconciler.export.values import Timestamp
 from reconciler.timestamps import utc_text
@@ -48,16 +48,6 @@ class Origin:
             f"# from {self.provider} at {public_url(self.base_url)} ({noun} {places}).\n"
             "# Live state at that moment: `reconciler plan` of this file shows no changes.\n"
         )
-
-
-def public_url(url: str) -> str:
-    """``url`` without user info, query or fragment (where credentials could hide)."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
 
 
 def render_documents(documents: Sequence[ManifestDocument], origin: Origin) -> str:

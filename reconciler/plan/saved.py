@@ -36,9 +36,9 @@ from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
-from urllib.parse import urlsplit, urlunsplit
 
 from reconciler.atomicfile import write_atomic
+from reconciler.clients.secret import public_url
 from reconciler.domain import FieldKind, ProviderModel
 from reconciler.errors import SavedPlanError
 from reconciler.money import to_money
@@ -88,16 +88,6 @@ class SavedPlan:
         return next((target for target in self.providers if target.name == name), None)
 
 
-def public_base_url(url: str) -> str:
-    """``url`` without user info, query or fragment: what may be written down and compared."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    netloc = f"{host}:{parts.port}" if parts.port is not None else host
-    return urlunsplit((parts.scheme, netloc, parts.path.rstrip("/"), "", ""))
-
-
 def plan_key(environ: Mapping[str, str]) -> bytes | None:
     """The signing key from ``RECONCILER_PLAN_KEY``, or ``None`` when it is not set.
 
@@ -143,7 +133,7 @@ def saved_plan_document(
         "providers": [
             {
                 "name": target.name,
-                "base_url": public_base_url(target.base_url),
+                "base_url": public_url(target.base_url),
                 "environments": list(target.environments),
             }
             for target in sorted(providers, key=lambda target: target.name)
