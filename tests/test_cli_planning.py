@@ -215,6 +215,48 @@ def test_control_characters_in_live_ids_are_escaped_in_plans(
     assert "\\x1b[2J\\u202e" in run.out
 
 
+@pytest.mark.parametrize(
+    ("where", "command"),
+    [
+        ("id", "plan"),
+        ("id", "apply"),
+        ("name", "plan"),
+        ("base64", "plan"),
+    ],
+)
+def test_an_answer_that_carries_the_api_key_is_refused_before_anything_is_shown(
+    hostile: Callable[..., tuple[Run, list[Seen]]], where: str, command: str
+) -> None:
+    """A list answer echoing the key (as an id, in a name, base64-encoded) is refused: the key
+    reaches no plan, comment or audit record, and nothing is written."""
+    import base64
+
+    echo = {
+        "id": RESPAN_KEY,
+        "name": f"created by {RESPAN_KEY}",
+        "base64": base64.b64encode(f"Bearer {RESPAN_KEY}".encode()).decode(),
+    }[where]
+    row: dict[str, Any] = {"customer_identifier": "leak", "environment": "prod"}
+    if where == "id":
+        row["customer_identifier"] = echo
+    else:
+        row["name"] = echo
+    rows = [{"customer_identifier": "acme", "environment": "prod", "period_budget": 1}, row]
+    args = ("--prune", "--auto-approve") if command == "apply" else ("--prune",)
+    run, seen = hostile(
+        rows,
+        None,
+        *args,
+        manifest=manifest("{customer_identifier: acme, period_budget: 2}"),
+        config="policy: {max_deletes: 5}\n",
+        command=command,
+    )
+    assert run.code == 1, run.out + run.err
+    assert "contains the API key" in run.err
+    assert RESPAN_KEY not in run.out + run.err
+    assert writes(seen) == []
+
+
 def test_control_characters_in_live_ids_are_escaped_in_the_apply_report(
     hostile: Callable[..., tuple[Run, list[Seen]]],
 ) -> None:

@@ -232,6 +232,38 @@ def test_non_json_success_is_a_server_error(server: Server) -> None:
         assert client.request("DELETE", "/x/", idempotent=True).body is None
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        json.dumps({"id": KEY}).encode(),
+        json.dumps({"note": f"x{KEY}y"}).encode(),
+        ('{"id": "' + "".join(f"\\u{ord(c):04x}" for c in KEY) + '"}').encode(),
+    ],
+)
+def test_a_success_answer_carrying_the_key_is_refused(server: Server, raw: bytes) -> None:
+    """A 2xx body holding the key (plain, inside text, or JSON-escaped) is a ServerError whose
+    message does not hold it; nothing of the body is returned."""
+    url, scripted = server
+    scripted.reset(script(Answer(200, raw=raw)))
+    with (
+        transport(url) as client,
+        pytest.raises(ServerError, match="contains the API key") as caught,
+    ):
+        client.request("GET", "/x/", idempotent=True)
+    assert KEY not in str(caught.value)
+
+
+def test_an_answer_without_the_key_is_returned_even_when_it_shares_parts_of_it(
+    server: Server,
+) -> None:
+    """Fragments of the key and other letter cases are not the key: the answer is kept."""
+    url, scripted = server
+    body = {"a": KEY[:-1], "b": KEY[1:], "c": KEY.swapcase()}
+    scripted.reset(script(Answer(200, body)))
+    with transport(url) as client:
+        assert client.request("GET", "/x/", idempotent=True).body == body
+
+
 # -- retries -------------------------------------------------------------------------------
 
 

@@ -1,7 +1,11 @@
 """The Secret wrapper keeps an API key out of every rendering of it."""
 
+import base64
 import copy
+import html
+import json
 import pickle
+from urllib.parse import quote
 
 import pytest
 
@@ -85,3 +89,20 @@ def test_public_url_drops_credentials_query_and_fragment() -> None:
         "https://api.example:8443/v1"
     )
     assert public_url("http://[::1]:8080/") == "http://[::1]:8080"
+
+
+@pytest.mark.parametrize("key", ["sk-live-abc123DEF456", "!!@@##$$%%^^&&**", "k/+=k/+=k/+=k/+="])
+def test_appears_in_finds_every_masked_form_in_the_keys_letter_case(key: str) -> None:
+    """Each form redact masks is found in raw bytes, also for keys with no long plain run."""
+    secret = Secret(key)
+    forms = [
+        key,
+        quote(key, safe=""),
+        json.dumps(key)[1:-1],
+        html.escape(key),
+        base64.b64encode(f"Bearer {key}".encode()).decode(),
+    ]
+    for form in forms:
+        assert secret.appears_in(f'{{"id": "x{form}y"}}'.encode()), form
+    assert not secret.appears_in(b'{"id": "' + key[:-1].encode() + b'"}')
+    assert not Secret("abc").appears_in(b"abc")

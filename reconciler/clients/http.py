@@ -601,7 +601,24 @@ class HttpTransport:
                 f"its JSON nests more than {MAX_ANSWER_DEPTH} levels deep at {where}; "
                 "refusing it (ask the API's owner to flatten that value)",
             )
+        if 200 <= status < 300 and self._carries_key(raw, body):
+            # Whatever is read may be shown: in a plan, a pull-request comment, an audit record.
+            raise self._refusal(
+                method,
+                path,
+                status,
+                "its answer contains the API key; refusing it, so that the key reaches no "
+                "plan, comment or log (ask the API's owner why it echoes the key)",
+            )
         return body
+
+    def _carries_key(self, raw: bytes, body: Any) -> bool:
+        if self._key.appears_in(raw):
+            return True
+        # A JSON escape (``\u0073...``) hides the key from the raw bytes, not from the values.
+        return b"\\u" in raw and self._key.appears_in(
+            json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+        )
 
     def _error(self, method: str, path: str, status: int, body: Any, attempts: int) -> APIError:
         detail, errors = self.error_detail(body)
