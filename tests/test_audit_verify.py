@@ -316,3 +316,69 @@ def test_a_line_longer_than_any_record_is_not_read_whole(
         2,
         "longer than 4096 bytes: not an audit record",
     )
+
+
+def _other(customer: str = "old", action: str = "delete") -> Change:
+    return Change(action=action, provider="respan", environment="prod", id=customer)  # type: ignore[arg-type]
+
+
+def _write_ahead(path: Path, *steps: tuple[str, Change, int | None]) -> None:
+    """Append ``("pending", change, None)`` or ``(outcome, change, pending_seq)`` records."""
+    with AuditLog.open(path, CONTEXT) as log:
+        for outcome, change, pending_seq in steps:
+            if outcome == "pending":
+                log.record_pending(change)
+            else:
+                log.record(change, outcome, http_status=204, pending_seq=pending_seq)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("steps", "line", "reason"),
+    [
+        ([("pending", _other(), None), ("applied", _other(), 9)], 2, "names no pending record"),
+        ([("applied", _other(), None), ("applied", _other(), 1)], 2, "names no pending record"),
+        (
+            [("pending", _other("a"), None), ("applied", _other("b"), 1)],
+            2,
+            "is the write-ahead record of another change",
+        ),
+        (
+            [("pending", _other(), None), ("applied", _other(), 1), ("failed", _other(), 1)],
+            3,
+            "already has its result",
+        ),
+        (
+            [("pending", _other(), None), ("applied", _other(), 1), ("applied", _other(), None)],
+            3,
+            "names no write-ahead record",
+        ),
+    ],
+)
+def test_a_result_that_does_not_answer_its_own_pending_record_fails(
+    tmp_path: Path, steps: list[tuple[str, Change, int | None]], line: int, reason: str
+) -> None:
+    """A result whose pending_seq is unknown, taken, another change's, or missing once the log
+    keeps write-ahead records breaks verification: a write may have escaped the log."""
+    path = tmp_path / "audit.jsonl"
+    _write_ahead(path, *steps)
+    result = verify_log(path)
+    assert result.chain_break is not None
+    assert result.chain_break.line == line
+    assert reason in result.chain_break.reason
+
+
+def test_results_before_the_first_write_ahead_record_and_stale_ones_need_none(
+    tmp_path: Path,
+) -> None:
+    """Logs written before write-ahead records, and stale refusals (nothing sent), verify."""
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 2)
+    _write_ahead(
+        path,
+        ("pending", _other(), None),
+        ("applied", _other(), 3),
+        ("stale", _other("late"), None),
+    )
+    result = verify_log(path)
+    assert result.intact, result.chain_break
+    assert result.unresolved == ()

@@ -12,7 +12,12 @@ What a chain cannot show by itself: records cut off the *end* of the log at a li
 apply, and a log that does not end exactly there fails.
 
 Write-ahead records (``outcome: "pending"``) that no result record names by ``pending_seq`` are
-listed in ``unresolved``: their request may or may not have reached the API.
+listed in ``unresolved``: their request may or may not have reached the API. A result that does
+not answer its own write-ahead record breaks verification like an edit does, since a write may
+then have escaped the log: its ``pending_seq`` names no pending record, one that already has its
+result, or one of another change; or, once the log keeps write-ahead records, an ``applied`` or
+``failed`` result names none (``stale`` refusals sent nothing and need none; results written
+before the first write-ahead record, by versions that wrote none, need none either).
 """
 
 from __future__ import annotations
@@ -114,23 +119,26 @@ def verify_lines(lines: Iterable[bytes], *, expect_head: str | None = None) -> V
     """Verify a log given as its raw lines, each with its ``\\n`` (an open binary file will do)."""
     previous_hash = GENESIS_HASH
     records = 0
-    pending: dict[int, PendingChange] = {}
+    write_ahead = _WriteAhead()
     missing_newline = False
     expected_at = 0 if expect_head == GENESIS_HASH else None
     for line_number, raw in enumerate(lines, start=1):
         checked = check_line(raw, line_number, previous_hash)
+        if not isinstance(checked, ChainBreak):
+            problem = write_ahead.track(checked[0], line_number)
+            if problem is not None:
+                checked = ChainBreak(line_number, line_number, line_number, problem)
         if isinstance(checked, ChainBreak):
-            return Verification(records, previous_hash, checked, tuple(pending.values()))
-        record, previous_hash = checked
+            return Verification(records, previous_hash, checked, write_ahead.unresolved())
+        _, previous_hash = checked
         records += 1
         missing_newline = not raw.endswith(b"\n")
         if previous_hash == expect_head:
             expected_at = records
-        _track_pending(record, line_number, pending)
     return Verification(
         records,
         previous_hash,
-        unresolved=tuple(pending.values()),
+        unresolved=write_ahead.unresolved(),
         missing_newline=missing_newline,
         expected_head_seq=expected_at,
     )
@@ -153,17 +161,52 @@ def _bounded_lines(handle: IO[bytes]) -> Iterator[bytes]:
         yield line
 
 
-def _track_pending(
-    record: dict[str, Any], line_number: int, pending: dict[int, PendingChange]
-) -> None:
-    resolves = record.get("pending_seq")
-    if isinstance(resolves, int):
-        pending.pop(resolves, None)
-    if record.get("outcome") == "pending":
-        seq: int = record["seq"]  # read_record checked it is an int
-        keys = ("provider", "environment", "customer_id")
-        customer = "/".join(str(record.get(key)) for key in keys)
-        pending[seq] = PendingChange(line_number, seq, str(record.get("action")), customer)
+_SENT_OUTCOMES = frozenset({"applied", "failed"})
+# What a pending record and its result share: both are written from the same change.
+_CHANGE_KEYS = ("provider", "environment", "customer_id", "action", "fields", "body")
+
+
+class _WriteAhead:
+    """Pending records and the results answering them, followed through the log."""
+
+    def __init__(self) -> None:
+        self.open: dict[int, tuple[PendingChange, tuple[Any, ...]]] = {}
+        self.answered: set[int] = set()
+
+    def unresolved(self) -> tuple[PendingChange, ...]:
+        return tuple(pending for pending, _ in self.open.values())
+
+    def track(self, record: dict[str, Any], line_number: int) -> str | None:
+        """Follow ``record``; the reason it breaks the write-ahead rule, if it does."""
+        change = tuple(record.get(key) for key in _CHANGE_KEYS)
+        outcome = record.get("outcome")
+        if outcome == "pending":
+            seq: int = record["seq"]  # read_record checked it is an int
+            customer = "/".join(str(part) for part in change[:3])
+            self.open[seq] = (PendingChange(line_number, seq, str(change[3]), customer), change)
+            return None
+        names = record.get("pending_seq")
+        if names is not None and (not isinstance(names, int) or isinstance(names, bool)):
+            return f"pending_seq {names!r} is not a record number"
+        if names is None:
+            if outcome in _SENT_OUTCOMES and (self.open or self.answered):
+                return (
+                    f"this {outcome} result names no write-ahead record (pending_seq), though "
+                    "the log keeps them: the request may have been sent unrecorded"
+                )
+            return None
+        if names in self.answered:
+            return f"pending_seq {names} already has its result: a second result for one request"
+        if names not in self.open:
+            return f"pending_seq {names} names no pending record before this one"
+        if self.open[names][1] != change:
+            return (
+                f"pending_seq {names} is the write-ahead record of another change: what was "
+                "sent is not what this result records"
+            )
+        del self.open[names]
+        self.answered.add(names)
+        return None
 
 
 def _check_line(
