@@ -58,3 +58,11 @@ def test_control_characters_in_ids_and_reasons_are_escaped() -> None:
     for text in (report_table(report), report_markdown(report)):
         assert "\x1b" not in text
         assert not any(line.startswith("Plan:") for line in text.splitlines())
+
+
+def test_a_customer_id_shows_in_markdown_exactly_as_in_the_plan() -> None:
+    """Inside the customer's code span a backslash stays single and a backtick cannot close
+    the span; a pipe is escaped for the table (GitHub unescapes it in code spans)."""
+    report = ApplyReport((outcome("a\\b|c`d", "applied"),))
+    text = report_markdown(report)
+    assert "| applied | update | ``respan/prod/a\\b\\|c`d`` | 200 |" in text

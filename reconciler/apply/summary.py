@@ -9,6 +9,7 @@ from typing import Final
 
 from reconciler.apply.report import ApplyReport, ReportRow
 from reconciler.printable import printable
+from reconciler.render.markdown import code_span
 
 # The step summary is for a person; a 300-change run lists its problems in full but not every
 # applied row (the audit log has them all).
@@ -45,8 +46,12 @@ def report_markdown(report: ApplyReport, *, row_limit: int = MARKDOWN_ROW_LIMIT)
     if rows:
         lines += ["| status | action | customer | HTTP | reason |", "|---|---|---|---|---|"]
         for row in rows[:row_limit]:
-            status, action, customer, http, reason = (_markdown_cell(c) for c in _cells(row))
-            lines.append(f"| {status} | {action} | `{customer}` | {http} | {reason} |")
+            status, action, customer, http, reason = _cells(row)
+            # A code span shows backslashes as they are: only its pipe needs escaping.
+            shown = code_span(customer, redact=False)
+            cells = (status, action, http, reason)
+            status, action, http, reason = (_markdown_cell(cell) for cell in cells)
+            lines.append(f"| {status} | {action} | {shown} | {http} | {reason} |")
         hidden = len(rows) - row_limit
         if hidden > 0:
             lines += ["", f"…and {hidden:,} more change(s); the audit log records every one."]

@@ -201,10 +201,10 @@ def _more_note(hidden: int) -> str:
 def _row(change: Change, redact: bool) -> str:
     action = f"{SYMBOLS[change.action]} {change.action}"
     paths = [field.path for field in change.fields]
-    shown = ", ".join(_code(path, redact) for path in paths[:_MAX_PATHS_PER_ROW])
+    shown = ", ".join(code_span(path, redact) for path in paths[:_MAX_PATHS_PER_ROW])
     if len(paths) > _MAX_PATHS_PER_ROW:
         shown += f" and {len(paths) - _MAX_PATHS_PER_ROW:,} more"
-    customer = _code(customer_label(change), redact)
+    customer = code_span(customer_label(change), redact)
     return f"| {action} | {customer} | {shown} | {_text(_money(change))} |\n"
 
 
@@ -228,7 +228,7 @@ def _violation(violation: PolicyViolation, redact: bool) -> str:
     rule = f"**{_text(violation.rule)}**"
     if violation.id:
         where = f"{violation.provider}/{violation.environment}/{violation.id}"
-        rule += f" on {_code(where, redact, table=False)}"
+        rule += f" on {code_span(where, redact, table=False)}"
     return f"{rule}: {_text(violation.message, redact)}"
 
 
@@ -243,7 +243,7 @@ def _text(text: str, redact: bool = False) -> str:
     return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
 
 
-def _code(text: str, redact: bool, *, table: bool = True) -> str:
+def code_span(text: str, redact: bool, *, table: bool = True) -> str:
     """``text`` as an inline code span that its own backticks (or pipes in a table) can't break."""
     flat = " ".join(printable(redact_emails(text) if redact else text).split())
     if table:
