@@ -2,8 +2,10 @@
 
 A money change is a ``FieldChange`` of kind MONEY in a create or update: a top-level money
 field (``period_budget``) or an amount inside a structured field (a spend limit's
-``overage_limit``). A null amount (no budget, no limit) counts as zero in sums; a live amount
-the API did not return, or returned as something that is not an amount (``"abc"``, ``true``,
+``overage_limit``). A create shows a structured field whole; the amounts inside it count as
+the same structure added to an existing customer would (``diff.diff_field`` against nothing).
+A null amount (no budget, no limit) counts as zero in sums; a live amount the API did not
+return, or returned as something that is not an amount (``"abc"``, ``true``,
 NaN, 1e30), cannot be compared and is counted apart as unknown: the policy treats it as a value
 it cannot judge (and refuses), never as a number.
 """
@@ -15,9 +17,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
 
-from reconciler.domain import FieldKind
+from reconciler.domain import FieldKind, ProviderModel
 from reconciler.money import is_amount
 from reconciler.plan.model import Change, FieldChange, Plan
+from reconciler.planner.diff import diff_field
+from reconciler.providers.registry import MODELS
 
 _AMOUNT_ACTIONS = frozenset({"create", "update"})
 
@@ -55,7 +59,9 @@ class BudgetImpact:
         return not self.deltas and not self.unknown
 
 
-def money_changes(plan: Plan) -> Iterator[MoneyChange]:
+def money_changes(
+    plan: Plan, models: Mapping[str, ProviderModel] = MODELS
+) -> Iterator[MoneyChange]:
     """Every amount a create or update sets, in plan order, whatever the live side holds.
 
     A desired side that is not an amount cannot come from a valid manifest; it is skipped.
@@ -64,9 +70,29 @@ def money_changes(plan: Plan) -> Iterator[MoneyChange]:
         if change.action not in _AMOUNT_ACTIONS:
             continue
         for field in change.fields:
-            if field.kind is FieldKind.MONEY and _is_amount(field.after):
-                after = field.after if isinstance(field.after, Decimal) else None
-                yield MoneyChange(change, field, field.before, after)
+            for leaf in _amount_fields(change, field, models):
+                after = leaf.after if isinstance(leaf.after, Decimal) else None
+                yield MoneyChange(change, leaf, leaf.before, after)
+
+
+def _amount_fields(
+    change: Change, field: FieldChange, models: Mapping[str, ProviderModel]
+) -> Iterator[FieldChange]:
+    """``field`` if it is an amount; for a structure a create sets whole, the amounts in it."""
+    if field.kind is FieldKind.MONEY:
+        if _is_amount(field.after):
+            yield field
+        return
+    model = models.get(change.provider)
+    if change.action != "create" or model is None:
+        return
+    spec = model.fields.get(field.path)
+    if spec is None or not spec.money_keys:
+        return
+    found = diff_field(model, spec, field.after, {})
+    for leaf in found.changes if found is not None else ():
+        if leaf.kind is FieldKind.MONEY and _is_amount(leaf.after):
+            yield leaf
 
 
 def budget_impact(plan: Plan) -> BudgetImpact:

@@ -327,6 +327,32 @@ def test_an_unreadable_autumn_spend_limit_fails_closed(live: Any) -> None:
     assert rules(plan, Policy(max_increase_pct=D(10))) == [("max_increase_pct", "c")]
 
 
+def _created_with_spend_limit(amount: Decimal) -> Plan:
+    wanted = DesiredCustomer(
+        "autumn",
+        "sandbox",
+        "new-co",
+        {
+            "name": "New Co",
+            "billing_controls": {
+                "spend_limits": [{"feature_id": "m", "enabled": True, "overage_limit": amount}]
+            },
+        },
+        Source("a.yaml", 1),
+    )
+    return build_plan([wanted], {}, MODELS)
+
+
+def test_amounts_inside_a_created_structure_count_as_money() -> None:
+    """A create's spend limit is in the budget impact and judged by max_total_budget_change,
+    as the same limit added to an existing customer would be."""
+    plan = _created_with_spend_limit(D(1_000_000))
+    assert [c.action for c in plan.changes] == ["create"]
+    assert budget_impact(plan).deltas == {"billing_controls.spend_limits": D(1_000_000)}
+    assert rules(plan, Policy(max_total_budget_change=D(100))) == [("max_total_budget_change", "")]
+    assert rules(_created_with_spend_limit(D(50)), Policy(max_total_budget_change=D(100))) == []
+
+
 def test_an_update_of_a_create_only_field_is_a_provider_violation() -> None:
     """A planned update of a field only a create can set (FieldSpec.updatable False) is a
     violation of the provider rule naming the field; the same field on a create passes."""
