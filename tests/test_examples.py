@@ -133,3 +133,17 @@ def test_example_apply_then_plan_converges_and_reset_restores_the_seed(
     assert main(["emulator", "--reset"]) == 0
     assert "removed .reconciler/emulator-" in capsys.readouterr().out
     assert main(["plan", "--detailed-exitcode"]) == 2
+
+
+def test_an_export_from_the_built_in_emulator_says_so_in_its_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The header names the built-in emulator, not the loopback port it happened to get."""
+    project = tmp_path / "quickstart"
+    shutil.copytree(EXAMPLES / "quickstart", project)
+    monkeypatch.chdir(project)
+    for name in ("RESPAN_BASE_URL", "RESPAN_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    assert main(["export", "--provider", "respan", "--environment", "prod"]) == 0
+    header = capsys.readouterr().out.splitlines()[2]
+    assert header == "# from respan at the built-in emulator (environment prod)."

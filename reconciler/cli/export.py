@@ -252,7 +252,7 @@ def _export(
     documents: list[ManifestDocument] = []
     with context.open(model.name) as handle:
         reader = export_reader(handle.provider)
-        source = handle.provider.base_url
+        source = handle.address
         for environment in dict.fromkeys(environments):
             with progress_bar(f"Reading {model.name}/{environment}") as progress:
                 read = reader.read(environment, terms, fields, progress=progress)
@@ -413,7 +413,7 @@ def _read_for_update(
     with contextlib.ExitStack() as stack:
         for name in sorted({provider for provider, _ in wanted}):
             handle = stack.enter_context(context.open(name))
-            read.sources[name] = handle.provider.base_url
+            read.sources[name] = handle.address
             builder = DocumentBuilder(MODELS[name], include_nulls=include_nulls, fields=fields)
             for _, environment in sorted(p for p in wanted if p[0] == name):
                 mine = [c for c in declared if c.provider == name and c.environment == environment]

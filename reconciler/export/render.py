@@ -16,7 +16,6 @@ from typing import Any, Final
 
 import yaml
 
-from reconciler.clients.secret import public_url
 from reconciler.export.document import ManifestDocument
 from reconciler.export.values import Timestamp
 from reconciler.timestamps import utc_text
@@ -33,19 +32,19 @@ class Origin:
     """Where and when an export read live state (the header of every file it writes)."""
 
     provider: str
-    base_url: str
+    address: str  # ``ProviderHandle.address``: a public base URL, or "the built-in emulator"
     exported_at: datetime
     schema: str = DEFAULT_SCHEMA
 
     def header(self, environments: Sequence[str]) -> str:
-        """Modeline plus comment lines; no credentials (the URL loses any user info)."""
+        """Modeline plus comment lines."""
         moment = utc_text(self.exported_at, "seconds")
         places = ", ".join(environments)
         noun = "environment" if len(environments) == 1 else "environments"
         return (
             f"{MODELINE.format(schema=self.schema)}\n"
             f"# Exported by `reconciler export` on {moment}\n"
-            f"# from {self.provider} at {public_url(self.base_url)} ({noun} {places}).\n"
+            f"# from {self.provider} at {self.address} ({noun} {places}).\n"
             "# Live state at that moment: `reconciler plan` of this file shows no changes.\n"
         )
 

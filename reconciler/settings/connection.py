@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 from reconciler.atomicfile import write_atomic
 from reconciler.clients.http import check_base_url
 from reconciler.clients.retry import RetryPolicy
-from reconciler.clients.secret import Secret
+from reconciler.clients.secret import Secret, public_url
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Provider
 from reconciler.providers.plugin import ConnectionDefaults, OpenRequest
@@ -293,10 +293,11 @@ class ProviderHandle:
 
     @property
     def address(self) -> str:
-        """What this handle talks to, for people: the base URL, or "the built-in emulator"."""
+        """What this handle talks to, for people: the base URL without credentials, or "the
+        built-in emulator"."""
         if self.settings.emulator_seed is not None:
             return "the built-in emulator"
-        return self.provider.base_url
+        return public_url(self.provider.base_url)
 
     def request_counts(self) -> dict[str, int]:
         """Request attempts sent so far, by HTTP method."""
