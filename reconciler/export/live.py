@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from reconciler.domain import ProviderModel
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Provider
-from reconciler.providers.plugin import ExportRead, ExportReader, Progress
+from reconciler.providers.export import ExportRead, ExportReader, Progress
 from reconciler.providers.registry import plugin
 
 __all__ = ["ExportRead", "ExportReader", "Progress", "export_reader", "field_selection"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
-from reconciler.domain import LiveCustomer, ProviderModel
+from reconciler.domain import ProviderModel
 from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from reconciler.clients.secret import Secret
     from reconciler.export.filters import FilterTerm
     from reconciler.providers.base import Provider
+    from reconciler.providers.export import ExportReader
     from reconciler.settings.ratelimit import RateLimit
 
 
@@ -72,41 +73,6 @@ class OpenRequest:
         """The single ``default`` rate limit as ``(count, seconds)``; ``None``: unpaced."""
         limit = self.rate_limits.get("default")
         return (limit.count, limit.per_seconds) if limit is not None else None
-
-
-Progress = Callable[[int, int], None]
-"""``progress(done, total)``: detail reads finished so far, out of how many."""
-
-
-@dataclass(frozen=True, slots=True)
-class ExportRead:
-    """Live customers read for export, and what could not be read completely."""
-
-    customers: tuple[LiveCustomer, ...]
-    # Listed, then gone before their detail read: not exported.
-    gone: tuple[str, ...] = ()
-    # Ids no URL can address (e.g. "list"): exported with their listed fields only.
-    unaddressable: tuple[str, ...] = ()
-
-
-class ExportReader(Protocol):
-    """Reads one provider's live customers for export, with the API's own filters (checked
-    before any request through ``ProviderPlugin.filter_body``)."""
-
-    model: ProviderModel
-
-    def read(
-        self,
-        environment: str,
-        filters: Sequence[FilterTerm],
-        fields: Sequence[str],
-        *,
-        exclude: Collection[str] = (),
-        progress: Progress | None = None,
-    ) -> ExportRead:
-        """Customers of ``environment`` matching ``filters`` (ids in ``exclude`` skipped, at
-        no cost), with the wanted ``fields`` the API returns."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,17 +9,16 @@ Filters: ``customers.list``'s ``search`` (id, name and email, case-insensitive),
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
-from reconciler.domain import LiveCustomer
 from reconciler.errors import ConfigError
 from reconciler.export.filters import FilterTerm, invalid_filter
 from reconciler.providers.autumn.client import AutumnClient
 from reconciler.providers.autumn.fields import AUTUMN
 from reconciler.providers.autumn.provider import AutumnProvider
 from reconciler.providers.base import Provider
-from reconciler.providers.plugin import ExportRead, Progress
+from reconciler.providers.export import ExportReader
 
 AUTUMN_FIELDS: Final = ("search", "plans", "subscription_status", "processors")
 _AUTUMN_EQUALITY: Final = frozenset({"", "in", "contains", "icontains"})
@@ -57,7 +56,7 @@ def autumn_filter_body(terms: Sequence[FilterTerm]) -> dict[str, Any]:
     return body
 
 
-class AutumnExportReader:
+class AutumnExportReader(ExportReader):
     """``ExportReader`` over Autumn's ``customers.list``: items are whole customers, so an
     export costs list requests only (one per 1000 customers, plus a final short page)."""
 
@@ -66,15 +65,9 @@ class AutumnExportReader:
     def __init__(self, clients: Mapping[str, AutumnClient]) -> None:
         self.clients = clients
 
-    def read(
-        self,
-        environment: str,
-        filters: Sequence[FilterTerm],
-        fields: Sequence[str],
-        *,
-        exclude: Collection[str] = (),
-        progress: Progress | None = None,
-    ) -> ExportRead:
+    def list_rows(
+        self, environment: str, filters: Sequence[FilterTerm]
+    ) -> Iterator[Mapping[str, Any]]:
         client = self.clients.get(environment)
         if client is None:
             held = " and ".join(sorted(self.clients))
@@ -82,17 +75,14 @@ class AutumnExportReader:
                 f"the Autumn key reaches {held}, not {environment}: Autumn picks the "
                 "environment from the key (am_sk_test_: sandbox, am_sk_live_: live)"
             )
-        wanted = [name for name in fields if name in self.model.fields]
-        customers = []
         for item in client.list_customers(autumn_filter_body(filters)):
-            identifier = item.get("id")
-            if not isinstance(identifier, str) or identifier in exclude:
-                continue
-            if item.get("env", environment) != environment:
-                continue  # the key decides the environment; never export another one's
-            values = {name: item[name] for name in wanted if name in item}
-            customers.append(LiveCustomer(self.model.name, environment, identifier, values))
-        return ExportRead(tuple(sorted(customers, key=lambda customer: customer.id)))
+            # The key decides the environment; never export another one's.
+            if item.get("env", environment) == environment:
+                yield item
+
+    def row_id(self, row: Mapping[str, Any]) -> str | None:
+        identifier = row.get("id")
+        return identifier if isinstance(identifier, str) else None
 
 
 def reader(provider: Provider) -> AutumnExportReader:

@@ -7,16 +7,15 @@ Filters: the list endpoint's ``search`` (a part of the id or alias, any case), w
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from reconciler.domain import LiveCustomer
 from reconciler.export.filters import FilterTerm, invalid_filter
 from reconciler.providers.base import Provider
+from reconciler.providers.export import ExportReader
 from reconciler.providers.litellm.client import LiteLLMClient
 from reconciler.providers.litellm.fields import MODEL
 from reconciler.providers.litellm.provider import LiteLLMProvider, live_fields
-from reconciler.providers.plugin import ExportRead, Progress
 
 FILTER_FIELDS: Final = ("search",)
 
@@ -37,7 +36,7 @@ def litellm_filter_body(terms: Sequence[FilterTerm]) -> dict[str, Any]:
     return body
 
 
-class LiteLLMExportReader:
+class LiteLLMExportReader(ExportReader):
     """``ExportReader`` over one proxy's ``/customer/list``."""
 
     model = MODEL
@@ -45,26 +44,15 @@ class LiteLLMExportReader:
     def __init__(self, client: LiteLLMClient) -> None:
         self.client = client
 
-    def read(
-        self,
-        environment: str,
-        filters: Sequence[FilterTerm],
-        fields: Sequence[str],
-        *,
-        exclude: Collection[str] = (),
-        progress: Progress | None = None,
-    ) -> ExportRead:
-        search = litellm_filter_body(filters).get("search")
-        wanted = [name for name in fields if name in self.model.fields]
-        customers = []
-        for item in self.client.list_customers(search):
-            identifier = item.get("user_id")
-            if not isinstance(identifier, str) or identifier in exclude:
-                continue
-            live = live_fields(item)
-            values = {name: live[name] for name in wanted if name in live}
-            customers.append(LiveCustomer(self.model.name, environment, identifier, values))
-        return ExportRead(tuple(sorted(customers, key=lambda customer: customer.id)))
+    def list_rows(self, environment: str, filters: Sequence[FilterTerm]) -> list[dict[str, Any]]:
+        return self.client.list_customers(litellm_filter_body(filters).get("search"))
+
+    def row_id(self, row: Mapping[str, Any]) -> str | None:
+        identifier = row.get("user_id")
+        return identifier if isinstance(identifier, str) else None
+
+    def lift(self, row: Mapping[str, Any]) -> Mapping[str, Any]:
+        return live_fields(row)
 
 
 def reader(provider: Provider) -> LiteLLMExportReader:

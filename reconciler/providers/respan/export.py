@@ -19,14 +19,13 @@ retrieve answer does not carry either stays unknown and is not exported: nothing
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final
 
-from reconciler.domain import LiveCustomer
 from reconciler.export.filters import FilterTerm, invalid_filter
 from reconciler.money import to_decimal
 from reconciler.providers.base import Provider
-from reconciler.providers.plugin import ExportRead, Progress
+from reconciler.providers.export import ExportReader, Progress
 from reconciler.providers.respan import operators
 from reconciler.providers.respan.client import RESERVED_SEGMENTS, RespanClient
 from reconciler.providers.respan.fields import RESPAN
@@ -87,7 +86,7 @@ def _number(term: FilterTerm, text: str) -> Any:
         raise invalid_filter(term, f"{term.field} is a number; {text!r} is not") from None
 
 
-class RespanExportReader:
+class RespanExportReader(ExportReader):
     """``ExportReader`` over Respan's users API."""
 
     model = RESPAN
@@ -96,47 +95,27 @@ class RespanExportReader:
         self.client = client
         self.max_concurrency = max(1, max_concurrency)
 
-    def read(
-        self,
-        environment: str,
-        filters: Sequence[FilterTerm],
-        fields: Sequence[str],
-        *,
-        exclude: Collection[str] = (),
-        progress: Progress | None = None,
-    ) -> ExportRead:
+    def list_rows(self, environment: str, filters: Sequence[FilterTerm]) -> list[dict[str, Any]]:
         body = respan_filter_body(filters)
-        listed = {
-            str(item["customer_identifier"]): item
-            for item in self.client.list_customers(environment, body, "customer_identifier")
-            if item.get("customer_identifier") is not None
-            and str(item["customer_identifier"]) not in exclude
-        }
-        wanted = [name for name in fields if name in self.model.fields]
-        needs_detail = any(not self.model.fields[name].listed for name in wanted)
-        unaddressable = sorted(i for i in listed if not i or i in RESERVED_SEGMENTS)
-        details: dict[str, dict[str, Any] | None] = {}
-        if needs_detail:
-            addressable = sorted(i for i in listed if i not in unaddressable)
-            details = retrieve_each(
-                self.client,
-                environment,
-                addressable,
-                max_concurrency=self.max_concurrency,
-                progress=progress,
-            )
-        customers = []
-        for identifier in sorted(listed):
-            answer: dict[str, Any] = dict(listed[identifier])
-            if identifier in details:
-                detail = details[identifier]
-                if detail is None:
-                    continue
-                answer.update(detail)
-            values = {name: answer[name] for name in wanted if name in answer}
-            customers.append(LiveCustomer(self.model.name, environment, identifier, values))
-        gone = tuple(sorted(i for i, detail in details.items() if detail is None))
-        return ExportRead(tuple(customers), gone, tuple(unaddressable))
+        return self.client.list_customers(environment, body, "customer_identifier")
+
+    def row_id(self, row: Mapping[str, Any]) -> str | None:
+        identifier = row.get("customer_identifier")
+        return None if identifier is None else str(identifier)
+
+    def addressable(self, identifier: str) -> bool:
+        return bool(identifier) and identifier not in RESERVED_SEGMENTS
+
+    def read_details(
+        self, environment: str, ids: Sequence[str], progress: Progress | None
+    ) -> dict[str, dict[str, Any] | None]:
+        return retrieve_each(
+            self.client,
+            environment,
+            ids,
+            max_concurrency=self.max_concurrency,
+            progress=progress,
+        )
 
 
 def reader(provider: Provider) -> RespanExportReader:
