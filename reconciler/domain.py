@@ -53,6 +53,10 @@ class FieldSpec:
     # it, not by position), and the item keys holding USD amounts (compared as money).
     item_key: str = ""
     money_keys: frozenset[str] = frozenset()
+    # ``billing_controls`` kind: the manifest schema's ``$defs`` name of the field's object
+    # (its arrays and, through them, their items' keys), so that export writes live values
+    # with exactly the arrays and keys a manifest can declare, in the schema's order.
+    definition: str = ""
 
 
 @dataclass(frozen=True, slots=True)

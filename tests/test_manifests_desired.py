@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from reconciler.domain import Lifecycle
 from reconciler.manifests import load_manifests
-from reconciler.manifests.desired import desired_value
+from reconciler.manifests.desired import build_customers, desired_value
+from reconciler.manifests.yamlfile import parse_yaml
+from reconciler.providers import registry
+from reconciler.providers.autumn.plugin import PLUGIN as AUTUMN_PLUGIN
+from reconciler.providers.plugin import CustomerProblem
 
 AUTUMN = """\
 provider: autumn
@@ -94,3 +103,29 @@ def test_customer_prevent_destroy_overrides_defaults(tmp_path: Path) -> None:
     first, second = load_manifests([tmp_path]).customers
     assert first.lifecycle.prevent_destroy is False
     assert second.lifecycle.prevent_destroy is True
+
+
+def no_acme_names(customer: Mapping[str, Any]) -> Iterator[CustomerProblem]:
+    """A provider check for the test below: a customer may not be named Acme."""
+    if customer.get("name") == "Acme":
+        yield CustomerProblem(("name",), "Acme is taken", "choose another name")
+
+
+def test_a_providers_customer_checks_point_at_the_node_they_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``ProviderPlugin.customer_checks`` runs on each declared customer; its problems carry
+    the position of the node at their path, and the customer keeps its own position."""
+    checked = dataclasses.replace(
+        AUTUMN_PLUGIN, customer_checks="test_manifests_desired:no_acme_names"
+    )
+    installed = {**registry.plugins(), "autumn": checked}
+    monkeypatch.setattr(registry, "plugins", lambda: installed)
+    (document,) = parse_yaml(AUTUMN.encode(), "a.yaml").documents
+
+    customers, problems = build_customers(document)
+
+    assert [(p.line, p.column, p.message, p.hint) for p in problems] == [
+        (8, 11, "Acme is taken", "choose another name")
+    ]
+    assert (customers[0].source.line, customers[0].source.column) == (7, 5)

@@ -278,12 +278,12 @@ def _adopt_billing(
     live: Mapping[str, Any],
     customer: CommentedMap,
 ) -> bool:
-    current = billing_controls(live, spec.money_keys)
-    own = customer.get("billing_controls")
+    current = billing_controls(live, spec)
+    own = customer.get(spec.name)
     if not isinstance(own, CommentedMap):
         # Declared through defaults: the customer now declares them all, one array adopted.
-        own = to_yaml(billing_controls(declared, spec.money_keys))
-        insert_in_order(customer, "billing_controls", own, schema_keys(f"{model.name}Customer"))
+        own = to_yaml(billing_controls(declared, spec))
+        insert_in_order(customer, spec.name, own, schema_keys(f"{model.name}Customer"))
     changed = False
     for array, items in declared.items():
         stored = live.get(array)
@@ -291,6 +291,6 @@ def _adopt_billing(
         found = normalize(spec, {array: [] if stored is None else stored})
         if diff_field(model, spec, wanted, found) is None:
             continue
-        insert_in_order(own, array, to_yaml(current.get(array, [])), schema_keys("billingControls"))
+        insert_in_order(own, array, to_yaml(current.get(array, [])), schema_keys(spec.definition))
         changed = True
     return changed

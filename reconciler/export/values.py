@@ -77,7 +77,7 @@ def manifest_value(spec: FieldSpec, value: Any) -> Any:
         if not isinstance(value, Mapping):
             raise Unrepresentable(f"{value!r} is not a mapping")
         return nested(value)
-    return billing_controls(value, spec.money_keys)
+    return billing_controls(value, spec)
 
 
 def money(value: Any) -> Decimal:
@@ -136,9 +136,9 @@ def nested_metadata_keys(value: Any) -> list[str]:
     return sorted(str(k) for k, v in value.items() if isinstance(v, Mapping | list | tuple))
 
 
-def billing_controls(value: Any, money_keys: frozenset[str] = frozenset()) -> dict[str, Any]:
-    """Keyed item arrays (``billing_controls``) limited to what the schema declares, in its
-    key order.
+def billing_controls(value: Any, spec: FieldSpec) -> dict[str, Any]:
+    """Keyed item arrays (a ``billing_controls`` field) limited to what the schema declares
+    for ``spec`` (its ``definition``), in the schema's key order.
 
     Arrays the schema does not know are left out (undeclared arrays are not managed, so this
     loses nothing a plan would compare); entries keep only the schema's keys, in its order.
@@ -147,24 +147,25 @@ def billing_controls(value: Any, money_keys: frozenset[str] = frozenset()) -> di
     if not isinstance(value, Mapping):
         raise Unrepresentable(f"{value!r} is not a mapping")
     controls: dict[str, Any] = {}
-    for name, item_schema in _billing_arrays().items():
+    for name, item_schema in _item_arrays(spec.definition).items():
         items = value.get(name)
         if items is None:
             continue
+        where = f"{spec.name}.{name}"
         if not isinstance(items, list):
-            raise Unrepresentable(f"billing_controls.{name} is not a list")
-        controls[name] = [_billing_entry(name, entry, item_schema, money_keys) for entry in items]
+            raise Unrepresentable(f"{where} is not a list")
+        controls[name] = [_item(where, entry, item_schema, spec.money_keys) for entry in items]
     return controls
 
 
-def _billing_entry(
+def _item(
     array: str, entry: Any, schema: Mapping[str, Any], money_keys: frozenset[str]
 ) -> dict[str, Any]:
     if not isinstance(entry, Mapping):
-        raise Unrepresentable(f"an entry of billing_controls.{array} is not a mapping")
+        raise Unrepresentable(f"an entry of {array} is not a mapping")
     missing = [key for key in schema.get("required", ()) if entry.get(key) is None]
     if missing:
-        raise Unrepresentable(f"an entry of billing_controls.{array} has no {missing[0]}")
+        raise Unrepresentable(f"an entry of {array} has no {missing[0]}")
     written: dict[str, Any] = {}
     for key, key_schema in schema["properties"].items():
         if entry.get(key) is None:
@@ -175,7 +176,7 @@ def _billing_entry(
         elif "$ref" in key_schema:
             nested = _definition(key_schema["$ref"])
             if not isinstance(item, Mapping):
-                raise Unrepresentable(f"billing_controls.{array}.{key} is not a mapping")
+                raise Unrepresentable(f"{array}.{key} is not a mapping")
             written[key] = {
                 name: _scalar(item[name]) for name in nested["properties"] if name in item
             }
@@ -199,9 +200,10 @@ def _or_unrepresentable(convert: Any, value: Any, where: str) -> Any:
 
 
 @functools.cache
-def _billing_arrays() -> dict[str, Mapping[str, Any]]:
-    """Array name -> the schema of its entries, in the schema's order."""
-    properties = _definition("#/$defs/billingControls")["properties"]
+def _item_arrays(definition: str) -> dict[str, Mapping[str, Any]]:
+    """Array name -> the schema of its entries, in the schema's order, for the arrays of
+    ``$defs/<definition>``."""
+    properties = _definition(definition)["properties"]
     return {name: _definition(spec["items"]["$ref"]) for name, spec in properties.items()}
 
 

@@ -4,13 +4,14 @@
 key by key (the customer's keys win), ``lifecycle.prevent_destroy`` is the customer's if given,
 and ``lifecycle.ignore_changes`` is the union of both lists. Numbers become ``Decimal`` (from
 their shortest text, so ``19.99`` is ``Decimal("19.99")``), everywhere including metadata and
-billing controls; timestamps stay the text as written.
+billing controls; timestamps stay the text as written. Beyond the schema, each customer goes
+through its provider's ``customer_checks`` (``ProviderPlugin``), which point at the node at fault.
 """
 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -19,10 +20,8 @@ from yaml.nodes import Node
 from reconciler.domain import DesiredCustomer, Lifecycle, ProviderModel, Source
 from reconciler.manifests.yamlfile import YamlDocument, locate, position
 from reconciler.problems import Problem
-from reconciler.providers.registry import MODELS, default_provider
+from reconciler.providers.registry import MODELS, default_provider, plugin
 
-# Billing-control lists that hold at most one entry per feature.
-_ONE_PER_FEATURE = ("spend_limits", "auto_topups", "overage_allowed")
 _NO_LIFECYCLE = Lifecycle()
 
 
@@ -46,6 +45,7 @@ def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list
     """The customers a schema-valid document declares, and the problems only nodes can show."""
     value: dict[str, Any] = document.value
     model = MODELS[value.get("provider", default_provider())]
+    checks = plugin(model.name).customer_checker()
     environment: str = value.get("environment", model.default_environment)
     path = document.path
     problems: list[Problem] = []
@@ -87,9 +87,10 @@ def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list
                 ),
                 ignore_changes=frozenset(default_ignored).union(own_ignored),
             )
-        billing = item.get("billing_controls")
-        if billing is not None:
-            problems.extend(_billing_problems(billing, item_node, path))
+        if checks is not None:
+            for found in checks(item):
+                at_line, at_column = position(locate(item_node, list(found.path)))
+                problems.append(Problem(path, at_line, at_column, found.message, found.hint))
         customers.append(
             DesiredCustomer(
                 provider=model.name,
@@ -123,21 +124,3 @@ def _ignore_changes_problems(
                 else "use one of: " + ", ".join(model.field_names())
             )
         yield Problem(path, line, column, message, hint)
-
-
-def _billing_problems(billing: Mapping[str, Any], owner: Node, path: str) -> Iterator[Problem]:
-    for list_name in _ONE_PER_FEATURE:
-        seen: set[str] = set()
-        for index, entry in enumerate(billing.get(list_name, ())):
-            feature = entry["feature_id"]
-            if feature in seen:
-                node = locate(owner, ["billing_controls", list_name, index, "feature_id"])
-                line, column = position(node)
-                yield Problem(
-                    path,
-                    line,
-                    column,
-                    f"'{list_name}' lists feature '{feature}' twice",
-                    "keep one entry per feature",
-                )
-            seen.add(feature)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import importlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from typing import TYPE_CHECKING, Any
@@ -76,6 +76,21 @@ class OpenRequest:
 
 
 @dataclass(frozen=True, slots=True)
+class CustomerProblem:
+    """A mistake in one declared customer that the provider's schema fragment cannot express
+    (e.g. one feature listed twice where the API keeps one entry per feature)."""
+
+    # Where in the customer's mapping, e.g. ("billing_controls", "spend_limits", 2, "feature_id").
+    path: tuple[str | int, ...]
+    message: str
+    hint: str
+
+
+CustomerChecks = Callable[[Mapping[str, Any]], Iterable[CustomerProblem]]
+"""``checks(customer)``: the problems of one schema-valid declared customer, as written."""
+
+
+@dataclass(frozen=True, slots=True)
 class EmulatorParts:
     """How to serve the provider's API locally (``reconciler emulator --provider NAME``).
 
@@ -128,6 +143,9 @@ class ProviderPlugin:
     # (package, resource) of a small seed in the API's own shapes: a few live customers for
     # demos and for the conformance suite, which runs every provider's emulator from it.
     sample_seed: tuple[str, str] | None = None
+    # A ``CustomerChecks`` function: what manifest validation checks beyond the schema for
+    # each declared customer of this provider (``None``: nothing).
+    customer_checks: str | None = None
 
     @property
     def name(self) -> str:
@@ -137,6 +155,13 @@ class ProviderPlugin:
         """Open the provider (``ConfigError`` for settings it cannot use)."""
         opened: Provider = _target(self.provider)(request)
         return opened
+
+    def customer_checker(self) -> CustomerChecks | None:
+        """The ``customer_checks`` function, imported; ``None`` when the provider has none."""
+        if self.customer_checks is None:
+            return None
+        checks: CustomerChecks = _target(self.customer_checks)
+        return checks
 
     def emulator_parts(self) -> EmulatorParts:
         parts = _target(self.emulator)

@@ -27,6 +27,7 @@ AUTUMN = ProviderModel(
                     # Items are one per feature; spend limits' overage_limit is in USD.
                     item_key="feature_id",
                     money_keys=frozenset({"overage_limit"}),
+                    definition="billingControls",
                 ),
             )
         }

@@ -24,4 +24,5 @@ PLUGIN = ProviderPlugin(
     filters="reconciler.providers.autumn.export:autumn_filter_body",
     title="Autumn",
     sample_seed=("reconciler.providers.autumn", "sample_seed.json"),
+    customer_checks="reconciler.providers.autumn.checks:customer_problems",
 )
