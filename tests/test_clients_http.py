@@ -26,6 +26,8 @@ from scripted_http import (
 )
 
 from reconciler.clients.http import (
+    DEFAULT_PACE,
+    ApiClient,
     HttpTransport,
     check_base_url,
     decode_json,
@@ -200,6 +202,35 @@ def test_client_errors_are_typed_and_not_retried(
     assert detail in (error.detail or "")
     assert f"GET /api/users/x/: the API answered {status}" in str(error)
     assert len(app.seen) == 1
+
+
+class AcmeClient(ApiClient):
+    """A provider's client: its API documents 7 requests a minute and words errors its way."""
+
+    documented_rate_limit = (7, 60.0)
+
+    @staticmethod
+    def error_detail(body: object) -> tuple[str | None, dict[str, object] | None]:
+        return (str(body["problem"]) if isinstance(body, dict) else None), None
+
+
+def test_create_paces_at_the_documented_limit_and_reads_the_clients_error_bodies(
+    server: Server,
+) -> None:
+    """``ApiClient.create`` paces every endpoint at the subclass's documented limit (another
+    limit or ``None``, unpaced, when given), and errors keep the text its ``error_detail``
+    reads from the API's own error bodies."""
+    url, scripted = server
+    scripted.reset(script(Answer(500, {"problem": "the ledger is locked"})))
+    with AcmeClient.create(url, Secret(KEY), retry=FAST) as client:
+        pacer = client.transport.pacers[DEFAULT_PACE]
+        assert (getattr(pacer, "count", None), getattr(pacer, "per_seconds", None)) == (7, 60.0)
+        with pytest.raises(ServerError, match="the ledger is locked"):
+            client.transport.request("GET", "/customers", idempotent=True)
+    with AcmeClient.create(url, Secret(KEY), rate_limit=(2, 1.0), burst=1) as client:
+        assert getattr(client.transport.pacers[DEFAULT_PACE], "count", None) == 2
+    with AcmeClient.create(url, Secret(KEY), rate_limit=None) as client:
+        assert dict(client.transport.pacers) == {}
 
 
 def test_validation_errors_carry_the_per_field_messages(server: Server) -> None:

@@ -32,7 +32,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from types import MappingProxyType
-from typing import Any, Final, Self
+from typing import Any, ClassVar, Final, Literal, Self
 from urllib.parse import quote, urlsplit
 
 import httpx
@@ -48,7 +48,7 @@ from reconciler.clients.limits import (
     read_body,
     too_deep,
 )
-from reconciler.clients.pacing import RequestPacer, Unpaced
+from reconciler.clients.pacing import Pacer, RequestPacer, Unpaced
 from reconciler.clients.retry import (
     RATE_LIMITED,
     RetryPolicy,
@@ -713,11 +713,51 @@ def _flat(value: Any) -> str:
 class ApiClient:
     """What every provider's client shares: one transport, closing it, and request counts.
 
-    Subclasses add the provider's endpoints on top of ``self.transport``.
+    Subclasses add the provider's endpoints on top of ``self.transport``, and say what
+    ``create`` needs to build it: their API's documented rate limit and how its error bodies
+    carry their text.
     """
+
+    # The API's documented limit for every endpoint, (count, per seconds); ``None``: the API
+    # documents none, so ``create`` leaves requests unpaced unless given a limit.
+    documented_rate_limit: ClassVar[tuple[int, float] | None] = None
 
     def __init__(self, transport: HttpTransport) -> None:
         self.transport = transport
+
+    @staticmethod
+    def error_detail(body: Any) -> tuple[str | None, dict[str, Any] | None]:
+        """The text (and per-field errors) of this API's error body: the common shapes."""
+        return common_error_detail(body)
+
+    @classmethod
+    def create(
+        cls,
+        base_url: str,
+        api_key: Secret,
+        *,
+        rate_limit: tuple[int, float] | Literal["documented"] | None = "documented",
+        burst: int | None = None,
+        retry: RetryPolicy | None = None,
+        max_concurrency: int = 8,
+        timeout: float = 30.0,
+    ) -> Self:
+        """A client paced at ``rate_limit`` (count, per seconds; ``"documented"``: the API's
+        own, ``None``: unpaced) across every endpoint, letting ``burst`` requests go back to
+        back (``None``: the whole count; see ``Pacer``). With no limit, ``burst`` does
+        nothing: there is nothing to shape."""
+        limit = cls.documented_rate_limit if rate_limit == "documented" else rate_limit
+        pacers = {} if limit is None else {DEFAULT_PACE: Pacer(*limit, burst)}
+        transport = HttpTransport(
+            base_url,
+            api_key,
+            pacers=pacers,
+            retry=retry,
+            max_concurrency=max_concurrency,
+            timeout=timeout,
+            error_detail=cls.error_detail,
+        )
+        return cls(transport)
 
     @property
     def base_url(self) -> str:

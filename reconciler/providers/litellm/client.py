@@ -25,11 +25,8 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from reconciler.clients.http import DEFAULT_PACE, Answer, ApiClient, HttpTransport, Reply
+from reconciler.clients.http import Answer, ApiClient, Reply
 from reconciler.clients.identity import listed_id
-from reconciler.clients.pacing import Pacer
-from reconciler.clients.retry import RetryPolicy
-from reconciler.clients.secret import Secret
 from reconciler.errors import (
     APIError,
     AuthenticationError,
@@ -76,33 +73,12 @@ class CustomerExistsError(InvalidRequestError):
 class LiteLLMClient(ApiClient):
     """Typed calls to a LiteLLM proxy's customer endpoints. Thread-safe; share one per run."""
 
-    @classmethod
-    def create(
-        cls,
-        base_url: str,
-        api_key: Secret,
-        *,
-        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
-        burst: int | None = None,
-        retry: RetryPolicy | None = None,
-        max_concurrency: int = 8,
-        timeout: float = 30.0,
-    ) -> LiteLLMClient:
-        """A client paced at ``rate_limit`` (count, per seconds), unpaced when ``None``,
-        letting ``burst`` requests go back to back (``None``: the whole count; see ``Pacer``).
-        With no rate limit there is nothing to shape and ``burst`` has no effect."""
-        pacers = {} if rate_limit is None else {DEFAULT_PACE: Pacer(*rate_limit, burst)}
-        transport = HttpTransport(
-            base_url,
-            api_key,
-            pacers=pacers,
-            retry=retry,
-            max_concurrency=max_concurrency,
-            timeout=timeout,
-            # LiteLLM's {"error": {...}} bodies: 5xx and 429 answers keep their text too.
-            error_detail=lambda body: (error_message(body), None),
-        )
-        return cls(transport)
+    documented_rate_limit = DEFAULT_RATE_LIMIT
+
+    @staticmethod
+    def error_detail(body: Any) -> tuple[str | None, dict[str, Any] | None]:
+        """LiteLLM's ``{"error": {...}}`` bodies: 5xx and 429 answers keep their text too."""
+        return error_message(body), None
 
     def __repr__(self) -> str:
         return f"LiteLLMClient({self.transport!r})"

@@ -17,17 +17,12 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler.clients.http import (
-    DEFAULT_PACE,
     Answer,
     ApiClient,
-    HttpTransport,
     Reply,
     encode_path,
 )
 from reconciler.clients.identity import listed_id
-from reconciler.clients.pacing import Pacer
-from reconciler.clients.retry import RetryPolicy
-from reconciler.clients.secret import Secret
 from reconciler.errors import InvalidRequestError, NotFoundError
 
 logger = logging.getLogger("reconciler.http")
@@ -76,27 +71,8 @@ class RespanClient(ApiClient):
     endpoints, parameters and pagination.
     """
 
-    @classmethod
-    def create(
-        cls,
-        base_url: str,
-        api_key: Secret,
-        *,
-        rate_limit: tuple[int, float] | None = DEFAULT_RATE_LIMIT,
-        burst: int | None = None,
-        retry: RetryPolicy | None = None,
-        max_concurrency: int = 8,
-    ) -> RespanClient:
-        """A client paced at ``rate_limit`` (count, per seconds; ``None``: unpaced), letting
-        ``burst`` requests go back to back (``None``: the whole count; see ``Pacer``).
-
-        One pacer covers every endpoint: the documented limit is per organization.
-        """
-        pacers = {} if rate_limit is None else {DEFAULT_PACE: Pacer(*rate_limit, burst)}
-        transport = HttpTransport(
-            base_url, api_key, pacers=pacers, retry=retry, max_concurrency=max_concurrency
-        )
-        return cls(transport)
+    # One pacer covers every endpoint: the documented limit is per organization.
+    documented_rate_limit = DEFAULT_RATE_LIMIT
 
     def __repr__(self) -> str:
         return f"RespanClient({self.transport!r})"
