@@ -28,6 +28,7 @@ from scripted_http import (
 from reconciler.clients.http import (
     DEFAULT_PACE,
     ApiClient,
+    Endpoint,
     HttpTransport,
     check_base_url,
     decode_json,
@@ -131,6 +132,17 @@ def test_refused_base_urls(url: str, message: str) -> None:
 def test_encode_path_escapes_every_segment(segment: str, encoded: str) -> None:
     """Slashes, query and fragment marks, percent signs and dot-only segments are escaped."""
     assert encode_path("api", "users", segment) == f"/api/users/{encoded}/"
+
+
+def test_an_endpoints_identifiers_fill_their_own_segments_encoded() -> None:
+    """``Endpoint.url_path`` puts each identifier in its ``{}`` segment percent-encoded, so an
+    id with slashes, dots or braces addresses that customer only; a path without ``{}`` is
+    the path as written."""
+    retrieve = Endpoint("GET", "/api/users/{}/", True)
+    assert retrieve.url_path("../list") == "/api/users/..%2Flist/"
+    assert retrieve.url_path("..") == "/api/users/%2E%2E/"
+    assert retrieve.url_path("{0}") == "/api/users/%7B0%7D/"
+    assert Endpoint("POST", "/v1/customers.list", True, "list").url_path() == "/v1/customers.list"
 
 
 @pytest.mark.parametrize("identifier", ["../credit-transactions/x", "a/b?c#d", "..", ".", "%2F"])

@@ -131,18 +131,38 @@ def check_base_url(url: str) -> str:
 
 
 def encode_path(*segments: str) -> str:
-    """``/seg1/seg2/`` with every segment percent-encoded, slash included.
+    """``/seg1/seg2/`` with every segment percent-encoded, slash included."""
+    return "/" + "/".join(encode_segment(segment) for segment in segments) + "/"
+
+
+def encode_segment(segment: str) -> str:
+    """One path segment percent-encoded, slash included.
 
     A segment of only dots is encoded too (``%2E%2E``): httpx, like browsers, would otherwise
     resolve ``..`` and address another endpoint.
     """
-    encoded = []
-    for segment in segments:
-        if segment in (".", ".."):
-            encoded.append(segment.replace(".", "%2E"))
-        else:
-            encoded.append(quote(segment, safe=""))
-    return "/" + "/".join(encoded) + "/"
+    if segment in (".", ".."):
+        return segment.replace(".", "%2E")
+    return quote(segment, safe="")
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One API operation: method, path, whether repeating it is harmless (retries), and the
+    pacing class it counts against (``pacers`` of ``HttpTransport``).
+
+    A ``{}`` in ``path`` stands for an identifier: ``url_path`` puts each in its own segment,
+    percent-encoded, so ``a/b?c#d`` or ``..`` addresses that customer and no other endpoint.
+    """
+
+    method: str
+    path: str
+    idempotent: bool
+    pace: str = DEFAULT_PACE
+
+    def url_path(self, *identifiers: str) -> str:
+        """``path`` with ``identifiers`` (each encoded) in its ``{}`` segments."""
+        return self.path.format(*(encode_segment(value) for value in identifiers))
 
 
 def encode_json(body: Any) -> bytes:
@@ -781,6 +801,7 @@ __all__ = [
     "DEFAULT_PACE",
     "Answer",
     "ApiClient",
+    "Endpoint",
     "ErrorDetail",
     "HttpTransport",
     "Reply",
@@ -790,5 +811,6 @@ __all__ = [
     "decode_json",
     "encode_json",
     "encode_path",
+    "encode_segment",
     "is_loopback",
 ]

@@ -29,10 +29,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from typing import Any, Final
 
-from reconciler.clients.http import Answer, ApiClient, HttpTransport, Reply
+from reconciler.clients.http import Answer, ApiClient, Endpoint, HttpTransport, Reply
 from reconciler.clients.identity import listed_id
 from reconciler.clients.pacing import Pacer, RequestPacer
 from reconciler.clients.retry import RetryPolicy
@@ -59,23 +58,14 @@ DEFAULT_RATE_LIMITS: Final[Mapping[str, tuple[int, float]]] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One Autumn operation: its path, whether repeating it is harmless, its pacing class."""
-
-    path: str
-    idempotent: bool
-    pace: str
-
-
 # The one table of Autumn URLs. All are POSTs. get_or_create is idempotent by customer_id and
 # update sets absolute values (metadata keys, whole arrays), so retrying either is harmless.
 ENDPOINTS: Final[Mapping[str, Endpoint]] = {
-    "get_customer": Endpoint("/v1/customers.get", True, "write"),
-    "list_customers": Endpoint("/v1/customers.list", True, "list"),
-    "get_or_create_customer": Endpoint("/v1/customers.get_or_create", True, "write"),
-    "update_customer": Endpoint("/v1/customers.update", True, "write"),
-    "delete_customer": Endpoint("/v1/customers.delete", True, "write"),
+    "get_customer": Endpoint("POST", "/v1/customers.get", True, "write"),
+    "list_customers": Endpoint("POST", "/v1/customers.list", True, "list"),
+    "get_or_create_customer": Endpoint("POST", "/v1/customers.get_or_create", True, "write"),
+    "update_customer": Endpoint("POST", "/v1/customers.update", True, "write"),
+    "delete_customer": Endpoint("POST", "/v1/customers.delete", True, "write"),
 }
 
 

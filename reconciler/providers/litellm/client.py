@@ -22,10 +22,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any, Final
 
-from reconciler.clients.http import Answer, ApiClient, Reply
+from reconciler.clients.http import Answer, ApiClient, Endpoint, Reply
 from reconciler.clients.identity import listed_id
 from reconciler.errors import (
     APIError,
@@ -45,15 +44,6 @@ DEFAULT_RATE_LIMIT: Final[tuple[int, float] | None] = None
 # 4xx answers this client words itself (LiteLLM's error shape); 429 is left to the transport.
 _CLIENT_ERRORS: Final = (400, 401, 403, 404, 409, 422)
 _ALREADY_EXISTS: Final = "already exists"
-
-
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One LiteLLM customer operation: method, path, and whether repeating it is harmless."""
-
-    method: str
-    path: str
-    idempotent: bool
 
 
 # The one table of LiteLLM URLs.

@@ -13,14 +13,13 @@ import logging
 import math
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from typing import Any, Final
 
 from reconciler.clients.http import (
     Answer,
     ApiClient,
+    Endpoint,
     Reply,
-    encode_path,
 )
 from reconciler.clients.identity import listed_id
 from reconciler.errors import InvalidRequestError, NotFoundError
@@ -37,30 +36,17 @@ MAX_PAGES_WITHOUT_COUNT: Final = 100
 PAGE_PREFETCH: Final = 8
 
 
-@dataclass(frozen=True, slots=True)
-class Endpoint:
-    """One Respan operation: method, path builder, and whether repeating it is harmless."""
-
-    method: str
-    path: Callable[..., str]
-    idempotent: bool
-
-
 # Path segments that are endpoints of their own, so no identifier can take their place.
 RESERVED_SEGMENTS: Final = frozenset({"list"})
 
 # The one table of Respan URLs. The list endpoint is a POST but only reads: safe to retry.
 ENDPOINTS: Final[Mapping[str, Endpoint]] = {
-    "list_customers": Endpoint("POST", lambda: encode_path("api", "users", "list"), True),
-    "retrieve_customer": Endpoint("GET", lambda ident: encode_path("api", "users", ident), True),
-    "update_customer": Endpoint("PATCH", lambda ident: encode_path("api", "users", ident), True),
-    "delete_customer": Endpoint("DELETE", lambda ident: encode_path("api", "users", ident), True),
-    "list_credit_transactions": Endpoint(
-        "GET", lambda: encode_path("api", "credit-transactions", "list"), True
-    ),
-    "retrieve_credit_transaction": Endpoint(
-        "GET", lambda ident: encode_path("api", "credit-transactions", ident), True
-    ),
+    "list_customers": Endpoint("POST", "/api/users/list/", True),
+    "retrieve_customer": Endpoint("GET", "/api/users/{}/", True),
+    "update_customer": Endpoint("PATCH", "/api/users/{}/", True),
+    "delete_customer": Endpoint("DELETE", "/api/users/{}/", True),
+    "list_credit_transactions": Endpoint("GET", "/api/credit-transactions/list/", True),
+    "retrieve_credit_transaction": Endpoint("GET", "/api/credit-transactions/{}/", True),
 }
 
 
@@ -109,7 +95,7 @@ class RespanClient(ApiClient):
                 str(item.get("customer_identifier")),
             )
 
-        route = f"{ENDPOINTS['list_customers'].method} {ENDPOINTS['list_customers'].path()}"
+        route = f"{ENDPOINTS['list_customers'].method} {ENDPOINTS['list_customers'].path}"
         for page in _pages(fetch, key, prefetch=PAGE_PREFETCH):
             for item in page:
                 listed_id(item, "customer_identifier", route)
@@ -285,7 +271,7 @@ def _addressable(endpoint: Endpoint, *identifiers: str) -> str:
     ``list`` is the list endpoint's own segment (``GET /api/users/list/`` lists, it does not
     retrieve a customer called "list"), and an empty segment addresses the collection.
     """
-    path = endpoint.path(*identifiers)
+    path = endpoint.url_path(*identifiers)
     for identifier in identifiers:
         if identifier in RESERVED_SEGMENTS or not identifier:
             raise InvalidRequestError(

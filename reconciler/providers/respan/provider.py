@@ -131,7 +131,7 @@ class RespanProvider:
         for identifier, detail in results.items():
             answered = detail.get("environment", environment) if detail is not None else environment
             if answered != environment:
-                path = ENDPOINTS["retrieve_customer"].path(identifier)
+                path = ENDPOINTS["retrieve_customer"].url_path(identifier)
                 raise ServerError(
                     f"GET {path}: asked for environment {environment}, the API answered a "
                     f"customer of environment {printable(repr(answered))}; nothing was planned",
