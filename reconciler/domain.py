@@ -12,6 +12,7 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from types import MappingProxyType
 from typing import Any, Final
 
 
@@ -57,6 +58,11 @@ class FieldSpec:
     # (its arrays and, through them, their items' keys), so that export writes live values
     # with exactly the arrays and keys a manifest can declare, in the schema's order.
     definition: str = ""
+
+
+def field_specs(*specs: FieldSpec) -> Mapping[str, FieldSpec]:
+    """A ``ProviderModel``'s ``fields``: ``specs`` by name, in the order given, read-only."""
+    return MappingProxyType({spec.name: spec for spec in specs})
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 import copy
 import pickle
 
-from reconciler.domain import UNKNOWN, LiveCustomer, Source
+import pytest
+
+from reconciler.domain import UNKNOWN, FieldKind, FieldSpec, LiveCustomer, Source, field_specs
 from reconciler.providers.autumn.fields import AUTUMN
 from reconciler.providers.registry import MODELS
 from reconciler.providers.respan.fields import RESPAN
@@ -36,3 +38,12 @@ def test_catalog_marks_respan_detail_only_fields() -> None:
     assert set(MODELS) == {"respan", "autumn", "litellm"}
     assert AUTUMN.creates_missing
     assert not RESPAN.creates_missing
+
+
+def test_field_specs_are_keyed_by_name_in_order_and_read_only() -> None:
+    """A model's fields come out by name in the order declared, and cannot be changed."""
+    fields = field_specs(FieldSpec("name", FieldKind.TEXT), FieldSpec("limit", FieldKind.MONEY))
+    assert list(fields) == ["name", "limit"]
+    assert fields["limit"].kind is FieldKind.MONEY
+    with pytest.raises(TypeError):
+        fields["name"] = FieldSpec("name", FieldKind.ENUM)  # type: ignore[index]

@@ -2,35 +2,28 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType
-
-from reconciler.domain import FieldKind, FieldSpec, ProviderModel
+from reconciler.domain import FieldKind, FieldSpec, ProviderModel, field_specs
 
 AUTUMN = ProviderModel(
     name="autumn",
     environments=("sandbox", "live"),
     default_environment="sandbox",
     id_field="id",
-    fields=MappingProxyType(
-        {
-            spec.name: spec
-            for spec in (
-                FieldSpec("name", FieldKind.TEXT),
-                FieldSpec("email", FieldKind.TEXT),
-                FieldSpec("fingerprint", FieldKind.TEXT),
-                FieldSpec("metadata", FieldKind.METADATA, nullable=False),
-                FieldSpec("send_email_receipts", FieldKind.BOOL, nullable=False),
-                FieldSpec(
-                    "billing_controls",
-                    FieldKind.BILLING_CONTROLS,
-                    nullable=False,
-                    # Items are one per feature; spend limits' overage_limit is in USD.
-                    item_key="feature_id",
-                    money_keys=frozenset({"overage_limit"}),
-                    definition="billingControls",
-                ),
-            )
-        }
+    fields=field_specs(
+        FieldSpec("name", FieldKind.TEXT),
+        FieldSpec("email", FieldKind.TEXT),
+        FieldSpec("fingerprint", FieldKind.TEXT),
+        FieldSpec("metadata", FieldKind.METADATA, nullable=False),
+        FieldSpec("send_email_receipts", FieldKind.BOOL, nullable=False),
+        FieldSpec(
+            "billing_controls",
+            FieldKind.BILLING_CONTROLS,
+            nullable=False,
+            # Items are one per feature; spend limits' overage_limit is in USD.
+            item_key="feature_id",
+            money_keys=frozenset({"overage_limit"}),
+            definition="billingControls",
+        ),
     ),
     creates_missing=True,
     metadata_authoritative=True,

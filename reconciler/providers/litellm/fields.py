@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from reconciler.domain import FieldKind, FieldSpec, ProviderModel
+from reconciler.domain import FieldKind, FieldSpec, ProviderModel, field_specs
 
 NAME: Final = "litellm"
 ID_FIELD: Final = "user_id"
@@ -80,18 +80,31 @@ class LiteLLMField:
     zero_ignored_by_update: bool = False
 
 
+# The core kind that compares each LiteLLM kind.
+CORE_KINDS: Final[Mapping[Kind, FieldKind]] = {
+    Kind.TEXT: FieldKind.TEXT,
+    Kind.BOOL: FieldKind.BOOL,
+    Kind.MONEY: FieldKind.MONEY,
+    Kind.ENUM: FieldKind.ENUM,
+    Kind.INTEGER: FieldKind.INTEGER,
+    # Compared as written: "30d" and "monthly" differ to LiteLLM too (it stores the text).
+    Kind.DURATION: FieldKind.TEXT,
+    Kind.MODEL_LIST: FieldKind.LIST,
+    Kind.MODEL_BUDGETS: FieldKind.MAPPING,
+}
+
+
 def _field(
     name: str,
     kind: Kind,
     location: Location,
     *,
     updatable: bool,
-    core_kind: FieldKind,
     choices: tuple[str, ...] = (),
     numeric: bool = False,
 ) -> LiteLLMField:
     return LiteLLMField(
-        name, kind, location, updatable, core_kind, choices, zero_ignored_by_update=numeric
+        name, kind, location, updatable, CORE_KINDS[kind], choices, zero_ignored_by_update=numeric
     )
 
 
@@ -101,45 +114,20 @@ FIELDS: Final[Mapping[str, LiteLLMField]] = MappingProxyType(
     {
         field.name: field
         for field in (
-            _field("alias", Kind.TEXT, _C, updatable=True, core_kind=FieldKind.TEXT),
-            _field("blocked", Kind.BOOL, _C, updatable=True, core_kind=FieldKind.BOOL),
+            _field("alias", Kind.TEXT, _C, updatable=True),
+            _field("blocked", Kind.BOOL, _C, updatable=True),
+            _field("max_budget", Kind.MONEY, _B, updatable=True, numeric=True),
+            _field("soft_budget", Kind.MONEY, _B, updatable=False),
+            _field("budget_duration", Kind.DURATION, _B, updatable=False),
+            _field("tpm_limit", Kind.INTEGER, _B, updatable=False),
+            _field("rpm_limit", Kind.INTEGER, _B, updatable=False),
+            _field("max_parallel_requests", Kind.INTEGER, _B, updatable=False),
             _field(
-                "max_budget",
-                Kind.MONEY,
-                _B,
-                updatable=True,
-                core_kind=FieldKind.MONEY,
-                numeric=True,
+                "allowed_model_region", Kind.ENUM, _C, updatable=True, choices=ALLOWED_MODEL_REGIONS
             ),
-            _field("soft_budget", Kind.MONEY, _B, updatable=False, core_kind=FieldKind.MONEY),
-            # Compared as written: "30d" and "monthly" differ to LiteLLM too (it stores the text).
-            _field("budget_duration", Kind.DURATION, _B, updatable=False, core_kind=FieldKind.TEXT),
-            _field("tpm_limit", Kind.INTEGER, _B, updatable=False, core_kind=FieldKind.INTEGER),
-            _field("rpm_limit", Kind.INTEGER, _B, updatable=False, core_kind=FieldKind.INTEGER),
-            _field(
-                "max_parallel_requests",
-                Kind.INTEGER,
-                _B,
-                updatable=False,
-                core_kind=FieldKind.INTEGER,
-            ),
-            _field(
-                "allowed_model_region",
-                Kind.ENUM,
-                _C,
-                updatable=True,
-                core_kind=FieldKind.ENUM,
-                choices=ALLOWED_MODEL_REGIONS,
-            ),
-            _field("default_model", Kind.TEXT, _C, updatable=True, core_kind=FieldKind.TEXT),
-            _field("models", Kind.MODEL_LIST, _C, updatable=True, core_kind=FieldKind.LIST),
-            _field(
-                "model_max_budget",
-                Kind.MODEL_BUDGETS,
-                _B,
-                updatable=False,
-                core_kind=FieldKind.MAPPING,
-            ),
+            _field("default_model", Kind.TEXT, _C, updatable=True),
+            _field("models", Kind.MODEL_LIST, _C, updatable=True),
+            _field("model_max_budget", Kind.MODEL_BUDGETS, _B, updatable=False),
         )
     }
 )
@@ -157,9 +145,9 @@ MODEL: Final = ProviderModel(
     environments=(ENVIRONMENT,),
     default_environment=ENVIRONMENT,
     id_field=ID_FIELD,
-    fields=MappingProxyType(
-        {
-            name: FieldSpec(
+    fields=field_specs(
+        *(
+            FieldSpec(
                 name,
                 field.core_kind,
                 nullable=field.clearable,
@@ -167,7 +155,7 @@ MODEL: Final = ProviderModel(
                 updatable=field.updatable,
             )
             for name, field in FIELDS.items()
-        }
+        )
     ),
     creates_missing=True,
     # LiteLLM customers carry no metadata this provider manages.

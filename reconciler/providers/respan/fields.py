@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType
-
-from reconciler.domain import FieldKind, FieldSpec, ProviderModel
+from reconciler.domain import FieldKind, FieldSpec, ProviderModel, field_specs
 
 # budget_duration: the current reference says daily|weekly|monthly; older docs also list
 # yearly (unconfirmed for PATCH). Manifests may declare all four; see docs/providers/respan.md.
@@ -15,27 +13,22 @@ RESPAN = ProviderModel(
     environments=("prod", "test"),
     default_environment="prod",
     id_field="customer_identifier",
-    fields=MappingProxyType(
-        {
-            spec.name: spec
-            for spec in (
-                FieldSpec("name", FieldKind.TEXT),
-                FieldSpec("email", FieldKind.TEXT),
-                FieldSpec("period_budget", FieldKind.MONEY, cap="max_period_budget"),
-                FieldSpec("total_budget", FieldKind.MONEY, cap="max_total_budget"),
-                FieldSpec(
-                    "budget_duration",
-                    FieldKind.ENUM,
-                    nullable=False,
-                    choices=RESPAN_BUDGET_DURATIONS,
-                ),
-                # Not returned by the list endpoint: declaring them costs one retrieve each.
-                FieldSpec("period_start", FieldKind.TIMESTAMP, nullable=False, listed=False),
-                FieldSpec("period_end", FieldKind.TIMESTAMP, listed=False),
-                FieldSpec("markup_percentage", FieldKind.DECIMAL, nullable=False, listed=False),
-                FieldSpec("metadata", FieldKind.METADATA, nullable=False, listed=False),
-            )
-        }
+    fields=field_specs(
+        FieldSpec("name", FieldKind.TEXT),
+        FieldSpec("email", FieldKind.TEXT),
+        FieldSpec("period_budget", FieldKind.MONEY, cap="max_period_budget"),
+        FieldSpec("total_budget", FieldKind.MONEY, cap="max_total_budget"),
+        FieldSpec(
+            "budget_duration",
+            FieldKind.ENUM,
+            nullable=False,
+            choices=RESPAN_BUDGET_DURATIONS,
+        ),
+        # Not returned by the list endpoint: declaring them costs one retrieve each.
+        FieldSpec("period_start", FieldKind.TIMESTAMP, nullable=False, listed=False),
+        FieldSpec("period_end", FieldKind.TIMESTAMP, listed=False),
+        FieldSpec("markup_percentage", FieldKind.DECIMAL, nullable=False, listed=False),
+        FieldSpec("metadata", FieldKind.METADATA, nullable=False, listed=False),
     ),
     creates_missing=False,
     metadata_authoritative=False,
