@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from reconciler.emulator import RunningEmulator
-from reconciler.emulator.seeds import load_seed_file
+from reconciler.emulator.seeds import add_entries, load_seed_file, seed_lists
 from reconciler.errors import ConfigError
 from reconciler.providers.respan.emulator import RespanState
 
@@ -76,3 +76,35 @@ def test_seed_fills_missing_analytics_with_defaults() -> None:
     assert stored["budget_duration"] == "monthly"
     assert stored["metadata"] == {}
     assert stored["first_seen"] == stored["updated_at"]
+
+
+@pytest.mark.parametrize(
+    ("seed", "message"),
+    [
+        ([], r"^seed\.json: expected an object with customers and plans$"),
+        ({"users": []}, r"^seed\.json: unknown key 'users' \(expected customers, plans\)$"),
+        ({"plans": {}}, r"^seed\.json: plans must be a list$"),
+    ],
+)
+def test_a_seed_is_an_object_of_the_providers_lists(seed: Any, message: str) -> None:
+    """Any provider's seed document: an object whose known keys hold lists, named if not."""
+    with pytest.raises(ConfigError, match=message):
+        seed_lists(seed, ("customers", "plans"), "seed.json")
+    assert seed_lists({"plans": [1]}, ("customers", "plans"), "s") == {
+        "customers": [],
+        "plans": [1],
+    }
+
+
+def test_each_entry_is_added_and_a_bad_one_is_named_by_its_index() -> None:
+    """Entries are added in order; the first refused one stops with its list and index."""
+    added: list[int] = []
+
+    def add(entry: int) -> None:
+        if entry < 0:
+            raise ValueError("a count cannot be negative")
+        added.append(entry)
+
+    with pytest.raises(ConfigError, match=r"^s\.json: plans\[2\]: a count cannot be negative$"):
+        add_entries("s.json", "plans", [1, 2, -3, 4], add)
+    assert added == [1, 2]

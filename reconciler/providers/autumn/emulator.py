@@ -32,7 +32,7 @@ from reconciler.emulator.common import (
 )
 from reconciler.emulator.http import InvalidJSON, Refusal, json_body
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
-from reconciler.errors import ConfigError
+from reconciler.emulator.seeds import add_entries, seed_lists
 from reconciler.providers.autumn import emulator_model as model
 from reconciler.providers.plugin import EmulatorParts
 
@@ -97,21 +97,9 @@ class AutumnState:
         """State from ``{"customers": [...]}`` (Autumn customer objects, ``env`` per customer);
         ``ConfigError`` names ``source`` and the bad entry."""
         state = cls()
-        if seed is None:
-            return state
-        if not isinstance(seed, Mapping):
-            raise ConfigError(f"{source}: expected an object with customers")
-        unknown = sorted(set(seed) - {"customers"})
-        if unknown:
-            raise ConfigError(f"{source}: unknown key {unknown[0]!r} (expected customers)")
-        customers = seed.get("customers", [])
-        if not isinstance(customers, list):
-            raise ConfigError(f"{source}: customers must be a list")
-        for index, item in enumerate(customers):
-            try:
-                state.add_customer(item)
-            except ValueError as exc:
-                raise ConfigError(f"{source}: customers[{index}]: {exc}") from None
+        if seed is not None:
+            customers = seed_lists(seed, ("customers",), source)["customers"]
+            add_entries(source, "customers", customers, state.add_customer)
         return state
 
     def to_seed(self) -> dict[str, Any]:

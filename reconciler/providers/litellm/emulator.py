@@ -31,6 +31,7 @@ from reconciler.emulator.common import (
 from reconciler.emulator.http import InvalidJSON, json_body
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
 from reconciler.emulator.running import RunningEmulator, Seed, read_seed
+from reconciler.emulator.seeds import add_entries, seed_lists
 from reconciler.emulator.server import EmulatorServer
 from reconciler.errors import ConfigError
 from reconciler.providers.litellm.emulator_model import (
@@ -54,25 +55,13 @@ def state_from_seed(seed: Mapping[str, Any] | None, *, source: str = "seed") -> 
     bad entry."""
     if seed is None:
         return LiteLLMState()
-    if not isinstance(seed, Mapping):
-        raise ConfigError(f"{source}: expected an object with customers")
-    unknown = sorted(set(seed) - {"customers", "models"})
-    if unknown:
-        raise ConfigError(f"{source}: unknown key {unknown[0]!r} (expected customers, models)")
-    models = seed.get("models")
-    if models is not None and not (
-        isinstance(models, list) and all(isinstance(m, str) for m in models)
-    ):
+    lists = seed_lists(seed, ("customers", "models"), source)
+    # No models listed: the proxy serves any model (a create's default_model is not checked).
+    models = lists["models"] if "models" in seed else None
+    if models is not None and not all(isinstance(m, str) for m in models):
         raise ConfigError(f"{source}: models must be a list of model names")
     state = LiteLLMState(models)
-    customers = seed.get("customers", [])
-    if not isinstance(customers, list):
-        raise ConfigError(f"{source}: customers must be a list")
-    for index, item in enumerate(customers):
-        try:
-            state.add_customer(item)
-        except ValueError as exc:
-            raise ConfigError(f"{source}: customers[{index}]: {exc}") from None
+    add_entries(source, "customers", lists["customers"], state.add_customer)
     return state
 
 

@@ -33,6 +33,7 @@ from reconciler.emulator.http import (
     refusing,
 )
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
+from reconciler.emulator.seeds import add_entries, seed_lists
 from reconciler.errors import ConfigError
 from reconciler.providers.plugin import EmulatorParts
 from reconciler.providers.respan import emulator_model as model
@@ -73,24 +74,13 @@ class RespanState:
         state = cls()
         if seed is None:
             return state
-        if not isinstance(seed, Mapping):
-            raise ConfigError(
-                f"{source}: expected an object with customers and credit_transactions"
-            )
-        unknown = sorted(set(seed) - {"customers", "credit_transactions"})
-        if unknown:
-            raise ConfigError(
-                f"{source}: unknown key {unknown[0]!r} (expected customers, credit_transactions)"
-            )
-        for index, item in enumerate(_entries(seed, "customers", source)):
-            try:
-                state.add_customer(item)
-            except (model.ValidationFailed, ValueError) as exc:
-                raise ConfigError(f"{source}: customers[{index}]: {exc}") from None
-        for index, item in enumerate(_entries(seed, "credit_transactions", source)):
+        lists = seed_lists(seed, ("customers", "credit_transactions"), source)
+        errors = (model.ValidationFailed, ValueError)
+        add_entries(source, "customers", lists["customers"], state.add_customer, errors)
+        for index, item in enumerate(lists["credit_transactions"]):
             try:
                 state.add_credit_transaction(item, index=index)
-            except (model.ValidationFailed, ValueError) as exc:
+            except errors as exc:
                 raise ConfigError(f"{source}: credit_transactions[{index}]: {exc}") from None
         return state
 
@@ -242,13 +232,6 @@ class RespanState:
         records.sort(key=lambda r: r["id"])
         records.sort(key=lambda r: model.parse_timestamp(r["created_at"]), reverse=True)
         return records
-
-
-def _entries(seed: Mapping[str, Any], key: str, source: str) -> list[Any]:
-    entries = seed.get(key, [])
-    if not isinstance(entries, list):
-        raise ConfigError(f"{source}: {key} must be a list")
-    return entries
 
 
 def _copy(record: Mapping[str, Any]) -> dict[str, Any]:
