@@ -25,7 +25,6 @@ from cli_helpers import Run, isolate, run_cli
 from reconciler.emulator import EmulatorSettings, RunningEmulator, start_emulator
 from reconciler.emulator.running import Seed
 from reconciler.providers.autumn.emulator import AutumnState
-from reconciler.providers.litellm.emulator import start_litellm_emulator
 from reconciler.providers.litellm.emulator_model import LiteLLMState
 from reconciler.providers.respan.emulator import RespanState
 
@@ -90,20 +89,7 @@ def autumn_emulator() -> Iterator[Callable[..., RunningEmulator[AutumnState]]]:
 @pytest.fixture
 def litellm_emulator() -> Iterator[Callable[..., RunningEmulator[LiteLLMState]]]:
     """Start LiteLLM proxy emulators: ``litellm_emulator(seed=..., **settings_overrides)``."""
-    running: list[RunningEmulator[LiteLLMState]] = []
-
-    def start(
-        seed: Seed = None, *, fault_seed: int | None = None, **overrides: Any
-    ) -> RunningEmulator[LiteLLMState]:
-        options: dict[str, Any] = {"api_key": LITELLM_TEST_KEY, "rate_limit": None, **overrides}
-        if fault_seed is not None:
-            options["seed"] = fault_seed
-        emulator = start_litellm_emulator(EmulatorSettings(**options), seed=seed)
-        running.append(emulator)
-        return emulator
-
-    yield start
-    _stop_all(running)
+    yield from _factory("litellm", LITELLM_TEST_KEY)
 
 
 @pytest.fixture

@@ -30,9 +30,7 @@ from reconciler.emulator.common import (
 )
 from reconciler.emulator.http import InvalidJSON, json_body
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
-from reconciler.emulator.running import RunningEmulator, Seed, read_seed
 from reconciler.emulator.seeds import add_entries, seed_lists
-from reconciler.emulator.server import EmulatorServer
 from reconciler.errors import ConfigError
 from reconciler.providers.litellm.emulator_model import (
     LiteLLMState,
@@ -235,22 +233,6 @@ def _dialect(settings: EmulatorSettings) -> ProviderDialect:
         http_error=_http_error,
         limits={"all": settings.rate_limit} if settings.rate_limit is not None else {},
     )
-
-
-def start_litellm_emulator(
-    settings: EmulatorSettings, *, seed: Seed = None, host: str = "127.0.0.1", port: int = 0
-) -> RunningEmulator[LiteLLMState]:
-    """Build the state from ``seed``, serve it, and return once it listens.
-
-    The same steps as ``reconciler.emulator.start_emulator``, which does not know this provider
-    until the provider registry exists.
-    """
-    document, source = read_seed(seed)
-    state = state_from_seed(document, source=source)
-    stats = EmulatorStats()
-    server = EmulatorServer(create_app(state, settings, stats=stats), host=host, port=port)
-    server.start()
-    return RunningEmulator("litellm", state, settings, stats, server)
 
 
 PARTS = EmulatorParts(
