@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
-from reconciler.emulator import ManualClock, RunningEmulator
-from reconciler.emulator.middleware import route_template
+from reconciler.emulator import EmulatorSettings, ManualClock, RunningEmulator
+from reconciler.emulator.middleware import ONE_BUCKET, ProviderDialect, route_template
 from reconciler.providers.respan.emulator import RespanState
 
 Factory = Callable[..., RunningEmulator[RespanState]]
@@ -134,3 +134,17 @@ def test_route_template_drops_converters() -> None:
         "GET /api/users/{customer_identifier}/"
     )
     assert route_template("POST", "/api/users/list/") == "POST /api/users/list/"
+
+
+def test_a_dialect_draws_every_request_from_one_limiter_unless_it_names_its_own() -> None:
+    """Without ``limits``, every request goes to one bucket at the emulator's ``rate_limit``
+    (none when it is unset); a dialect naming its buckets keeps them whatever the setting."""
+
+    def unused(*args: Any) -> Any:
+        raise AssertionError("not called")
+
+    one = ProviderDialect(unused, unused, unused, unused)
+    assert one.limits_for(EmulatorSettings("k", rate_limit=(60, 60.0))) == {ONE_BUCKET: (60, 60.0)}
+    assert one.limits_for(EmulatorSettings("k")) == {}
+    own = ProviderDialect(unused, unused, unused, unused, limits={"list": (5, 1.0)})
+    assert own.limits_for(EmulatorSettings("k", rate_limit=(60, 60.0))) == {"list": (5, 1.0)}

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -32,23 +32,34 @@ from reconciler.emulator.common import (
 
 CONTROL_PREFIX = "/_emulator/"
 _CONVERTER = re.compile(r"\{(\w+):\w+\}")
+# The limiter of an API with one documented limit for every request.
+ONE_BUCKET = "all"
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderDialect:
     """How one provider authenticates requests and words the errors the middleware returns.
 
-    ``authenticate`` returns ``None`` for a good key, else the 401 response. ``bucket`` names
-    the rate limiter a request draws from, a key of ``limits``: bucket -> ``(count, seconds)``
-    (empty: no limit). ``http_error`` answers an unknown route or method in the API's words.
+    ``authenticate`` returns ``None`` for a good key, else the 401 response. ``http_error``
+    answers an unknown route or method in the API's words. ``bucket`` names the rate limiter a
+    request draws from, a key of ``limits``: bucket -> ``(count, seconds)`` (empty: no limit).
+    By default every request draws from one limiter at the emulator's ``rate_limit`` setting
+    (an API with one documented limit); an API with a limit per endpoint class names both.
     """
 
     authenticate: Callable[[Request], Response | None]
     rate_limited: Callable[[Request, RateDecision], Response]
     internal_error: Callable[[Request], Response]
-    bucket: Callable[[Request], str]
     http_error: Callable[[Request, Exception], Awaitable[Response]]
-    limits: Mapping[str, tuple[int, float]] = field(default_factory=dict)
+    bucket: Callable[[Request], str] = lambda request: ONE_BUCKET
+    # ``None``: ``{ONE_BUCKET: settings.rate_limit}``, or no limit when that is unset.
+    limits: Mapping[str, tuple[int, float]] | None = None
+
+    def limits_for(self, settings: EmulatorSettings) -> Mapping[str, tuple[int, float]]:
+        """Bucket -> ``(count, seconds)`` this dialect limits under ``settings``."""
+        if self.limits is not None:
+            return self.limits
+        return {} if settings.rate_limit is None else {ONE_BUCKET: settings.rate_limit}
 
 
 def route_template(method: str, path_template: str) -> str:
@@ -192,7 +203,7 @@ def emulator_app(
     """
     limiters = {
         bucket: SlidingWindowLimiter(count, seconds, settings.clock)
-        for bucket, (count, seconds) in dialect.limits.items()
+        for bucket, (count, seconds) in dialect.limits_for(settings).items()
     }
     app = Starlette(
         routes=[*routes, *_control_routes(stats)],

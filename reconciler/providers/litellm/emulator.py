@@ -225,14 +225,7 @@ def _dialect(settings: EmulatorSettings) -> ProviderDialect:
     def internal_error(request: Request) -> Response:
         return JSONResponse(error_body(500, "Internal Server Error", "internal_server_error"), 500)
 
-    return ProviderDialect(
-        authenticate=authenticate,
-        rate_limited=rate_limited,
-        internal_error=internal_error,
-        bucket=lambda request: "all",
-        http_error=_http_error,
-        limits={"all": settings.rate_limit} if settings.rate_limit is not None else {},
-    )
+    return ProviderDialect(authenticate, rate_limited, internal_error, _http_error)
 
 
 PARTS = EmulatorParts(

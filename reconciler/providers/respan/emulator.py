@@ -393,14 +393,7 @@ def _dialect(settings: EmulatorSettings) -> ProviderDialect:
         body = {"detail": "Internal server error", "error_code": "INTERNAL_ERROR"}
         return JSONResponse(body, status_code=500)
 
-    return ProviderDialect(
-        authenticate=authenticate,
-        rate_limited=rate_limited,
-        internal_error=internal_error,
-        bucket=lambda request: "api",
-        http_error=_http_error,
-        limits={"api": settings.rate_limit} if settings.rate_limit is not None else {},
-    )
+    return ProviderDialect(authenticate, rate_limited, internal_error, _http_error)
 
 
 def _unauthorized(detail: str) -> Response:
