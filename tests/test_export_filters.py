@@ -10,7 +10,7 @@ import pytest
 from reconciler.errors import ConfigError
 from reconciler.export.filters import check_filters, parse_filter, parse_filters
 from reconciler.providers import registry
-from reconciler.providers.respan.export import respan_filter_body
+from reconciler.providers.respan.export import filter_body as respan_filter_body
 
 
 def test_three_parts_and_the_value_keeps_its_colons() -> None:

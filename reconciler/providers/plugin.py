@@ -147,6 +147,24 @@ class ProviderPlugin:
     # each declared customer of this provider (``None``: nothing).
     customer_checks: str | None = None
 
+    @classmethod
+    def in_package(
+        cls, package: str, *, model: ProviderModel, connection: ConnectionDefaults, **options: Any
+    ) -> ProviderPlugin:
+        """A plug-in whose parts sit where the package convention puts them: ``schema.json``,
+        ``provider:open_provider``, ``emulator:PARTS``, ``export:reader`` and
+        ``export:filter_body``, ``sample_seed.json`` (``options`` set the other fields, or
+        override these)."""
+        conventional: dict[str, Any] = {
+            "schema": (package, "schema.json"),
+            "provider": f"{package}.provider:open_provider",
+            "emulator": f"{package}.emulator:PARTS",
+            "export": f"{package}.export:reader",
+            "filters": f"{package}.export:filter_body",
+            "sample_seed": (package, "sample_seed.json"),
+        }
+        return cls(model=model, connection=connection, **{**conventional, **options})
+
     @property
     def name(self) -> str:
         return self.model.name

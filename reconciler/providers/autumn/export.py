@@ -24,7 +24,7 @@ AUTUMN_FIELDS: Final = ("search", "plans", "subscription_status", "processors")
 _AUTUMN_EQUALITY: Final = frozenset({"", "in", "contains", "icontains"})
 
 
-def autumn_filter_body(terms: Sequence[FilterTerm]) -> dict[str, Any]:
+def filter_body(terms: Sequence[FilterTerm]) -> dict[str, Any]:
     """The filters of Autumn's ``customers.list`` body for ``terms``.
 
     ``search::TEXT`` (also ``search:contains:TEXT``) searches id, name and email, case-
@@ -75,7 +75,7 @@ class AutumnExportReader(ExportReader):
                 f"the Autumn key reaches {held}, not {environment}: Autumn picks the "
                 "environment from the key (am_sk_test_: sandbox, am_sk_live_: live)"
             )
-        for item in client.list_customers(autumn_filter_body(filters)):
+        for item in client.list_customers(filter_body(filters)):
             # The key decides the environment; never export another one's.
             if item.get("env", environment) == environment:
                 yield item

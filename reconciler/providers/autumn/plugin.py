@@ -6,7 +6,8 @@ from reconciler.providers.autumn.fields import AUTUMN
 from reconciler.providers.plugin import ConnectionDefaults, ProviderPlugin
 from reconciler.settings.ratelimit import RateLimit
 
-PLUGIN = ProviderPlugin(
+PLUGIN = ProviderPlugin.in_package(
+    "reconciler.providers.autumn",
     model=AUTUMN,
     connection=ConnectionDefaults(
         base_url="https://api.useautumn.com",
@@ -17,12 +18,6 @@ PLUGIN = ProviderPlugin(
         # Autumn keys name their environment; an in-process emulator's starts as a sandbox one.
         emulator_key_prefix="am_sk_test_",
     ),
-    schema=("reconciler.providers.autumn", "schema.json"),
-    provider="reconciler.providers.autumn.provider:open_provider",
-    emulator="reconciler.providers.autumn.emulator:PARTS",
-    export="reconciler.providers.autumn.export:reader",
-    filters="reconciler.providers.autumn.export:autumn_filter_body",
     title="Autumn",
-    sample_seed=("reconciler.providers.autumn", "sample_seed.json"),
     customer_checks="reconciler.providers.autumn.checks:customer_problems",
 )

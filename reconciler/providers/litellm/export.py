@@ -20,7 +20,7 @@ from reconciler.providers.litellm.provider import LiteLLMProvider, live_fields
 FILTER_FIELDS: Final = ("search",)
 
 
-def litellm_filter_body(terms: Sequence[FilterTerm]) -> dict[str, Any]:
+def filter_body(terms: Sequence[FilterTerm]) -> dict[str, Any]:
     """``{"search": TEXT}`` for ``search::TEXT``; ``ConfigError`` for anything else."""
     body: dict[str, Any] = {}
     for term in terms:
@@ -45,7 +45,7 @@ class LiteLLMExportReader(ExportReader):
         self.client = client
 
     def list_rows(self, environment: str, filters: Sequence[FilterTerm]) -> list[dict[str, Any]]:
-        return self.client.list_customers(litellm_filter_body(filters).get("search"))
+        return self.client.list_customers(filter_body(filters).get("search"))
 
     def row_id(self, row: Mapping[str, Any]) -> str | None:
         identifier = row.get("user_id")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from reconciler.providers.litellm.fields import MODEL
 from reconciler.providers.plugin import ConnectionDefaults, ProviderPlugin
 
-PLUGIN = ProviderPlugin(
+PLUGIN = ProviderPlugin.in_package(
+    "reconciler.providers.litellm",
     model=MODEL,
     connection=ConnectionDefaults(
         # Self-hosted: there is no public address to fall back on.
@@ -17,12 +18,6 @@ PLUGIN = ProviderPlugin(
         rate_limits={},
         emulator_key_prefix="sk-",
     ),
-    schema=("reconciler.providers.litellm", "schema.json"),
-    provider="reconciler.providers.litellm.provider:open_provider",
-    emulator="reconciler.providers.litellm.emulator:PARTS",
-    export="reconciler.providers.litellm.export:reader",
-    filters="reconciler.providers.litellm.export:litellm_filter_body",
     title="LiteLLM",
     seed_format='{"customers": [...], "models": [...]}',
-    sample_seed=("reconciler.providers.litellm", "sample_seed.json"),
 )

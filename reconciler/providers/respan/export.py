@@ -36,7 +36,7 @@ RESPAN_NUMBER_FIELDS: Final = ("number_of_requests", "total_tokens", "total_cost
 METADATA_PREFIX: Final = "metadata__"
 
 
-def respan_filter_body(terms: Sequence[FilterTerm]) -> dict[str, Any]:
+def filter_body(terms: Sequence[FilterTerm]) -> dict[str, Any]:
     """The ``filters`` object of Respan's list request for ``terms``.
 
     Raises ``ConfigError`` naming the term, the accepted fields or operators, and the syntax.
@@ -96,7 +96,7 @@ class RespanExportReader(ExportReader):
         self.max_concurrency = max(1, max_concurrency)
 
     def list_rows(self, environment: str, filters: Sequence[FilterTerm]) -> list[dict[str, Any]]:
-        body = respan_filter_body(filters)
+        body = filter_body(filters)
         return self.client.list_customers(environment, body, "customer_identifier")
 
     def row_id(self, row: Mapping[str, Any]) -> str | None:

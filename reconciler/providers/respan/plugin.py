@@ -6,7 +6,8 @@ from reconciler.providers.plugin import ConnectionDefaults, ProviderPlugin
 from reconciler.providers.respan.fields import RESPAN
 from reconciler.settings.ratelimit import RateLimit
 
-PLUGIN = ProviderPlugin(
+PLUGIN = ProviderPlugin.in_package(
+    "reconciler.providers.respan",
     model=RESPAN,
     connection=ConnectionDefaults(
         base_url="https://api.respan.ai",
@@ -15,11 +16,6 @@ PLUGIN = ProviderPlugin(
         # The documented per-organization limit.
         rate_limits={"default": RateLimit(60, 60.0)},
     ),
-    schema=("reconciler.providers.respan", "schema.json"),
-    provider="reconciler.providers.respan.provider:open_provider",
-    emulator="reconciler.providers.respan.emulator:PARTS",
-    export="reconciler.providers.respan.export:reader",
-    filters="reconciler.providers.respan.export:respan_filter_body",
     default=True,
     title="Respan",
     seed_format='{"customers": [...], "credit_transactions": [...]}',
@@ -28,5 +24,4 @@ PLUGIN = ProviderPlugin(
     command_summaries={
         "credits": "Show Respan credit transactions and the balance they add up to."
     },
-    sample_seed=("reconciler.providers.respan", "sample_seed.json"),
 )
