@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
+from reconciler.clients.http import DEFAULT_PACE, ApiClient
+from reconciler.clients.pacing import Pacer
+from reconciler.clients.retry import RetryPolicy
+from reconciler.clients.secret import Secret
 from reconciler.providers.autumn.plugin import PLUGIN as AUTUMN_PLUGIN
-from reconciler.providers.plugin import EmulatorParts, ProviderPlugin
+from reconciler.providers.plugin import EmulatorParts, OpenRequest, ProviderPlugin
 from reconciler.providers.registry import plugins
+from reconciler.settings.ratelimit import RateLimit
 
 
 def test_in_package_names_the_conventional_parts_and_options_override_them() -> None:
@@ -40,3 +47,29 @@ def test_every_installed_providers_parts_resolve(name: str) -> None:
     assert plugin.schema_fragment()["if"]
     assert plugin.sample_seed_document() is not None
     assert plugin.filter_body(()) == {}
+
+
+def test_an_open_request_builds_a_client_at_its_single_limit() -> None:
+    """``single_limit_client`` gives the client class the request's address, key, retries and
+    concurrency, and one pacer at the ``default`` limit shaped by ``burst`` (none: unpaced)."""
+    retry = RetryPolicy(attempts=2)
+    request = OpenRequest(
+        base_url="http://127.0.0.1:9",
+        api_key=Secret("sk-test-0123456789"),
+        rate_limits={"default": RateLimit(6, 60.0)},
+        key_source="ACME_KEY",
+        api_version=None,
+        emulated=True,
+        burst=2,
+        retry=retry,
+        max_concurrency=3,
+    )
+    with request.single_limit_client(ApiClient) as client:
+        pacer = client.transport.pacers[DEFAULT_PACE]
+        assert isinstance(pacer, Pacer)
+        assert (pacer.count, pacer.per_seconds, pacer.burst) == (6, 60.0, 2)
+        assert (client.base_url, client.transport.retry) == ("http://127.0.0.1:9", retry)
+        assert client.transport.max_concurrency == 3
+    unpaced = dataclasses.replace(request, rate_limits={})
+    with unpaced.single_limit_client(ApiClient) as client:
+        assert dict(client.transport.pacers) == {}

@@ -13,18 +13,22 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.domain import ProviderModel
 from reconciler.errors import ConfigError
 
 if TYPE_CHECKING:
+    from reconciler.clients.http import ApiClient
     from reconciler.clients.retry import RetryPolicy
     from reconciler.clients.secret import Secret
     from reconciler.export.filters import FilterTerm
     from reconciler.providers.base import Provider
     from reconciler.providers.export import ExportReader
     from reconciler.settings.ratelimit import RateLimit
+
+
+ClientT = TypeVar("ClientT", bound="ApiClient")
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,18 @@ class OpenRequest:
         """The single ``default`` rate limit as ``(count, seconds)``; ``None``: unpaced."""
         limit = self.rate_limits.get("default")
         return (limit.count, limit.per_seconds) if limit is not None else None
+
+    def single_limit_client(self, client_class: type[ClientT]) -> ClientT:
+        """``client_class.create`` as requested: address, key, one pacer at ``pace()`` shaped
+        by ``burst``, retries and concurrency (for an API with one limit for every call)."""
+        return client_class.create(
+            self.base_url,
+            self.api_key,
+            rate_limit=self.pace(),
+            burst=self.burst,
+            retry=self.retry,
+            max_concurrency=self.max_concurrency,
+        )
 
 
 @dataclass(frozen=True, slots=True)

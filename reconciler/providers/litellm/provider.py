@@ -24,7 +24,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
-from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.domain import DesiredCustomer, LiveCustomer
 from reconciler.errors import ConfigError, NotFoundError, ReconcilerError
@@ -106,27 +105,9 @@ class LiteLLMProvider:
         self._listed = False
 
     @classmethod
-    def open(
-        cls,
-        base_url: str,
-        api_key: Secret,
-        *,
-        rate_limit: tuple[int, float] | None = None,
-        burst: int | None = None,
-        retry: RetryPolicy | None = None,
-        max_concurrency: int = 8,
-    ) -> LiteLLMProvider:
-        """A provider for the proxy at ``base_url`` (unpaced unless ``rate_limit``; ``burst``
-        only shapes a set limit, see ``Pacer``)."""
-        client = LiteLLMClient.create(
-            base_url,
-            api_key,
-            rate_limit=rate_limit,
-            burst=burst,
-            retry=retry,
-            max_concurrency=max_concurrency,
-        )
-        return cls(client)
+    def open(cls, base_url: str, api_key: Secret) -> LiteLLMProvider:
+        """A provider for the proxy at ``base_url``, unpaced (LiteLLM documents no limit)."""
+        return cls(LiteLLMClient.create(base_url, api_key))
 
     def __repr__(self) -> str:
         return f"LiteLLMProvider({self.client!r})"
@@ -272,11 +253,4 @@ def _spend(customer: Mapping[str, Any]) -> Decimal | None:
 def open_provider(request: OpenRequest) -> LiteLLMProvider:
     """The ``ProviderPlugin.provider`` target: a provider for one proxy and master key."""
     request.refuse_api_version("litellm")
-    return LiteLLMProvider.open(
-        request.base_url,
-        request.api_key,
-        rate_limit=request.pace(),
-        burst=request.burst,
-        retry=request.retry,
-        max_concurrency=request.max_concurrency,
-    )
+    return LiteLLMProvider(request.single_limit_client(LiteLLMClient))

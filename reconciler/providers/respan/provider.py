@@ -238,12 +238,5 @@ def _usage(detail: Mapping[str, Any]) -> Decimal | None:
 def open_provider(request: OpenRequest) -> RespanProvider:
     """The ``ProviderPlugin.provider`` target: a provider over a client paced as requested."""
     request.refuse_api_version("respan")
-    client = RespanClient.create(
-        request.base_url,
-        request.api_key,
-        rate_limit=request.pace(),
-        burst=request.burst,
-        retry=request.retry,
-        max_concurrency=request.max_concurrency,
-    )
+    client = request.single_limit_client(RespanClient)
     return RespanProvider(client, max_concurrency=request.max_concurrency)
