@@ -1,11 +1,12 @@
-"""The id of a customer in a list answer, checked before anything is planned from it."""
+"""Customer ids crossing the API boundary: checked as they come in from a list answer, and
+as they go out in a request."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.errors import ServerError
+from reconciler.errors import InvalidRequestError, ServerError
 from reconciler.printable import printable
 
 
@@ -28,4 +29,18 @@ def listed_id(item: Mapping[str, Any], field: str, route: str) -> str:
         method=method,
         path=path,
         status=200,
+    )
+
+
+def sent_id(identifier: str, route: str) -> str:
+    """``identifier`` if a request can carry it; ``InvalidRequestError`` for an empty (or
+    non-text) one, which the API would refuse anyway: nothing is sent. ``route`` is
+    ``"METHOD /path"`` of the endpoints it was meant for, for the message."""
+    if isinstance(identifier, str) and identifier:
+        return identifier
+    method, _, path = route.partition(" ")
+    raise InvalidRequestError(
+        f"the customer id {identifier!r} cannot be addressed through the API",
+        method=method,
+        path=path,
     )

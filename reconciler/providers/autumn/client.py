@@ -32,11 +32,11 @@ from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
 from reconciler.clients.http import Answer, ApiClient, Endpoint, HttpTransport, Reply
-from reconciler.clients.identity import listed_id
+from reconciler.clients.identity import listed_id, sent_id
 from reconciler.clients.pacing import Pacer, RequestPacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.errors import ConfigError, InvalidRequestError, NotFoundError
+from reconciler.errors import ConfigError, NotFoundError
 
 logger = logging.getLogger("reconciler.http")
 
@@ -278,11 +278,4 @@ def _fresh(items: list[dict[str, Any]], seen: set[str]) -> list[dict[str, Any]]:
 
 
 def _id(customer_id: str) -> str:
-    """``customer_id`` if the API can address it; an empty id would be refused anyway."""
-    if not isinstance(customer_id, str) or not customer_id:
-        raise InvalidRequestError(
-            f"the customer id {customer_id!r} cannot be addressed through the API",
-            method="POST",
-            path="/v1/customers",
-        )
-    return customer_id
+    return sent_id(customer_id, "POST /v1/customers")

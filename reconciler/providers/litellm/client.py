@@ -25,7 +25,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from reconciler.clients.http import Answer, ApiClient, Endpoint, Reply
-from reconciler.clients.identity import listed_id
+from reconciler.clients.identity import listed_id, sent_id
 from reconciler.errors import (
     APIError,
     AuthenticationError,
@@ -227,11 +227,4 @@ def _validation_problem(item: Any) -> str:
 
 
 def _id(user_id: str) -> str:
-    """``user_id`` if the API can address it; LiteLLM would refuse an empty one anyway."""
-    if not isinstance(user_id, str) or not user_id:
-        raise InvalidRequestError(
-            f"the customer id {user_id!r} cannot be addressed through the API",
-            method="POST",
-            path="/customer",
-        )
-    return user_id
+    return sent_id(user_id, "POST /customer")
