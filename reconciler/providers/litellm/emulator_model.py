@@ -224,17 +224,7 @@ class LiteLLMState:
                     row = new_budget(budget, budget_id=budget_id)
                     self._budgets[row["budget_id"]] = row
                     budget_id = row["budget_id"]
-            record = {
-                "user_id": customer["user_id"],
-                "alias": customer.get("alias"),
-                "spend": customer.get("spend") or 0.0,
-                "allowed_model_region": customer.get("allowed_model_region"),
-                "default_model": customer.get("default_model"),
-                "models": list(customer.get("models") or []),
-                "budget_id": budget_id,
-                "blocked": bool(customer.get("blocked", False)),
-                "object_permission_id": None,
-            }
+            record = _customer_record(customer, budget_id)
             self._customers[record["user_id"]] = record
             return self._view(record)
 
@@ -340,17 +330,7 @@ class LiteLLMState:
                 row = new_budget(budget_fields)
                 self._budgets[row["budget_id"]] = row
                 budget_id = row["budget_id"]
-            record = {
-                "user_id": user_id,
-                "alias": body.get("alias"),
-                "spend": body.get("spend") or 0.0,
-                "allowed_model_region": body.get("allowed_model_region"),
-                "default_model": body.get("default_model"),
-                "models": list(body.get("models") or []),
-                "budget_id": budget_id,
-                "blocked": bool(body.get("blocked") or False),
-                "object_permission_id": None,
-            }
+            record = _customer_record(body, budget_id)
             self._customers[user_id] = record
             return self._view(record)
 
@@ -396,3 +376,19 @@ class LiteLLMState:
             for uid in set(user_ids):
                 del self._customers[uid]
             return len(set(user_ids))
+
+
+def _customer_record(source: Mapping[str, Any], budget_id: str | None) -> dict[str, Any]:
+    """A stored customer row (``LiteLLM_EndUserTable``'s own columns) from a seed object or a
+    ``/customer/new`` body; ``budget_id`` links its budget row."""
+    return {
+        "user_id": source["user_id"],
+        "alias": source.get("alias"),
+        "spend": source.get("spend") or 0.0,
+        "allowed_model_region": source.get("allowed_model_region"),
+        "default_model": source.get("default_model"),
+        "models": list(source.get("models") or []),
+        "budget_id": budget_id,
+        "blocked": bool(source.get("blocked") or False),
+        "object_permission_id": None,
+    }

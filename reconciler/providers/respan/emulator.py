@@ -148,24 +148,6 @@ class RespanState:
             self._orders.clear()
             return self._customers.pop((environment, customer_identifier), None) is not None
 
-    def list_customers(
-        self,
-        environment: str,
-        conditions: Iterable[Condition] = (),
-        *,
-        sort_field: str = "first_seen",
-        descending: bool = True,
-        match_all: bool = True,
-    ) -> list[dict[str, Any]]:
-        """Matching customers of ``environment``, sorted (ties by identifier)."""
-        return self.page_customers(
-            environment,
-            conditions,
-            sort_field=sort_field,
-            descending=descending,
-            match_all=match_all,
-        )[1]
-
     def page_customers(
         self,
         environment: str,
