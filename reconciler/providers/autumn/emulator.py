@@ -49,7 +49,8 @@ LIST_PATH = "/v1/customers.list"
 CustomerKey = tuple[str, str]
 """``(env, id)``."""
 
-_UPDATE_KEYS = (
+# The body keys customers.update and customers.get_or_create accept (unknown ones are 400).
+_BODY_KEYS = (
     "customer_id",
     "name",
     "email",
@@ -61,24 +62,9 @@ _UPDATE_KEYS = (
     "billing_controls",
     "config",
     "billing_details",
-    "new_customer_id",
 )
-_CREATE_KEYS = (
-    "customer_id",
-    "name",
-    "email",
-    "fingerprint",
-    "metadata",
-    "stripe_id",
-    "create_in_stripe",
-    "auto_enable_plan_id",
-    "send_email_receipts",
-    "currency",
-    "billing_controls",
-    "config",
-    "billing_details",
-    "expand",
-)
+_UPDATE_KEYS = (*_BODY_KEYS, "new_customer_id")
+_CREATE_KEYS = (*_BODY_KEYS, "create_in_stripe", "auto_enable_plan_id", "expand")
 
 
 class CustomerExists(ValueError):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -209,15 +209,8 @@ def validate_update(body: Mapping[str, Any]) -> dict[str, Any]:
     """The normalized changes of a PATCH body, or ``ValidationFailed`` naming every bad field."""
     changes: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
-    for name, value in body.items():
-        check = EDITABLE.get(name)
-        if check is None:
-            errors[name] = ["Unknown field: it cannot be updated."]
-            continue
-        try:
-            changes[name] = check(value)
-        except InvalidValue as exc:
-            errors[name] = [str(exc)]
+    fields = ((name, name, value) for name, value in body.items())
+    _check_each(fields, EDITABLE.get, "Unknown field: it cannot be updated.", changes, errors)
     if errors:
         raise ValidationFailed(errors)
     return changes
@@ -262,18 +255,12 @@ def customer_from_seed(item: Any) -> dict[str, Any]:
         "metadata": {},
         "markup_percentage": 0,
     }
-    for key, value in item.items():
-        if key in {"customer_identifier", "environment"} or key in _DERIVED:
-            continue
-        name: str = _ALIASES.get(str(key), str(key))
-        check = EDITABLE.get(name) or _ANALYTICS.get(name)
-        if check is None:
-            errors[key] = ["Unknown field."]
-            continue
-        try:
-            record[name] = check(value)
-        except InvalidValue as exc:
-            errors[key] = [str(exc)]
+    fields = (
+        (key, _ALIASES.get(str(key), str(key)), value)
+        for key, value in item.items()
+        if key not in {"customer_identifier", "environment"} and key not in _DERIVED
+    )
+    _check_each(fields, _customer_check, "Unknown field.", record, errors)
     if errors:
         raise ValidationFailed(errors)
     record["updated_at"] = record["updated_at"] or record["first_seen"]
@@ -355,15 +342,8 @@ def credit_transaction_from_seed(item: Any, index: int) -> dict[str, Any]:
         raise ValidationFailed({"(transaction)": ["Expected an object."]})
     errors: dict[str, list[str]] = {}
     values: dict[str, Any] = {}
-    for key, value in item.items():
-        check = _TRANSACTION_FIELDS.get(key)
-        if check is None:
-            errors[key] = ["Unknown field."]
-            continue
-        try:
-            values[key] = check(value)
-        except InvalidValue as exc:
-            errors[key] = [str(exc)]
+    fields = ((key, key, value) for key, value in item.items())
+    _check_each(fields, _TRANSACTION_FIELDS.get, "Unknown field.", values, errors)
     for required in ("amount", "transaction_type"):
         if required not in item:
             errors.setdefault(required, ["This field is required."])
@@ -388,3 +368,28 @@ def credit_transaction_from_seed(item: Any, index: int) -> dict[str, Any]:
     }
     transaction.update(values)
     return transaction
+
+
+def _customer_check(name: str) -> Callable[[Any], Any] | None:
+    return EDITABLE.get(name) or _ANALYTICS.get(name)
+
+
+def _check_each(
+    fields: Iterable[tuple[str, str, Any]],
+    find: Callable[[str], Callable[[Any], Any] | None],
+    unknown: str,
+    values: dict[str, Any],
+    errors: dict[str, list[str]],
+) -> None:
+    """Each ``(key as sent, field name, value)`` through the check ``find(name)`` gives: the
+    checked value into ``values[name]``; an unknown field (``unknown``) or a refused value
+    into ``errors[key]``, as the API names the key it was sent."""
+    for key, name, value in fields:
+        check = find(name)
+        if check is None:
+            errors[key] = [unknown]
+            continue
+        try:
+            values[name] = check(value)
+        except InvalidValue as exc:
+            errors[key] = [str(exc)]
