@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +11,8 @@ import pytest
 
 from reconciler.errors import ManifestError
 from reconciler.manifests import check_manifests, load_manifests
+from reconciler.providers import registry
+from reconciler.providers.plugin import FieldProblem
 
 
 def problems(tmp_path: Path, text: str, *, strict: bool = False) -> list[tuple[int, str, str]]:
@@ -43,6 +47,38 @@ def test_sub_cent_amount_warns(tmp_path: Path) -> None:
     assert problems(tmp_path, text) == [
         (3, "warning", "'total_budget' (10.005) has fractions of a cent")
     ]
+
+
+def test_every_providers_money_fields_are_checked_to_the_cent(tmp_path: Path) -> None:
+    """Amount checks follow the model's money fields, not one provider's names: a LiteLLM
+    budget with fractions of a cent warns like a Respan one."""
+    text = "provider: litellm\ncustomers:\n  - user_id: a\n    max_budget: 10.005\n"
+    assert problems(tmp_path, text) == [
+        (4, "warning", "'max_budget' (10.005) has fractions of a cent")
+    ]
+
+
+def no_round_numbers(fields: Mapping[str, Any]) -> Iterator[FieldProblem]:
+    """A provider's field check for the test below."""
+    if fields.get("max_budget") == 100:
+        yield FieldProblem("max_budget", "100 is too round", "pick another", "warning")
+
+
+def test_a_providers_field_checks_are_shown_at_the_field(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``ProviderPlugin.field_checks`` sees a customer's values with defaults merged in; its
+    problems are shown where the field is written, with their severity."""
+    checked = dataclasses.replace(
+        registry.plugin("litellm"), field_checks="test_manifests_checks:no_round_numbers"
+    )
+    installed = {**registry.plugins(), "litellm": checked}
+    monkeypatch.setattr(registry, "plugins", lambda: installed)
+    text = (
+        "provider: litellm\ndefaults:\n  max_budget: 100\n"
+        "customers:\n  - user_id: a\n  - user_id: b\n    max_budget: 5\n"
+    )
+    assert problems(tmp_path, text) == [(3, "warning", "100 is too round")]
 
 
 def test_email_without_at_warns(tmp_path: Path) -> None:

@@ -1,30 +1,22 @@
 """Checks beyond the JSON Schema, on desired customers (after ``defaults`` were merged).
 
-The schema judges each value alone; these judge values together (a period that ends before it
-starts, a period budget above the total budget) and customers across files (one declared twice).
-Suspicious-but-possible values are warnings, which ``--strict`` turns into errors.
+The schema judges each value alone; these judge values together (the provider's
+``field_checks``: Respan's budget period that ends before it starts, for instance), amounts no
+plan can compare exactly, and customers across files (one declared twice). Suspicious-but-
+possible values are warnings, which ``--strict`` turns into errors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import datetime
 from decimal import Decimal
 
-from reconciler.domain import CustomerKey, DesiredCustomer, Source, folded_id
+from reconciler.domain import CustomerKey, DesiredCustomer, FieldKind, Source, folded_id
 from reconciler.money import AMOUNT_LIMIT
 from reconciler.problems import Problem, Severity
+from reconciler.providers.registry import plugin
 
 _CENT = Decimal("0.01")
-_MONEY_FIELDS = ("period_budget", "total_budget")
-
-
-def parse_instant(text: str) -> datetime | None:
-    """The instant an ISO 8601 timestamp names, or ``None`` when it is not a real date/time."""
-    try:
-        return datetime.fromisoformat(text)
-    except ValueError:
-        return None
 
 
 FieldSource = Callable[[DesiredCustomer, str], Source]
@@ -49,36 +41,13 @@ def customer_problems(
             "remove the spaces unless the live customer's id really has them",
             "warning",
         )
-    instants: dict[str, datetime] = {}
-    for name in ("period_start", "period_end"):
-        text = fields.get(name)
-        if isinstance(text, str):
-            instant = parse_instant(text)
-            if instant is None:
-                yield at(
-                    name,
-                    f"'{name}' is not a real date and time: '{text}'",
-                    'check the day and month, e.g. "2026-11-01T00:00:00Z"',
-                )
-            else:
-                instants[name] = instant
-    start, end = instants.get("period_start"), instants.get("period_end")
-    if start is not None and end is not None and end <= start:
-        yield at(
-            "period_end",
-            f"'period_end' ({fields['period_end']}) is not after "
-            f"'period_start' ({fields['period_start']})",
-            "a budget period must end after it starts",
-        )
-    period, total = fields.get("period_budget"), fields.get("total_budget")
-    if isinstance(period, Decimal) and isinstance(total, Decimal) and period > total:
-        yield at(
-            "period_budget",
-            f"'period_budget' ({period}) is larger than 'total_budget' ({total})",
-            "the total budget will stop the customer before the period budget is reached",
-            "warning",
-        )
-    for name in _MONEY_FIELDS:
+    provider = plugin(customer.provider)
+    checks = provider.field_checker()
+    for found in checks(fields) if checks is not None else ():
+        yield at(found.field, found.message, found.hint, found.severity)
+    for name, spec in provider.model.fields.items():
+        if spec.kind is not FieldKind.MONEY:
+            continue
         amount = fields.get(name)
         if isinstance(amount, Decimal) and abs(amount) >= AMOUNT_LIMIT:
             # The schema's bound is a float; ints just above 10^26 reach here.

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from reconciler.clients.retry import RetryPolicy
     from reconciler.clients.secret import Secret
     from reconciler.export.filters import FilterTerm
+    from reconciler.problems import Severity
     from reconciler.providers.base import Provider
     from reconciler.providers.export import ExportReader
     from reconciler.settings.ratelimit import RateLimit
@@ -107,6 +108,24 @@ CustomerChecks = Callable[[Mapping[str, Any]], Iterable[CustomerProblem]]
 
 
 @dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """A mistake (or, as a ``warning``, a likely one) in a customer's declared values taken
+    together, e.g. a budget period that ends before it starts."""
+
+    # The field it is about: the problem is shown where that field is written (the
+    # customer's own value or its file's ``defaults``).
+    field: str
+    message: str
+    hint: str
+    severity: Severity = "error"
+
+
+FieldChecks = Callable[[Mapping[str, Any]], Iterable[FieldProblem]]
+"""``checks(fields)``: the problems of one desired customer's fields (defaults merged in,
+numbers as ``Decimal``)."""
+
+
+@dataclass(frozen=True, slots=True)
 class EmulatorParts:
     """How to serve the provider's API locally (``reconciler emulator --provider NAME``).
 
@@ -162,6 +181,9 @@ class ProviderPlugin:
     # A ``CustomerChecks`` function: what manifest validation checks beyond the schema for
     # each declared customer of this provider (``None``: nothing).
     customer_checks: str | None = None
+    # A ``FieldChecks`` function: what manifest validation checks of each desired customer's
+    # values taken together, defaults merged in (``None``: nothing).
+    field_checks: str | None = None
 
     @classmethod
     def in_package(
@@ -195,6 +217,13 @@ class ProviderPlugin:
         if self.customer_checks is None:
             return None
         checks: CustomerChecks = _target(self.customer_checks)
+        return checks
+
+    def field_checker(self) -> FieldChecks | None:
+        """The ``field_checks`` function, imported; ``None`` when the provider has none."""
+        if self.field_checks is None:
+            return None
+        checks: FieldChecks = _target(self.field_checks)
         return checks
 
     def emulator_parts(self) -> EmulatorParts:

@@ -17,6 +17,7 @@ PLUGIN = ProviderPlugin.in_package(
         rate_limits={"default": RateLimit(60, 60.0)},
     ),
     default=True,
+    field_checks="reconciler.providers.respan.checks:field_problems",
     title="Respan",
     seed_format='{"customers": [...], "credit_transactions": [...]}',
     # Respan credit transactions and their balance.
