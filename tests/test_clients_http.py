@@ -245,6 +245,23 @@ def test_create_paces_at_the_documented_limit_and_reads_the_clients_error_bodies
         assert dict(client.transport.pacers) == {}
 
 
+def test_a_client_sends_to_an_endpoint_as_its_table_says(server: Server) -> None:
+    """``ApiClient.send`` uses the endpoint's method and path (or the path given with its ids
+    filled in) and returns a status it was told to accept instead of raising it."""
+    url, scripted = server
+    app = scripted.reset(script(Answer(404, {"detail": "Not found."})))
+    retrieve = Endpoint("GET", "/api/users/{}/", True)
+    with ApiClient.create(url, Secret(KEY), retry=FAST) as client:
+        reply = client.send(retrieve, retrieve.url_path("a/b"), params={"x": 1}, accept=(404,))
+        with pytest.raises(NotFoundError):
+            client.send(Endpoint("DELETE", "/api/users/list/", True))
+    assert reply.status == 404
+    assert [(seen.method, seen.raw_path) for seen in app.seen] == [
+        ("GET", "/api/users/a%2Fb/"),
+        ("DELETE", "/api/users/list/"),
+    ]
+
+
 def test_validation_errors_carry_the_per_field_messages(server: Server) -> None:
     """A 422 keeps the API's ``errors`` mapping and names the fields in its message."""
     url, scripted = server

@@ -783,6 +783,27 @@ class ApiClient:
     def base_url(self) -> str:
         return self.transport.base_url
 
+    def send(
+        self,
+        endpoint: Endpoint,
+        path: str | None = None,
+        *,
+        params: Mapping[str, str | int] | None = None,
+        body: Any = None,
+        accept: Collection[int] = (),
+    ) -> Reply:
+        """One request to ``endpoint`` as the endpoint table says (method, retry safety,
+        pacing class), at ``path`` when identifiers are already in it (``url_path``)."""
+        return self.transport.request(
+            endpoint.method,
+            endpoint.path if path is None else path,
+            params=params,
+            body=body,
+            idempotent=endpoint.idempotent,
+            pace=endpoint.pace,
+            accept=accept,
+        )
+
     def close(self) -> None:
         self.transport.close()
 

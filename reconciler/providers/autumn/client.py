@@ -187,14 +187,7 @@ class AutumnClient(ApiClient):
         """
         endpoint = ENDPOINTS["delete_customer"]
         body = {"customer_id": _id(customer_id), "delete_in_stripe": False}
-        reply = self.transport.request(
-            "POST",
-            endpoint.path,
-            body=body,
-            idempotent=endpoint.idempotent,
-            pace=endpoint.pace,
-            accept=(404,),
-        )
+        reply = self.send(endpoint, body=body, accept=(404,))
         if reply.status == 404 and reply.attempts == 1:
             detail = reply.body.get("message") if isinstance(reply.body, Mapping) else None
             raise NotFoundError(
@@ -210,9 +203,7 @@ class AutumnClient(ApiClient):
 
     def _call(self, name: str, body: Mapping[str, Any]) -> Answer:
         endpoint = ENDPOINTS[name]
-        reply = self.transport.request(
-            "POST", endpoint.path, body=body, idempotent=endpoint.idempotent, pace=endpoint.pace
-        )
+        reply = self.send(endpoint, body=body)
         return Answer("POST", endpoint.path, reply)
 
     def _call_object(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:

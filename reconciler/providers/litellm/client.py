@@ -144,7 +144,7 @@ class LiteLLMClient(ApiClient):
         earlier attempt deleted it, and counts as done (the returned ``Reply`` says 404).
         """
         endpoint = ENDPOINTS["delete_customers"]
-        reply = self._send(endpoint, body={"user_ids": [_id(user_id)]})
+        reply = self.send(endpoint, body={"user_ids": [_id(user_id)]}, accept=_CLIENT_ERRORS)
         if reply.status == 404 and reply.attempts > 1:
             return reply
         self._raise_for(endpoint, reply)
@@ -152,27 +152,11 @@ class LiteLLMClient(ApiClient):
 
     # -- plumbing ----------------------------------------------------------------------------
 
-    def _send(
-        self,
-        endpoint: Endpoint,
-        *,
-        params: Mapping[str, str | int] | None = None,
-        body: Any = None,
-    ) -> Reply:
-        return self.transport.request(
-            endpoint.method,
-            endpoint.path,
-            params=params,
-            body=body,
-            idempotent=endpoint.idempotent,
-            accept=_CLIENT_ERRORS,
-        )
-
     def _call(
         self, name: str, *, params: Mapping[str, str | int] | None = None, body: Any = None
     ) -> Answer:
         endpoint = ENDPOINTS[name]
-        reply = self._send(endpoint, params=params, body=body)
+        reply = self.send(endpoint, params=params, body=body, accept=_CLIENT_ERRORS)
         self._raise_for(endpoint, reply)
         return Answer(endpoint.method, endpoint.path, reply)
 

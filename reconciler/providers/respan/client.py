@@ -140,13 +140,7 @@ class RespanClient(ApiClient):
         """
         endpoint = ENDPOINTS["delete_customer"]
         path = _addressable(endpoint, identifier)
-        reply = self.transport.request(
-            endpoint.method,
-            path,
-            params={"environment": environment},
-            idempotent=endpoint.idempotent,
-            accept=(404,),
-        )
+        reply = self.send(endpoint, path, params={"environment": environment}, accept=(404,))
         if reply.status == 404 and reply.attempts == 1:
             raise NotFoundError(
                 f"{endpoint.method} {path}: the API answered 404: customer not found",
@@ -187,9 +181,7 @@ class RespanClient(ApiClient):
     ) -> Answer:
         endpoint = ENDPOINTS[name]
         path = _addressable(endpoint, *path_args)
-        reply = self.transport.request(
-            endpoint.method, path, params=params, body=body, idempotent=endpoint.idempotent
-        )
+        reply = self.send(endpoint, path, params=params, body=body)
         return Answer(endpoint.method, path, reply)
 
     def _call_object(
