@@ -104,23 +104,34 @@ def parse_timestamp(value: str) -> datetime:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
-def _timestamp(nullable: bool) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
+def _or_null(check: Callable[[Any], Any], nullable: bool) -> Callable[[Any], Any]:
+    """``check`` for a value; a null passes when ``nullable``, else is refused in the API's
+    words."""
+
+    def checked(value: Any) -> Any:
         if value is None:
             if nullable:
                 return None
             raise InvalidValue("This field may not be null.")
-        if not isinstance(value, str) or not _TIMESTAMP.match(value.strip()):
-            raise InvalidValue(
-                "Datetime has wrong format. Use one of these formats instead: "
-                "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
-            )
-        try:
-            return format_timestamp(parse_timestamp(value.strip()))
-        except ValueError as exc:
-            raise InvalidValue("Datetime is not a valid date and time.") from exc
+        return check(value)
 
-    return check
+    return checked
+
+
+def _timestamp_value(value: Any) -> str:
+    if not isinstance(value, str) or not _TIMESTAMP.match(value.strip()):
+        raise InvalidValue(
+            "Datetime has wrong format. Use one of these formats instead: "
+            "YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z]."
+        )
+    try:
+        return format_timestamp(parse_timestamp(value.strip()))
+    except ValueError as exc:
+        raise InvalidValue("Datetime is not a valid date and time.") from exc
+
+
+def _timestamp(nullable: bool) -> Callable[[Any], Any]:
+    return _or_null(_timestamp_value, nullable)
 
 
 def _text(value: Any) -> Any:
@@ -137,18 +148,15 @@ def _number(value: Any) -> float | int:
     return value
 
 
-def _amount(nullable: bool) -> Callable[[Any], Any]:
-    def check(value: Any) -> Any:
-        if value is None:
-            if nullable:
-                return None
-            raise InvalidValue("This field may not be null.")
-        number = _number(value)
-        if number < 0:
-            raise InvalidValue("Ensure this value is greater than or equal to 0.")
-        return number
+def _amount_value(value: Any) -> float | int:
+    number = _number(value)
+    if number < 0:
+        raise InvalidValue("Ensure this value is greater than or equal to 0.")
+    return number
 
-    return check
+
+def _amount(nullable: bool) -> Callable[[Any], Any]:
+    return _or_null(_amount_value, nullable)
 
 
 def _count(value: Any) -> int:
