@@ -9,7 +9,7 @@ import pytest
 
 from reconciler.manifests import validators
 from reconciler.manifests.resources import MANIFEST_SCHEMA, load_schema
-from reconciler.manifests.validators import cache_dir, compiled_validator, schema_key
+from reconciler.manifests.validators import compiled_validator, schema_key
 
 SCHEMA = {
     "type": "object",
@@ -93,17 +93,6 @@ def test_an_unwritable_cache_still_validates(
     blocker.write_text("", encoding="utf-8")
     monkeypatch.setenv("RECONCILER_CACHE_DIR", str(blocker / "cache"))
     assert compiled_validator(SCHEMA)({"budget": 0}) == {"budget": 0}
-
-
-def test_the_cache_directory_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """RECONCILER_CACHE_DIR, else XDG_CACHE_HOME/reconciler, else ~/.cache/reconciler."""
-    monkeypatch.setenv("RECONCILER_CACHE_DIR", "/somewhere")
-    assert cache_dir() == Path("/somewhere")
-    monkeypatch.delenv("RECONCILER_CACHE_DIR")
-    monkeypatch.setenv("XDG_CACHE_HOME", "/xdg")
-    assert cache_dir() == Path("/xdg/reconciler")
-    monkeypatch.setenv("XDG_CACHE_HOME", "relative")
-    assert cache_dir() == Path.home() / ".cache" / "reconciler"
 
 
 def test_the_manifest_schema_validator_agrees_with_fastjsonschema(cache: Path) -> None:

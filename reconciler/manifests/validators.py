@@ -8,10 +8,9 @@ compiled to a code object once and written to ``<cache>/validators/schema-<hash>
 format is ``marshal``'s, and it works even where writing ``.pyc`` files is turned off. A
 schema that changes (an upgrade, another provider's fragment) gets another hash, another file.
 
-``<cache>`` is ``$RECONCILER_CACHE_DIR``, else ``$XDG_CACHE_HOME/reconciler``, else
-``~/.cache/reconciler``. A cache that cannot be written or read only costs time: the validator
-is then compiled in memory as before. Files are written whole (temporary file, then rename),
-so a crash never leaves half a validator to import.
+``<cache>`` is ``reconciler.cachedir.cache_dir()``. A cache that cannot be written or read only
+costs time: the validator is then compiled in memory as before. Files are written whole
+(temporary file, then rename), so a crash never leaves half a validator to import.
 """
 
 from __future__ import annotations
@@ -30,21 +29,13 @@ from typing import Any, TypeGuard
 
 import fastjsonschema
 
+from reconciler.cachedir import cache_dir
+
 Validate = Callable[[Any], Any]
 
 # Validation must never write schema defaults into the document it checks (use_default=False).
 _OPTIONS = "use_default=False"
 _FIRST_FUNCTION = re.compile(r"^def (\w+)\(", re.MULTILINE)
-
-
-def cache_dir() -> Path:
-    """Where reconciler keeps what it can rebuild (see the module docstring)."""
-    explicit = os.environ.get("RECONCILER_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".cache"
-    return base / "reconciler"
 
 
 def schema_key(schema: Mapping[str, Any]) -> str:
