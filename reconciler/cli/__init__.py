@@ -11,7 +11,6 @@ import importlib
 import io
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from typing import NoReturn
 
@@ -177,6 +176,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("Interrupted.", err=True)
         return EXIT_INTERRUPTED
     except Exception:
+        import traceback  # only for a bug: it is not needed on any other path
+
         traceback.print_exc()
         click.echo(BUG_REPORT_HINT, err=True)
         return 1

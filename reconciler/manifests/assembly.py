@@ -16,10 +16,9 @@ import copy
 import functools
 import json
 from collections.abc import Iterable
-from importlib import resources
 from typing import Any
 
-from reconciler.providers.plugin import ProviderPlugin
+from reconciler.providers.plugin import ProviderPlugin, json_resource
 
 
 def assemble(core: dict[str, Any], providers: Iterable[ProviderPlugin]) -> dict[str, Any]:
@@ -73,9 +72,7 @@ def config_schema() -> dict[str, Any]:
 
 
 def _core(name: str) -> dict[str, Any]:
-    text = resources.files("reconciler.manifests").joinpath(name).read_text(encoding="utf-8")
-    document: dict[str, Any] = json.loads(text)
-    return document
+    return json_resource("reconciler.manifests", name)
 
 
 def _settings_block(plugin: ProviderPlugin) -> dict[str, Any]:

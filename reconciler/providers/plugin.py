@@ -9,10 +9,9 @@ no HTTP stack. See docs/providers/writing-a-provider.md.
 from __future__ import annotations
 
 import importlib
-import json
+import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from reconciler.domain import ProviderModel
@@ -248,11 +247,11 @@ class ProviderPlugin:
 
     def sample_seed_document(self) -> dict[str, Any] | None:
         """The sample seed, parsed (``None`` when the provider has none)."""
-        return None if self.sample_seed is None else _json_resource(*self.sample_seed)
+        return None if self.sample_seed is None else json_resource(*self.sample_seed)
 
     def schema_fragment(self) -> dict[str, Any]:
         """The manifest schema fragment: an ``if``/``then`` on ``provider`` and its ``$defs``."""
-        return _json_resource(*self.schema)
+        return json_resource(*self.schema)
 
 
 def _target(target: str) -> Any:
@@ -260,8 +259,22 @@ def _target(target: str) -> Any:
     return getattr(importlib.import_module(module), attribute)
 
 
-def _json_resource(package: str, resource: str) -> dict[str, Any]:
-    document = json.loads(resources.files(package).joinpath(resource).read_text("utf-8"))
+def json_resource(package: str, resource: str) -> dict[str, Any]:
+    """The JSON object in data file ``resource`` of ``package`` (a schema fragment, a seed)."""
+    import json  # not at import: listing the providers (``reconciler --help``) needs no JSON
+
+    location = getattr(importlib.import_module(package), "__file__", None)
+    path = os.path.join(os.path.dirname(location), resource) if location else ""
+    if path and os.path.isfile(path):
+        # Installed as files (a wheel, a source tree): a plain path is enough. importlib's
+        # resources (some 8 ms of imports: tempfile, zipfile...) serve any other loader.
+        with open(path, encoding="utf-8") as file:
+            text = file.read()
+    else:
+        from importlib import resources
+
+        text = resources.files(package).joinpath(resource).read_text(encoding="utf-8")
+    document = json.loads(text)
     if not isinstance(document, dict):
         raise ValueError(f"{package}/{resource}: expected a JSON object")
     return document
