@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
+import site
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import click
 
+import reconciler
 from reconciler.cli import _commands, _summaries, cli
 
 # What a run must not load unless it uses it (measured in a fresh interpreter).
@@ -68,3 +72,64 @@ def test_validate_loads_no_http_stack(tmp_path: Path) -> None:
     loaded = modules_loaded_by("validate", "one.yaml", cwd=tmp_path)
     assert "reconciler.cli.validate" in loaded
     assert not {module for module in loaded if module.split(".")[0] in HEAVY}
+
+
+def warm_modules_loaded_by(tmp_path: Path, *args: str) -> tuple[set[str], str]:
+    """The modules ``reconciler ARGS`` loads once the entry-point cache holds this installation,
+    and its output: run twice, in fresh interpreters whose ``sys.path`` holds only directories
+    settled for an hour (the checkout itself changes all the time under a test run)."""
+    package_root = tmp_path / "package-root"
+    package_root.mkdir()
+    (package_root / "reconciler").symlink_to(Path(reconciler.__file__).parent)
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "one.yaml").write_text(
+        "provider: respan\nenvironment: prod\ncustomers:\n  - customer_identifier: acme\n",
+        encoding="utf-8",
+    )
+    an_hour_ago = time.time() - 3600
+    for directory in (package_root, work):
+        os.utime(directory, (an_hour_ago, an_hour_ago))
+    script = (
+        "import contextlib, io, sys\n"
+        f"sys.path[1:1] = {[str(package_root), *site.getsitepackages()]!r}\n"
+        "from reconciler.cli import main\n"
+        "output = io.StringIO()\n"
+        "with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):\n"
+        f"    main({list(args)!r})\n"
+        # Not json: the script must load nothing the run itself does not.
+        "print(' '.join(sorted(sys.modules)))\n"
+        "print(output.getvalue(), end='')\n"
+    )
+    cache = tmp_path / "cache"
+    env = {**os.environ, "RECONCILER_CACHE_DIR": str(cache)}
+    # -S: no site-packages processing, so no .pth file puts the checkout on the path.
+    command = [sys.executable, "-S", "-c", script]
+    first = subprocess.run(command, capture_output=True, text=True, check=True, cwd=work, env=env)
+    assert list((cache / "entry-points").iterdir()), "the first run wrote no entry-point cache"
+    second = subprocess.run(command, capture_output=True, text=True, check=True, cwd=work, env=env)
+    loaded, _, output = second.stdout.partition("\n")
+    assert output == first.stdout.partition("\n")[2]
+    return set(loaded.split()), output
+
+
+# What finding the installed providers cost before their entry points were cached.
+DISCOVERY = {"importlib.metadata", "email", "importlib.resources", "zipfile"}
+
+
+def test_help_from_a_warm_cache_reads_no_package_metadata(tmp_path: Path) -> None:
+    """Once the entry points are cached, ``reconciler --help`` loads neither
+    importlib.metadata (and its email parser) nor importlib.resources, json or pathlib, and
+    still lists every provider's variables."""
+    loaded, output = warm_modules_loaded_by(tmp_path, "--help")
+    assert not (DISCOVERY | {"json", "pathlib"}) & loaded
+    for variable in ("RESPAN_API_KEY", "AUTUMN_SECRET_KEY", "LITELLM_PROXY_API_KEY"):
+        assert variable in output
+
+
+def test_validate_from_a_warm_cache_reads_no_package_metadata(tmp_path: Path) -> None:
+    """Once the entry points are cached, ``reconciler validate`` of a good file loads neither
+    importlib.metadata nor importlib.resources (schema fragments are read as plain files)."""
+    loaded, output = warm_modules_loaded_by(tmp_path, "validate", "one.yaml")
+    assert "OK: 1 customer in 1 file" in output
+    assert not DISCOVERY & loaded

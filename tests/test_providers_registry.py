@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import subprocess
 import sys
-from importlib.metadata import EntryPoint
 
 import pytest
 
@@ -15,12 +14,12 @@ from reconciler.providers.plugin import ProviderPlugin
 from reconciler.providers.respan.plugin import PLUGIN as RESPAN_PLUGIN
 
 
-def fake_entry_points(*points: EntryPoint) -> object:
-    return lambda group: [point for point in points if point.group == group]
+def fake_entry_points(*points: tuple[str, str]) -> object:
+    return lambda group: list(points) if group == registry.GROUP else []
 
 
-def point(name: str, value: str) -> EntryPoint:
-    return EntryPoint(name, value, registry.GROUP)
+def point(name: str, value: str) -> tuple[str, str]:
+    return (name, value)
 
 
 def test_the_built_in_providers_are_installed_entry_points() -> None:
@@ -112,3 +111,21 @@ def test_listing_providers_imports_no_http_or_server_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "[]"
+
+
+def test_entry_point_values_load_as_the_specification_writes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A value with extras or spaces loads what it names; one that is not module:attribute is
+    refused by name."""
+    points = fake_entry_points(point("respan", "reconciler.providers.respan.plugin : PLUGIN [x]"))
+    monkeypatch.setattr(registry, "entry_points", points)
+    registry.plugins.cache_clear()
+    try:
+        assert registry.plugin("respan") is RESPAN_PLUGIN
+        monkeypatch.setattr(registry, "entry_points", fake_entry_points(point("acme", "a b")))
+        registry.plugins.cache_clear()
+        with pytest.raises(TypeError, match="'a b' is not module:attribute"):
+            registry.plugins()
+    finally:
+        registry.plugins.cache_clear()

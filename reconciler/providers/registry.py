@@ -2,38 +2,55 @@
 
 The core asks this module, never a provider package, which providers exist: a provider installed
 as its own distribution (declaring an entry point in that group) is used exactly like the
-built-in ones, which are declared in this project's ``pyproject.toml``.
+built-in ones, which are declared in this project's ``pyproject.toml``. The entry points come
+from ``reconciler.providers.discovery``, which keeps them in the cache directory between runs.
 """
 
 from __future__ import annotations
 
 import functools
+import importlib
+import re
 from collections.abc import Iterator, Mapping
-from importlib.metadata import entry_points
-from typing import Final
+from typing import Any, Final
 
 from reconciler.domain import ProviderModel
 from reconciler.errors import ConfigError
+from reconciler.providers.discovery import entry_points
 from reconciler.providers.plugin import ProviderPlugin
 
 GROUP: Final = "reconciler.providers"
+# An entry point's value, as the entry-points specification writes it: "module:attr [extras]".
+_VALUE: Final = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?(\[.*\]\s*)?$")
 
 
 @functools.cache
 def plugins() -> Mapping[str, ProviderPlugin]:
     """Every installed provider by name, in name order (loaded once per process)."""
     found: dict[str, ProviderPlugin] = {}
-    for point in entry_points(group=GROUP):
-        plugin = point.load()
+    for name, value in entry_points(GROUP):
+        plugin = _load(name, value)
         if not isinstance(plugin, ProviderPlugin):
-            raise TypeError(f"entry point {point.name!r} in {GROUP} is not a ProviderPlugin")
-        if plugin.name != point.name:
-            raise TypeError(f"entry point {point.name!r} names provider {plugin.name!r}")
+            raise TypeError(f"entry point {name!r} in {GROUP} is not a ProviderPlugin")
+        if plugin.name != name:
+            raise TypeError(f"entry point {name!r} names provider {plugin.name!r}")
         found.setdefault(plugin.name, plugin)
     defaults = [name for name, plugin in found.items() if plugin.default]
     if len(defaults) > 1:
         raise TypeError(f"more than one default provider: {', '.join(sorted(defaults))}")
     return {name: found[name] for name in sorted(found)}
+
+
+def _load(name: str, value: str) -> Any:
+    """What the entry point names, as ``importlib.metadata.EntryPoint.load`` would load it."""
+    match = _VALUE.match(value)
+    if match is None:
+        raise TypeError(f"entry point {name!r} in {GROUP}: {value!r} is not module:attribute")
+    found: Any = importlib.import_module(match.group("module"))
+    attributes = match.group("attr")
+    for attribute in attributes.split(".") if attributes else ():
+        found = getattr(found, attribute)
+    return found
 
 
 def plugin(name: str) -> ProviderPlugin:
