@@ -133,3 +133,41 @@ def test_another_sys_path_has_a_cache_file_of_its_own(site: Path, tmp_path: Path
     first = discovery.cache_file(GROUP)
     sys.path.append(str(tmp_path / "elsewhere"))
     assert discovery.cache_file(GROUP) != first
+
+
+class BundledDistributions:
+    """A finder serving distributions from elsewhere than ``sys.path``, as bundlers do."""
+
+    def find_spec(self, *args: object) -> None:
+        return None
+
+    def find_distributions(self, *args: object) -> list[object]:
+        return []
+
+
+def test_nothing_is_cached_while_another_finder_lists_distributions(
+    site: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a finder other than the standard one serves is not in the state, so with one
+    installed the entry points are found every time and never written down."""
+    install(site, "acme_provider", "[reconciler.providers]\nacme = acme_provider:PLUGIN\n")
+    settle(*site.rglob("*"), site)
+    monkeypatch.setattr(sys, "meta_path", [BundledDistributions(), *sys.meta_path])
+    assert discovery.entry_points(GROUP) == [("acme", "acme_provider:PLUGIN")]
+    assert not Path(discovery.cache_file(GROUP)).exists()
+
+
+def test_the_current_directory_is_recorded_as_the_directory_it_is(
+    site: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty ``sys.path`` entry (``python -c``) means the current directory: another one
+    is another state, even with the same modification time."""
+    one, other = tmp_path / "one", tmp_path / "other"
+    for directory in (one, other):
+        directory.mkdir()
+    settle(one, other)
+    sys.path.insert(0, "")
+    monkeypatch.chdir(one)
+    state_in_one, _ = discovery.installation_state()
+    monkeypatch.chdir(other)
+    assert discovery.installation_state()[0] != state_in_one

@@ -18,7 +18,9 @@ under a millisecond. A cache file whose state is not today's, or that cannot be 
 ignored: the entry points are found again and the file rewritten. One that cannot be written
 costs only that discovery. A state with a directory or file modified in the last
 ``SETTLING_NS`` is not written down: a second change within the file system's timestamp
-granularity would leave the time as it was, so the state could not tell the two apart.
+granularity would leave the time as it was, so the state could not tell the two apart. Nor is
+anything cached while a finder other than the standard one can list distributions: what it
+serves is not in the state.
 
 The file is plain lines (a header, the state, a blank line, then ``name=value`` per entry
 point), read without ``json`` or ``pathlib`` since ``--help`` loads neither otherwise.
@@ -45,6 +47,8 @@ _METADATA_SUFFIXES: Final = (".dist-info", ".egg-info")
 def entry_points(group: str) -> list[tuple[str, str]]:
     """``(name, value)`` of each entry point in ``group``, in ``importlib.metadata``'s order
     (one distribution of each name, the first on ``sys.path``)."""
+    if not _distributions_only_on_sys_path():
+        return _discover(group)
     state, newest = installation_state()
     path = cache_file(group)
     cached = _read(path, state)
@@ -75,13 +79,26 @@ def installation_state() -> tuple[list[str], int]:
         except OSError:
             state.append(f"{entry}\0absent")
             continue
-        state.append(f"{entry}\0{status.st_mtime_ns}")
+        # The absolute path: "" (the current directory) names another one in another run.
+        state.append(f"{os.path.abspath(entry)}\0{status.st_mtime_ns}")
         newest = max(newest, status.st_mtime_ns)
         if stat.S_ISDIR(status.st_mode):
             for name, found in _entry_point_files(entry or "."):
                 state.append(f"{name}\0{found.st_mtime_ns}\0{found.st_size}")
                 newest = max(newest, found.st_mtime_ns)
     return state, newest
+
+
+def _distributions_only_on_sys_path() -> bool:
+    """True when the only finder that lists distributions is the standard one, which reads
+    ``sys.path``; the state cannot see what another one (a bundler's) serves, so it is not
+    cached."""
+    from importlib.machinery import PathFinder
+
+    return all(
+        finder is PathFinder or not hasattr(finder, "find_distributions")
+        for finder in sys.meta_path
+    )
 
 
 def _entry_point_files(directory: str) -> list[tuple[str, os.stat_result]]:
