@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from reconciler.domain import ProviderModel
 from reconciler.errors import ConfigError
+from reconciler.providers.model import ProviderModel
 
 if TYPE_CHECKING:
     from reconciler.clients.http import ApiClient

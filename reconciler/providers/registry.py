@@ -14,9 +14,9 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from reconciler.domain import ProviderModel
 from reconciler.errors import ConfigError
 from reconciler.providers.discovery import entry_points
+from reconciler.providers.model import ProviderModel
 from reconciler.providers.plugin import ProviderPlugin
 
 GROUP: Final = "reconciler.providers"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.domain import FieldKind, FieldSpec, ProviderModel, field_specs
+from reconciler.providers.model import FieldKind, FieldSpec, ProviderModel, field_specs
 
 AUTUMN = ProviderModel(
     name="autumn",

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
-from reconciler.domain import FieldKind, FieldSpec, ProviderModel, field_specs
+from reconciler.providers.model import FieldKind, FieldSpec, ProviderModel, field_specs
 
 NAME: Final = "litellm"
 ID_FIELD: Final = "user_id"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from reconciler.domain import FieldKind, FieldSpec, ProviderModel, field_specs
+from reconciler.providers.model import FieldKind, FieldSpec, ProviderModel, field_specs
 
 # budget_duration: the current reference says daily|weekly|monthly; older docs also list
 # yearly (unconfirmed for PATCH). Manifests may declare all four; see docs/providers/respan.md.
