@@ -171,3 +171,19 @@ def test_the_current_directory_is_recorded_as_the_directory_it_is(
     state_in_one, _ = discovery.installation_state()
     monkeypatch.chdir(other)
     assert discovery.installation_state()[0] != state_in_one
+
+
+@pytest.fixture
+def backport() -> None:
+    """The importlib_metadata backport loaded, as litellm and others load it."""
+    pytest.importorskip("importlib_metadata")
+
+
+def test_the_importlib_metadata_backport_reads_sys_path_too(backport: None, site: Path) -> None:
+    """Once a package has loaded the importlib_metadata backport (whose finder then lists the
+    distributions in place of the standard one), the cache is still used: that finder reads
+    ``sys.path`` like the standard one."""
+    install(site, "acme_provider", "[reconciler.providers]\nacme = acme_provider:PLUGIN\n")
+    settle(*site.rglob("*"), site)
+    assert discovery.entry_points(GROUP) == [("acme", "acme_provider:PLUGIN")]
+    assert Path(discovery.cache_file(GROUP)).is_file()

@@ -90,15 +90,20 @@ def installation_state() -> tuple[list[str], int]:
 
 
 def _distributions_only_on_sys_path() -> bool:
-    """True when the only finder that lists distributions is the standard one, which reads
-    ``sys.path``; the state cannot see what another one (a bundler's) serves, so it is not
-    cached."""
+    """True when every finder that lists distributions reads them from ``sys.path``; the state
+    cannot see what another one (a bundler's) serves, so it is not cached."""
+    return all(_reads_sys_path(finder) for finder in sys.meta_path)
+
+
+def _reads_sys_path(finder: object) -> bool:
     from importlib.machinery import PathFinder
 
-    return all(
-        finder is PathFinder or not hasattr(finder, "find_distributions")
-        for finder in sys.meta_path
-    )
+    if finder is PathFinder or not hasattr(finder, "find_distributions"):
+        return True
+    kind = finder if isinstance(finder, type) else type(finder)
+    # The importlib_metadata backport, once some package imports it, replaces the standard
+    # finder's listing with its own, which reads sys.path the same way.
+    return (kind.__module__, kind.__qualname__) == ("importlib_metadata", "MetadataPathFinder")
 
 
 def _entry_point_files(directory: str) -> list[tuple[str, os.stat_result]]:
