@@ -1,5 +1,6 @@
 """Writing a file so that no reader, crash or full disk ever leaves half of it: the one helper
-for every file reconciler writes whole (exported manifests, saved plans, emulator state).
+for every file reconciler writes whole (exported manifests, saved plans, emulator state, the
+cache of compiled validators and entry points).
 
 The text goes to a temporary file in the destination's directory, is flushed and fsynced, and
 is renamed over the destination (``os.replace``, atomic on POSIX and Windows); the directory is
@@ -20,9 +21,14 @@ _DEFAULT_MODE = 0o666  # less the umask, as any new file
 
 
 def write_atomic(
-    path: Path, text: str, *, mode: int | None = None, what: str = "", make_parents: bool = False
+    path: Path,
+    text: str | bytes,
+    *,
+    mode: int | None = None,
+    what: str = "",
+    make_parents: bool = False,
 ) -> None:
-    """Replace ``path`` with ``text`` (UTF-8, ``\\n`` line ends) atomically.
+    """Replace ``path`` with ``text`` (UTF-8, ``\\n`` line ends; bytes as they are) atomically.
 
     ``mode`` sets the file's permissions (``0o600`` for owner-only files such as saved plans);
     without it a new file gets 0666 less the umask and an existing one keeps its mode.
@@ -48,8 +54,9 @@ def write_atomic(
     except OSError as exc:
         raise OutputError(f"{failed}: {_reason(exc)}") from None
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        data = text.encode("utf-8") if isinstance(text, str) else text
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if final is not None:

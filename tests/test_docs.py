@@ -203,6 +203,9 @@ def base_environment(base: Path) -> dict[str, str]:
         "LC_ALL": "C.UTF-8",
         # Output in the order a terminal would show it, stdout and stderr interleaved.
         "PYTHONUNBUFFERED": "1",
+        # The test run's cache (conftest): compiled validators and entry points are found
+        # once, not again in every scene's fresh home.
+        "RECONCILER_CACHE_DIR": os.environ["RECONCILER_CACHE_DIR"],
     }
 
 

@@ -19,11 +19,9 @@ import contextlib
 import hashlib
 import json
 import marshal
-import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from types import CodeType
 from typing import Any, TypeGuard
 
@@ -66,8 +64,11 @@ def compiled_validator(schema: Mapping[str, Any]) -> Validate:
         if found is None:  # pragma: no cover (fastjsonschema always generates one)
             return fastjsonschema.compile(dict(schema), use_default=False)
         name, code = found.group(1), compile(source, f"<fastjsonschema {path.stem}>", "exec")
-        with contextlib.suppress(OSError):  # a cache that cannot be written only costs time
-            _write_whole(path, marshal.dumps((name, code)))
+        from reconciler.atomicfile import write_atomic  # only when the cache is filled
+        from reconciler.errors import OutputError
+
+        with contextlib.suppress(OutputError):  # a cache that cannot be written only costs time
+            write_atomic(path, marshal.dumps((name, code)), make_parents=True)
     namespace: dict[str, Any] = {}
     exec(code, namespace)  # fastjsonschema's own generated module
     validate: Validate = namespace[name]
@@ -81,17 +82,3 @@ def _is_entry(value: object) -> TypeGuard[tuple[str, CodeType]]:
         and isinstance(value[0], str)
         and isinstance(value[1], CodeType)
     )
-
-
-def _write_whole(path: Path, data: bytes) -> None:
-    import tempfile  # only when the cache is filled: it costs more than a cached run's load
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=".schema-", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            file.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
