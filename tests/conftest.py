@@ -51,7 +51,8 @@ def _emulators_closed_by_the_end() -> Iterator[None]:
         emulator.join()
 
 
-def _stop_all(running: list[RunningEmulator[Any]]) -> None:
+def stop_all(running: list[RunningEmulator[Any]]) -> None:
+    """Stop ``running`` now and wait for them once, at the end of the session."""
     for emulator in running:
         emulator.stop(wait=False)
         _STOPPING.append(emulator)
@@ -71,7 +72,7 @@ def _factory(provider: str, api_key: str) -> Iterator[EmulatorFactory]:
         return emulator
 
     yield start
-    _stop_all(running)
+    stop_all(running)
 
 
 @pytest.fixture
