@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 import pytest
 
 from reconciler.clients.retry import RetryPolicy
 from reconciler.emulator import RunningEmulator
-from reconciler.errors import APIError, RateLimitedError, ServerError, TransportError
+from reconciler.errors import RateLimitedError, ServerError, TransportError
 
 FAST = RetryPolicy(attempts=10, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
 """Enough attempts to outlast injected faults, with waits too short to cost time."""
@@ -32,17 +31,6 @@ def injected_failures(emulator: RunningEmulator[Any]) -> int:
     stats = emulator.stats()
     faults = [n for status, n in stats["responses"].items() if status in ("429", "500")]
     return int(stats["dropped_connections"]) + int(sum(faults))
-
-
-def texts_shown(client: Any, calls: Iterable[Callable[[], object]]) -> list[str]:
-    """What ``client`` shows of itself, and of every API error its ``calls`` raise."""
-    texts = [repr(client), str(client), repr(client.transport)]
-    for call in calls:
-        try:
-            call()
-        except APIError as error:
-            texts += [str(error), repr(error), repr(error.detail), repr(error.errors)]
-    return texts
 
 
 def texts_logged(caplog: pytest.LogCaptureFixture) -> list[str]:

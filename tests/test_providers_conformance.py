@@ -20,7 +20,14 @@ from typing import Any
 import pytest
 import yaml
 from cli_helpers import FAULTS, Run
-from client_helpers import FAST, GIVE_UP, ONCE, PERSISTENT_FAULTS, injected_failures
+from client_helpers import (
+    FAST,
+    GIVE_UP,
+    ONCE,
+    PERSISTENT_FAULTS,
+    injected_failures,
+    texts_logged,
+)
 from conftest import stop_all
 
 from reconciler.clients.http import ApiClient
@@ -489,12 +496,16 @@ def test_a_customer_gone_since_the_plan_fails_its_change(
 def test_delete_removes_only_that_customer(
     plugin: ProviderPlugin, served: RunningEmulator[Any]
 ) -> None:
-    """A delete succeeds and the customer is gone live; the others stay."""
+    """A delete succeeds with the API's 2xx status and the customer is gone live; the others
+    stay."""
     environment = environment_of(plugin)
     with opened(plugin, served) as provider:
         before = provider.read_live(environment, [])
         gone = sorted(before)[0]
-        assert provider.apply(Change("delete", plugin.name, environment, gone)).ok
+        result = provider.apply(Change("delete", plugin.name, environment, gone))
+        assert result.ok
+        assert result.status is not None
+        assert 200 <= result.status < 300
         after = provider.read_live(environment, [])
     assert sorted(after) == sorted(set(before) - {gone})
 
@@ -502,22 +513,23 @@ def test_delete_removes_only_that_customer(
 def test_create_where_supported_else_refused_unsent(
     plugin: ProviderPlugin, served: RunningEmulator[Any]
 ) -> None:
-    """A provider that creates customers creates one with its declared field; one that does
-    not refuses a create and sends nothing for a missing customer."""
+    """A customer reported missing costs no request. A provider that creates customers creates
+    one with its declared field; one that does not refuses a create, naming itself, unsent."""
     environment = environment_of(plugin)
     with opened(plugin, served) as provider:
         edit = edits(plugin, provider.read_live(environment, []))[0]
         new = Edit("conformance-new", edit.field, edit.value)
-        sent = requests_served(served)
+        counted, sent = dict(provider.request_counts()), requests_served(served)
+        missing = provider.apply(new.change(plugin, "missing"))
+        assert (missing.ok, missing.status) == (True, None)
         if plugin.model.creates_missing:
             assert provider.apply(new.change(plugin, "create")).ok
             created = provider.read_live(environment, [])["conformance-new"]
             assert same(created.fields[new.field], new.value)
         else:
-            assert provider.apply(new.change(plugin, "missing")).ok
             with pytest.raises(ReconcilerError, match=plugin.title or plugin.name):
                 provider.apply(new.change(plugin, "create"))
-            assert requests_served(served) == sent
+            assert (dict(provider.request_counts()), requests_served(served)) == (counted, sent)
             assert "conformance-new" not in provider.read_live(environment, [])
 
 
@@ -662,7 +674,7 @@ def test_the_key_appears_in_no_log_repr_or_error_of_a_troubled_run(
             texts += shown(lambda: provider.read_live(environment, []), statuses)
             for change in changes:
                 texts += shown(lambda: provider.apply(change), statuses)  # noqa: B023
-    texts += [caplog.text] + [repr(record.__dict__) for record in caplog.records]
+    texts += texts_logged(caplog)
     assert {401, 404} <= statuses
     assert statuses & {400, 422}
     assert not [text for text in texts if KEY_BODY in text or KEY_BODY[::-1] in text]

@@ -3,7 +3,6 @@ error messages, retries only where safe, and the master key never in any output.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -161,23 +160,6 @@ def test_reads_and_updates_are_retried_creates_are_not(
     ):
         client.new_customer("once", {})
     assert always.stats()["requests"] == {"POST /customer/new": 1}
-
-
-def test_wrong_key_is_authentication_error_without_the_key(
-    litellm_emulator: Factory, caplog: pytest.LogCaptureFixture
-) -> None:
-    """A rejected key raises AuthenticationError; neither it nor the right key is in any text."""
-    emu = litellm_emulator()
-    wrong = "sk-wrong-key-0123456789"
-    caplog.set_level(logging.DEBUG)
-    with client_for(emu, key=wrong) as client:
-        with pytest.raises(AuthenticationError) as caught:
-            client.list_customers()
-        texts = [str(caught.value), repr(caught.value), repr(client), caplog.text]
-    assert "Invalid proxy server token passed" in texts[0]
-    for text in texts:
-        assert wrong not in text
-        assert LITELLM_TEST_KEY not in text
 
 
 def test_error_message_reads_every_litellm_shape() -> None:

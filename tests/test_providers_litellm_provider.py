@@ -14,7 +14,6 @@ from reconciler.domain import FieldKind
 from reconciler.emulator import RunningEmulator
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.plan.model import Change, FieldChange
-from reconciler.providers.base import Provider
 from reconciler.providers.litellm.emulator_model import LiteLLMState
 from reconciler.providers.litellm.fields import ENVIRONMENT, FIELDS
 from reconciler.providers.litellm.provider import (
@@ -67,13 +66,6 @@ def change(action: Any, user_id: str, **body: Any) -> Change:
         for name, value in body.items()
     )
     return Change(action, "litellm", ENVIRONMENT, user_id, fields)
-
-
-def test_it_is_a_provider(provider: LiteLLMProvider) -> None:
-    """LiteLLMProvider satisfies the current Provider protocol."""
-    typed: Provider = provider
-    assert typed.model.name == "litellm"
-    assert typed.base_url == provider.client.base_url
 
 
 def test_read_live_lifts_budget_fields_and_reads_spend(
@@ -173,21 +165,6 @@ def test_max_budget_of_a_shared_budget_is_refused(
     assert "shared with 1 other customer(s)" in result.reason
     assert emu.state.customers["free-2"]["litellm_budget_table"]["max_budget"] is None
     assert provider.apply(change("update", "free-1", alias="ok")).ok
-
-
-def test_update_and_delete_of_a_gone_customer_fail_plainly(provider: LiteLLMProvider) -> None:
-    """Update or delete of a customer that no longer exists reports it, without raising."""
-    update = provider.apply(change("update", "ghost", alias="x"))
-    delete = provider.apply(change("delete", "ghost"))
-    assert (update.ok, update.reason) == (False, "customer no longer exists")
-    assert (delete.ok, delete.status) == (False, 404)
-
-
-def test_delete_and_missing(provider: LiteLLMProvider, emu: RunningEmulator[LiteLLMState]) -> None:
-    """Delete removes the customer; a missing change sends nothing."""
-    assert provider.apply(change("delete", "plain")).ok
-    assert "plain" not in emu.state.customers
-    assert provider.apply(change("missing", "nobody")).status is None
 
 
 def test_update_refusal_accepts_what_update_applies() -> None:

@@ -7,15 +7,11 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from plan_samples import sending
 
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.domain import UNKNOWN, DesiredCustomer, Source
 from reconciler.emulator import RunningEmulator
-from reconciler.errors import ReconcilerError
-from reconciler.plan.model import Change
-from reconciler.providers.base import ApplyResult, Provider
 from reconciler.providers.respan.client import RespanClient
 from reconciler.providers.respan.emulator import RespanState
 from reconciler.providers.respan.provider import RespanProvider
@@ -62,18 +58,6 @@ def provider_for() -> Iterator[Callable[[RunningEmulator[RespanState]], RespanPr
     yield make
     for provider in made:
         provider.close()
-
-
-def test_provider_satisfies_the_protocol(
-    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
-) -> None:
-    """RespanProvider is a Provider with the Respan model and its base URL."""
-    emulator = respan_emulator()
-    provider: Provider = provider_for(emulator)
-    assert provider.model.name == "respan"
-    assert provider.base_url == emulator.url
-    assert "***" in repr(provider)
-    assert emulator.api_key not in repr(provider)
 
 
 def test_read_live_retrieves_only_customers_declaring_unlisted_fields(
@@ -159,54 +143,3 @@ def test_read_usage_reuses_this_runs_retrieves(
     assert usage == {"acme": Decimal("45.67"), "beta": Decimal(0)}
     provider.read_usage("prod", ["beta"])
     assert emulator.stats()["requests"] == {LIST: 1, RETRIEVE: 3}
-
-
-def test_update_sends_only_the_payload(
-    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
-) -> None:
-    """An update is one PATCH carrying exactly the changed fields."""
-    emulator = respan_emulator(seed=SEED)
-    provider = provider_for(emulator)
-    change = Change(
-        "update", "respan", "prod", "acme", sending("respan", {"period_budget": Decimal("300.50")})
-    )
-    assert provider.apply(change) == ApplyResult(ok=True, status=200)
-    stored = emulator.state.get_customer("acme")
-    assert stored is not None
-    assert stored["period_budget"] == pytest.approx(300.5)
-    assert stored["name"] == "Acme"
-    assert emulator.stats()["requests"] == {"PATCH /api/users/{customer_identifier}/": 1}
-
-
-def test_update_of_a_vanished_customer_fails_cleanly(
-    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
-) -> None:
-    """PATCH answering 404 is a failed result saying the customer no longer exists."""
-    provider = provider_for(respan_emulator())
-    change = Change("update", "respan", "prod", "ghost", sending("respan", {"name": "x"}))
-    assert provider.apply(change) == ApplyResult(False, 404, "customer no longer exists")
-
-
-def test_delete_and_delete_of_a_vanished_customer(
-    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
-) -> None:
-    """DELETE removes the customer (204); one already gone is a failed result (404)."""
-    emulator = respan_emulator(seed=SEED)
-    provider = provider_for(emulator)
-    assert provider.apply(Change("delete", "respan", "prod", "beta")) == ApplyResult(True, 204)
-    assert emulator.state.get_customer("beta") is None
-    gone = provider.apply(Change("delete", "respan", "prod", "beta"))
-    assert (gone.ok, gone.status, gone.reason) == (False, 404, "customer no longer exists")
-
-
-def test_missing_sends_nothing_and_create_is_refused(
-    respan_emulator: Emulators, provider_for: Callable[..., RespanProvider]
-) -> None:
-    """``missing`` costs no request; ``create`` is refused: Respan has no create endpoint."""
-    emulator = respan_emulator()
-    provider = provider_for(emulator)
-    assert provider.apply(Change("missing", "respan", "prod", "new")).ok
-    with pytest.raises(ReconcilerError, match="Respan has no create endpoint"):
-        provider.apply(Change("create", "respan", "prod", "new", sending("respan", {"name": "n"})))
-    assert emulator.stats()["total_requests"] == 0
-    assert provider.request_counts() == {}
