@@ -17,9 +17,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 import yaml
-from cli_helpers import FAULTS, Run
+from cli_helpers import FAULTS, Run, load_schema, results
 from client_helpers import (
     FAST,
     GIVE_UP,
@@ -30,6 +31,7 @@ from client_helpers import (
 )
 from conftest import stop_all
 
+from reconciler.audit import verify_log
 from reconciler.clients.http import ApiClient
 from reconciler.clients.pacing import Pacer
 from reconciler.clients.retry import RetryPolicy
@@ -52,7 +54,9 @@ from reconciler.settings.ratelimit import RateLimit
 
 KEY_BODY = "conformance0123456789abcdefSECRET"
 CUSTOMERS = Path("customers") / "exported.yaml"
-CONFIG = "manifests:\n  - customers/\naudit_log: audit.jsonl\npolicy:\n  max_deletes: 1\n"
+AUDIT = Path("audit.jsonl")
+AUDIT_SCHEMA = load_schema("audit.schema.json")
+CONFIG = f"manifests:\n  - customers/\naudit_log: {AUDIT}\npolicy:\n  max_deletes: 1\n"
 # Kinds a test can change by rewriting the value, and how.
 EDITS: dict[FieldKind, Callable[[Any], Any]] = {
     FieldKind.TEXT: lambda value: f"{value or 'x'} (edited)",
@@ -126,6 +130,20 @@ def editable(live: Live, document: dict[str, Any]) -> tuple[dict[str, Any], str]
     raise AssertionError(f"{live.plugin.name}: no exported customer has an editable field")
 
 
+def edit_every_customer(live: Live, document: dict[str, Any]) -> list[str]:
+    """Change one editable field of every customer of ``document`` that has one; their ids."""
+    defaults = document.get("defaults") or {}
+    edited = []
+    for customer in document["customers"]:
+        for name, spec in live.plugin.model.fields.items():
+            if spec.kind in EDITS and spec.updatable and (name in customer or name in defaults):
+                customer[name] = EDITS[spec.kind](customer.get(name, defaults.get(name)))
+                edited.append(customer[live.id_field])
+                break
+    assert edited, f"{live.plugin.name}: no exported customer has an editable field"
+    return edited
+
+
 def in_sync(cli: Callable[..., Run]) -> Run:
     run = cli("plan", "--prune", "--detailed-exitcode")
     assert run.code == 0, run.out + run.err
@@ -164,7 +182,8 @@ def test_an_update_is_applied_then_in_sync(live: Live, cli: Callable[..., Run]) 
     customer, name = editable(live, document)
     defaults = document.get("defaults") or {}
     kind = live.plugin.model.fields[name].kind
-    customer[name] = EDITS[kind](customer.get(name, defaults.get(name)))
+    before = customer.get(name, defaults.get(name))
+    customer[name] = EDITS[kind](before)
     write(document)
     planned = cli("plan", "--detailed-exitcode")
     assert planned.code == 2, planned.out + planned.err
@@ -172,6 +191,21 @@ def test_an_update_is_applied_then_in_sync(live: Live, cli: Callable[..., Run]) 
     applied = cli("apply", "--auto-approve")
     assert applied.code == 0, applied.out + applied.err
     in_sync(cli)
+    (record,) = results(AUDIT)
+    jsonschema.validate(record, AUDIT_SCHEMA)
+    assert [record[k] for k in ("provider", "environment", "action", "outcome")] == [
+        live.plugin.name,
+        document.get("environment", live.plugin.model.default_environment),
+        "update",
+        "applied",
+    ]
+    assert record["customer_id"] == customer[live.id_field]
+    assert record["plan_checksum"].startswith("sha256:")
+    assert [change["path"] for change in record["fields"]] == [name]
+    if kind is FieldKind.TEXT:
+        assert record["fields"] == [{"path": name, "before": before, "after": customer[name]}]
+    verified = cli("audit", "verify", str(AUDIT))
+    assert verified.code == 0, verified.out + verified.err
 
 
 def test_prune_deletes_an_undeclared_customer(live: Live, cli: Callable[..., Run]) -> None:
@@ -213,8 +247,9 @@ def test_injected_faults_are_retried_to_the_same_result(
     cli: Callable[..., Run],
     no_backoff: None,
 ) -> None:
-    """500s, 429s and dropped connections from the emulator are retried: export, apply and
-    the clean plan after it come out as without faults."""
+    """500s, 429s and dropped connections from the emulator are retried: export, an apply of an
+    update to every customer and a prune, and the clean plan after it come out as without
+    faults, each change applied exactly once."""
     # Paced far above the documented limits: after the first injected 429 a run spaces its
     # requests evenly, which at a documented 60 per minute would cost a second each.
     config = CONFIG + "rate_limit: 1000/s\n"
@@ -224,17 +259,20 @@ def test_injected_faults_are_retried_to_the_same_result(
         monkeypatch.setenv(plugin.connection.key_variable, key_for(plugin))
         current = Live(plugin, emulator, key_for(plugin))
         document = export(cli, current)
-        customer, name = editable(current, document)
-        defaults = document.get("defaults") or {}
-        customer[name] = EDITS[plugin.model.fields[name].kind](
-            customer.get(name, defaults.get(name))
-        )
+        edited = edit_every_customer(current, document)
+        pruned = document["customers"].pop()[current.id_field]
         write(document)
-        applied = cli("apply", "--auto-approve")
+        applied = cli("apply", "--prune", "--auto-approve")
         assert applied.code == 0, applied.out + applied.err
         in_sync(cli)
-        requests = emulator.stats()["requests"]
-        assert sum(requests.values()) > 0
+        assert injected_failures(emulator) > 0
+    # Each change was sent once (one pending record each, every one with its result), and
+    # applied: a retry never doubled or lost one.
+    written = results(AUDIT)
+    assert sorted((r["customer_id"], r["outcome"]) for r in written) == sorted(
+        [(i, "applied") for i in edited if i != pruned] + [(pruned, "applied")]
+    )
+    assert verify_log(AUDIT).intact
 
 
 def test_pacing_defaults_to_the_documented_limits(plugin: ProviderPlugin) -> None:
@@ -301,8 +339,8 @@ def test_a_paced_run_names_its_pacing(live: Live, cli: Callable[..., Run]) -> No
 
 
 def test_the_key_never_appears(live: Live, cli: Callable[..., Run], workdir: Path) -> None:
-    """Across export, plan, apply and an authentication failure, neither output nor any file
-    written holds the key."""
+    """Across export, plan, a saved plan applied, apply and an authentication failure, neither
+    output nor any file written (saved plan, audit log, manifests) holds the key."""
     runs = []
     document = export(cli, live)
     customer, name = editable(live, document)
@@ -311,6 +349,8 @@ def test_the_key_never_appears(live: Live, cli: Callable[..., Run], workdir: Pat
     customer[name] = EDITS[kind](customer.get(name, defaults.get(name)))
     write(document)
     runs.append(cli("plan", "-v", "--out", "saved.plan"))
+    runs.append(cli("apply", "-v", "--plan", "saved.plan", "--auto-approve"))
+    assert runs[-1].code == 0, runs[-1].out + runs[-1].err
     runs.append(cli("apply", "-v", "--auto-approve"))
     wrong = key_for(live.plugin).replace(KEY_BODY, KEY_BODY[::-1])
     with pytest.MonkeyPatch.context() as patch:
