@@ -8,6 +8,7 @@ against what was exported. Nothing here names a provider; a provider installed t
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -56,6 +57,7 @@ KEY_BODY = "conformance0123456789abcdefSECRET"
 CUSTOMERS = Path("customers") / "exported.yaml"
 AUDIT = Path("audit.jsonl")
 AUDIT_SCHEMA = load_schema("audit.schema.json")
+PLAN_SCHEMA = load_schema("plan.schema.json")
 CONFIG = f"manifests:\n  - customers/\naudit_log: {AUDIT}\npolicy:\n  max_deletes: 1\n"
 # Kinds a test can change by rewriting the value, and how.
 EDITS: dict[FieldKind, Callable[[Any], Any]] = {
@@ -177,7 +179,8 @@ def test_export_round_trip_plans_no_change(live: Live, cli: Callable[..., Run]) 
 
 
 def test_an_update_is_applied_then_in_sync(live: Live, cli: Callable[..., Run]) -> None:
-    """A changed field plans one update (exit 2), apply sends it, and the next plan is clean."""
+    """A changed field plans one update (exit 2; as JSON, valid against plan.schema.json),
+    apply sends it and audits it in one verifiable record, and the next plan is clean."""
     document = export(cli, live)
     customer, name = editable(live, document)
     defaults = document.get("defaults") or {}
@@ -188,6 +191,17 @@ def test_an_update_is_applied_then_in_sync(live: Live, cli: Callable[..., Run]) 
     planned = cli("plan", "--detailed-exitcode")
     assert planned.code == 2, planned.out + planned.err
     assert customer[live.id_field] in planned.out
+    as_json = cli("plan", "--format", "json")
+    assert as_json.code == 0, as_json.err
+    plan = json.loads(as_json.out)
+    jsonschema.validate(plan, PLAN_SCHEMA)
+    (change,) = plan["changes"]
+    assert (change["action"], change["provider"], change["id"]) == (
+        "update",
+        live.plugin.name,
+        customer[live.id_field],
+    )
+    assert [field["path"] for field in change["fields"]] == [name]
     applied = cli("apply", "--auto-approve")
     assert applied.code == 0, applied.out + applied.err
     in_sync(cli)
