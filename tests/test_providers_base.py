@@ -34,7 +34,7 @@ from conftest import stop_all
 
 from reconciler.clients.pacing import Pacer
 from reconciler.clients.secret import Secret
-from reconciler.domain import FieldKind
+from reconciler.domain import UNKNOWN, DesiredCustomer, FieldKind, Source
 from reconciler.emulator import RunningEmulator
 from reconciler.errors import (
     APIError,
@@ -418,3 +418,36 @@ def test_burst_reaches_every_pacer(plugin: ProviderPlugin, burst: int | None) ->
         assert pacers_of(unpaced) == []
     finally:
         unpaced.close()
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(
+        name
+        for name, found in plugins().items()
+        if any(not spec.listed for spec in found.model.fields.values())
+    ),
+)
+def test_an_unlisted_field_costs_one_detail_read_per_customer_declaring_it(
+    emulators: Callable[..., RunningEmulator[Any]], name: str
+) -> None:
+    """A field the list does not return is unknown until declared; declared on one customer,
+    it is read for that customer alone, at the cost of one request more than the list."""
+    plugin = plugins()[name]
+    emulator = emulators(plugin)
+    environment = environment_of(plugin)
+    unlisted = next(n for n, spec in plugin.model.fields.items() if not spec.listed)
+    with opened(plugin, emulator) as provider:
+        listing = requests_served(emulator)
+        listed = provider.read_live(environment, [])
+        listing = requests_served(emulator) - listing
+        assert all(customer.get(unlisted) is UNKNOWN for customer in listed.values())
+        declaring, *others = sorted(listed)
+        desired = DesiredCustomer(
+            plugin.name, environment, declaring, {unlisted: None}, Source("c.yaml", 1)
+        )
+        before = requests_served(emulator)
+        live = provider.read_live(environment, [desired])
+        assert requests_served(emulator) == before + listing + 1
+    assert live[declaring].get(unlisted) is not UNKNOWN
+    assert all(live[other].get(unlisted) is UNKNOWN for other in others)
