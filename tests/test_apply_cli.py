@@ -25,7 +25,6 @@ from cli_helpers import (
     FAULTS,
     Run,
     assert_applied_once_despite_faults,
-    load_schema,
     point_at,
     records,
     results,
@@ -40,7 +39,6 @@ from reconciler.render.json import dumps, with_checksum
 Emulators = Callable[..., RunningEmulator[RespanState]]
 PATCH = "PATCH /api/users/{customer_identifier}/"
 DELETE = "DELETE /api/users/{customer_identifier}/"
-SCHEMA = load_schema("audit.schema.json")
 FAST = "10000/s"
 PACED = ("--rate-limit", FAST, "--parallelism", "2")
 # Bounds a wait for a condition, never an assertion about how long something took.
