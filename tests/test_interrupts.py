@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import signal
 import threading
+from collections.abc import Collection
 from concurrent.futures import Future
+from concurrent.futures import wait as futures_wait
 
 import pytest
 
+from reconciler import interrupts
 from reconciler.errors import RunInterrupted
-from reconciler.interrupts import GRACE_SECONDS, StopRequest, stop_on_signals
+from reconciler.interrupts import GRACE_SECONDS, POLL_SECONDS, StopRequest, stop_on_signals
 
 
 @pytest.mark.parametrize(
@@ -64,6 +67,26 @@ def test_wait_any_returns_what_is_done() -> None:
     done: Future[int] = Future()
     done.set_result(1)
     assert StopRequest().wait_any({done, Future()}) == {done}
+
+
+def test_wait_any_polls_again_while_nothing_is_done(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A poll that finds no future done is followed by another (a stop checked between),
+    until one is done."""
+    later: Future[int] = Future()
+    polls: list[float | None] = []
+
+    def polling(
+        futures: Collection[Future[int]], timeout: float | None, return_when: str
+    ) -> tuple[set[Future[int]], set[Future[int]]]:
+        polls.append(timeout)
+        if len(polls) == 2:
+            later.set_result(1)
+        done, pending = futures_wait(futures, timeout=0, return_when=return_when)
+        return done, pending
+
+    monkeypatch.setattr(interrupts, "wait", polling)
+    assert StopRequest().wait_any({later}) == {later}
+    assert polls == [POLL_SECONDS, POLL_SECONDS]
 
 
 def test_inside_stop_on_signals_a_signal_requests_a_stop_instead_of_raising() -> None:
