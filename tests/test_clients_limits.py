@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from cli_helpers import point_at, run_cli
+from hypothesis import given
+from hypothesis import strategies as st
 from scripted_http import Answer, RawServer, Responder, ScriptedApp, script, serve, serve_raw
 
 from reconciler.clients.http import MAX_ANSWER_DEPTH, HttpTransport, encode_path, is_loopback
@@ -258,6 +260,31 @@ def test_too_deep_finds_the_place_and_accepts_the_limit_itself() -> None:
     assert too_deep({"results": [{"id": "c1", "m": nested(5)}]}, 5) == (
         "results[0].m.a.a (customer 'c1')"
     )
+
+
+def _depth(value: object) -> int:
+    """How many levels of mappings and lists ``value`` has below itself (0: a scalar's)."""
+    if isinstance(value, dict):
+        return 1 + max((_depth(child) for child in value.values()), default=0)
+    if isinstance(value, list):
+        return 1 + max((_depth(child) for child in value), default=0)
+    return 0
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=3),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.dictionaries(st.sampled_from(["id", "a", "b"]), children, max_size=3)
+    ),
+    max_leaves=30,
+)
+
+
+@given(value=_JSON, limit=st.integers(min_value=0, max_value=8))
+def test_too_deep_refuses_exactly_what_nests_past_the_limit(value: object, limit: int) -> None:
+    """An answer is refused exactly when a mapping or list sits ``limit`` levels below it."""
+    assert (too_deep(value, limit) is not None) == (_depth(value) > limit)
 
 
 def test_identifier_too_long_for_a_url_is_a_clear_error(
