@@ -64,7 +64,7 @@ def test_files_without_problems_are_read_once(
     def refuse(*args: object) -> None:
         raise AssertionError("a valid file was parsed again")
 
-    monkeypatch.setattr(positions, "parse_yaml", refuse)
+    monkeypatch.setattr(positions, "parse_yaml_nodes", refuse)
     assert len(load_manifests([tmp_path]).customers) == 2
 
 

@@ -11,7 +11,7 @@ through its provider's ``customer_checks`` (``ProviderPlugin``), which point at 
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -51,19 +51,19 @@ def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list
     problems: list[Problem] = []
 
     defaults: dict[str, Any] = value.get("defaults") or {}
-    defaults_node = locate(document.node, ["defaults"]) if "defaults" in value else None
     default_fields = {
         name: desired_value(item) for name, item in defaults.items() if name in model.fields
     }
     default_lifecycle: dict[str, Any] = defaults.get("lifecycle") or {}
     default_ignored: list[str] = default_lifecycle.get("ignore_changes", [])
-    if defaults_node is not None:
-        problems.extend(_ignore_changes_problems(default_ignored, defaults_node, model, path))
+    if "defaults" in value:
+        problems.extend(
+            _ignore_changes_problems(default_ignored, _below(document, "defaults"), model, path)
+        )
 
     customers: list[DesiredCustomer] = []
-    items_node = locate(document.node, ["customers"])
-    for item, item_node in zip(value["customers"], items_node.value, strict=True):
-        line, column = position(item_node)
+    positions = document.item_positions("customers")
+    for index, (item, (line, column)) in enumerate(zip(value["customers"], positions, strict=True)):
         fields: dict[str, Any] = {}
         for name in model.fields:
             if name in item:
@@ -80,6 +80,8 @@ def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list
         else:
             own = own_lifecycle or {}
             own_ignored: list[str] = own.get("ignore_changes", [])
+            # The item's node is composed only if a problem needs its position.
+            item_node = _below(document, "customers", index)
             problems.extend(_ignore_changes_problems(own_ignored, item_node, model, path))
             lifecycle = Lifecycle(
                 prevent_destroy=own.get(
@@ -89,7 +91,9 @@ def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list
             )
         if checks is not None:
             for found in checks(item):
-                at_line, at_column = position(locate(item_node, list(found.path)))
+                # The item's node is composed only for a problem to place.
+                at = locate(document.node, ["customers", index, *found.path])
+                at_line, at_column = position(at)
                 problems.append(Problem(path, at_line, at_column, found.message, found.hint))
         customers.append(
             DesiredCustomer(
@@ -104,13 +108,18 @@ def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list
     return customers, problems
 
 
+def _below(document: YamlDocument, *path: str | int) -> Callable[[], Node]:
+    """The node at ``path`` in ``document``, found when called (it may compose the file)."""
+    return lambda: locate(document.node, path)
+
+
 def _ignore_changes_problems(
-    names: Sequence[str], owner: Node, model: ProviderModel, path: str
+    names: Sequence[str], owner: Callable[[], Node], model: ProviderModel, path: str
 ) -> Iterator[Problem]:
     for index, name in enumerate(names):
         if name in model.fields:
             continue
-        node = locate(owner, ["lifecycle", "ignore_changes", index])
+        node = locate(owner(), ["lifecycle", "ignore_changes", index])
         line, column = position(node)
         if name == model.id_field:
             message = f"'{name}' names the customer and cannot be ignored"

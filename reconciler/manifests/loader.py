@@ -20,6 +20,7 @@ from reconciler.manifests.resources import MANIFEST_SCHEMA
 from reconciler.manifests.schema import schema_problems
 from reconciler.manifests.yamlfile import (
     MAX_FILE_BYTES,
+    NodeTree,
     YamlDocument,
     YamlFile,
     locate,
@@ -281,7 +282,7 @@ def _problems_of_valid_customers(
         return []
     reduced = YamlDocument(
         document.path,
-        _with_items(document.node, items, [items.value[index] for index in kept]),
+        NodeTree(_with_items(document.node, items, [items.value[index] for index in kept])),
         {**value, "customers": [value["customers"][index] for index in kept]},
         document.broken,
     )

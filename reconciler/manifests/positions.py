@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from yaml.nodes import MappingNode, Node, SequenceNode
 
 from reconciler.domain import DesiredCustomer, ProviderModel, Source
-from reconciler.manifests.yamlfile import locate, parse_yaml, position
+from reconciler.manifests.yamlfile import locate, parse_yaml_nodes, position
 from reconciler.providers.registry import MODELS, default_provider
 
 
@@ -60,7 +60,7 @@ class FieldPositions:
             return
         if file_digest(data) != digest:
             return
-        for document in parse_yaml(data, display).documents:
+        for document in parse_yaml_nodes(data, display).documents:
             value = document.value
             if not isinstance(value, dict):
                 continue

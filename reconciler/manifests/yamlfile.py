@@ -1,7 +1,10 @@
 """Safe YAML reading that keeps every node's position, for manifests and ``reconciler.yaml``.
 
-libyaml's C parser (``yaml.CSafeLoader``, falling back to the pure-Python ``SafeLoader``) only
-*composes* the node tree, which carries line and column marks; values are then constructed here
+A file is first built straight from libyaml's events (``yamlevents``), which is a third
+cheaper; the node tree is then composed only if a later check needs a position. Whenever that
+builder meets anything the rules below have a word for, the file is read the careful way:
+libyaml's C parser (``yaml.CSafeLoader``, falling back to the pure-Python ``SafeLoader``)
+*composes* the node tree, which carries line and column marks, and values are constructed here
 from that tree, so that:
 
 - a duplicate mapping key is an error naming both lines (PyYAML silently keeps the last one);
@@ -34,6 +37,7 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from reconciler.manifests.yamlevents import EventBuilder, ItemPositions, Unusual
 from reconciler.manifests.yamlsyntax import reader_problem, syntax_problem
 from reconciler.problems import Problem, Severity
 
@@ -81,6 +85,14 @@ _IMPLICIT: dict[str, tuple[tuple[str, re.Pattern[str]], ...]] = {
 }
 
 
+def _plain_tag(value: str) -> str:
+    """The tag of an untagged plain scalar: PyYAML's regular expressions, in its order."""
+    for tag, regexp in _IMPLICIT.get(value[:1], ()):
+        if regexp.match(value):
+            return tag
+    return _STR
+
+
 class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
     """The safe loader with a leaner tag resolver.
 
@@ -91,11 +103,7 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
 
     def resolve(self, kind: type[Node], value: Any, implicit: tuple[bool, bool]) -> str:
         if kind is ScalarNode:
-            if implicit[0]:
-                for tag, regexp in _IMPLICIT.get(value[:1], ()):
-                    if regexp.match(value):
-                        return tag
-            return _STR
+            return _plain_tag(value) if implicit[0] else _STR
         return _SEQ if kind is SequenceNode else _MAP
 
     def descend_resolver(self, current_node: Any, current_index: Any) -> None:
@@ -105,18 +113,80 @@ class _Loader(_BaseLoader):  # type: ignore[valid-type,misc]
         pass
 
 
+class NodeTree:
+    """A document's composed node tree, for positions; composed only when first asked for.
+
+    A file without problems is built from libyaml's events and never composed unless a later
+    check (the schema, a customer check) needs to say where something is.
+    """
+
+    __slots__ = ("_file", "_index", "_items", "_node")
+
+    def __init__(
+        self,
+        node: Node | None,
+        *,
+        file: _ComposedFile | None = None,
+        index: int = 0,
+        items: ItemPositions | None = None,
+    ) -> None:
+        self._node = node
+        self._file = file
+        self._index = index
+        self._items = items
+
+    def node(self) -> Node:
+        if self._node is None:
+            assert self._file is not None, "a tree is given either its node or its file"
+            self._node = self._file.nodes()[self._index]
+        return self._node
+
+    def item_positions(self, key: str) -> list[tuple[int, int]]:
+        """The 1-based (line, column) of each item of the top-level list ``key``."""
+        if self._items is not None:
+            return self._items.get(key, [])
+        root = self.node()
+        # Only a mapping has keys: ``locate`` would give a list root back for any key.
+        items = locate(root, [key]) if isinstance(root, MappingNode) else None
+        return [position(item) for item in items.value] if isinstance(items, SequenceNode) else []
+
+
+class _ComposedFile:
+    """A file's documents' node trees, composed once, when first asked for."""
+
+    __slots__ = ("_data", "_nodes")
+
+    def __init__(self, data: bytes) -> None:
+        self._data = data
+        self._nodes: list[Node] | None = None
+
+    def nodes(self) -> list[Node]:
+        if self._nodes is None:
+            self._nodes = _compose(self._data)[0]
+        return self._nodes
+
+
 @dataclass(frozen=True, slots=True)
 class YamlDocument:
-    """One ``---`` document: its composed node tree (for positions) and its plain value.
+    """One ``---`` document: its plain value and its node tree (for positions).
 
     ``broken`` holds the ``id()`` of nodes whose value could not be built (a Problem already
     names each); later validation ignores complaints about them instead of repeating them.
     """
 
     path: str
-    node: Node
+    tree: NodeTree
     value: Any
     broken: frozenset[int]
+
+    @property
+    def node(self) -> Node:
+        """The document's root node (composed from the file now if it was not yet)."""
+        return self.tree.node()
+
+    def item_positions(self, key: str) -> list[tuple[int, int]]:
+        """The 1-based (line, column) of each item of the top-level list ``key``."""
+        return self.tree.item_positions(key)
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,8 +233,40 @@ def _size_text(size: int) -> str:
 
 def parse_yaml(data: bytes, display: str) -> YamlFile:
     """Parse every document of ``data``; problems of one document never hide another's."""
-    problems: list[Problem] = []
-    documents: list[YamlDocument] = []
+    built = _built_from_events(data)
+    if built is not None:
+        file = _ComposedFile(data)
+        documents = tuple(
+            YamlDocument(display, NodeTree(None, file=file, index=index, items=items), value, _NONE)
+            for index, (value, items) in enumerate(built)
+        )
+        return YamlFile(display, data, documents, ())
+    return parse_yaml_nodes(data, display)
+
+
+_NONE: frozenset[int] = frozenset()
+
+
+def _built_from_events(data: bytes) -> list[tuple[Any, ItemPositions]] | None:
+    """Every document's value from the event stream, or ``None``: the careful way is needed."""
+    loader = _Loader(data)
+    try:
+        builder = EventBuilder(
+            loader.get_event,
+            _plain_tag,
+            max_depth=MAX_DEPTH,
+            plain_int=_PLAIN_INT,
+            plain_float=_PLAIN_FLOAT,
+        )
+        return builder.documents()
+    except (Unusual, yaml.YAMLError, RecursionError):
+        return None
+    finally:
+        loader.dispose()
+
+
+def _compose(data: bytes) -> tuple[list[Node], Exception | None]:
+    """The node trees of ``data``'s documents, up to the first error (returned too)."""
     nodes: list[Node] = []
     loader = _Loader(data)
     try:
@@ -172,14 +274,25 @@ def parse_yaml(data: bytes, display: str) -> YamlFile:
             node = loader.get_node()
             if node is not None:
                 nodes.append(node)
-    except yaml.MarkedYAMLError as exc:
-        problems.append(syntax_problem(exc, data, display))
-    except yaml.YAMLError as exc:
-        problems.append(reader_problem(exc, data, display))
-    except RecursionError:  # pragma: no cover - only the pure-Python composer recurses
-        problems.append(_too_deep(display, 1, 1))
+    except (yaml.YAMLError, RecursionError) as exc:
+        return nodes, exc
     finally:
         loader.dispose()
+    return nodes, None
+
+
+def parse_yaml_nodes(data: bytes, display: str) -> YamlFile:
+    """``parse_yaml`` the careful way: compose every document's node tree, then build values
+    from it, wording each problem at its node. What ``parse_yaml`` falls back to."""
+    problems: list[Problem] = []
+    documents: list[YamlDocument] = []
+    nodes, error = _compose(data)
+    if isinstance(error, yaml.MarkedYAMLError):
+        problems.append(syntax_problem(error, data, display))
+    elif isinstance(error, yaml.YAMLError):
+        problems.append(reader_problem(error, data, display))
+    elif error is not None:  # pragma: no cover - only the pure-Python composer recurses
+        problems.append(_too_deep(display, 1, 1))
     for node in nodes:
         builder = _Builder(display)
         try:
@@ -188,7 +301,8 @@ def parse_yaml(data: bytes, display: str) -> YamlFile:
             value = None
         problems.extend(builder.problems)
         if not builder.abandoned:
-            documents.append(YamlDocument(display, node, value, frozenset(builder.broken)))
+            tree = NodeTree(node)
+            documents.append(YamlDocument(display, tree, value, frozenset(builder.broken)))
     return YamlFile(display, data, tuple(documents), tuple(problems))
 
 
