@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from yaml.events import (
@@ -39,21 +39,25 @@ class Unusual(Exception):
     """The file needs the careful node builder (it has something to check or to word)."""
 
 
+ImplicitTags = Mapping[str, Sequence[tuple[str, re.Pattern[str]]]]
+"""A plain scalar's first character -> the (tag, pattern) pairs to try, in order."""
+
+
 class EventBuilder:
-    """Builds every document of one parser's stream; ``resolve(text)`` is the YAML tag of a
-    plain scalar, ``max_depth`` the nesting the node builder would refuse."""
+    """Builds every document of one parser's stream; ``implicit`` resolves plain scalars as
+    the node builder's loader does, ``max_depth`` is the nesting it would refuse."""
 
     def __init__(
         self,
         next_event: Callable[[], Event],
-        resolve: Callable[[str], str],
+        implicit: ImplicitTags,
         *,
         max_depth: int,
         plain_int: re.Pattern[str],
         plain_float: re.Pattern[str],
     ) -> None:
         self._next = next_event
-        self._resolve = resolve
+        self._implicit = implicit
         # Well inside the node builder's bound, so that its exact wording is never needed here.
         self._max_depth = max_depth - 2
         self._plain_int = plain_int
@@ -96,7 +100,10 @@ class EventBuilder:
         text: str = event.value
         if not event.implicit[0]:
             return text  # quoted or a block scalar: text, as the resolver would say
-        tag = self._resolve(text)
+        tag = next(
+            (tag for tag, pattern in self._implicit.get(text[:1], ()) if pattern.match(text)),
+            _STR,
+        )
         if tag in _AS_TEXT:
             return text
         if tag == _INT and self._plain_int.fullmatch(text) and len(text) < _LONGEST_INT:
@@ -115,7 +122,7 @@ class EventBuilder:
         if event.anchor is not None or event.tag is not None or depth >= self._max_depth:
             raise Unusual
         result: dict[str, Any] = {}
-        next_event = self._next
+        next_event, implicit = self._next, self._implicit
         while True:
             key_event: Any = next_event()
             if key_event.__class__ is MappingEndEvent:
@@ -132,7 +139,15 @@ class EventBuilder:
             value_event: Any = next_event()
             kind = value_event.__class__
             if kind is ScalarEvent:
-                result[key] = self._scalar(value_event)
+                text = value_event.value
+                if (
+                    text[:1] not in implicit
+                    and value_event.tag is None
+                    and value_event.anchor is None
+                ):
+                    result[key] = text  # no tag could apply: text (most values, e.g. names)
+                else:
+                    result[key] = self._scalar(value_event)
             elif kind is SequenceStartEvent and positions is not None:
                 items = positions[key] = []
                 result[key] = self._sequence(value_event, depth + 1, items)

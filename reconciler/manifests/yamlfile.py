@@ -253,7 +253,7 @@ def _built_from_events(data: bytes) -> list[tuple[Any, ItemPositions]] | None:
     try:
         builder = EventBuilder(
             loader.get_event,
-            _plain_tag,
+            _IMPLICIT,
             max_depth=MAX_DEPTH,
             plain_int=_PLAIN_INT,
             plain_float=_PLAIN_FLOAT,
