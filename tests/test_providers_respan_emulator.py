@@ -9,6 +9,7 @@ from urllib.parse import parse_qs, quote, urlsplit
 
 import httpx
 import pytest
+from starlette.responses import JSONResponse
 
 from reconciler.emulator import RunningEmulator
 from reconciler.providers.respan.emulator import RespanState
@@ -447,6 +448,36 @@ def test_state_changes_are_visible_over_http(respan_emulator: Factory) -> None:
         assert api.get(user_path("x")).json()["period_budget"] == 99
         listed = api.get("/api/users/list/", params={"environment": "test"}).json()
     assert [c["customer_identifier"] for c in listed["results"]] == ["new"]
+
+
+def test_a_listed_customer_shows_every_change_after_it_was_listed(
+    respan_emulator: Factory,
+) -> None:
+    """A list page read before a PATCH, an in-process edit or a delete never hides it after."""
+    emu = respan_emulator(seed=customers(3, period_budget=1))
+
+    def listed(api: httpx.Client) -> dict[str, Any]:
+        page = api.post("/api/users/list/", params={"sort_by": "customer_identifier"}).json()
+        return {item["customer_identifier"]: item["period_budget"] for item in page["results"]}
+
+    with client(emu) as api:
+        assert listed(api) == {"cust-0000": 1, "cust-0001": 1, "cust-0002": 1}
+        assert api.patch(user_path("cust-0000"), json={"period_budget": 5}).status_code == 200
+        assert listed(api)["cust-0000"] == 5
+        emu.state.update_customer("cust-0001", {"period_budget": 7})
+        assert listed(api)["cust-0001"] == 7
+        assert api.delete(user_path("cust-0002")).status_code == 204
+        assert listed(api) == {"cust-0000": 5, "cust-0001": 7}
+
+
+def test_a_list_page_is_written_as_one_json_object(respan_emulator: Factory) -> None:
+    """A page's bytes are exactly Starlette's JSON of the page object (non-ASCII unescaped)."""
+    emu = respan_emulator(seed=customers(3, name="Zoë 日本"))
+    with client(emu) as api:
+        response = api.post("/api/users/list/", params={"page_size": 2})
+    assert response.headers["content-type"] == "application/json"
+    assert response.content == JSONResponse(response.json()).body
+    assert "Zoë 日本".encode() in response.content
 
 
 def test_credit_transactions_list_newest_first_with_both_shapes(respan_emulator: Factory) -> None:
