@@ -19,9 +19,11 @@ BENCH_KEY = "bench-key-0123456789abcdef"
 
 @dataclass(frozen=True)
 class Timings:
-    """Wall times of one measured thing, in seconds, one per round."""
+    """Wall times of one measured thing, in seconds, one per round; ``cpu``: the CPU time this
+    process (all its threads, no child process) spent in each round."""
 
     runs: tuple[float, ...]
+    cpu: tuple[float, ...] = ()
 
     @property
     def best(self) -> float:
@@ -45,12 +47,14 @@ def interleaved(runs: Mapping[str, Callable[[], object]], rounds: int) -> dict[s
     their ratio (best of each, or the median of the rounds) means something.
     """
     times: dict[str, list[float]] = {name: [] for name in runs}
+    cpu: dict[str, list[float]] = {name: [] for name in runs}
     for _ in range(rounds):
         for name, run in runs.items():
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             run()
             times[name].append(time.perf_counter() - started)
-    return {name: Timings(tuple(values)) for name, values in times.items()}
+            cpu[name].append(time.process_time() - started_cpu)
+    return {name: Timings(tuple(times[name]), tuple(cpu[name])) for name in runs}
 
 
 def ratio_line(label: str, timings: Timings, baseline: Timings, target: float | None) -> str:

@@ -14,10 +14,16 @@ same load on a shared machine):
 - loading the manifests (``load_manifests``);
 - ``reconciler plan DIR`` in-process, output discarded (manifests, live reads, plan, render);
 
-and reports the best and the median of each and their ratios to the floor; then the peak
+and reports the best and the median of each and their ratios to the floor (wall time, and
+the CPU time this process spent, which a loaded machine hardly changes); then the peak
 resident memory of ``reconciler plan`` and of libyaml alone, each as a fresh process. Targets:
-the whole plan at most 1.3 times the floor (best of the rounds), and at most 300 MiB of memory
-at 100,000 customers. Exits 1 when a target is missed.
+the whole plan at most 1.3 times the floor, both best to best and median to median (one lucky
+round is not enough), and at most 300 MiB of memory at 100,000 customers. Exits 1 when a target
+is missed.
+
+The emulator keeps each customer's list JSON until the customer changes, as an API's own
+caches would; the untimed warm-up run fills it, so every timed round waits for the configured
+latency and not for the emulator writing JSON on the same (possibly shared) CPUs.
 
     python bench/plan.py [--customers 10000 100000] [--files 20] [--drift 0.1]
                          [--latency-ms 20] [--repeat 5]
@@ -41,6 +47,7 @@ from typing import Any
 
 from benchlib import (
     BENCH_KEY,
+    Timings,
     child_environment,
     interleaved,
     libyaml_alone,
@@ -190,11 +197,18 @@ def measure(args: argparse.Namespace, customers: int) -> bool:
     print(ratio_line("libyaml alone (CSafeLoader load)", floor, floor, None))
     print(ratio_line("loading the manifests", timings["load"], floor, None))
     print(ratio_line("plan, in-process (whole run)", plan, floor, TIME_TARGET))
+    # CPU time of this process, all its threads (the emulator is another process): a loaded
+    # machine moves it much less than wall time.
+    cpu = {name: Timings(measured.cpu) for name, measured in timings.items()}
+    print(ratio_line("  CPU time, libyaml alone", cpu["floor"], cpu["floor"], None))
+    print(ratio_line("  CPU time, loading the manifests", cpu["load"], cpu["floor"], None))
+    print(ratio_line("  CPU time, plan (all threads)", cpu["plan"], cpu["floor"], None))
     memory_target = MEMORY_TARGET_MIB if customers >= MEMORY_TARGET_FROM else None
     shown = f" (target <= {memory_target:g} MiB)" if memory_target else ""
     print(f"peak RSS: plan {plan_rss:.0f} MiB, libyaml alone {floor_rss:.0f} MiB{shown}")
     print()
-    ok = plan.best / floor.best <= TIME_TARGET and set(codes) == {2}
+    fast = max(plan.best / floor.best, plan.median / floor.median) <= TIME_TARGET
+    ok = fast and set(codes) == {2}
     return ok and (memory_target is None or plan_rss <= memory_target)
 
 
