@@ -12,7 +12,7 @@ import pytest
 from reconciler.errors import ManifestError
 from reconciler.manifests import check_manifests, load_manifests
 from reconciler.providers import registry
-from reconciler.providers.plugin import FieldProblem
+from reconciler.providers.plugin import FieldChecks, FieldProblem, ProviderPlugin
 
 
 def problems(tmp_path: Path, text: str, *, strict: bool = False) -> list[tuple[int, str, str]]:
@@ -79,6 +79,24 @@ def test_a_providers_field_checks_are_shown_at_the_field(
         "customers:\n  - user_id: a\n  - user_id: b\n    max_budget: 5\n"
     )
     assert problems(tmp_path, text) == [(3, "warning", "100 is too round")]
+
+
+def test_a_providers_field_checks_are_looked_up_once_not_per_customer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Checking many customers of one provider imports its field checks once at most."""
+    looked_up: list[str] = []
+    original = ProviderPlugin.field_checker
+
+    def counted(self: ProviderPlugin) -> FieldChecks | None:
+        looked_up.append(self.name)
+        return original(self)
+
+    monkeypatch.setattr(ProviderPlugin, "field_checker", counted)
+    text = "customers:\n" + "".join(f"  - customer_identifier: c{i}\n" for i in range(5))
+    assert problems(tmp_path, text) == []
+    assert problems(tmp_path, text) == []
+    assert len(looked_up) <= 1
 
 
 def test_email_without_at_warns(tmp_path: Path) -> None:
