@@ -3,7 +3,7 @@ credit transactions, auth and error bodies."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
 
@@ -12,8 +12,9 @@ import pytest
 from starlette.responses import JSONResponse
 
 from reconciler.emulator import RunningEmulator
+from reconciler.providers.respan import emulator_model
 from reconciler.providers.respan.emulator import RespanState
-from reconciler.providers.respan.emulator_model import DETAIL_FIELDS, LIST_FIELDS
+from reconciler.providers.respan.emulator_model import DETAIL_FIELDS, LIST_FIELDS, list_item
 
 Factory = Callable[..., RunningEmulator[RespanState]]
 
@@ -468,6 +469,28 @@ def test_a_listed_customer_shows_every_change_after_it_was_listed(
         assert listed(api)["cust-0001"] == 7
         assert api.delete(user_path("cust-0002")).status_code == 204
         assert listed(api) == {"cust-0000": 5, "cust-0001": 7}
+
+
+def test_a_listed_customer_is_written_as_json_once_until_it_changes(
+    respan_emulator: Factory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Paging through the same customers again reuses their JSON; a change writes it anew."""
+    emu = respan_emulator(seed=customers(3))
+    written: list[str] = []
+
+    def counted(record: Mapping[str, Any]) -> dict[str, Any]:
+        written.append(record["customer_identifier"])
+        return list_item(record)
+
+    monkeypatch.setattr(emulator_model, "list_item", counted)
+    with client(emu) as api:
+        for _ in range(3):
+            assert api.post("/api/users/list/").status_code == 200
+        assert sorted(written) == ["cust-0000", "cust-0001", "cust-0002"]
+        assert api.patch(user_path("cust-0001"), json={"period_budget": 5}).status_code == 200
+        page = api.post("/api/users/list/").json()
+    assert len(written) == 6
+    assert {c["customer_identifier"]: c["period_budget"] for c in page["results"]}["cust-0001"] == 5
 
 
 def test_a_list_page_is_written_as_one_json_object(respan_emulator: Factory) -> None:
