@@ -237,7 +237,10 @@ def test_deeply_nested_live_metadata_is_refused_naming_the_customer(
     page = {"results": [{"customer_identifier": "fine"}, {"customer_identifier": name}]}
     page["results"][1]["metadata"] = nested(500)
     app.reset(script(Answer(200, page)))
-    with transport(url) as client, pytest.raises(ServerError) as caught:
+    with (
+        transport(url, id_keys=("customer_identifier",)) as client,
+        pytest.raises(ServerError) as caught,
+    ):
         client.request("POST", "/api/users/list/", idempotent=True)
     message = str(caught.value)
     assert f"nests more than {MAX_ANSWER_DEPTH} levels deep at results[1].metadata" in message
@@ -257,9 +260,17 @@ def test_json_too_deep_for_the_parser_is_refused(scripted: tuple[str, ScriptedAp
 def test_too_deep_finds_the_place_and_accepts_the_limit_itself() -> None:
     """Exactly the limit is accepted; one more level names its JSON path."""
     assert too_deep(nested(5), 5) is None
-    assert too_deep({"results": [{"id": "c1", "m": nested(5)}]}, 5) == (
+    assert too_deep({"results": [{"id": "c1", "m": nested(5)}]}, 5, ("id",)) == (
         "results[0].m.a.a (customer 'c1')"
     )
+
+
+def test_too_deep_names_the_customer_by_the_providers_id_key_only() -> None:
+    """The customer is named by the key the provider's model says ids are under, and by no
+    other key an answer happens to carry."""
+    page = {"data": [{"id": "row-7", "user_id": "u1", "m": nested(5)}]}
+    assert too_deep(page, 5, ("user_id",)) == "data[0].m.a.a (customer 'u1')"
+    assert too_deep(page, 5) == "data[0].m.a.a"
 
 
 def _depth(value: object) -> int:

@@ -93,6 +93,17 @@ def test_the_provider_is_what_its_plugin_declares(
         assert requests_served(served) == 0
 
 
+def test_an_unreadable_answer_names_its_customer_by_the_models_id_field(
+    plugin: ProviderPlugin, served: RunningEmulator[Any]
+) -> None:
+    """Each API client tells its transport where ids are (the model's id field), so an answer
+    refused as too deep names the customer it is about."""
+    with opened(plugin, served) as provider:
+        clients = api_clients(provider)
+        assert clients
+        assert {c.transport.id_keys for c in clients} == {(plugin.model.id_field,)}
+
+
 def test_read_live_returns_every_customer_export_reads(
     plugin: ProviderPlugin, served: RunningEmulator[Any]
 ) -> None:

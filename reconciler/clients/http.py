@@ -319,6 +319,7 @@ class HttpTransport:
         headers: Mapping[str, str] | None = None,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         error_detail: ErrorDetail | None = None,
+        id_keys: Sequence[str] = (),
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -334,6 +335,9 @@ class HttpTransport:
         # How this API's error bodies carry their text: the provider's reader, else the
         # common shapes (``detail``/``message``, ``code``, per-field ``errors``).
         self.error_detail: ErrorDetail = error_detail or common_error_detail
+        # The keys a customer's id is under in this API's answers, to name the customer an
+        # unreadable answer is about.
+        self.id_keys = tuple(id_keys)
         self._semaphore = threading.BoundedSemaphore(max_concurrency)
         try:
             self._client = httpx.Client(
@@ -612,7 +616,7 @@ class HttpTransport:
         except ValueError:
             return _NOT_JSON if 200 <= status < 300 else raw.decode("utf-8", "replace")
         else:
-            where = too_deep(body, MAX_ANSWER_DEPTH)
+            where = too_deep(body, MAX_ANSWER_DEPTH, self.id_keys)
         if where is not None:
             raise self._refusal(
                 method,
@@ -741,6 +745,8 @@ class ApiClient:
     # The API's documented limit for every endpoint, (count, per seconds); ``None``: the API
     # documents none, so ``create`` leaves requests unpaced unless given a limit.
     documented_rate_limit: ClassVar[tuple[int, float] | None] = None
+    # The key a customer's id is under in this API's answers (its model's ``id_field``).
+    id_key: ClassVar[str | None] = None
 
     def __init__(self, transport: HttpTransport) -> None:
         self.transport = transport
@@ -776,6 +782,7 @@ class ApiClient:
             max_concurrency=max_concurrency,
             timeout=timeout,
             error_detail=cls.error_detail,
+            id_keys=(cls.id_key,) if cls.id_key else (),
         )
         return cls(transport)
 

@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Final
 
 ACCEPTED_ENCODINGS: Final = "gzip, deflate"
@@ -192,16 +192,16 @@ class _BoundedInflate:
         return bytes(decoded)
 
 
-_NAMES: Final = ("customer_identifier", "id", "customer_id")
 _NAME_SHOWN: Final = 60
 
 
-def too_deep(value: Any, limit: int) -> str | None:
+def too_deep(value: Any, limit: int, id_keys: Sequence[str] = ()) -> str | None:
     """Where decoded JSON ``value`` nests deeper than ``limit``, or ``None`` when it does not.
 
     The place is a JSON path (``results[3].metadata``) naming the customer it is in when an
-    enclosing object has an identifier (cut to a readable length): a whole list page is
-    refused, and the message says which customer to look at.
+    enclosing object has an identifier under one of ``id_keys`` (the provider's, cut to a
+    readable length): a whole list page is refused, and the message says which customer to
+    look at.
     """
     # Answers are almost always shallow: a walk that only counts levels costs a tenth of one
     # that names every place (a list page of 1,000 customers: 16 ms), so the place is named
@@ -215,7 +215,7 @@ def too_deep(value: Any, limit: int) -> str | None:
             children: Iterable[tuple[str, Any]] = (
                 (f"{path}.{key}" if path else str(key), child) for key, child in node.items()
             )
-            owner = owner or _identifier(node)
+            owner = owner or _identifier(node, id_keys)
         elif isinstance(node, list):
             children = ((f"{path}[{index}]", child) for index, child in enumerate(node))
         else:
@@ -242,8 +242,8 @@ def _reaches(value: Any, limit: int) -> bool:
     return bool(level)
 
 
-def _identifier(node: Mapping[str, Any]) -> str | None:
-    for name in _NAMES:
+def _identifier(node: Mapping[str, Any], id_keys: Sequence[str]) -> str | None:
+    for name in id_keys:
         identifier = node.get(name)
         if isinstance(identifier, str) and identifier:
             return repr(_shorten(identifier))

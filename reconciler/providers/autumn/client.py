@@ -37,6 +37,7 @@ from reconciler.clients.pacing import Pacer, RequestPacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.errors import ConfigError, NotFoundError
+from reconciler.providers.autumn.fields import AUTUMN
 
 logger = logging.getLogger("reconciler.http")
 
@@ -134,6 +135,7 @@ class AutumnClient(ApiClient):
                 max_concurrency=max_concurrency,
                 timeout=timeout,
                 headers={"x-api-version": api_version},
+                id_keys=(AUTUMN.id_field,),
             )
         )
 

@@ -32,6 +32,7 @@ from reconciler.errors import (
     InvalidRequestError,
     NotFoundError,
 )
+from reconciler.providers.litellm.fields import ID_FIELD
 
 logger = logging.getLogger("reconciler.http")
 
@@ -64,6 +65,7 @@ class LiteLLMClient(ApiClient):
     """Typed calls to a LiteLLM proxy's customer endpoints. Thread-safe; share one per run."""
 
     documented_rate_limit = DEFAULT_RATE_LIMIT
+    id_key = ID_FIELD
 
     @staticmethod
     def error_detail(body: Any) -> tuple[str | None, dict[str, Any] | None]:

@@ -23,6 +23,7 @@ from reconciler.clients.http import (
 )
 from reconciler.clients.identity import listed_id
 from reconciler.errors import InvalidRequestError, NotFoundError
+from reconciler.providers.respan.fields import RESPAN
 
 logger = logging.getLogger("reconciler.http")
 
@@ -59,6 +60,7 @@ class RespanClient(ApiClient):
 
     # One pacer covers every endpoint: the documented limit is per organization.
     documented_rate_limit = DEFAULT_RATE_LIMIT
+    id_key = RESPAN.id_field
 
     def __repr__(self) -> str:
         return f"RespanClient({self.transport!r})"
