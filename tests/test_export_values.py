@@ -7,12 +7,12 @@ from decimal import Decimal
 import pytest
 
 from reconciler.domain import FieldKind, FieldSpec
-from reconciler.export.values import Unrepresentable, billing_controls
+from reconciler.export.values import Unrepresentable, keyed_lists
 
 # Autumn's controls under another field name: what the core knows comes from the spec alone.
 LIMITS = FieldSpec(
     "limits",
-    FieldKind.BILLING_CONTROLS,
+    FieldKind.KEYED_LISTS,
     item_key="feature_id",
     money_keys=frozenset({"overage_limit"}),
     definition="billingControls",
@@ -29,7 +29,7 @@ def test_item_arrays_keep_the_arrays_and_keys_of_the_specs_schema_definition() -
         ],
     }
 
-    written = billing_controls(live, LIMITS)
+    written = keyed_lists(live, LIMITS)
 
     assert written == {
         "spend_limits": [
@@ -42,4 +42,4 @@ def test_item_arrays_keep_the_arrays_and_keys_of_the_specs_schema_definition() -
 def test_an_array_that_is_not_a_list_is_named_by_the_field() -> None:
     """What cannot be declared is refused with the spec's own field name in the reason."""
     with pytest.raises(Unrepresentable, match=r"^limits\.spend_limits is not a list$"):
-        billing_controls({"spend_limits": {"feature_id": "tokens"}}, LIMITS)
+        keyed_lists({"spend_limits": {"feature_id": "tokens"}}, LIMITS)

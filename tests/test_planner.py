@@ -333,7 +333,7 @@ def test_billing_controls_change_names_item_and_sends_the_array() -> None:
             D("150.00"),
             FieldKind.MONEY,
         ),
-        ("billing_controls.spend_limits[new].enabled", None, True, FieldKind.BILLING_CONTROLS),
+        ("billing_controls.spend_limits[new].enabled", None, True, FieldKind.KEYED_LISTS),
         ("billing_controls.spend_limits[new].overage_limit", None, D("5.00"), FieldKind.MONEY),
     ]
     assert body(change) == {

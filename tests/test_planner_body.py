@@ -208,7 +208,7 @@ def test_kind_and_value_at_a_path() -> None:
     """Amounts inside billing items are money; values are read by item key."""
     path = "billing_controls.spend_limits[m].overage_limit"
     assert kind_at(AUTUMN, path) is FieldKind.MONEY
-    assert kind_at(AUTUMN, "billing_controls.spend_limits[m].enabled") is FieldKind.BILLING_CONTROLS
+    assert kind_at(AUTUMN, "billing_controls.spend_limits[m].enabled") is FieldKind.KEYED_LISTS
     before = {"billing_controls": {"spend_limits": [{"feature_id": "m", "overage_limit": D(3)}]}}
     assert value_at(AUTUMN, before, path) == D(3)
     assert value_at(AUTUMN, before, "billing_controls.spend_limits[n].enabled") is None

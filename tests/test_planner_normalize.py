@@ -18,7 +18,7 @@ MONEY = FieldSpec("period_budget", FieldKind.MONEY)
 DECIMAL = FieldSpec("markup_percentage", FieldKind.DECIMAL)
 TIMESTAMP = FieldSpec("period_start", FieldKind.TIMESTAMP)
 METADATA = FieldSpec("metadata", FieldKind.METADATA)
-CONTROLS = FieldSpec("billing_controls", FieldKind.BILLING_CONTROLS)
+CONTROLS = FieldSpec("billing_controls", FieldKind.KEYED_LISTS)
 TEXT = FieldSpec("name", FieldKind.TEXT)
 
 
@@ -120,9 +120,7 @@ def test_keyed_item_arrays_follow_the_field_spec() -> None:
     from reconciler.domain import ProviderModel
     from reconciler.planner.diff import diff_field
 
-    spec = FieldSpec(
-        "quotas", FieldKind.BILLING_CONTROLS, item_key="sku", money_keys=frozenset({"cap"})
-    )
+    spec = FieldSpec("quotas", FieldKind.KEYED_LISTS, item_key="sku", money_keys=frozenset({"cap"}))
     model = ProviderModel("acme", ("prod",), "prod", "id", {"quotas": spec}, False, False)
     live = normalize(spec, {"q": [{"sku": "b", "cap": "5.0"}, {"sku": "a", "cap": 1, "n": 2.50}]})
     assert live == {"q": [{"cap": Decimal(1), "n": Decimal("2.5"), "sku": "a"},

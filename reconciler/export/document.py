@@ -140,7 +140,7 @@ class DocumentBuilder:
                 self.notes.append(ExportNote(live.id, f"metadata.{key}", reason))
             if not value and not self.model.metadata_authoritative:
                 return _OMIT
-        if spec.kind is FieldKind.BILLING_CONTROLS and not value:
+        if spec.kind is FieldKind.KEYED_LISTS and not value:
             return _OMIT  # no arrays: declares nothing
         return value
 

@@ -46,7 +46,7 @@ from reconciler.export.document import ManifestDocument
 from reconciler.export.roundtrip import RoundTripFile, insert_in_order, safe_text, to_yaml
 from reconciler.export.values import (
     Unrepresentable,
-    billing_controls,
+    keyed_lists,
     manifest_value,
     metadata,
     schema_keys,
@@ -204,7 +204,7 @@ def _adopt_field(
                     "undeclare a default key, so it is left (move it out of defaults to adopt)"
                 )
             return changed
-        if spec.kind is FieldKind.BILLING_CONTROLS and isinstance(live_value, Mapping):
+        if spec.kind is FieldKind.KEYED_LISTS and isinstance(live_value, Mapping):
             return _adopt_billing(model, spec, declared.fields[name], live_value, customer)
         if live_value is None and not spec.nullable:
             edit.notes.append(f"{where}: live is empty, which no manifest can declare; left")
@@ -278,11 +278,11 @@ def _adopt_billing(
     live: Mapping[str, Any],
     customer: CommentedMap,
 ) -> bool:
-    current = billing_controls(live, spec)
+    current = keyed_lists(live, spec)
     own = customer.get(spec.name)
     if not isinstance(own, CommentedMap):
         # Declared through defaults: the customer now declares them all, one array adopted.
-        own = to_yaml(billing_controls(declared, spec))
+        own = to_yaml(keyed_lists(declared, spec))
         insert_in_order(customer, spec.name, own, schema_keys(f"{model.name}Customer"))
     changed = False
     for array, items in declared.items():

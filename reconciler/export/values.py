@@ -77,7 +77,7 @@ def manifest_value(spec: FieldSpec, value: Any) -> Any:
         if not isinstance(value, Mapping):
             raise Unrepresentable(f"{value!r} is not a mapping")
         return nested(value)
-    return billing_controls(value, spec)
+    return keyed_lists(value, spec)
 
 
 def money(value: Any) -> Decimal:
@@ -136,7 +136,7 @@ def nested_metadata_keys(value: Any) -> list[str]:
     return sorted(str(k) for k, v in value.items() if isinstance(v, Mapping | list | tuple))
 
 
-def billing_controls(value: Any, spec: FieldSpec) -> dict[str, Any]:
+def keyed_lists(value: Any, spec: FieldSpec) -> dict[str, Any]:
     """Keyed item arrays (a ``billing_controls`` field) limited to what the schema declares
     for ``spec`` (its ``definition``), in the schema's key order.
 

@@ -36,7 +36,7 @@ from typing import Any, Final
 from reconciler.domain import UNKNOWN, FieldKind, FieldSpec, ProviderModel
 from reconciler.plan.model import Change, FieldChange
 from reconciler.planner.diff import format_path, keyed_items, leaf_kind
-from reconciler.planner.normalize import canonical_billing_controls
+from reconciler.planner.normalize import canonical_keyed_lists
 
 _SEGMENT: Final = re.compile(r'\.([A-Za-z0-9_-]+)|\[([A-Za-z0-9_-]+)\]|\[("(?:[^"\\]|\\.)*")\]')
 _SENDS: Final = frozenset({"create", "update"})
@@ -85,7 +85,7 @@ def field_body(
         return changes[0][1].after
     if spec.kind is FieldKind.METADATA:
         return _metadata_body(model, spec, changes, live)
-    if spec.kind is FieldKind.BILLING_CONTROLS:
+    if spec.kind is FieldKind.KEYED_LISTS:
         return _billing_body(spec, changes, live)
     raise BodyError(f"{changes[0][1].path}: {spec.name} has no parts to change")
 
@@ -186,7 +186,7 @@ def _items_after(
         item = items.get(key)
         if isinstance(item, dict) and set(item) <= {spec.item_key}:
             del items[key]
-    ordered = canonical_billing_controls(spec, {array: list(items.values())})
+    ordered = canonical_keyed_lists(spec, {array: list(items.values())})
     return list(ordered[array])
 
 
@@ -202,7 +202,7 @@ def value_at(model: ProviderModel, values: Mapping[str, Any], path: str) -> Any:
     for depth, part in enumerate(parts):
         if value is UNKNOWN or value is None:
             return value
-        if spec.kind is FieldKind.BILLING_CONTROLS and depth == 1:
+        if spec.kind is FieldKind.KEYED_LISTS and depth == 1:
             value = keyed_items(spec, value).get(part) if isinstance(value, list) else UNKNOWN
         else:
             value = value.get(part) if isinstance(value, Mapping) else UNKNOWN
@@ -216,6 +216,6 @@ def kind_at(model: ProviderModel, path: str) -> FieldKind:
     spec = model.fields.get(name)
     if spec is None:
         raise BodyError(f"{path}: {model.name} has no field {name!r}")
-    if spec.kind is FieldKind.BILLING_CONTROLS and len(parts) == 3:
+    if spec.kind is FieldKind.KEYED_LISTS and len(parts) == 3:
         return leaf_kind(spec, parts[2])
     return spec.kind

@@ -182,7 +182,7 @@ def _declared_at(model: ProviderModel, spec: FieldSpec, value: Any, parts: tuple
         if parts[0] in value:
             return value[parts[0]]
         return None if model.metadata_authoritative else ABSENT
-    if spec.kind is not FieldKind.BILLING_CONTROLS:
+    if spec.kind is not FieldKind.KEYED_LISTS:
         return ABSENT
     if not isinstance(value, Mapping) or parts[0] not in value:
         return ABSENT  # an array the base did not declare is not managed there

@@ -54,8 +54,8 @@ def diff_field(model: ProviderModel, spec: FieldSpec, desired: Any, live: Any) -
     if isinstance(desired, dict) and isinstance(live, dict):
         if spec.kind is FieldKind.METADATA:
             return _diff_metadata(model, spec, desired, live)
-        if spec.kind is FieldKind.BILLING_CONTROLS:
-            return _diff_billing_controls(spec, desired, live)
+        if spec.kind is FieldKind.KEYED_LISTS:
+            return _diff_keyed_lists(spec, desired, live)
     if same(live, desired):
         return None
     return FieldDiff((FieldChange(spec.name, live, create_value(spec, desired), spec.kind),))
@@ -118,7 +118,7 @@ def _diff_metadata(
     return _sorted(changes)
 
 
-def _diff_billing_controls(
+def _diff_keyed_lists(
     spec: FieldSpec, desired: dict[str, Any], live: dict[str, Any]
 ) -> FieldDiff | None:
     changes: list[FieldChange] = []

@@ -30,8 +30,8 @@ def normalize(spec: FieldSpec, value: Any) -> Any:
     """The canonical form of ``value`` for a field of ``spec.kind`` (``None``/UNKNOWN kept)."""
     if value is None or value is UNKNOWN:
         return value
-    if spec.kind is FieldKind.BILLING_CONTROLS:
-        return canonical_billing_controls(spec, value) if isinstance(value, Mapping) else value
+    if spec.kind is FieldKind.KEYED_LISTS:
+        return canonical_keyed_lists(spec, value) if isinstance(value, Mapping) else value
     convert = _CONVERTERS.get(spec.kind)
     return value if convert is None else convert(value)
 
@@ -59,7 +59,7 @@ def canonical_timestamp(value: Any) -> str:
     return instant.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
-def canonical_billing_controls(spec: FieldSpec, value: Mapping[str, Any]) -> dict[str, Any]:
+def canonical_keyed_lists(spec: FieldSpec, value: Mapping[str, Any]) -> dict[str, Any]:
     """Arrays of keyed items: each array sorted by ``spec.item_key``, the amounts of
     ``spec.money_keys`` as money, every other number as a plain decimal."""
     controls: dict[str, Any] = {}

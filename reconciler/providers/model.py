@@ -25,7 +25,7 @@ class FieldKind(enum.Enum):
     BOOL = "bool"
     TIMESTAMP = "timestamp"  # ISO 8601, compared as an instant
     METADATA = "metadata"  # flat mapping of scalars, compared key by key, order irrelevant
-    BILLING_CONTROLS = "billing_controls"  # arrays of items matched by ``FieldSpec.item_key``
+    KEYED_LISTS = "keyed_lists"  # arrays of items matched by ``FieldSpec.item_key``
     INTEGER = "integer"  # a whole number (a count or a limit), compared exactly
     LIST = "list"  # a list of text items compared as a set: order and repeats irrelevant
     MAPPING = (

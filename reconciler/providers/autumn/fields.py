@@ -17,7 +17,7 @@ AUTUMN = ProviderModel(
         FieldSpec("send_email_receipts", FieldKind.BOOL, nullable=False),
         FieldSpec(
             "billing_controls",
-            FieldKind.BILLING_CONTROLS,
+            FieldKind.KEYED_LISTS,
             nullable=False,
             # Items are one per feature; spend limits' overage_limit is in USD.
             item_key="feature_id",
