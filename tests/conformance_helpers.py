@@ -22,7 +22,8 @@ from reconciler.domain import FieldKind, LiveCustomer
 from reconciler.emulator import EmulatorSettings, RunningEmulator, start_emulator
 from reconciler.plan.model import Action, Change, FieldChange
 from reconciler.providers.base import Provider
-from reconciler.providers.plugin import OpenRequest, ProviderPlugin
+from reconciler.providers.parts import OpenRequest
+from reconciler.providers.plugin import ProviderPlugin
 from reconciler.settings.ratelimit import RateLimit
 
 KEY_BODY = "conformance0123456789abcdefSECRET"

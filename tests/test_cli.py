@@ -123,8 +123,10 @@ def test_help_from_a_warm_cache_reads_no_package_metadata(tmp_path: Path) -> Non
     domain model beyond the providers' models, and still lists every provider's variables."""
     loaded, output = warm_modules_loaded_by(tmp_path, "--help")
     assert not (DISCOVERY | {"json", "pathlib"}) & loaded
-    # The providers' models only: manifests' and live customers' classes are not defined.
+    # The providers' models only: manifests' and live customers' classes are not defined,
+    # nor what opening a provider or checking a manifest takes.
     assert "reconciler.domain" not in loaded
+    assert "reconciler.providers.parts" not in loaded
     for variable in ("RESPAN_API_KEY", "AUTUMN_SECRET_KEY", "LITELLM_PROXY_API_KEY"):
         assert variable in output
 

@@ -12,7 +12,8 @@ import pytest
 from reconciler.errors import ManifestError
 from reconciler.manifests import check_manifests, load_manifests
 from reconciler.providers import registry
-from reconciler.providers.plugin import FieldChecks, FieldProblem, ProviderPlugin
+from reconciler.providers.parts import FieldChecks, FieldProblem
+from reconciler.providers.plugin import ProviderPlugin
 
 
 def problems(tmp_path: Path, text: str, *, strict: bool = False) -> list[tuple[int, str, str]]:

@@ -16,7 +16,7 @@ from reconciler.manifests.desired import build_customers, desired_value
 from reconciler.manifests.yamlfile import parse_yaml
 from reconciler.providers import registry
 from reconciler.providers.autumn.plugin import PLUGIN as AUTUMN_PLUGIN
-from reconciler.providers.plugin import CustomerProblem
+from reconciler.providers.parts import CustomerProblem
 
 AUTUMN = """\
 provider: autumn

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from reconciler.providers.autumn.checks import customer_problems
 from reconciler.providers.autumn.plugin import PLUGIN
-from reconciler.providers.plugin import CustomerProblem
+from reconciler.providers.parts import CustomerProblem
 
 
 def test_a_feature_listed_twice_is_named_at_its_second_entry() -> None:

@@ -45,7 +45,8 @@ from reconciler.errors import (
 )
 from reconciler.plan.model import Action, Change, FieldChange
 from reconciler.providers.base import ApplyResult
-from reconciler.providers.plugin import OpenRequest, ProviderPlugin
+from reconciler.providers.parts import OpenRequest
+from reconciler.providers.plugin import ProviderPlugin
 from reconciler.providers.registry import plugins
 from reconciler.settings.ratelimit import RateLimit
 

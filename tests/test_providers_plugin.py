@@ -11,7 +11,8 @@ from reconciler.clients.pacing import Pacer
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.providers.autumn.plugin import PLUGIN as AUTUMN_PLUGIN
-from reconciler.providers.plugin import EmulatorParts, OpenRequest, ProviderPlugin
+from reconciler.providers.parts import EmulatorParts, OpenRequest
+from reconciler.providers.plugin import ProviderPlugin
 from reconciler.providers.registry import plugins
 from reconciler.settings.ratelimit import RateLimit
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from reconciler.providers.plugin import FieldProblem
+from reconciler.providers.parts import FieldProblem
 from reconciler.providers.respan.checks import field_problems
 from reconciler.providers.respan.plugin import PLUGIN
 

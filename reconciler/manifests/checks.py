@@ -14,7 +14,8 @@ from decimal import Decimal
 from reconciler.domain import CustomerKey, DesiredCustomer, FieldKind, Source, folded_id
 from reconciler.money import AMOUNT_LIMIT
 from reconciler.problems import Problem, Severity
-from reconciler.providers.plugin import FieldChecks, ProviderPlugin
+from reconciler.providers.parts import FieldChecks
+from reconciler.providers.plugin import ProviderPlugin
 from reconciler.providers.registry import plugin
 
 _CENT = Decimal("0.01")

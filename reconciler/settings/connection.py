@@ -43,7 +43,8 @@ from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret, public_url
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Provider
-from reconciler.providers.plugin import ConnectionDefaults, OpenRequest
+from reconciler.providers.parts import OpenRequest
+from reconciler.providers.plugin import ConnectionDefaults
 from reconciler.providers.registry import plugin, plugins
 from reconciler.settings.config import Config, ProviderSettings, parse_rate_limit
 from reconciler.settings.ratelimit import RateLimit

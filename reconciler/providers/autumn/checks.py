@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, Final
 
-from reconciler.providers.plugin import CustomerProblem
+from reconciler.providers.parts import CustomerProblem
 
 # Billing-control lists that hold at most one entry per feature (Autumn keeps one).
 ONE_PER_FEATURE: Final = ("spend_limits", "auto_topups", "overage_allowed")

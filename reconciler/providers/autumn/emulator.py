@@ -34,7 +34,7 @@ from reconciler.emulator.http import InvalidJSON, Refusal, json_body
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
 from reconciler.emulator.seeds import add_entries, seed_lists
 from reconciler.providers.autumn import emulator_model as model
-from reconciler.providers.plugin import EmulatorParts
+from reconciler.providers.parts import EmulatorParts
 
 DEFAULT_API_KEY = "am_sk_test_emulator"
 """The documented key the CLI uses when none is given (not a secret)."""

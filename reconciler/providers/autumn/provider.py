@@ -44,7 +44,7 @@ from reconciler.providers.autumn.client import (
 )
 from reconciler.providers.autumn.fields import AUTUMN
 from reconciler.providers.base import ApplyResult
-from reconciler.providers.plugin import OpenRequest
+from reconciler.providers.parts import OpenRequest
 
 logger = logging.getLogger("reconciler.providers.autumn")
 

@@ -37,7 +37,7 @@ from reconciler.providers.litellm.emulator_model import (
     ProxyError,
     ValidationProblems,
 )
-from reconciler.providers.plugin import EmulatorParts
+from reconciler.providers.parts import EmulatorParts
 
 DEFAULT_API_KEY: Final = "sk-emulator-master-key"
 """The documented key the emulator uses when none is given (not a secret)."""

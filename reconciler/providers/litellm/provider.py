@@ -35,7 +35,7 @@ from reconciler.providers.base import ApplyResult
 from reconciler.providers.litellm.client import CustomerExistsError, LiteLLMClient
 from reconciler.providers.litellm.fields import FIELDS, MODEL, Location
 from reconciler.providers.litellm.values import same
-from reconciler.providers.plugin import OpenRequest
+from reconciler.providers.parts import OpenRequest
 
 GONE_REASON = "customer no longer exists"
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from reconciler.providers.plugin import FieldProblem
+from reconciler.providers.parts import FieldProblem
 
 
 def field_problems(fields: Mapping[str, Any]) -> Iterator[FieldProblem]:

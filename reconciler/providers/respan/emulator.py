@@ -35,7 +35,7 @@ from reconciler.emulator.http import (
 from reconciler.emulator.middleware import ProviderDialect, emulator_app
 from reconciler.emulator.seeds import add_entries, seed_lists
 from reconciler.errors import ConfigError
-from reconciler.providers.plugin import EmulatorParts
+from reconciler.providers.parts import EmulatorParts
 from reconciler.providers.respan import emulator_model as model
 from reconciler.providers.respan.emulator_query import (
     Condition,

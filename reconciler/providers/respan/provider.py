@@ -27,7 +27,7 @@ from reconciler.plan.model import Change
 from reconciler.planner.body import request_body
 from reconciler.printable import printable
 from reconciler.providers.base import ApplyResult
-from reconciler.providers.plugin import OpenRequest
+from reconciler.providers.parts import OpenRequest
 from reconciler.providers.respan.client import ENDPOINTS, RESERVED_SEGMENTS, RespanClient
 from reconciler.providers.respan.fields import RESPAN
 
