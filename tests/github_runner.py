@@ -25,9 +25,16 @@ _LOOKUP = re.compile(r"^[A-Za-z_][\w-]*(\.[A-Za-z_][\w-]*)*$")
 
 
 def load(path: Path) -> dict[str, Any]:
-    """An action or workflow file as data (``on`` stays a string key under PyYAML 1.1 rules)."""
+    """An action or workflow file as data, its top-level keys strings as GitHub reads them.
+
+    PyYAML follows YAML 1.1, where a bare ``on`` is the boolean true; a workflow's trigger key is
+    put back under ``"on"``.
+    """
     data = yaml.safe_load(path.read_text(encoding="utf-8"))
     assert isinstance(data, dict)
+    if True in data:
+        data["on"] = data.pop(True)
+    assert all(isinstance(key, str) for key in data), path
     return data
 
 

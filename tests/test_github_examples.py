@@ -91,7 +91,7 @@ def test_apply_never_overlaps_and_is_never_cancelled() -> None:
     """Applies queue on one concurrency group and run on pushes to main."""
     apply = load(WORKFLOWS / "apply.yml")
     assert apply["concurrency"] == {"group": "reconciler-apply", "cancel-in-progress": False}
-    assert apply[True]["push"]["branches"] == ["main"]  # PyYAML reads the key `on` as True
+    assert apply["on"]["push"]["branches"] == ["main"]
     commands = [s["with"]["command"] for s in _steps(apply) if s.get("uses") == ACTION]
     assert commands == ["validate", "apply"]  # validate also installs `reconciler` for the steps
     (action,) = [s for s in _steps(apply) if s.get("id") == "apply"]
@@ -101,7 +101,7 @@ def test_apply_never_overlaps_and_is_never_cancelled() -> None:
 def test_plan_and_drift_use_the_action_as_intended() -> None:
     """plan runs on pull requests with a comment; drift runs on a schedule without one."""
     plan = load(WORKFLOWS / "plan.yml")
-    assert "pull_request" in plan[True]
+    assert "pull_request" in plan["on"]
     assert plan["permissions"]["pull-requests"] == "write"
     commands = [s["with"]["command"] for s in _steps(plan) if s.get("uses") == ACTION]
     assert commands == ["validate", "plan"]
@@ -112,7 +112,7 @@ def test_plan_and_drift_use_the_action_as_intended() -> None:
     (run,) = [s for s in action["runs"]["steps"] if s.get("id") == "run"]
     assert run["env"]["PULL_REQUEST_BASE"] == planning["with"]["base"]
     drift = load(WORKFLOWS / "drift.yml")
-    assert "schedule" in drift[True]
+    assert "schedule" in drift["on"]
     (action,) = [s for s in _steps(drift) if s.get("uses") == ACTION]
     assert action["with"] == {"command": "plan", "comment": "false"}
 
