@@ -61,6 +61,9 @@ class FakeProvider:
     def read_usage(self, environment: str, ids: Iterable[str]) -> Mapping[str, Decimal]:
         return {}
 
+    def refusal(self, change: Change) -> str | None:
+        return None
+
     def apply(self, change: Change) -> ApplyResult:
         with self.lock:
             self.calls.append((change.action, change.id))
@@ -92,6 +95,9 @@ class FakeProvider:
                 self.in_flight -= 1
                 if change.action != "delete":
                     self.finished_updates += 1
+
+    def request_counts(self) -> Mapping[str, int]:
+        return {}  # no HTTP: the calls are counted in ``calls``
 
     def close(self) -> None:
         pass
