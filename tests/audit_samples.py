@@ -3,13 +3,12 @@ requests over a quarter, for the tests of ``audit show`` and its renderers."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
 
-from reconciler.audit import AuditContext, AuditLog
+from reconciler.audit import AuditContext, AuditLog, Outcome
 from reconciler.domain import FieldKind
 from reconciler.plan.model import Change, FieldChange
 
@@ -39,7 +38,7 @@ def tier(customer: str, before: str, after: str) -> Change:
     )
 
 
-def clock(*moments: str) -> Any:
+def clock(*moments: str) -> Callable[[], datetime]:
     times: Iterator[str] = iter(moments)
     return lambda: datetime.fromisoformat(next(times)).replace(tzinfo=UTC)
 
@@ -51,7 +50,9 @@ def write_quarter(path: Path) -> Path:
     stale initech (refused, never sent: no pending record), and a last globex change whose
     process died after sending (a pending record with no result).
     """
-    runs = [
+    # Each run: who ran it, the minute its records were written in, and each change with its
+    # outcome (None: the process died after sending, leaving only the pending record).
+    runs: list[tuple[AuditContext, str, list[tuple[Change, Outcome | None]]]] = [
         (
             AuditContext("github:alice", "a" * 40, 41, "sha256:" + "1" * 64),
             "2026-10-01T09:00:0",

@@ -14,7 +14,7 @@ from reconciler.providers.respan.fields import RESPAN, RESPAN_BUDGET_DURATIONS
 # Text YAML round-trips exactly: no surrogates, and none of YAML 1.1's extra line breaks
 # (NEL, LS, PS), which PyYAML's emitter writes raw and its reader then folds into spaces.
 TEXT = st.text(
-    st.characters(codec="utf-8", exclude_categories=("Cs",), exclude_characters="\x85\u2028\u2029"),
+    st.characters(codec="utf-8", exclude_categories=["Cs"], exclude_characters="\x85\u2028\u2029"),
     max_size=12,
 )
 NON_EMPTY_TEXT = TEXT.filter(lambda text: text != "")

@@ -193,7 +193,9 @@ def test_on_a_terminal_only_yes_approves(
 class _CtrlC(io.StringIO):
     """Standard input on which the person presses Ctrl-C."""
 
-    def readline(self, size: int | None = -1) -> str:
+    # typeshed's _IOBase.readline returns bytes and its text streams override it with str under
+    # the same ignore: the override is what StringIO itself declares.
+    def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]
         raise KeyboardInterrupt
 
 

@@ -38,7 +38,7 @@ LIST = "POST /api/users/list/"
 RETRIEVE = "GET /api/users/{customer_identifier}/"
 SCHEMA = load_schema("plan.schema.json")
 
-SEED = {
+SEED: dict[str, list[dict[str, Any]]] = {
     "customers": [
         {
             "customer_identifier": "acme",

@@ -234,8 +234,12 @@ def test_deeply_nested_live_metadata_is_refused_naming_the_customer(
     """Metadata 500 levels deep in a list page is a ServerError naming the customer, cut short."""
     url, app = scripted
     name = "acme-" + "x" * 200
-    page = {"results": [{"customer_identifier": "fine"}, {"customer_identifier": name}]}
-    page["results"][1]["metadata"] = nested(500)
+    page = {
+        "results": [
+            {"customer_identifier": "fine"},
+            {"customer_identifier": name, "metadata": nested(500)},
+        ]
+    }
     app.reset(script(Answer(200, page)))
     with (
         transport(url, id_keys=("customer_identifier",)) as client,

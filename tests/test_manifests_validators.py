@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import fastjsonschema
 import pytest
 
-from reconciler.manifests import validators
 from reconciler.manifests.resources import MANIFEST_SCHEMA, load_schema
 from reconciler.manifests.validators import compiled_validator, schema_key
 
@@ -29,11 +29,11 @@ def compiles(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     calls: list[object] = []
     generate = fastjsonschema.compile_to_code
 
-    def counting(*args: object, **kwargs: object) -> str:
-        calls.append(args[0])
-        return generate(*args, **kwargs)  # type: ignore[arg-type]
+    def counting(definition: dict[str, Any], **options: Any) -> str:
+        calls.append(definition)
+        return generate(definition, **options)
 
-    monkeypatch.setattr(validators.fastjsonschema, "compile_to_code", counting)
+    monkeypatch.setattr(fastjsonschema, "compile_to_code", counting)
     return calls
 
 

@@ -272,7 +272,9 @@ def test_autumn_billing_arrays_the_base_did_not_declare_were_unmanaged() -> None
     )
     live = {found.key: found}
     head = [autumn("acme", billing_controls={"spend_limits": []})]
-    for base_controls, cause in (({}, "manifest"), ({"spend_limits": []}, "drift")):
+    # The base's billing_controls, and the cause that dropping the live item has under it.
+    cases: list[tuple[dict[str, Any], str]] = [({}, "manifest"), ({"spend_limits": []}, "drift")]
+    for base_controls, cause in cases:
         base = [autumn("acme", billing_controls=base_controls)]
         (change,) = with_causes(build_plan(head, live, MODELS), base, MODELS, BASE).changes
         assert {f.cause for f in change.fields} == {cause}

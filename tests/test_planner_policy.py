@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 
@@ -30,7 +30,13 @@ def budget(before: Any, after: Any, path: str = "period_budget") -> FieldChange:
     return FieldChange(path, before, after, MONEY)
 
 
-NO_USAGE_GUARD = {"forbid_budget_below_usage": False}
+class UsageGuard(TypedDict):
+    """Policy's usage guard as keyword arguments, so rules can be tested without usage."""
+
+    forbid_budget_below_usage: bool
+
+
+NO_USAGE_GUARD: UsageGuard = {"forbid_budget_below_usage": False}
 
 
 def rules(plan: Plan, policy: Policy, usage: Any = None) -> list[tuple[str, str]]:

@@ -13,11 +13,11 @@ from reconciler.settings.config import (
     DEFAULT_AUDIT_LOG,
     Config,
     ProviderSettings,
-    RateLimit,
     find_config,
     load_config,
     parse_rate_limit,
 )
+from reconciler.settings.ratelimit import RateLimit
 
 FULL = """\
 manifests: [customers/, more/extra.yaml]
