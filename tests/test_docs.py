@@ -20,6 +20,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import tomllib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
@@ -393,3 +394,22 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert f"python -m {install}".replace("pip install", "pip install --quiet") in ci
     assert steps[-1] in ci
     assert "-c .ci/constraints.txt" in install
+
+
+def test_ci_type_checks_every_directory_it_lints() -> None:
+    """Bare ``mypy``, as .ci/run calls it, checks strictly each directory CI lints, and those
+    are all the directories holding Python code: package, tests, benchmarks, CI scripts."""
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    (lint,) = [line for line in ci if line.startswith("ruff check ")]
+    linted = set(lint.split()[2:])
+    assert "mypy" in ci
+    pyproject = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    mypy = pyproject["tool"]["mypy"]
+    assert mypy["strict"] is True
+    assert set(mypy["files"]) == linted
+    with_python = {
+        path.name
+        for path in REPO.iterdir()
+        if path.is_dir() and any(path.glob("*.py")) and not (path / "pyvenv.cfg").exists()
+    }
+    assert with_python <= linted
