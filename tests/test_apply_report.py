@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from reconciler.apply.report import ApplyReport, ChangeOutcome
+from reconciler.apply.report import ApplyReport, ChangeOutcome, Status
 from reconciler.plan.model import Change
 
 
-def outcome(customer_id: str, status: str, reason: str = "") -> ChangeOutcome:
+def outcome(customer_id: str, status: Status, reason: str = "") -> ChangeOutcome:
     change = Change(action="update", provider="respan", environment="prod", id=customer_id)
-    return ChangeOutcome(change, status, reason)  # type: ignore[arg-type]
+    return ChangeOutcome(change, status, reason)
 
 
 def test_counts_cover_every_status() -> None:

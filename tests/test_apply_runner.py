@@ -25,7 +25,7 @@ from reconciler.errors import (
     ServerError,
 )
 from reconciler.interrupts import GRACE_SECONDS, StopRequest
-from reconciler.plan.model import Change, FieldChange, Plan, PolicyViolation
+from reconciler.plan.model import Action, Change, FieldChange, Plan, PolicyViolation
 from reconciler.providers.base import ApplyResult
 from reconciler.providers.respan.fields import RESPAN
 
@@ -103,10 +103,10 @@ class FakeProvider:
         pass
 
 
-def change(action: str, customer_id: str, **extra: Any) -> Change:
+def change(action: Action, customer_id: str, **extra: Any) -> Change:
     fields = (FieldChange("period_budget", Decimal("1.00"), Decimal("2.00"), FieldKind.MONEY),)
     return Change(
-        action=action,  # type: ignore[arg-type]
+        action=action,
         provider="respan",
         environment="prod",
         id=customer_id,
@@ -463,7 +463,9 @@ def test_a_stop_sends_nothing_new_and_reports_the_rest_not_attempted(tmp_path: P
     assert [r["customer_id"] for r in records] == ["a"]
 
 
-def test_changes_still_in_flight_after_the_grace_are_abandoned_as_unknown(tmp_path: Path) -> None:
+def test_changes_still_in_flight_after_the_grace_are_abandoned_as_unknown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Past the grace period the run returns without waiting; the result is reported unknown."""
     now = [0.0]
     stop = StopRequest(clock=lambda: now[0])
@@ -477,7 +479,7 @@ def test_changes_still_in_flight_after_the_grace_are_abandoned_as_unknown(tmp_pa
         original(signal_number)
         now[0] += GRACE_SECONDS
 
-    provider.stop.request = request_and_let_the_grace_pass  # type: ignore[method-assign]
+    monkeypatch.setattr(provider.stop, "request", request_and_let_the_grace_pass)
     plan = Plan((change("update", "a"), change("update", "b")), 0)
     try:
         report, records = run(tmp_path, plan, provider, parallelism=1, stop=stop)

@@ -5,16 +5,17 @@ from __future__ import annotations
 import io
 from decimal import Decimal
 from pathlib import Path
+from typing import Literal
 
 import pytest
 
 import reconciler.audit.chain
 import reconciler.audit.verify
-from reconciler.audit import AuditContext, AuditLog, verify_lines, verify_log
+from reconciler.audit import AuditContext, AuditLog, Outcome, verify_lines, verify_log
 from reconciler.cli import main
 from reconciler.domain import FieldKind
 from reconciler.errors import AuditError
-from reconciler.plan.model import Change, FieldChange
+from reconciler.plan.model import Action, Change, FieldChange
 
 CONTEXT = AuditContext(actor="octocat", git_commit=None, pull_request=None, plan_checksum="c1")
 
@@ -318,18 +319,23 @@ def test_a_line_longer_than_any_record_is_not_read_whole(
     )
 
 
-def _other(customer: str = "old", action: str = "delete") -> Change:
-    return Change(action=action, provider="respan", environment="prod", id=customer)  # type: ignore[arg-type]
+def _other(customer: str = "old", action: Action = "delete") -> Change:
+    return Change(action=action, provider="respan", environment="prod", id=customer)
 
 
-def _write_ahead(path: Path, *steps: tuple[str, Change, int | None]) -> None:
+# A record to write: its outcome ("pending" for a write-ahead record), the change, and for a
+# result the seq of the pending record it answers.
+Step = tuple[Outcome | Literal["pending"], Change, int | None]
+
+
+def _write_ahead(path: Path, *steps: Step) -> None:
     """Append ``("pending", change, None)`` or ``(outcome, change, pending_seq)`` records."""
     with AuditLog.open(path, CONTEXT) as log:
         for outcome, change, pending_seq in steps:
             if outcome == "pending":
                 log.record_pending(change)
             else:
-                log.record(change, outcome, http_status=204, pending_seq=pending_seq)  # type: ignore[arg-type]
+                log.record(change, outcome, http_status=204, pending_seq=pending_seq)
 
 
 @pytest.mark.parametrize(
@@ -355,7 +361,7 @@ def _write_ahead(path: Path, *steps: tuple[str, Change, int | None]) -> None:
     ],
 )
 def test_a_result_that_does_not_answer_its_own_pending_record_fails(
-    tmp_path: Path, steps: list[tuple[str, Change, int | None]], line: int, reason: str
+    tmp_path: Path, steps: list[Step], line: int, reason: str
 ) -> None:
     """A result whose pending_seq is unknown, taken, another change's, or missing once the log
     keeps write-ahead records breaks verification: a write may have escaped the log."""

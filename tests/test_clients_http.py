@@ -10,6 +10,7 @@ import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
+from typing import Any
 
 import httpx
 import pytest
@@ -56,9 +57,9 @@ KEY = "sk_test_SUPERSECRET_0123456789"
 FAST = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)
 
 
-def transport(url: str, **kwargs: object) -> HttpTransport:
-    kwargs.setdefault("retry", FAST)
-    return HttpTransport(url, Secret(KEY), **kwargs)  # type: ignore[arg-type]
+def transport(url: str, **options: Any) -> HttpTransport:
+    options.setdefault("retry", FAST)
+    return HttpTransport(url, Secret(KEY), **options)
 
 
 Server = tuple[str, ScriptedApp]

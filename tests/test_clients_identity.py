@@ -14,6 +14,7 @@ def test_an_id_that_no_request_can_carry_is_refused_before_sending() -> None:
     assert sent_id("acme", "POST /customer") == "acme"
     for bad in ("", None, 7):
         with pytest.raises(InvalidRequestError, match="cannot be addressed") as caught:
+            # Deliberately not a str: ids come from outside and are checked at run time.
             sent_id(bad, "POST /customer")  # type: ignore[arg-type]
         assert (caught.value.method, caught.value.path) == ("POST", "/customer")
 

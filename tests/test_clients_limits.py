@@ -11,6 +11,7 @@ import tracemalloc
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cli_helpers import point_at, run_cli
@@ -31,9 +32,9 @@ FAST = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, wait_jitter=0
 PAYLOAD = json.dumps({"results": [], "count": 0}).encode()
 
 
-def transport(url: str, **kwargs: object) -> HttpTransport:
-    kwargs.setdefault("retry", FAST)
-    return HttpTransport(url, Secret(KEY), **kwargs)  # type: ignore[arg-type]
+def transport(url: str, **options: Any) -> HttpTransport:
+    options.setdefault("retry", FAST)
+    return HttpTransport(url, Secret(KEY), **options)
 
 
 def answering(data: bytes) -> Responder:
@@ -114,9 +115,11 @@ def test_endless_plain_answer_is_refused_past_the_cap() -> None:
         ("identity", lambda data: data),
     ],
 )
-def test_compressed_answers_within_the_cap_are_decoded(encoding: str, encode: object) -> None:
+def test_compressed_answers_within_the_cap_are_decoded(
+    encoding: str, encode: Callable[[bytes], bytes]
+) -> None:
     """gzip, zlib and raw deflate answers are inflated and read as usual."""
-    body = encode(PAYLOAD)  # type: ignore[operator]
+    body = encode(PAYLOAD)
     data = answer_head(len(body), Content_Encoding=encoding) + body
     with serve_raw(answering(data)) as server, transport(server.url) as client:
         assert client.request("GET", "/x/", idempotent=True).body == {"results": [], "count": 0}

@@ -46,4 +46,5 @@ def test_field_specs_are_keyed_by_name_in_order_and_read_only() -> None:
     assert list(fields) == ["name", "limit"]
     assert fields["limit"].kind is FieldKind.MONEY
     with pytest.raises(TypeError):
+        # Deliberately what the read-only type forbids, to see it refused at run time too.
         fields["name"] = FieldSpec("name", FieldKind.ENUM)  # type: ignore[index]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from reconciler.emulator.common import (
@@ -34,11 +36,11 @@ def test_settings_repr_never_shows_the_key() -> None:
         {"injected_retry_after": -1},
     ],
 )
-def test_settings_reject_nonsense(overrides: dict[str, object]) -> None:
+def test_settings_reject_nonsense(overrides: dict[str, Any]) -> None:
     """Out-of-range settings raise ConfigError instead of misbehaving later."""
-    options: dict[str, object] = {"api_key": "k", **overrides}
+    options: dict[str, Any] = {"api_key": "k", **overrides}
     with pytest.raises(ConfigError):
-        EmulatorSettings(**options)  # type: ignore[arg-type]
+        EmulatorSettings(**options)
 
 
 def test_limiter_slides_and_rounds_retry_after_up() -> None:
