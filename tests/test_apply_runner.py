@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import threading
 from collections.abc import Iterable, Mapping, Sequence
@@ -70,7 +71,7 @@ class FakeProvider:
             if self.audit_path is not None:
                 self.logged_at_call[change.id] = [
                     r["outcome"]
-                    for r in read_records(self.audit_path)
+                    for r in written_records(self.audit_path)
                     if r["customer_id"] == change.id
                 ]
             self.in_flight += 1
@@ -101,6 +102,16 @@ class FakeProvider:
 
     def close(self) -> None:
         pass
+
+
+def written_records(path: Path) -> list[dict[str, Any]]:
+    """The records of ``path`` whose whole line is written.
+
+    Another worker may be appending as this reads: a last line without its newline is a record
+    still being written, never the calling change's own pending record, which was written first.
+    """
+    text = path.read_text(encoding="utf-8")
+    return [json.loads(line) for line in text[: text.rfind("\n") + 1].splitlines()]
 
 
 def change(action: Action, customer_id: str, **extra: Any) -> Change:
