@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import json
 import os
@@ -622,7 +623,7 @@ def test_no_write_reaches_the_api_without_a_record_even_under_sigkill(
         finally:
             process.wait()
         assert process.returncode == -signal.SIGKILL
-        assert verify_log(log).intact
+        assert intact_but_for_a_torn_tail(log)
         assert_every_write_was_recorded_first(running, log, seed)
 
     point_at(monkeypatch, running)
@@ -640,12 +641,34 @@ def test_no_write_reaches_the_api_without_a_record_even_under_sigkill(
     )
 
 
+def intact_but_for_a_torn_tail(log: Path) -> bool:
+    """The log verifies, or breaks only at an incomplete last line: Linux stops a write on
+    SIGKILL between two pages of the file, so a record that spans a page boundary can be cut
+    short (the next run moves that tail aside, and a cut pending record sent nothing)."""
+    verification = verify_log(log)
+    if verification.chain_break is None:
+        return True
+    lines = log.read_bytes().split(b"\n")
+    return verification.chain_break.line == len(
+        lines
+    ) and verification.chain_break.reason.startswith("incomplete last line")
+
+
+def complete_records(log: Path) -> list[dict[str, Any]]:
+    """The records of ``log`` without a torn last line (see ``intact_but_for_a_torn_tail``)."""
+    *whole, tail = log.read_bytes().split(b"\n")
+    found = [json.loads(line) for line in whole]
+    with contextlib.suppress(ValueError):
+        found.append(json.loads(tail))
+    return found
+
+
 def assert_every_write_was_recorded_first(
     running: RunningEmulator[RespanState], log: Path, seed: dict[str, Any]
 ) -> None:
     """Each PATCH the emulator received had a pending record: no more PATCHes than pending
     records, and each customer that changed live has one."""
-    written = records(log)
+    written = complete_records(log)
     pending = [r["customer_id"] for r in written if r["outcome"] == "pending"]
     assert running.stats()["requests"].get(PATCH, 0) <= len(pending)
     changed = {

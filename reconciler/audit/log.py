@@ -12,7 +12,8 @@ For the applier. Guarantees, and how:
   rather than left waiting behind an apply that may take minutes. The lock dies with its
   process, so a killed run never leaves the file locked.
 * **No torn lines.** Each record is one ``os.write`` of the full line on an ``O_APPEND`` fd,
-  followed by ``fsync``. If a crash still cut a line short (power loss mid-write), the next run
+  followed by ``fsync``. If a crash still cut a line short (power loss mid-write, or a SIGKILL
+  that Linux delivers between two pages of a write spanning a page boundary), the next run
   moves the incomplete tail aside to ``<log>.torn`` and continues the chain from the last
   complete record; ``recovered_tail`` tells the caller so it can warn. A last record that is
   complete and only lacks its newline is kept: the newline is added.
