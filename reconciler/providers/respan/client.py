@@ -33,7 +33,8 @@ DEFAULT_RATE_LIMIT: Final = (60, 60.0)
 # Without a usable ``count`` a pager still stops on an empty page or a null ``next``; past this
 # many pages (a hundred thousand customers) a server still saying "more" is refused.
 MAX_PAGES_WITHOUT_COUNT: Final = 100
-# List pages in flight at once after the first (which tells how many there are).
+# List pages held at once after the first (which tells how many there are): the page being
+# read and up to PAGE_PREFETCH - 1 following ones in flight.
 PAGE_PREFETCH: Final = 8
 
 
@@ -212,8 +213,8 @@ def _pages(
     page order.
 
     Page 1 tells how many pages there are; with ``prefetch > 1``, after each full page up to
-    that many of the following pages, but never one past ``ceil(count / PAGE_SIZE)``, are in
-    flight at once, so their latency overlaps while the request count stays what a sequential
+    ``prefetch - 1`` of the following pages, but never one past ``ceil(count / PAGE_SIZE)``, are
+    in flight at once, so their latency overlaps while the request count stays what a sequential
     walk would make. A server whose pages disagree with its count is walked one page at a time.
     Requests still go through the transport's pacing and concurrency bound.
     """
