@@ -59,6 +59,7 @@ from reconciler.cli import main as cli_main
 from reconciler.clients.secret import Secret
 from reconciler.manifests import load_manifests
 from reconciler.planner import PlanOptions, build_plan
+from reconciler.providers.base import Declared
 from reconciler.providers.registry import MODELS
 from reconciler.providers.respan.client import RespanClient
 from reconciler.providers.respan.provider import RespanProvider
@@ -225,7 +226,7 @@ def build_plan_for(directory: Path, url: str) -> Any:
     loaded = load_manifests([directory / "customers"])
     provider = RespanProvider(RespanClient.create(url, Secret(BENCH_KEY), rate_limit=None))
     try:
-        found = provider.read_live("prod", loaded.customers)
+        found = provider.read_live("prod", [Declared.of(c) for c in loaded.customers])
     finally:
         provider.close()
     live = {customer.key: customer for customer in found.values()}

@@ -10,7 +10,7 @@ from decimal import Decimal
 from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer
 from reconciler.plan.model import Plan
 from reconciler.planner import PlanOptions, usage_candidates
-from reconciler.providers.base import Provider
+from reconciler.providers.base import Declared, Provider
 from reconciler.providers.registry import MODELS
 
 
@@ -35,8 +35,12 @@ def read_live(
     """
     live: dict[CustomerKey, LiveCustomer] = {}
     for name, provider in providers.items():
-        declared = [c for c in customers if c.provider == name and options.selects(c.id)]
         for environment in wanted.get(name, ()):
+            declared = [
+                Declared.of(c)
+                for c in customers
+                if c.key[:2] == (name, environment) and options.selects(c.id)
+            ]
             for found in provider.read_live(environment, declared).values():
                 live[found.key] = found
     return live

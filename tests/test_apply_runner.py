@@ -16,7 +16,7 @@ from cli_helpers import records as read_records
 from reconciler.apply import ApplyReport, ChangeOutcome, apply_plan
 from reconciler.apply.runner import ABANDONED_REASON
 from reconciler.audit import AuditContext, AuditLog, verify_log
-from reconciler.domain import DesiredCustomer, FieldKind, LiveCustomer
+from reconciler.domain import FieldKind, LiveCustomer
 from reconciler.errors import (
     AuditError,
     ConfigError,
@@ -27,7 +27,7 @@ from reconciler.errors import (
 )
 from reconciler.interrupts import GRACE_SECONDS, StopRequest
 from reconciler.plan.model import Action, Change, FieldChange, Plan, PolicyViolation
-from reconciler.providers.base import ApplyResult
+from reconciler.providers.base import ApplyResult, Declared
 from reconciler.providers.respan.fields import RESPAN
 
 CONTEXT = AuditContext(actor="tester", plan_checksum="checksum")
@@ -55,7 +55,7 @@ class FakeProvider:
         self.logged_at_call: dict[str, list[str]] = {}
 
     def read_live(
-        self, environment: str, desired: Sequence[DesiredCustomer]
+        self, environment: str, declared: Sequence[Declared]
     ) -> Mapping[str, LiveCustomer]:
         return {}
 

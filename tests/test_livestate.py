@@ -73,3 +73,27 @@ def test_usage_is_read_only_for_budgets_that_go_down(respan_emulator: Emulators)
         provider.close()
     assert usage == {("respan", "prod", "a"): Decimal(80)}
     assert emulator.stats()["requests"] == {LIST: 1, RETRIEVE: 1}
+
+
+def test_each_environment_is_read_with_its_own_customers_declared_by_field_name(
+    respan_emulator: Emulators,
+) -> None:
+    """A provider's read of one environment is told only that environment's customers, by id
+    and declared field names (never their values): a customer declaring metadata in test
+    costs no retrieve of the same id in prod."""
+    emulator = respan_emulator(
+        seed={
+            "customers": [
+                {"customer_identifier": "a", "period_budget": 1},
+                {"customer_identifier": "a", "environment": "test", "period_budget": 1},
+            ]
+        }
+    )
+    provider = RespanProvider(RespanClient.create(emulator.url, Secret(emulator.api_key)))
+    customers = [desired("a", period_budget=Decimal(5)), desired("a", "test", metadata={})]
+    try:
+        live = read_live({"respan": provider}, environments(customers), customers, PlanOptions())
+    finally:
+        provider.close()
+    assert set(live) == {("respan", "prod", "a"), ("respan", "test", "a")}
+    assert emulator.stats()["requests"] == {LIST: 2, RETRIEVE: 1}

@@ -27,7 +27,7 @@ from reconciler.planner.body import request_body
 from reconciler.providers.autumn.client import AutumnClient
 from reconciler.providers.autumn.emulator import AutumnState
 from reconciler.providers.autumn.provider import INTERRUPTED_CREATE_REASON, AutumnProvider
-from reconciler.providers.base import ApplyResult
+from reconciler.providers.base import ApplyResult, Declared
 from reconciler.providers.registry import MODELS
 from reconciler.settings.config import load_config
 from reconciler.settings.connection import open_provider
@@ -104,7 +104,9 @@ def test_read_live_is_one_list_request_with_every_managed_field(
     """The list carries metadata and billing controls: no per-customer read, ever."""
     emulator = autumn_emulator(seed=SEED)
     provider = provider_for(emulator)
-    live = provider.read_live("sandbox", [desired("acme", metadata={}, billing_controls={})])
+    live = provider.read_live(
+        "sandbox", [Declared.of(desired("acme", metadata={}, billing_controls={}))]
+    )
     assert sorted(live) == ["acme", "beta", "stray"]
     acme = live["acme"]
     assert acme.key == ("autumn", "sandbox", "acme")
@@ -121,7 +123,7 @@ def test_a_live_manifest_with_a_sandbox_key_is_refused_before_any_request(
     emulator = autumn_emulator(seed=SEED)
     provider = provider_for(emulator)
     with pytest.raises(ConfigError) as caught:
-        provider.read_live("live", [desired("acme", "live", name="x")])
+        provider.read_live("live", [Declared.of(desired("acme", "live", name="x"))])
     message = str(caught.value)
     assert "AUTUMN_SECRET_KEY is a sandbox key, but a.yaml:3 declares environment live" in message
     assert "am_sk_live_" in message
@@ -140,7 +142,7 @@ def test_a_sandbox_manifest_with_a_live_key_is_refused_too(
         emulator, key="am_sk_live_" + AUTUMN_TEST_KEY[11:], key_source="the key in x.key"
     )
     with pytest.raises(ConfigError, match=r"the key in x\.key is a live key, but a\.yaml:3"):
-        provider.read_live("sandbox", [desired("acme")])
+        provider.read_live("sandbox", [Declared.of(desired("acme"))])
     assert sorted(provider.read_live("live", [])) == ["acme"]
 
 
@@ -169,7 +171,8 @@ def plan_against(
     provider: AutumnProvider, customers: list[DesiredCustomer], prune: bool = False
 ) -> Plan:
     """The plan for ``customers`` against what ``provider`` reads live in sandbox."""
-    live = {c.key: c for c in provider.read_live("sandbox", customers).values()}
+    declared = [Declared.of(c) for c in customers]
+    live = {c.key: c for c in provider.read_live("sandbox", declared).values()}
     return build_plan(customers, live, MODELS, PlanOptions(prune=prune))
 
 

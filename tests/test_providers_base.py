@@ -44,7 +44,7 @@ from reconciler.errors import (
     ReconcilerError,
 )
 from reconciler.plan.model import Action, Change, FieldChange
-from reconciler.providers.base import ApplyResult
+from reconciler.providers.base import ApplyResult, Declared
 from reconciler.providers.parts import OpenRequest
 from reconciler.providers.plugin import ProviderPlugin
 from reconciler.providers.registry import plugins
@@ -470,7 +470,7 @@ def test_an_unlisted_field_costs_one_detail_read_per_customer_declaring_it(
             plugin.name, environment, declaring, {unlisted: None}, Source("c.yaml", 1)
         )
         before = requests_served(emulator)
-        live = provider.read_live(environment, [desired])
+        live = provider.read_live(environment, [Declared.of(desired)])
         assert requests_served(emulator) == before + listing + 1
     assert live[declaring].get(unlisted) is not UNKNOWN
     assert all(live[other].get(unlisted) is UNKNOWN for other in others)

@@ -12,6 +12,7 @@ from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.domain import UNKNOWN, DesiredCustomer, Source
 from reconciler.emulator import RunningEmulator
+from reconciler.providers.base import Declared
 from reconciler.providers.respan.client import RespanClient
 from reconciler.providers.respan.emulator import RespanState
 from reconciler.providers.respan.provider import RespanProvider
@@ -72,7 +73,10 @@ def test_read_live_retrieves_only_customers_declaring_unlisted_fields(
         desired("ghost", metadata={}),  # not live: nothing to retrieve
         desired("gamma", "test", markup_percentage=Decimal(5)),  # another environment
     ]
-    live = provider.read_live("prod", manifests)
+    # The run passes each environment's own customers: gamma is declared in test only.
+    live = provider.read_live(
+        "prod", [Declared.of(c) for c in manifests if c.environment == "prod"]
+    )
     assert sorted(live) == ["acme", "beta", "gamma", "undeclared"]
     assert emulator.stats()["requests"] == {LIST: 1, RETRIEVE: 1}
 
@@ -97,7 +101,7 @@ def test_fields_the_api_does_not_return_stay_unknown(
     """When retrieve omits metadata and markup, they are UNKNOWN, never assumed."""
     emulator = respan_emulator(seed=SEED, omit_fields=frozenset({"metadata", "markup_percentage"}))
     provider = provider_for(emulator)
-    live = provider.read_live("prod", [desired("acme", metadata={"tier": "gold"})])
+    live = provider.read_live("prod", [Declared.of(desired("acme", metadata={"tier": "gold"}))])
     assert live["acme"].get("metadata") is UNKNOWN
     assert live["acme"].get("markup_percentage") is UNKNOWN
     assert live["acme"].get("period_end") is None
@@ -114,7 +118,8 @@ def test_many_retrieves_run_concurrently_and_are_all_read(
     }
     emulator = respan_emulator(seed=seed)
     provider = provider_for(emulator)
-    live = provider.read_live("prod", [desired(f"c{i}", metadata={}) for i in range(40)])
+    declared = [Declared.of(desired(f"c{i}", metadata={})) for i in range(40)]
+    live = provider.read_live("prod", declared)
     assert all(live[f"c{i}"].get("metadata") == {"n": str(i)} for i in range(40))
     assert emulator.stats()["requests"] == {LIST: 1, RETRIEVE: 40}
 
@@ -125,7 +130,7 @@ def test_a_customer_named_like_an_endpoint_keeps_its_listed_fields(
     """A live customer 'list' cannot be retrieved: listed fields are read, the rest unknown."""
     emulator = respan_emulator(seed={"customers": [{"customer_identifier": "list", "name": "L"}]})
     provider = provider_for(emulator)
-    live = provider.read_live("prod", [desired("list", metadata={})])
+    live = provider.read_live("prod", [Declared.of(desired("list", metadata={}))])
     assert live["list"].get("name") == "L"
     assert live["list"].get("metadata") is UNKNOWN
     assert provider.read_usage("prod", ["list"]) == {}
@@ -138,7 +143,7 @@ def test_read_usage_reuses_this_runs_retrieves(
     """Usage of an already retrieved customer costs nothing; others one retrieve each, once."""
     emulator = respan_emulator(seed=SEED)
     provider = provider_for(emulator)
-    provider.read_live("prod", [desired("acme", metadata={})])
+    provider.read_live("prod", [Declared.of(desired("acme", metadata={}))])
     usage = provider.read_usage("prod", ["acme", "beta", "beta", "ghost"])
     assert usage == {"acme": Decimal("45.67"), "beta": Decimal(0)}
     provider.read_usage("prod", ["beta"])

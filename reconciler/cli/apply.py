@@ -46,13 +46,14 @@ from reconciler.cli.planning import (
 from reconciler.cli.status import progress_bar, showing_waits
 from reconciler.cli.target import target_lines
 from reconciler.clients.secret import public_url
-from reconciler.domain import CustomerKey, DesiredCustomer, LiveCustomer, Source
+from reconciler.domain import CustomerKey, LiveCustomer, Source
 from reconciler.errors import RunInterrupted, SavedPlanError
 from reconciler.github.actions import append_step_summary
 from reconciler.interrupts import stop_on_signals
 from reconciler.plan.model import MUTATING_ACTIONS, Change, Plan
 from reconciler.plan.saved import PLAN_KEY_VARIABLE, load_saved_plan, plan_key
 from reconciler.planner import PlanOptions
+from reconciler.providers.base import Declared
 from reconciler.render import render_markdown, render_text
 from reconciler.render.json import plan_document
 from reconciler.settings.config import DEFAULT_AUDIT_LOG, Config, find_config, project_audit_log
@@ -301,16 +302,10 @@ def _read_fresh(
 ) -> FreshState:
     """Live state now, with the same list/retrieve economy as plan: each customer the plan
     touches is passed as declaring the fields its ``before`` holds."""
-    wanted: dict[tuple[str, str], list[DesiredCustomer]] = defaultdict(list)
+    wanted: dict[tuple[str, str], list[Declared]] = defaultdict(list)
     for change in changes:
         wanted[(change.provider, change.environment)].append(
-            DesiredCustomer(
-                provider=change.provider,
-                environment=change.environment,
-                id=change.id,
-                fields=dict.fromkeys(change.before),
-                source=Source(str(plan_file), 1),
-            )
+            Declared(change.id, frozenset(change.before), Source(str(plan_file), 1))
         )
     fresh: dict[CustomerKey, LiveCustomer] = {}
     for (name, environment), declared in sorted(wanted.items()):

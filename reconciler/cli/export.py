@@ -54,6 +54,7 @@ from reconciler.export.files import is_directory_target
 from reconciler.export.render import DEFAULT_SCHEMA
 from reconciler.manifests import display_path, load_manifests, parse_yaml, schema_problems
 from reconciler.manifests.resources import MANIFEST_SCHEMA
+from reconciler.providers.base import Declared
 from reconciler.providers.registry import MODELS, default_provider
 from reconciler.settings.config import Config, find_config
 from reconciler.settings.connection import ProviderHandle, open_provider
@@ -416,7 +417,7 @@ def _read_for_update(
             read.sources[name] = handle.address
             builder = DocumentBuilder(MODELS[name], include_nulls=include_nulls, fields=fields)
             for _, environment in sorted(p for p in wanted if p[0] == name):
-                mine = [c for c in declared if c.provider == name and c.environment == environment]
+                mine = [Declared.of(c) for c in declared if c.key[:2] == (name, environment)]
                 found = handle.provider.read_live(environment, mine)
                 read.live.update((customer.key, customer) for customer in found.values())
                 if not reading_new:

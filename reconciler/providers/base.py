@@ -7,8 +7,24 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from reconciler.domain import DesiredCustomer, LiveCustomer, ProviderModel
+from reconciler.domain import DesiredCustomer, LiveCustomer, ProviderModel, Source
 from reconciler.plan.model import Change
+
+
+@dataclass(frozen=True, slots=True)
+class Declared:
+    """A customer a run declares, as a live read needs it: its id, the names of the fields
+    declared for it (a field the bulk list lacks is read only for the customers declaring it),
+    and where it is declared, for messages. From manifests (``of``) or a saved plan's change."""
+
+    id: str
+    fields: frozenset[str]
+    source: Source
+
+    @classmethod
+    def of(cls, customer: DesiredCustomer) -> Declared:
+        """A manifest's customer, by the fields it declares."""
+        return cls(customer.id, frozenset(customer.fields), customer.source)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,12 +47,13 @@ class Provider(Protocol):
     base_url: str
 
     def read_live(
-        self, environment: str, desired: Sequence[DesiredCustomer]
+        self, environment: str, declared: Sequence[Declared]
     ) -> Mapping[str, LiveCustomer]:
-        """Every live customer of ``environment`` by id, with the fields ``desired`` declares.
+        """Every live customer of ``environment`` by id, with its managed fields.
 
-        A declared field the API does not return stays absent from ``LiveCustomer.fields``
-        (unknown), never guessed.
+        ``declared`` are the run's customers of this provider and environment: a field the
+        bulk list does not return is read for those declaring it only. A field the API does
+        not return stays absent from ``LiveCustomer.fields`` (unknown), never guessed.
         """
         ...
 

@@ -28,7 +28,7 @@ from typing import Any
 from reconciler.clients.identity import listed_id
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
-from reconciler.domain import UNKNOWN, DesiredCustomer, LiveCustomer
+from reconciler.domain import UNKNOWN, LiveCustomer
 from reconciler.errors import ConfigError, NotFoundError, RunInterrupted
 from reconciler.plan.model import Change
 from reconciler.planner.body import field_body, request_body
@@ -43,7 +43,7 @@ from reconciler.providers.autumn.client import (
     twin_key,
 )
 from reconciler.providers.autumn.fields import AUTUMN
-from reconciler.providers.base import ApplyResult
+from reconciler.providers.base import ApplyResult, Declared
 from reconciler.providers.parts import OpenRequest
 
 logger = logging.getLogger("reconciler.providers.autumn")
@@ -141,10 +141,10 @@ class AutumnProvider:
     # -- reading -----------------------------------------------------------------------------
 
     def read_live(
-        self, environment: str, desired: Sequence[DesiredCustomer]
+        self, environment: str, declared: Sequence[Declared]
     ) -> Mapping[str, LiveCustomer]:
         """Every live customer of ``environment``, from the list alone."""
-        client = self._client(environment, desired)
+        client = self._client(environment, declared)
         live: dict[str, LiveCustomer] = {}
         for item in client.list_customers():
             identifier = listed_id(item, "id", "POST /v1/customers.list")  # checked by the client
@@ -169,17 +169,15 @@ class AutumnProvider:
     def _managed(self, answer: Mapping[str, Any]) -> dict[str, Any]:
         return {name: answer[name] for name in self.model.fields if name in answer}
 
-    def _client(self, environment: str, desired: Sequence[DesiredCustomer] = ()) -> AutumnClient:
+    def _client(self, environment: str, declared: Sequence[Declared] = ()) -> AutumnClient:
         client = self.clients.get(environment)
         if client is not None:
             return client
-        declared = next(
-            (str(c.source) for c in desired if c.environment == environment), "the manifests"
-        )
+        where = next((str(c.source) for c in declared), "the manifests")
         held = " and ".join(sorted(self.clients))
         prefix = next(p for p, env in KEY_PREFIXES.items() if env == environment)
         raise ConfigError(
-            f"{self.key_source} is a {held} key, but {declared} declares environment "
+            f"{self.key_source} is a {held} key, but {where} declares environment "
             f"{environment}: Autumn picks the environment from the key, so {environment} "
             f"customers need a key starting {prefix} (nothing was sent)"
         )

@@ -25,13 +25,13 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.clients.secret import Secret
-from reconciler.domain import DesiredCustomer, LiveCustomer
+from reconciler.domain import LiveCustomer
 from reconciler.errors import ConfigError, NotFoundError, ReconcilerError
 from reconciler.money import to_decimal
 from reconciler.plan.model import Change
 from reconciler.planner.body import BodyError
 from reconciler.planner.body import request_body as shared_request_body
-from reconciler.providers.base import ApplyResult
+from reconciler.providers.base import ApplyResult, Declared
 from reconciler.providers.litellm.client import CustomerExistsError, LiteLLMClient
 from reconciler.providers.litellm.fields import FIELDS, MODEL, Location
 from reconciler.providers.litellm.values import same
@@ -122,7 +122,7 @@ class LiteLLMProvider:
     # -- reading -----------------------------------------------------------------------------
 
     def read_live(
-        self, environment: str, desired: Sequence[DesiredCustomer]
+        self, environment: str, declared: Sequence[Declared]
     ) -> Mapping[str, LiveCustomer]:
         """Every customer of the proxy, from the list alone."""
         self._check_environment(environment)

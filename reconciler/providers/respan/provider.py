@@ -19,14 +19,14 @@ from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from typing import Any
 
-from reconciler.domain import DesiredCustomer, LiveCustomer
+from reconciler.domain import LiveCustomer
 from reconciler.errors import NotFoundError, ReconcilerError, RunInterrupted, ServerError
 from reconciler.interrupts import STOP
 from reconciler.money import to_money
 from reconciler.plan.model import Change
 from reconciler.planner.body import request_body
 from reconciler.printable import printable
-from reconciler.providers.base import ApplyResult
+from reconciler.providers.base import ApplyResult, Declared
 from reconciler.providers.parts import OpenRequest
 from reconciler.providers.respan.client import ENDPOINTS, RESERVED_SEGMENTS, RespanClient
 from reconciler.providers.respan.fields import RESPAN
@@ -64,7 +64,7 @@ class RespanProvider:
     # -- reading -----------------------------------------------------------------------------
 
     def read_live(
-        self, environment: str, desired: Sequence[DesiredCustomer]
+        self, environment: str, declared: Sequence[Declared]
     ) -> Mapping[str, LiveCustomer]:
         """Every live customer of ``environment``; detail reads only where manifests need them.
 
@@ -81,10 +81,8 @@ class RespanProvider:
         wanted = sorted(
             {
                 customer.id
-                for customer in desired
-                if customer.provider == self.model.name
-                and customer.environment == environment
-                and customer.id in listed
+                for customer in declared
+                if customer.id in listed
                 and unlisted.intersection(customer.fields)
                 # No URL retrieves these; their detail-only fields stay unknown.
                 and customer.id not in RESERVED_SEGMENTS
