@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hmac
 import threading
-from collections.abc import Callable, Hashable, Iterable, Mapping
+from collections.abc import Hashable, Iterable, Mapping
 from typing import Any
 
 from starlette.applications import Starlette
@@ -150,31 +150,6 @@ class RespanState:
             self._changed()
             return self._customers.pop((environment, customer_identifier), None) is not None
 
-    def page_customers(
-        self,
-        environment: str,
-        conditions: Iterable[Condition] = (),
-        *,
-        sort_field: str = "first_seen",
-        descending: bool = True,
-        match_all: bool = True,
-        start: int = 0,
-        stop: int | None = None,
-        view: Callable[[Mapping[str, Any]], dict[str, Any]] | None = None,
-    ) -> tuple[int, list[dict[str, Any]]]:
-        """How many customers match, and the sorted matches in ``[start:stop]``.
-
-        Each match is returned as ``view(record)`` (a copy by default), made under the lock.
-        Only the requested slice is viewed, so serving one page of a large organization costs
-        a filter and a sort (cached until the next change), not a copy of every customer.
-        """
-        with self._lock:
-            ordered = self._ordered(
-                environment, tuple(conditions), sort_field, descending, match_all
-            )
-            make = view or _copy
-            return len(ordered), [make(record) for record in ordered[start:stop]]
-
     def page_list_json(
         self,
         environment: str,
@@ -186,8 +161,9 @@ class RespanState:
         start: int = 0,
         stop: int | None = None,
     ) -> tuple[int, list[bytes]]:
-        """``page_customers`` with each match as its list item's JSON text (as Starlette's
-        ``JSONResponse`` writes it), kept until the next change.
+        """How many customers match, and the sorted matches in ``[start:stop]``, each as its
+        list item's JSON text (as Starlette's ``JSONResponse`` writes it), kept until the next
+        change. Only the requested slice is written, under the lock.
 
         Writing a thousand list items as JSON was most of the time a list page took; a large
         plan reads every page, and on a shared machine the emulator's time is the plan's wait.
