@@ -64,9 +64,7 @@ class Secret:
         if len(self._value) < _MIN_MASKED:
             # A key this short would redact ordinary words; there is nothing real to hide.
             return text
-        if self._echoes is None:
-            self._echoes = _echo_pattern(self._value)
-        return self._echoes.sub(REDACTED, text)
+        return self._echo_pattern().sub(REDACTED, text)
 
     def appears_in(self, data: bytes) -> bool:
         """Whether ``data`` (an answer's raw bytes) holds the key, in its own letter case, in a
@@ -82,7 +80,12 @@ class Secret:
             self._needles = _needles(self._value)
         if self._needles and not any(needle in data for needle in self._needles):
             return False
-        return self.redact(data.decode("utf-8", "replace")) != data.decode("utf-8", "replace")
+        return self._echo_pattern().search(data.decode("utf-8", "replace")) is not None
+
+    def _echo_pattern(self) -> re.Pattern[str]:
+        if self._echoes is None:
+            self._echoes = _echo_pattern(self._value)
+        return self._echoes
 
 
 def _echo_pattern(key: str) -> re.Pattern[str]:
