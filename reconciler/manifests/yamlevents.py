@@ -42,15 +42,20 @@ class Unusual(Exception):
 ImplicitTags = Mapping[str, Sequence[tuple[str, re.Pattern[str]]]]
 """A plain scalar's first character -> the (tag, pattern) pairs to try, in order."""
 
+PlainTag = Callable[[str], str]
+"""The tag the node builder's resolver gives an untagged plain scalar."""
+
 
 class EventBuilder:
-    """Builds every document of one parser's stream; ``implicit`` resolves plain scalars as
-    the node builder's loader does, ``max_depth`` is the nesting it would refuse."""
+    """Builds every document of one parser's stream; ``plain_tag`` resolves plain scalars as
+    the node builder's loader does (``implicit``, its table, tells at the first character
+    which ones could be anything but text), ``max_depth`` is the nesting it would refuse."""
 
     def __init__(
         self,
         next_event: Callable[[], Event],
         implicit: ImplicitTags,
+        plain_tag: PlainTag,
         *,
         max_depth: int,
         plain_int: re.Pattern[str],
@@ -58,6 +63,7 @@ class EventBuilder:
     ) -> None:
         self._next = next_event
         self._implicit = implicit
+        self._plain_tag = plain_tag
         # Well inside the node builder's bound, so that its exact wording is never needed here.
         self._max_depth = max_depth - 2
         self._plain_int = plain_int
@@ -100,10 +106,7 @@ class EventBuilder:
         text: str = event.value
         if not event.implicit[0]:
             return text  # quoted or a block scalar: text, as the resolver would say
-        tag = next(
-            (tag for tag, pattern in self._implicit.get(text[:1], ()) if pattern.match(text)),
-            _STR,
-        )
+        tag = self._plain_tag(text)
         if tag in _AS_TEXT:
             return text
         if tag == _INT and self._plain_int.fullmatch(text) and len(text) < _LONGEST_INT:

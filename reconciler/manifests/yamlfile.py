@@ -254,6 +254,7 @@ def _built_from_events(data: bytes) -> list[tuple[Any, ItemPositions]] | None:
         builder = EventBuilder(
             loader.get_event,
             _IMPLICIT,
+            _plain_tag,
             max_depth=MAX_DEPTH,
             plain_int=_PLAIN_INT,
             plain_float=_PLAIN_FLOAT,
