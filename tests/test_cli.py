@@ -119,13 +119,15 @@ DISCOVERY = {"importlib.metadata", "email", "importlib.resources", "zipfile"}
 
 def test_help_from_a_warm_cache_reads_no_package_metadata(tmp_path: Path) -> None:
     """Once the entry points are cached, ``reconciler --help`` loads neither
-    importlib.metadata (and its email parser) nor importlib.resources, json, pathlib or the
-    domain model beyond the providers' models, and still lists every provider's variables."""
+    importlib.metadata (and its email parser) nor importlib.resources, json, pathlib or any
+    part of the domain model, and still lists every provider's variables."""
     loaded, output = warm_modules_loaded_by(tmp_path, "--help")
     assert not (DISCOVERY | {"json", "pathlib"}) & loaded
-    # The providers' models only: manifests' and live customers' classes are not defined,
-    # nor what opening a provider or checking a manifest takes.
+    # The plug-ins only: no provider's field table (its model), no manifests' or live
+    # customers' classes, nor what opening a provider or checking a manifest takes.
     assert "reconciler.domain" not in loaded
+    assert "reconciler.providers.model" not in loaded
+    assert not {module for module in loaded if module.endswith(".fields")}
     assert "reconciler.providers.parts" not in loaded
     for variable in ("RESPAN_API_KEY", "AUTUMN_SECRET_KEY", "LITELLM_PROXY_API_KEY"):
         assert variable in output

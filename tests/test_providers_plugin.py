@@ -22,11 +22,12 @@ def test_in_package_names_the_conventional_parts_and_options_override_them() -> 
     replaces one (or sets a field the convention does not cover)."""
     made = ProviderPlugin.in_package(
         "acme_billing",
-        model=AUTUMN_PLUGIN.model,
+        name="acme",
         connection=AUTUMN_PLUGIN.connection,
         filters=None,
         title="Acme",
     )
+    assert (made.name, made.model_target) == ("acme", "acme_billing.fields:MODEL")
     assert (made.schema, made.sample_seed) == (
         ("acme_billing", "schema.json"),
         ("acme_billing", "sample_seed.json"),
@@ -37,6 +38,25 @@ def test_in_package_names_the_conventional_parts_and_options_override_them() -> 
         "acme_billing.export:reader",
     )
     assert (made.filters, made.title) == (None, "Acme")
+
+
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ("reconciler.providers.registry:GROUP", "is not a ProviderModel"),
+        (
+            "reconciler.providers.respan.fields:RESPAN",
+            "model of provider 'respan', not of 'autumn'",
+        ),
+    ],
+)
+def test_a_model_target_naming_something_else_is_refused(target: str, message: str) -> None:
+    """The model is imported when first used, and must be the plug-in's own: a target naming
+    another value, or another provider's model, is a packaging bug refused by name."""
+    plugin = dataclasses.replace(AUTUMN_PLUGIN, model_target=target)
+    with pytest.raises(TypeError, match=message):
+        _ = plugin.model
+    assert AUTUMN_PLUGIN.model.name == "autumn"
 
 
 @pytest.mark.parametrize("name", sorted(plugins()))

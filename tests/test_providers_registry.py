@@ -52,8 +52,12 @@ def test_a_malformed_entry_point_is_refused(
         registry.plugins.cache_clear()
 
 
+ACME_MODEL = dataclasses.replace(RESPAN_PLUGIN.model, name="acme")
 ACME = dataclasses.replace(
-    RESPAN_PLUGIN, model=dataclasses.replace(RESPAN_PLUGIN.model, name="acme"), default=False
+    RESPAN_PLUGIN,
+    name="acme",
+    model_target="test_providers_registry:ACME_MODEL",
+    default=False,
 )
 """Respan's parts under another name: a provider from a package of its own."""
 ACME_DEFAULT = dataclasses.replace(ACME, default=True)

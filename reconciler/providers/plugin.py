@@ -8,6 +8,7 @@ no HTTP stack. See docs/providers/writing-a-provider.md.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
 from collections.abc import Mapping, Sequence
@@ -15,12 +16,12 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from reconciler.errors import ConfigError
-from reconciler.providers.model import ProviderModel
 
 if TYPE_CHECKING:
     from reconciler.export.filters import FilterTerm
     from reconciler.providers.base import Provider
     from reconciler.providers.export import ExportReader
+    from reconciler.providers.model import ProviderModel
     from reconciler.providers.parts import (
         CustomerChecks,
         EmulatorParts,
@@ -48,13 +49,16 @@ class ConnectionDefaults:
 class ProviderPlugin:
     """One provider, as the core sees it. Everything provider-specific hangs off this value.
 
-    ``model`` is pure data (field specs, environments, identity). The parts that need the HTTP
-    or server stack are named as ``"module:attribute"`` targets and imported only when used,
-    so listing the installed providers stays cheap.
+    Every part but the name and the connection defaults is named as a ``"module:attribute"``
+    target and imported only when used, so listing the installed providers (``reconciler
+    --help``) loads no provider's field table, HTTP client or emulator.
     """
 
-    model: ProviderModel
+    # The provider's name: its entry point's, its manifests' ``provider:`` and its model's.
+    name: str
     connection: ConnectionDefaults
+    # The ``ProviderModel`` (field specs, environments, identity), pure data: ``model``.
+    model_target: str
     # (package, resource) of the manifest schema fragment.
     schema: tuple[str, str]
     # A function ``(OpenRequest) -> Provider``.
@@ -91,13 +95,14 @@ class ProviderPlugin:
 
     @classmethod
     def in_package(
-        cls, package: str, *, model: ProviderModel, connection: ConnectionDefaults, **options: Any
+        cls, package: str, *, name: str, connection: ConnectionDefaults, **options: Any
     ) -> ProviderPlugin:
-        """A plug-in whose parts sit where the package convention puts them: ``schema.json``,
-        ``provider:open_provider``, ``emulator:PARTS``, ``export:reader`` and
+        """A plug-in whose parts sit where the package convention puts them: ``fields:MODEL``,
+        ``schema.json``, ``provider:open_provider``, ``emulator:PARTS``, ``export:reader`` and
         ``export:filter_body``, ``sample_seed.json`` (``options`` set the other fields, or
         override these)."""
         conventional: dict[str, Any] = {
+            "model_target": f"{package}.fields:MODEL",
             "schema": (package, "schema.json"),
             "provider": f"{package}.provider:open_provider",
             "emulator": f"{package}.emulator:PARTS",
@@ -105,11 +110,13 @@ class ProviderPlugin:
             "filters": f"{package}.export:filter_body",
             "sample_seed": (package, "sample_seed.json"),
         }
-        return cls(model=model, connection=connection, **{**conventional, **options})
+        return cls(name=name, connection=connection, **{**conventional, **options})
 
     @property
-    def name(self) -> str:
-        return self.model.name
+    def model(self) -> ProviderModel:
+        """The provider's model, imported on first use (``TypeError`` if ``model_target`` names
+        something else, or the model of another provider)."""
+        return _model(self.model_target, self.name)
 
     def open(self, request: OpenRequest) -> Provider:
         """Open the provider (``ConfigError`` for settings it cannot use)."""
@@ -159,6 +166,19 @@ class ProviderPlugin:
     def schema_fragment(self) -> dict[str, Any]:
         """The manifest schema fragment: an ``if``/``then`` on ``provider`` and its ``$defs``."""
         return json_resource(*self.schema)
+
+
+@functools.cache
+def _model(target: str, name: str) -> ProviderModel:
+    # Cached: the planner and the applier ask for a model per customer and per change.
+    from reconciler.providers.model import ProviderModel
+
+    model = _target(target)
+    if not isinstance(model, ProviderModel):
+        raise TypeError(f"{target} is not a ProviderModel")
+    if model.name != name:
+        raise TypeError(f"{target} is the model of provider {model.name!r}, not of {name!r}")
+    return model
 
 
 def _target(target: str) -> Any:

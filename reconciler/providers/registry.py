@@ -12,12 +12,14 @@ import functools
 import importlib
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from reconciler.errors import ConfigError
 from reconciler.providers.discovery import entry_points
-from reconciler.providers.model import ProviderModel
 from reconciler.providers.plugin import ProviderPlugin
+
+if TYPE_CHECKING:
+    from reconciler.providers.model import ProviderModel
 
 GROUP: Final = "reconciler.providers"
 # An entry point's value, as the entry-points specification writes it: "module:attr [extras]".
@@ -70,7 +72,7 @@ def default_provider() -> str:
     return next(iter(plugins()), "")
 
 
-class _Models(Mapping[str, ProviderModel]):
+class _Models(Mapping[str, "ProviderModel"]):
     """The installed providers' models by name, looked up when first used (not on import)."""
 
     def __getitem__(self, name: str) -> ProviderModel:

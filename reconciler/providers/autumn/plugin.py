@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from reconciler.providers.autumn.fields import AUTUMN
 from reconciler.providers.plugin import ConnectionDefaults, ProviderPlugin
 from reconciler.settings.ratelimit import RateLimit
 
 PLUGIN = ProviderPlugin.in_package(
     "reconciler.providers.autumn",
-    model=AUTUMN,
+    name="autumn",
+    model_target="reconciler.providers.autumn.fields:AUTUMN",
     connection=ConnectionDefaults(
         base_url="https://api.useautumn.com",
         base_url_variable="AUTUMN_BASE_URL",

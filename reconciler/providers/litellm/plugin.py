@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from reconciler.providers.litellm.fields import MODEL
 from reconciler.providers.plugin import ConnectionDefaults, ProviderPlugin
 
 PLUGIN = ProviderPlugin.in_package(
     "reconciler.providers.litellm",
-    model=MODEL,
+    name="litellm",
     connection=ConnectionDefaults(
         # Self-hosted: there is no public address to fall back on.
         base_url=None,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from reconciler.providers.plugin import ConnectionDefaults, ProviderPlugin
-from reconciler.providers.respan.fields import RESPAN
 from reconciler.settings.ratelimit import RateLimit
 
 PLUGIN = ProviderPlugin.in_package(
     "reconciler.providers.respan",
-    model=RESPAN,
+    name="respan",
+    model_target="reconciler.providers.respan.fields:RESPAN",
     connection=ConnectionDefaults(
         base_url="https://api.respan.ai",
         base_url_variable="RESPAN_BASE_URL",
