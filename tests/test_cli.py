@@ -11,9 +11,10 @@ import time
 from pathlib import Path
 
 import click
+import pytest
 
 import reconciler
-from reconciler.cli import _commands, _summaries, cli
+from reconciler.cli import _commands, _summaries, cli, help_width
 
 # What a run must not load unless it uses it (measured in a fresh interpreter).
 HEAVY = ("httpx", "rich", "starlette", "uvicorn", "deepdiff", "jsonschema", "ruamel")
@@ -62,6 +63,25 @@ def test_help_lists_every_command_without_importing_any() -> None:
     output = cli.get_help(click.Context(cli, info_name="reconciler"))
     for name in _commands():
         assert f"  {name} " in output
+
+
+@pytest.mark.parametrize("columns", [None, "", "x", "-3", "0", "40", "60", "79", "80", "81", "200"])
+@pytest.mark.parametrize("max_width", [80, 120])
+def test_the_help_width_is_the_one_click_would_pick(
+    monkeypatch: pytest.MonkeyPatch, columns: str | None, max_width: int
+) -> None:
+    """The width the CLI gives click's help formatter is the one it works out itself when
+    given none, for any ``COLUMNS``, and subcommands' help inherits it."""
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert help_width(max_width) == click.HelpFormatter(max_width=max_width).width
+    root = cli.make_context("reconciler", ["validate"], resilient_parsing=True)
+    validate = cli.get_command(root, "validate")
+    assert validate is not None
+    child = validate.make_context("validate", [], parent=root, resilient_parsing=True)
+    assert root.terminal_width == child.terminal_width == help_width()
 
 
 def test_validate_loads_no_http_stack(tmp_path: Path) -> None:
@@ -129,6 +149,8 @@ def test_help_from_a_warm_cache_reads_no_package_metadata(tmp_path: Path) -> Non
     assert "reconciler.providers.model" not in loaded
     assert not {module for module in loaded if module.endswith(".fields")}
     assert "reconciler.providers.parts" not in loaded
+    # click's formatter imports shutil (and bz2, lzma) for the terminal width it is not given.
+    assert "shutil" not in loaded
     for variable in ("RESPAN_API_KEY", "AUTUMN_SECRET_KEY", "LITELLM_PROXY_API_KEY"):
         assert variable in output
 

@@ -12,7 +12,7 @@ import io
 import os
 import sys
 from collections.abc import Sequence
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import click
 
@@ -85,7 +85,36 @@ Examples:
 """
 
 
+def help_width(max_width: int = 80) -> int:
+    """The width click's help formatter picks when given none (the terminal's columns, or
+    ``COLUMNS``, at most ``max_width``, less 2, at least 50), worked out as
+    ``shutil.get_terminal_size`` does: click imports ``shutil`` for it, and with it ``bz2`` and
+    ``lzma``, some 2 ms of every ``--help``."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return max(min(columns or 80, max_width) - 2, 50)
+
+
 class _LazyGroup(click.Group):
+    def make_context(
+        self,
+        info_name: str | None,
+        args: list[str],
+        parent: click.Context | None = None,
+        **extra: Any,
+    ) -> click.Context:
+        """The root context, with the help width set (the subcommands' contexts inherit it)."""
+        if parent is None and "terminal_width" not in extra:
+            extra["terminal_width"] = help_width(extra.get("max_content_width") or 80)
+        return super().make_context(info_name, args, parent, **extra)
+
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """Examples, and the environment variables read: each provider's, from its plug-in
         (``reconciler.settings.connection.read_variables`` reads the same), and the plan signing
