@@ -92,6 +92,8 @@ def test_validate_loads_no_http_stack(tmp_path: Path) -> None:
     loaded = modules_loaded_by("validate", "one.yaml", cwd=tmp_path)
     assert "reconciler.cli.validate" in loaded
     assert not {module for module in loaded if module.split(".")[0] in HEAVY}
+    # "Did you mean" hints are for problems: a good file needs no difflib.
+    assert "difflib" not in loaded
 
 
 def warm_modules_loaded_by(tmp_path: Path, *args: str) -> tuple[set[str], str]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import difflib
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from reconciler.planner.cause import removal_violations, with_causes
 from reconciler.planner.planner import GLOB_PREFIX, selector_matches
 from reconciler.planner.policy import provider_violation
 from reconciler.printable import printable
+from reconciler.problems import closest
 from reconciler.providers.base import Provider
 from reconciler.providers.registry import MODELS
 from reconciler.settings.config import Config
@@ -189,9 +189,9 @@ def _check_selectors(options: PlanOptions, ids: Sequence[str]) -> None:
                     if selector.startswith(GLOB_PREFIX) or not any(c in selector for c in "*?[")
                     else f"; for a pattern write {flag} '{GLOB_PREFIX}{selector}'"
                 )
-                close = difflib.get_close_matches(selector, sorted(set(ids)), n=1)
+                close = closest(selector, sorted(set(ids)))
                 if not hint and close:
-                    hint = f"; did you mean {printable(close[0])!r}?"
+                    hint = f"; did you mean {printable(close)!r}?"
                 raise click.UsageError(
                     f"{flag} {printable(selector)!r} matches no declared or live customer "
                     f"(ids match exactly){hint}"

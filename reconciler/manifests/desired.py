@@ -10,7 +10,6 @@ through its provider's ``customer_checks`` (``ProviderPlugin``), which point at 
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterator, Sequence
 from decimal import Decimal
 from typing import Any
@@ -19,7 +18,7 @@ from yaml.nodes import Node
 
 from reconciler.domain import DesiredCustomer, Lifecycle, ProviderModel, Source
 from reconciler.manifests.yamlfile import YamlDocument, locate, position
-from reconciler.problems import Problem
+from reconciler.problems import Problem, closest
 from reconciler.providers.registry import MODELS, default_provider, plugin
 
 _NO_LIFECYCLE = Lifecycle()
@@ -126,9 +125,9 @@ def _ignore_changes_problems(
             hint = "list fields whose drift should not be corrected, e.g. metadata"
         else:
             message = f"ignore_changes names '{name}', which a {model.name} customer cannot declare"
-            close = difflib.get_close_matches(name, list(model.fields), n=1, cutoff=0.6)
+            close = closest(name, model.fields)
             hint = (
-                f"did you mean '{close[0]}'?"
+                f"did you mean '{close}'?"
                 if close
                 else "use one of: " + ", ".join(model.field_names())
             )

@@ -12,7 +12,6 @@ field, the mapping for a missing one) and worded for the people who edit manifes
 
 from __future__ import annotations
 
-import difflib
 import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,7 +21,7 @@ import fastjsonschema
 from reconciler.manifests.resources import MANIFEST_SCHEMA, load_schema
 from reconciler.manifests.validators import compiled_validator
 from reconciler.manifests.yamlfile import YamlDocument, locate, position
-from reconciler.problems import Problem
+from reconciler.problems import Problem, closest
 from reconciler.providers.registry import MODELS, default_provider
 
 if TYPE_CHECKING:
@@ -157,8 +156,7 @@ def _field(path: Sequence[str | int]) -> str:
 
 
 def _suggest(word: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return close[0] if close else ""
+    return closest(word, choices) or ""
 
 
 def _unknown_field(

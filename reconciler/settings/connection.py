@@ -27,7 +27,6 @@ enforces no limit of its own.
 
 from __future__ import annotations
 
-import difflib
 import json
 import logging
 import os
@@ -42,6 +41,7 @@ from reconciler.clients.http import check_base_url
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret, public_url
 from reconciler.errors import ConfigError
+from reconciler.problems import closest
 from reconciler.providers.base import Provider
 from reconciler.providers.parts import OpenRequest
 from reconciler.providers.plugin import ConnectionDefaults
@@ -84,9 +84,9 @@ def misspelled_variables(
             continue
         # Only the same provider's variables: AUTUMN_API_KEY means AUTUMN_SECRET_KEY.
         same = sorted(known_name for known_name in known if known_name.startswith(prefix))
-        close = difflib.get_close_matches(name, same, n=1, cutoff=0.6)
-        if close and not environ.get(close[0], "").strip():
-            found.append((name, close[0]))
+        close = closest(name, same)
+        if close and not environ.get(close, "").strip():
+            found.append((name, close))
     return found
 
 
