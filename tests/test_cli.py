@@ -15,6 +15,7 @@ import pytest
 
 import reconciler
 from reconciler.cli import _commands, _summaries, cli, help_width
+from reconciler.providers.discovery import SETTLING_NS
 
 # What a run must not load unless it uses it (measured in a fresh interpreter).
 HEAVY = ("httpx", "rich", "starlette", "uvicorn", "deepdiff", "jsonschema", "ruamel")
@@ -125,6 +126,7 @@ def warm_modules_loaded_by(tmp_path: Path, *args: str) -> tuple[set[str], str]:
     )
     cache = tmp_path / "cache"
     env = {**os.environ, "RECONCILER_CACHE_DIR": str(cache)}
+    wait_until_settled(site.getsitepackages())
     # -S: no site-packages processing, so no .pth file puts the checkout on the path.
     command = [sys.executable, "-S", "-c", script]
     first = subprocess.run(command, capture_output=True, text=True, check=True, cwd=work, env=env)
@@ -133,6 +135,19 @@ def warm_modules_loaded_by(tmp_path: Path, *args: str) -> tuple[set[str], str]:
     loaded, _, output = second.stdout.partition("\n")
     assert output == first.stdout.partition("\n")[2]
     return set(loaded.split()), output
+
+
+def wait_until_settled(directories: list[str]) -> None:
+    """Wait until nothing in ``directories`` (nor any distribution's ``entry_points.txt`` in
+    them) changed within the last ``SETTLING_NS``: an installation changing that recently is
+    not cached, as right after the ``pip install`` that precedes a test run."""
+    newest = 0
+    for directory in directories:
+        found = [Path(directory), *Path(directory).glob("*/entry_points.txt")]
+        newest = max([newest, *(path.stat().st_mtime_ns for path in found if path.exists())])
+    wait = (newest + SETTLING_NS - time.time_ns()) / 1e9 + 0.1
+    if wait > 0:
+        time.sleep(wait)
 
 
 # What finding the installed providers cost before their entry points were cached.
