@@ -86,10 +86,10 @@ Examples:
 
 
 def help_width(max_width: int = 80) -> int:
-    """The width click's help formatter picks when given none (the terminal's columns, or
-    ``COLUMNS``, at most ``max_width``, less 2, at least 50), worked out as
-    ``shutil.get_terminal_size`` does: click imports ``shutil`` for it, and with it ``bz2`` and
-    ``lzma``, some 2 ms of every ``--help``."""
+    """The width click's help formatter picks when given none: ``COLUMNS``, else the
+    terminal's columns, else 80 (as ``shutil.get_terminal_size`` finds them), at most
+    ``max_width``, less 2, at least 50. click imports ``shutil`` to find it, and with it
+    ``bz2`` and ``lzma``: some 2 ms of every ``--help``."""
     try:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):

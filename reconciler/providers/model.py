@@ -3,8 +3,9 @@ manifest can declare, and the provider's model of its customer resource.
 
 Each provider's ``fields.py`` builds its ``ProviderModel`` from these; the planner, loader and
 policy read them (through ``reconciler.domain``, which names them too). Kept apart from the
-rest of the domain model so that listing the installed providers (``reconciler --help``)
-defines only these classes.
+rest of the domain model so that a provider's field table loads without it; listing the
+installed providers (``reconciler --help``) loads neither, since plug-ins name their model
+as a ``"module:attribute"`` target.
 """
 
 from __future__ import annotations

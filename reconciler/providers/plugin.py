@@ -57,7 +57,8 @@ class ProviderPlugin:
     # The provider's name: its entry point's, its manifests' ``provider:`` and its model's.
     name: str
     connection: ConnectionDefaults
-    # The ``ProviderModel`` (field specs, environments, identity), pure data: ``model``.
+    # "module:attribute" of the ``ProviderModel`` (field specs, environments, identity); the
+    # ``model`` property imports it on first use.
     model_target: str
     # (package, resource) of the manifest schema fragment.
     schema: tuple[str, str]
