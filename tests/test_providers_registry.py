@@ -100,15 +100,15 @@ def test_two_default_providers_are_refused(monkeypatch: pytest.MonkeyPatch) -> N
 
 
 def test_listing_providers_imports_no_http_or_server_stack() -> None:
-    """Finding the installed providers loads their data only: no client, emulator, httpx or
-    starlette, so `reconciler validate` stays cheap."""
+    """Finding the installed providers loads their plug-ins only: no field table (model),
+    client, emulator, httpx or starlette, so `reconciler --help` stays cheap."""
     code = (
         "import sys\n"
         "from reconciler.providers.registry import plugins\n"
         "plugins()\n"
         "heavy = ('httpx', 'starlette', 'uvicorn')\n"
         "loaded = [m for m in sys.modules if m.split('.')[0] in heavy or m.endswith(('.client', "
-        "'.emulator', '.provider'))]\n"
+        "'.emulator', '.provider', '.fields', '.model'))]\n"
         "print(loaded)\n"
     )
     result = subprocess.run(
