@@ -3,6 +3,7 @@ unreadable amounts, usage it does not return, rows of another environment, hosti
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -91,6 +92,26 @@ def test_a_huge_or_non_finite_live_amount_is_shown_not_a_traceback(
     assert run.code == 0, run.err
     assert "Traceback" not in run.err
     assert "1" + "0" * 30 in run.out
+
+
+def test_a_live_timestamp_beyond_the_utc_calendar_is_a_change_not_a_traceback(
+    hostile: Callable[..., tuple[Run, list[Seen]]],
+) -> None:
+    """A live period_start of year 1 with a positive offset is planned as the value it is."""
+    rows = [{"customer_identifier": "acme", "environment": "prod"}]
+    details = {"acme": {"customer_identifier": "acme", "period_start": "0001-01-01T00:00:00+01:00"}}
+    run, _ = hostile(
+        rows,
+        details,
+        "--format",
+        "json",
+        manifest=manifest('{customer_identifier: acme, period_start: "2026-11-01T00:00:00Z"}'),
+    )
+    assert run.code == 0, run.err
+    assert "Traceback" not in run.err
+    [field] = json.loads(run.out)["changes"][0]["fields"]
+    assert field["before"] == "0001-01-01T00:00:00+01:00"
+    assert field["after"] == "2026-11-01T00:00:00Z"
 
 
 def test_a_lowered_budget_without_usage_from_the_api_is_a_violation(

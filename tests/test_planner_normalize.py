@@ -67,6 +67,13 @@ def test_unparseable_values_are_kept_raw() -> None:
     assert not same(normalize(MONEY, "lots"), normalize(MONEY, 1))
 
 
+@pytest.mark.parametrize("value", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_timestamp_beyond_the_utc_calendar_is_kept_raw(value: str) -> None:
+    """A live instant before year 1 or after 9999 in UTC is a value that differs, not a crash."""
+    assert normalize(TIMESTAMP, value) == value
+    assert not same(normalize(TIMESTAMP, value), normalize(TIMESTAMP, "2026-11-01T00:00:00Z"))
+
+
 def test_null_and_unknown_pass_through() -> None:
     """None (clear) and UNKNOWN (not returned) are not normalized into values."""
     for spec in (MONEY, DECIMAL, TIMESTAMP, METADATA, CONTROLS, TEXT):

@@ -47,14 +47,19 @@ def canonical_timestamp(value: Any) -> str:
 
     ``Z`` and ``+00:00`` are the same instant, as are ``.000`` and no fraction. A timestamp
     without an offset is taken as UTC (the APIs speak UTC). Raises ``ValueError`` when
-    ``value`` is not an ISO 8601 timestamp.
+    ``value`` is not an ISO 8601 timestamp, or names no instant of years 1 to 9999 in UTC
+    (``0001-01-01T00:00:00+01:00``).
     """
     if not isinstance(value, str):
         raise ValueError(f"expected an ISO 8601 timestamp, got {value!r}")
     parsed = datetime.fromisoformat(value.strip())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
-    instant = parsed.astimezone(UTC)
+    try:
+        instant = parsed.astimezone(UTC)
+    except OverflowError:
+        # A live value at the edge of the calendar: kept raw (a change), never a traceback.
+        raise ValueError(f"{value!r} is outside the years a UTC timestamp can hold") from None
     spec = "seconds" if instant.microsecond == 0 else "microseconds"
     return instant.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
