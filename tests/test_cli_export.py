@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 from cli_helpers import Run, point_at
+from hostile_respan import RESPAN_KEY, respan_rows
+from scripted_http import ScriptedApp, serve
 
 from reconciler.clients.retry import RetryPolicy
 from reconciler.emulator import RunningEmulator
@@ -548,6 +550,35 @@ def test_fields_the_api_omits_are_left_out_not_guessed(
     assert "markup_percentage" not in text
     assert 'period_start: "2026-11-01T00:00:00Z"' in text
     assert plan_is_empty(cli, "prod.yaml")
+
+
+def test_live_amounts_no_manifest_can_declare_are_noted_and_the_export_plans_empty(
+    project: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Negative, 1e30 and too-long live numbers are left out with a note, never a traceback,
+    and what is written validates and plans with no changes."""
+    rows = [
+        {"customer_identifier": "neg", "period_budget": -5, "total_budget": 100},
+        {"customer_identifier": "huge", "period_budget": 1e30, "total_budget": 7},
+    ]
+    details = {
+        "neg": {"markup_percentage": -1, "metadata": {"tier": "gold"}},
+        "huge": {"markup_percentage": 1e40, "metadata": {"seats": 1e30}},
+    }
+    (project / "reconciler.yaml").write_text(f"rate_limit: {FAST}\n", encoding="utf-8")
+    with serve(ScriptedApp(respan_rows(rows, details))) as url:
+        monkeypatch.setenv("RESPAN_BASE_URL", url)
+        monkeypatch.setenv("RESPAN_API_KEY", RESPAN_KEY)
+        run = cli("export", "-o", "prod.yaml")
+        assert run.code == 0, run.err
+        assert "Traceback" not in run.err
+        for left_out in ("neg: period_budget", "neg: markup_percentage", "huge: period_budget"):
+            assert left_out in run.err
+        text = (project / "prod.yaml").read_text(encoding="utf-8")
+        assert "-5" not in text
+        assert "total_budget: 100" in text
+        assert cli("validate", "prod.yaml").code == 0
+        assert plan_is_empty(cli, "prod.yaml")
 
 
 def test_schema_flag_sets_the_modeline(

@@ -49,6 +49,62 @@ def test_values_no_manifest_can_hold_are_refused() -> None:
         manifest_value(RESPAN.fields["budget_duration"], "fortnightly")
 
 
+@pytest.mark.parametrize(
+    ("field", "live"),
+    [
+        ("period_budget", -5),
+        ("period_budget", 10**30),
+        ("total_budget", Decimal("1E+30")),
+        ("markup_percentage", Decimal("-0.5")),
+        ("markup_percentage", Decimal("1E+40")),
+        ("metadata", {"seats": Decimal("1E+30")}),
+    ],
+)
+def test_amounts_outside_the_schemas_bounds_are_refused_not_written(field: str, live: Any) -> None:
+    """A negative or 10^26+ amount (and a number too long to compare) is noted and left out."""
+    builder = DocumentBuilder(RESPAN)
+    customer = builder.customer(respan("acme", **{field: live}))
+    assert customer == {"customer_identifier": "acme"}
+    [note] = builder.notes
+    assert note.field == field
+
+
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        ({"feature_id": "t", "overage_limit": -1}, "overage_limit: -1 is negative"),
+        ({"feature_id": "t", "overage_limit": 10**30}, "is not below 10^26"),
+    ],
+)
+def test_a_billing_amount_outside_the_bounds_drops_the_field(
+    item: dict[str, Any], reason: str
+) -> None:
+    """An Autumn spend limit that no manifest can declare leaves billing_controls out."""
+    builder = DocumentBuilder(AUTUMN)
+    live = LiveCustomer("autumn", "sandbox", "acme", {"billing_controls": {"spend_limits": [item]}})
+    assert builder.customer(live) == {"id": "acme"}
+    assert reason in str(builder.notes[0])
+
+
+def test_an_item_number_below_its_schema_minimum_drops_the_field() -> None:
+    """A usage alert threshold or purchase limit interval below the schema's minimum is noted."""
+    alert = {"feature_id": "t", "threshold": -1, "threshold_type": "usage"}
+    topup = {
+        "feature_id": "t",
+        "threshold": 1,
+        "quantity": 1,
+        "purchase_limit": {"interval": "month", "interval_count": 0, "limit": 1},
+    }
+    for controls, reason in (
+        ({"usage_alerts": [alert]}, "usage_alerts.threshold: -1 is below 0"),
+        ({"auto_topups": [topup]}, "auto_topups.purchase_limit.interval_count: 0 is below 1"),
+    ):
+        builder = DocumentBuilder(AUTUMN)
+        live = LiveCustomer("autumn", "sandbox", "acme", {"billing_controls": controls})
+        assert builder.customer(live) == {"id": "acme"}
+        assert reason in str(builder.notes[0])
+
+
 def test_customer_keys_follow_the_schema_and_nulls_are_left_out() -> None:
     """Id first, then the schema's order; null fields are omitted by default."""
     builder = DocumentBuilder(RESPAN)

@@ -6,9 +6,10 @@ no changes. Hence money is written to the cent without float noise (``250.000000
 ``99.5`` -> ``99.5``), percentages to the planner's precision, timestamps as canonical UTC text,
 and structures with keys in the schema's order.
 
-A value that no manifest can declare (text where a number belongs, nested metadata, a
-billing-control entry lacking a required key) raises ``Unrepresentable``: the caller leaves
-the field (or key) out and says so, rather than writing a file that fails validation.
+A value that no manifest can declare (text where a number belongs, a negative amount or one
+of 10^26 or more, nested metadata, a billing-control entry lacking a required key) raises
+``Unrepresentable``: the caller leaves the field (or key) out and says so, rather than writing
+a file that fails validation (or that the planner would read as another value).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 
 from reconciler.domain import FieldKind, FieldSpec
 from reconciler.manifests.resources import MANIFEST_SCHEMA, load_schema
-from reconciler.money import CENT, to_decimal
+from reconciler.money import AMOUNT_LIMIT, CENT, to_decimal
 from reconciler.planner.normalize import canonical_decimal, canonical_timestamp
 
 _ONE = Decimal(1)
@@ -48,10 +49,13 @@ def manifest_value(spec: FieldSpec, value: Any) -> Any:
         if kind is FieldKind.MONEY:
             return money(value)
         if kind is FieldKind.DECIMAL:
-            return canonical_decimal(value)
+            return declarable(canonical_decimal(value), value)
         if kind is FieldKind.TIMESTAMP:
             return Timestamp(canonical_timestamp(value))
-    except ValueError:
+    except Unrepresentable:
+        raise
+    except (ValueError, ArithmeticError):
+        # ArithmeticError: decimal's InvalidOperation for digits beyond its precision.
         raise Unrepresentable(f"{value!r} is not a {kind.value}") from None
     if kind is FieldKind.TEXT:
         if not isinstance(value, str):
@@ -81,9 +85,23 @@ def manifest_value(spec: FieldSpec, value: Any) -> Any:
 
 
 def money(value: Any) -> Decimal:
-    """A USD amount to the cent, spelled without trailing zeros: ``250``, ``99.5``, ``0.01``."""
-    amount = to_decimal(value).quantize(CENT, rounding=ROUND_HALF_EVEN)
-    return plain(amount)
+    """A USD amount to the cent, spelled without trailing zeros: ``250``, ``99.5``, ``0.01``.
+
+    Raises ``Unrepresentable`` for an amount no manifest declares (negative, 10^26 or more).
+    """
+    number = declarable(to_decimal(value), value)
+    return plain(number.quantize(CENT, rounding=ROUND_HALF_EVEN))
+
+
+def declarable(number: Decimal, value: Any) -> Decimal:
+    """``number`` when a manifest can declare it where amounts, percentages and counts go
+    (0 or more, below 10^26: the schema's bounds); ``Unrepresentable`` naming ``value`` if not.
+    """
+    if number < 0:
+        raise Unrepresentable(f"{value!r} is negative")
+    if number >= AMOUNT_LIMIT:
+        raise Unrepresentable(f"{value!r} is not below 10^26")
+    return number
 
 
 def plain(number: Decimal) -> Decimal:
@@ -114,7 +132,7 @@ def whole_number(value: Any) -> Decimal:
     """A whole number as a plain ``Decimal`` (``60``); ``Unrepresentable`` for ``2.5``."""
     if isinstance(value, bool):
         raise Unrepresentable(f"{value!r} is not a whole number")
-    number = _or_unrepresentable(to_decimal, value, "a value")
+    number = declarable(_or_unrepresentable(to_decimal, value, "a value"), value)
     if number != number.to_integral_value():
         raise Unrepresentable(f"{value!r} is not a whole number")
     return plain(number)
@@ -178,10 +196,21 @@ def _item(
             if not isinstance(item, Mapping):
                 raise Unrepresentable(f"{array}.{key} is not a mapping")
             written[key] = {
-                name: _scalar(item[name]) for name in nested["properties"] if name in item
+                name: _bounded(item[name], schema, f"{array}.{key}.{name}")
+                for name, schema in nested["properties"].items()
+                if name in item
             }
         else:
-            written[key] = _scalar(item)
+            written[key] = _bounded(item, key_schema, f"{array}.{key}")
+    return written
+
+
+def _bounded(value: Any, schema: Mapping[str, Any], where: str) -> Any:
+    """``_scalar(value)``, ``Unrepresentable`` when a number is below the schema's minimum."""
+    written = _scalar(value)
+    minimum = schema.get("minimum")
+    if isinstance(written, Decimal) and minimum is not None and written < minimum:
+        raise Unrepresentable(f"{where}: {value!r} is below {minimum}")
     return written
 
 
@@ -189,14 +218,18 @@ def _scalar(value: Any) -> Any:
     """Text, true/false and null as they are; every other number as a plain ``Decimal``."""
     if value is None or isinstance(value, str | bool):
         return value
-    return plain(_or_unrepresentable(to_decimal, value, "a value"))
+    return _or_unrepresentable(lambda number: plain(to_decimal(number)), value, "a value")
 
 
 def _or_unrepresentable(convert: Any, value: Any, where: str) -> Any:
     try:
         return convert(value)
-    except ValueError:
-        raise Unrepresentable(f"{where}: {value!r} is not a number") from None
+    except Unrepresentable as exc:
+        raise Unrepresentable(f"{where}: {exc}") from None
+    except (ValueError, ArithmeticError):
+        # ArithmeticError: ``plain`` of a number with more digits than decimal's precision
+        # (1e30), which the planner could not compare as a number either.
+        raise Unrepresentable(f"{where}: {value!r} is not a number a manifest keeps") from None
 
 
 @functools.cache
