@@ -142,6 +142,21 @@ def test_offset_pager_refuses_a_full_page_that_adds_nothing_new() -> None:
     assert [body_of(seen)["offset"] for seen in app.seen] == [0, PAGE_SIZE]
 
 
+@pytest.mark.parametrize("row", [None, "acme", ["acme"], 5])
+def test_a_page_holding_anything_but_objects_is_refused_not_read_around(row: Any) -> None:
+    """A full page with a null (or text, list, number) row fails the read; skipped, it would
+    make the page short, end the listing there and hide the customers of the next page."""
+    full = {"list": [*customers(PAGE_SIZE - 1), row], "has_more": True}
+    rest = {"list": [{"id": "acme", "env": "sandbox"}], "has_more": False}
+    app = ScriptedApp(script(Answer(200, full), Answer(200, rest)))
+    with (
+        serve(app) as url,
+        AutumnClient(url, Secret(AUTUMN_TEST_KEY), retry=ONCE) as client,
+        pytest.raises(ServerError, match=r"POST /v1/customers\.list: .* not a page of customer"),
+    ):
+        client.list_customers()
+
+
 def test_cursor_pager_refuses_a_repeated_cursor() -> None:
     """A cursor that comes back (new items each time) ends in an error, not an endless walk."""
     served = [0]

@@ -205,6 +205,31 @@ def test_malformed_page_is_a_server_error() -> None:
         client.list_customers("prod")
 
 
+@pytest.mark.parametrize("row", [None, "acme", ["acme"], 5])
+def test_a_page_holding_anything_but_objects_is_refused_not_read_around(row: Any) -> None:
+    """A null (or text, list, number) among the rows fails the read: no customer is hidden."""
+    rows = [{"customer_identifier": "a", "environment": "prod"}, row]
+    app = ScriptedApp(script(Answer(200, {"count": 2, "next": None, "results": rows})))
+    with (
+        serve(app) as url,
+        RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client,
+        pytest.raises(ServerError, match=r"POST /api/users/list/: .* not a page of objects"),
+    ):
+        client.list_customers("prod")
+
+
+def test_a_credit_page_holding_a_null_is_refused() -> None:
+    """Credit transactions are read the same way: a null row is an error, not a lower sum."""
+    rows = [{"id": "t1", "amount": 5}, None]
+    app = ScriptedApp(script(Answer(200, {"count": 2, "next": None, "results": rows})))
+    with (
+        serve(app) as url,
+        RespanClient(HttpTransport(url, Secret("k"), retry=ONCE)) as client,
+        pytest.raises(ServerError, match="not a page of objects"),
+    ):
+        client.list_credit_transactions()
+
+
 # -- addressing ----------------------------------------------------------------------------
 
 

@@ -216,7 +216,11 @@ class AutumnClient(ApiClient):
         page = answer.reply.body
         if not isinstance(page, Mapping) or not isinstance(page.get("list"), list):
             raise answer.malformed('a page ({"list": [...]})')
-        items = [dict(item) for item in page["list"] if isinstance(item, Mapping)]
+        if not all(isinstance(item, Mapping) for item in page["list"]):
+            # Skipped, it would shorten a full page (ending the listing early) and hide a
+            # customer, which a plan would then create over the live one.
+            raise answer.malformed('a page of customer objects ({"list": [{...}, ...]})')
+        items = [dict(item) for item in page["list"]]
         for item in items:
             listed_id(item, "id", f"POST {answer.path}")  # a row without a text id: refused
         return answer, items

@@ -209,8 +209,9 @@ def _pages(
     with a ``ServerError`` rather than read for ever or cut short in silence: a page that adds
     no item not seen before while ``next`` says there is more (a server repeating itself), or
     more pages than ``ceil(count / PAGE_SIZE) + 2`` (``MAX_PAGES_WITHOUT_COUNT`` when
-    ``count`` is missing or not a number). Yields only items not seen on an earlier page, in
-    page order.
+    ``count`` is missing or not a number). So is a page holding anything but objects: skipping
+    an item would hide a customer (or a credit) from everything read. Yields only items not
+    seen on an earlier page, in page order.
 
     Page 1 tells how many pages there are; with ``prefetch > 1``, after each full page up to
     ``prefetch - 1`` of the following pages, but never one past ``ceil(count / PAGE_SIZE)``, are
@@ -231,6 +232,8 @@ def _pages(
                 answer = reply.reply.body
                 if not isinstance(answer, Mapping) or not isinstance(answer.get("results"), list):
                     raise reply.malformed('a page ({"results": [...]})')
+                if not all(isinstance(item, dict) for item in answer["results"]):
+                    raise reply.malformed('a page of objects ({"results": [{...}, ...]})')
                 if page == 1:
                     count = answer.get("count")
                     if isinstance(count, int) and not isinstance(count, bool) and count >= 0:
@@ -239,7 +242,7 @@ def _pages(
                 fresh = []
                 for item in answer["results"]:
                     # Items are freshly decoded JSON objects: kept as they are, not copied.
-                    if isinstance(item, dict) and key(item) not in seen:
+                    if key(item) not in seen:
                         seen.add(key(item))
                         fresh.append(item)
                 if fresh:
