@@ -37,7 +37,8 @@ def is_amount(value: object) -> bool:
     """True for a ``Decimal`` that is a readable amount: finite and below ``AMOUNT_LIMIT``.
 
     Anything else a live API may send for a money field (text, a boolean, NaN, 1e30) is not
-    one; guardrails treat it as a value they cannot judge, never as a number.
+    one; guardrails treat it as a value they cannot judge, never as a number (a negative one
+    too: see ``reconciler.planner.impact``).
     """
     return isinstance(value, Decimal) and value.is_finite() and abs(value) < AMOUNT_LIMIT
 
@@ -81,7 +82,8 @@ def format_signed_money(amount: Decimal) -> str:
 
 
 def format_delta(before: Decimal | None, after: Decimal | None) -> str:
-    """How an amount moves: ``"+$150.00, +60.0%"``; no percentage when ``before`` is 0 or null.
+    """How an amount moves: ``"+$150.00, +60.0%"``; no percentage when ``before`` is 0, null
+    or negative (a percentage of a negative amount would show a rise as a fall).
 
     A null side counts as zero for the amount (clearing a budget removes its whole value).
     """
@@ -89,7 +91,7 @@ def format_delta(before: Decimal | None, after: Decimal | None) -> str:
     end = after if after is not None else Decimal(0)
     delta = end - start
     text = format_signed_money(delta)
-    if before is None or before == 0:
+    if before is None or before <= 0:
         return text
     percent = (delta * _HUNDRED / before).quantize(_TENTH, rounding=ROUND_HALF_EVEN)
     sign = "-" if percent < 0 else "+"

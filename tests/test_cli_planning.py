@@ -114,6 +114,22 @@ def test_a_live_timestamp_beyond_the_utc_calendar_is_a_change_not_a_traceback(
     assert field["after"] == "2026-11-01T00:00:00Z"
 
 
+def test_a_negative_live_budget_never_lets_a_raise_pass_max_increase_pct(
+    hostile: Callable[..., tuple[Run, list[Seen]]],
+) -> None:
+    """Live -1 → 100000 is refused by max_increase_pct (exit 3), not judged a -10,000,100% fall."""
+    rows = [{"customer_identifier": "acme", "environment": "prod", "period_budget": -1}]
+    run, _ = hostile(
+        rows,
+        {"acme": {"total_period_usage": 0}},
+        manifest=manifest("{customer_identifier: acme, period_budget: 100000}"),
+        config="policy: {max_increase_pct: 50}\n",
+    )
+    assert run.code == 3, run.out
+    assert "max_increase_pct" in run.out
+    assert "-$1.00 → $100,000.00 (+$100,001.00)" in run.out
+
+
 def test_a_lowered_budget_without_usage_from_the_api_is_a_violation(
     hostile: Callable[..., tuple[Run, list[Seen]]],
 ) -> None:

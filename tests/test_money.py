@@ -72,8 +72,10 @@ def test_signed_money_always_shows_a_sign() -> None:
         (Decimal(0), Decimal(400), "+$400.00"),
         (Decimal(250), None, "-$250.00, -100.0%"),
         (Decimal(1), Decimal(100000), "+$99,999.00, +9,999,900.0%"),
+        (Decimal(-1), Decimal(100), "+$101.00"),
     ],
 )
 def test_format_delta(before: Decimal | None, after: Decimal | None, text: str) -> None:
-    """Delta with sign and percentage; from null or zero there is no percentage."""
+    """Delta with sign and percentage; from null, zero or a negative amount there is no
+    percentage (a rise would show as a fall)."""
     assert format_delta(before, after) == text

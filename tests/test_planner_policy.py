@@ -128,7 +128,8 @@ def test_percent_rules_skip_from_none_zero_and_creates() -> None:
 
 
 @pytest.mark.parametrize(
-    "live", [UNKNOWN, "abc", True, D("NaN"), D("Infinity"), D("1E+30"), float("nan"), [1]]
+    "live",
+    [UNKNOWN, "abc", True, D("NaN"), D("Infinity"), D("1E+30"), float("nan"), [1], D("-0.01")],
 )
 def test_percent_rules_fail_closed_on_an_unknown_or_unreadable_live_amount(live: Any) -> None:
     """A live amount that is unknown or not an amount is a violation of each percent rule on."""
@@ -148,6 +149,18 @@ def test_an_unreadable_live_amount_names_its_value() -> None:
     plan = Plan((change("a", budget("abc", D(100))),), 0)
     (violation,) = evaluate_policy(plan, Policy(max_increase_pct=D(5), **NO_USAGE_GUARD))
     assert 'the live value "abc" is not an amount' in violation.message
+
+
+def test_a_negative_live_amount_is_not_judged_as_a_base_for_percentages() -> None:
+    """-1 → 100000 is no -10,000,100% fall: max_increase_pct refuses it, naming the value,
+    and the run's total change counts it as unknown."""
+    plan = Plan((change("a", budget(D("-1.00"), D(100000))),), 0)
+    (violation,) = evaluate_policy(plan, Policy(max_increase_pct=D(50), **NO_USAGE_GUARD))
+    assert violation.rule == "max_increase_pct"
+    assert "the live value -1.00 is negative" in violation.message
+    policy = Policy(max_total_budget_change=D(10**6), **NO_USAGE_GUARD)
+    assert rules(plan, policy) == [("max_total_budget_change", "a")]
+    assert budget_impact(plan).unknown == 1
 
 
 def test_caps_judge_the_new_amount_whatever_the_live_one_is() -> None:

@@ -6,8 +6,8 @@ field (``period_budget``) or an amount inside a structured field (a spend limit'
 the same structure added to an existing customer would (``diff.diff_field`` against nothing).
 A null amount (no budget, no limit) counts as zero in sums; a live amount the API did not
 return, or returned as something that is not an amount (``"abc"``, ``true``,
-NaN, 1e30), cannot be compared and is counted apart as unknown: the policy treats it as a value
-it cannot judge (and refuses), never as a number.
+NaN, 1e30, a negative amount), cannot be compared and is counted apart as unknown: the policy
+treats it as a value it cannot judge (and refuses), never as a number.
 """
 
 from __future__ import annotations
@@ -115,4 +115,9 @@ def amount(value: object) -> Decimal:
 
 
 def _is_amount(value: object) -> bool:
-    return value is None or is_amount(value)
+    """``None`` (no amount) or a readable amount of 0 or more.
+
+    Budgets and limits are never negative (no manifest can declare one): a negative live value
+    is one no rule can judge, as a percentage of it would turn a rise into a fall.
+    """
+    return value is None or (isinstance(value, Decimal) and is_amount(value) and value >= 0)

@@ -24,7 +24,7 @@ Each rule is named after its setting, and a violation says what to change:
   set (``FieldSpec.updatable``), which the API's update would ignore.
 
 Guardrails fail closed. A live amount the API did not return (unknown) or returned as
-something that is not an amount (``"abc"``, ``true``, NaN, 1e30) cannot be judged: with a
+something that is not an amount (``"abc"``, ``true``, NaN, 1e30, -1) cannot be judged: with a
 percent rule or ``max_total_budget_change`` on, the change is a violation naming the customer
 and the value, never a pass. The caps judge only the new amount, so they always decide. With
 ``forbid_budget_below_usage`` on, a guarded amount going down whose usage the API did not
@@ -257,6 +257,8 @@ def _cannot_judge(money: MoneyChange, rule: str) -> str:
     """Why a change whose live amount is unknown or unreadable fails ``rule`` (fail closed)."""
     if money.before is UNKNOWN:
         live = "the API did not return the live amount"
+    elif isinstance(money.before, Decimal) and is_amount(money.before) and money.before < 0:
+        live = f"the live value {_shown(money.before)} is negative, which no budget or limit is"
     else:
         live = f"the live value {_shown(money.before)} is not an amount"
     after = "null" if money.after is None else format_money(money.after)
