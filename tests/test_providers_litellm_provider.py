@@ -8,14 +8,16 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from conftest import LITELLM_TEST_KEY
+from scripted_http import Answer, ScriptedApp, script, serve
 
 from reconciler.clients.secret import Secret
-from reconciler.domain import FieldKind
+from reconciler.domain import UNKNOWN, FieldKind
 from reconciler.emulator import RunningEmulator
 from reconciler.errors import ConfigError, ReconcilerError
 from reconciler.plan.model import Change, FieldChange
 from reconciler.providers.litellm.emulator_model import LiteLLMState
-from reconciler.providers.litellm.fields import ENVIRONMENT, FIELDS
+from reconciler.providers.litellm.fields import ENVIRONMENT, FIELDS, Location
 from reconciler.providers.litellm.provider import (
     LiteLLMProvider,
     request_body,
@@ -23,6 +25,8 @@ from reconciler.providers.litellm.provider import (
 )
 
 Factory = Callable[..., RunningEmulator[LiteLLMState]]
+NOT_SENT = "(key not sent)"
+BUDGET_FIELDS = [name for name, field in FIELDS.items() if field.location is Location.BUDGET]
 
 SEED = {
     "customers": [
@@ -85,6 +89,24 @@ def test_read_live_lifts_budget_fields_and_reads_spend(
     assert emu.stats()["requests"] == {"GET /customer/list": 1}
     assert provider.read_usage(ENVIRONMENT, ["acme", "nobody"]) == {"acme": Decimal("42.75")}
     assert emu.stats()["requests"] == {"GET /customer/list": 1}
+
+
+@pytest.mark.parametrize("table", [NOT_SENT, "none", [], 5, True])
+def test_a_budget_table_the_answer_lacks_leaves_budget_fields_unknown(table: Any) -> None:
+    """A listed customer without a litellm_budget_table (or with no object there) has unknown
+    budget fields, never "no budget": a raise of max_budget is then judged as unknowable."""
+    row: dict[str, Any] = {"user_id": "acme", "alias": "Acme", "blocked": False}
+    if table is not NOT_SENT:
+        row["litellm_budget_table"] = table
+    app = ScriptedApp(script(Answer(200, [row])))
+    with serve(app) as url:
+        opened = LiteLLMProvider.open(url, Secret(LITELLM_TEST_KEY))
+        try:
+            acme = opened.read_live(ENVIRONMENT, [])["acme"]
+        finally:
+            opened.close()
+    assert acme.get("alias") == "Acme"
+    assert all(acme.get(name) is UNKNOWN for name in BUDGET_FIELDS)
 
 
 def test_other_environments_are_refused(provider: LiteLLMProvider) -> None:

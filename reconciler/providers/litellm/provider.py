@@ -22,7 +22,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from reconciler.clients.secret import Secret
 from reconciler.domain import LiveCustomer
@@ -38,20 +38,27 @@ from reconciler.providers.litellm.values import same
 from reconciler.providers.parts import OpenRequest
 
 GONE_REASON = "customer no longer exists"
+_NOT_RETURNED: Final = object()
 
 
 def live_fields(customer: Mapping[str, Any]) -> dict[str, Any]:
     """The managed fields of a LiteLLM customer object, budget fields lifted to the top.
 
-    A customer without a budget row has every budget field ``None`` (known: no budget).
+    A customer whose ``litellm_budget_table`` is ``null`` has every budget field ``None``
+    (known: no budget). One whose answer lacks the table, or holds something else there, has
+    them unknown (left out): what the API did not say must never pass for "no budget", which
+    guardrails would judge as no limit at all.
     """
-    budget = customer.get("litellm_budget_table")
-    budget = budget if isinstance(budget, Mapping) else {}
+    table = customer.get("litellm_budget_table", _NOT_RETURNED)
+    budget = table if isinstance(table, Mapping) else {}
+    budget_known = table is None or isinstance(table, Mapping)
     fields: dict[str, Any] = {}
     for name, field in FIELDS.items():
-        source = customer if field.location is Location.CUSTOMER else budget
-        if field.location is Location.BUDGET or name in source:
-            fields[name] = source.get(name)
+        if field.location is Location.BUDGET:
+            if budget_known:
+                fields[name] = budget.get(name)
+        elif name in customer:
+            fields[name] = customer[name]
     return fields
 
 
