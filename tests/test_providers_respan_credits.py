@@ -81,10 +81,18 @@ def test_without_amount_credit_minus_debit_is_used() -> None:
         {"id": "x", "amount": "lots", "created_at": "2026-01-01T00:00:00Z"},
         {"id": "x", "amount": 1},
         {"id": "x", "amount": 1, "created_at": "yesterday"},
+        {"id": "x", "amount": 1, "created_at": "0001-01-01T00:00:00+01:00"},
+        {
+            "id": "x",
+            "amount": 1,
+            "created_at": "2026-01-01",
+            "expires_at": "9999-12-31T23:00-02:00",
+        },
     ],
 )
 def test_unreadable_transactions_are_refused(broken: dict[str, object]) -> None:
-    """No amount, no creation time or a malformed one: InvalidTransaction naming the id."""
+    """No amount, no creation time, or a time malformed or beyond UTC's years 1-9999:
+    InvalidTransaction naming the id."""
     with pytest.raises(InvalidTransaction, match="'x'"):
         parse_transaction(broken)
 
@@ -153,3 +161,5 @@ def test_since_accepts_dates_and_datetimes() -> None:
     assert parse_since("2026-01-31T10:30:00+01:00") == datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
     with pytest.raises(ValueError, match="Invalid isoformat"):
         parse_since("last week")
+    with pytest.raises(ValueError, match="outside years 1 to 9999"):
+        parse_since("0001-01-01T00:00:00+01:00")

@@ -100,9 +100,12 @@ def parse_instant(value: Any, identifier: str = "", name: str = "time") -> datet
         raise InvalidTransaction(
             f"credit transaction {identifier!r}: {name} {value!r} is not ISO 8601"
         ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return _utc(moment)
+    except ValueError:
+        raise InvalidTransaction(
+            f"credit transaction {identifier!r}: {name} {value!r} is outside years 1 to 9999 in UTC"
+        ) from None
 
 
 def parse_since(text: str) -> datetime:
@@ -110,10 +113,18 @@ def parse_since(text: str) -> datetime:
 
     Raises ``ValueError`` for anything else.
     """
-    moment = datetime.fromisoformat(text.strip())
+    return _utc(datetime.fromisoformat(text.strip()))
+
+
+def _utc(moment: datetime) -> datetime:
+    """``moment`` in UTC (naive: taken as UTC); ``ValueError`` when UTC has no such instant
+    (``0001-01-01T00:00:00+01:00``)."""
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(f"{moment.isoformat()} is outside years 1 to 9999 in UTC") from None
 
 
 def summarize(
