@@ -6,6 +6,7 @@ same amount) and by every plan renderer (``$1,250.00``, ``+$150.00, +60.0%``).
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from typing import Any, Final
 
@@ -14,6 +15,9 @@ CENT: Final = Decimal("0.01")
 # context holds exactly. Anything larger is not an amount any billing API keeps.
 AMOUNT_LIMIT: Final = Decimal(10) ** 26
 _TENTH: Final = Decimal("0.1")
+# Text that is a number the way JSON writes one (APIs that send decimals as strings do so):
+# Python's Decimal would also read "1_000", "5." or digits of other scripts ("١٠٠").
+_NUMBER_TEXT: Final = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?")
 _HUNDRED: Final = Decimal(100)
 
 
@@ -46,7 +50,9 @@ def is_amount(value: object) -> bool:
 def to_decimal(value: Any) -> Decimal:
     """``value`` (``int``, ``float``, ``Decimal`` or numeric ``str``) as a finite ``Decimal``.
 
-    Raises ``ValueError`` for anything else, including ``bool`` (``True`` is not ``1`` here).
+    Numeric text is a JSON number, surrounding spaces allowed (``"250.00"``, ``" 1e3 "``).
+    Raises ``ValueError`` for anything else, including ``bool`` (``True`` is not ``1`` here)
+    and text only Python reads as a number (``"1_000"``, ``"5."``, ``"١٠٠"``).
     """
     if isinstance(value, bool):
         raise ValueError(f"expected a number, got {value!r}")
@@ -57,9 +63,11 @@ def to_decimal(value: Any) -> Decimal:
     elif isinstance(value, float):
         amount = Decimal(repr(value))
     elif isinstance(value, str):
+        if _NUMBER_TEXT.fullmatch(value.strip()) is None:
+            raise ValueError(f"expected a number, got {value!r}")
         try:
             amount = Decimal(value.strip())
-        except InvalidOperation:
+        except InvalidOperation:  # an exponent beyond what Decimal holds
             raise ValueError(f"expected a number, got {value!r}") from None
     else:
         raise ValueError(f"expected a number, got {value!r}")

@@ -130,6 +130,24 @@ def test_a_negative_live_budget_never_lets_a_raise_pass_max_increase_pct(
     assert "-$1.00 → $100,000.00 (+$100,001.00)" in run.out
 
 
+@pytest.mark.parametrize("live", ["1_000", "1000.", "١٠٠٠"])
+def test_text_only_python_reads_as_a_number_is_not_a_live_amount(
+    hostile: Callable[..., tuple[Run, list[Seen]]], live: str
+) -> None:
+    """A live "1_000" is not taken for the declared 1000: the plan corrects it, and the
+    percent rules refuse to judge it."""
+    rows = [{"customer_identifier": "acme", "environment": "prod", "total_budget": live}]
+    run, _ = hostile(
+        rows,
+        None,
+        manifest=manifest("{customer_identifier: acme, total_budget: 1000}"),
+        config="policy: {max_increase_pct: 50}\n",
+    )
+    assert run.code == 3, run.out
+    assert "1 to update" in run.out
+    assert "cannot be checked against policy.max_increase_pct" in run.out
+
+
 def test_a_lowered_budget_without_usage_from_the_api_is_a_violation(
     hostile: Callable[..., tuple[Run, list[Seen]]],
 ) -> None:

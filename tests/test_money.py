@@ -10,7 +10,9 @@ import pytest
 from reconciler.money import format_delta, format_money, format_signed_money, to_money
 
 
-@pytest.mark.parametrize("value", [250, 250.0, "250.00", Decimal("250.000"), 250.004, " 250 "])
+@pytest.mark.parametrize(
+    "value", [250, 250.0, "250.00", Decimal("250.000"), 250.004, " 250 ", "2.5e2", "25000E-2"]
+)
 def test_spellings_of_one_amount_are_equal(value: Any) -> None:
     """Ints, floats, strings and decimals of the same amount normalize to the same cents."""
     assert to_money(value) == Decimal("250.00")
@@ -33,9 +35,13 @@ def test_none_stays_none() -> None:
     assert to_money(None) is None
 
 
-@pytest.mark.parametrize("value", [True, "abc", float("nan"), Decimal("Infinity"), [1]])
+@pytest.mark.parametrize(
+    "value",
+    [True, "abc", float("nan"), Decimal("Infinity"), [1], "NaN", "0x10", "1_000", "5.", "١٠٠"],
+)
 def test_non_amounts_are_refused(value: Any) -> None:
-    """Booleans, text, non-finite numbers and containers are not money."""
+    """Booleans, text, non-finite numbers and containers are not money; nor is text that only
+    Python's Decimal reads as a number (underscores, a trailing dot, digits of other scripts)."""
     with pytest.raises(ValueError, match="expected a"):
         to_money(value)
 
