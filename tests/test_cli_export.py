@@ -581,6 +581,21 @@ def test_live_amounts_no_manifest_can_declare_are_noted_and_the_export_plans_emp
         assert plan_is_empty(cli, "prod.yaml")
 
 
+def test_a_retrieve_answered_with_another_customer_fails_the_export(
+    project: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """beta's metadata, answered for acme, is never written as acme's: exit 1, no file."""
+    rows = [{"customer_identifier": "acme"}]
+    details = {"acme": {"customer_identifier": "beta", "metadata": {"tier": "gold"}}}
+    with serve(ScriptedApp(respan_rows(rows, details))) as url:
+        monkeypatch.setenv("RESPAN_BASE_URL", url)
+        monkeypatch.setenv("RESPAN_API_KEY", RESPAN_KEY)
+        run = cli("export", "-o", "prod.yaml")
+    assert run.code == 1
+    assert "asked for customer 'acme', the API answered customer 'beta'" in run.err
+    assert not (project / "prod.yaml").exists()
+
+
 def test_schema_flag_sets_the_modeline(
     emulator: Callable[..., Any], cli: Callable[..., Run]
 ) -> None:

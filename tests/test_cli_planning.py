@@ -384,6 +384,28 @@ def test_a_retrieve_answered_for_another_environment_is_refused(
     )
 
 
+@pytest.mark.parametrize("answered", ["beta", "ACME", "acme ", 5])
+def test_a_retrieve_answered_with_another_customer_is_refused(
+    hostile: Callable[..., tuple[Run, list[Seen]]], answered: Any
+) -> None:
+    """A detail read of acme answered with another customer's object fails the plan: its
+    metadata and usage would otherwise be planned (and guarded) as acme's."""
+    rows = [{"customer_identifier": "acme", "environment": "prod", "period_budget": 500}]
+    detail = {"customer_identifier": answered, "environment": "prod", "metadata": {"a": "b"}}
+    run, seen = hostile(
+        rows,
+        {"acme": {**detail, "total_period_usage": 0}},
+        "--auto-approve",
+        manifest=manifest("{customer_identifier: acme, period_budget: 10, metadata: {a: b}}"),
+        config="audit_log: null\n",
+        command="apply",
+    )
+    assert run.code == 1
+    assert f"asked for customer 'acme', the API answered customer {answered!r}" in run.err
+    assert "Traceback" not in run.err
+    assert writes(seen) == []
+
+
 @pytest.mark.parametrize("bad_id", [["x"], 5, None, {"a": 1}])
 def test_a_listed_customer_without_a_text_id_is_refused(
     hostile: Callable[..., tuple[Run, list[Seen]]], bad_id: Any

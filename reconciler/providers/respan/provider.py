@@ -126,17 +126,6 @@ class RespanProvider:
         results = retrieve_each(
             self.client, environment, missing, max_concurrency=self.max_concurrency
         )
-        for identifier, detail in results.items():
-            answered = detail.get("environment", environment) if detail is not None else environment
-            if answered != environment:
-                path = ENDPOINTS["retrieve_customer"].url_path(identifier)
-                raise ServerError(
-                    f"GET {path}: asked for environment {environment}, the API answered a "
-                    f"customer of environment {printable(repr(answered))}; nothing was planned",
-                    method="GET",
-                    path=path,
-                    status=200,
-                )
         with self._lock:
             for identifier, detail in results.items():
                 if detail is not None:
@@ -189,7 +178,8 @@ def retrieve_each(
 ) -> dict[str, dict[str, Any] | None]:
     """Each customer's retrieve answer (``None``: deleted since it was listed), up to
     ``max_concurrency`` at a time under the client's pacer; ``progress(done, total)`` is called
-    before the first and after each one. The first error cancels the retrieves not yet begun;
+    before the first and after each one. An answer for another customer or environment than
+    the one asked for is a ``ServerError``. The first error cancels the retrieves not yet begun;
     a stopped run (``interrupts.STOP``) raises ``RunInterrupted`` at once, abandoning the
     retrieves in flight (reads: nothing to report about them).
     """
@@ -201,9 +191,11 @@ def retrieve_each(
 
     def retrieve(identifier: str) -> dict[str, Any] | None:
         try:
-            return client.retrieve_customer(environment, identifier)
+            detail = client.retrieve_customer(environment, identifier)
         except NotFoundError:
             return None
+        _check_answered(environment, identifier, detail)
+        return detail
 
     pool = ThreadPoolExecutor(max_workers=min(max(1, max_concurrency), len(ids)))
     abandon = False
@@ -222,6 +214,32 @@ def retrieve_each(
     finally:
         pool.shutdown(wait=not abandon, cancel_futures=True)
     return results
+
+
+def _check_answered(environment: str, identifier: str, detail: Mapping[str, Any]) -> None:
+    """``ServerError`` when a retrieve of ``identifier`` in ``environment`` answered another
+    customer: whose answer it is decides whose metadata, markup and usage are planned with."""
+    answered = detail.get("environment", environment)
+    named = detail.get("customer_identifier", identifier)
+    if answered != environment:
+        what = (
+            f"asked for environment {environment}, the API answered a customer of "
+            f"environment {printable(repr(answered))}"
+        )
+    elif named != identifier:
+        what = (
+            f"asked for customer {printable(repr(identifier))}, the API answered customer "
+            f"{printable(repr(named))}"
+        )
+    else:
+        return
+    path = ENDPOINTS["retrieve_customer"].url_path(identifier)
+    raise ServerError(
+        f"GET {path}: {what}; nothing was planned or written",
+        method="GET",
+        path=path,
+        status=200,
+    )
 
 
 def _usage(detail: Mapping[str, Any]) -> Decimal | None:
