@@ -158,7 +158,11 @@ def test_plan_shows_create_update_and_prune_delete_but_not_a_reordered_list(
     assert "- autumn/sandbox/stray" in run.out
     assert "globex" not in run.out
     assert "Plan: 1 to create, 2 to update, 1 to delete, 0 missing, 1 unchanged." in run.out
-    assert emulator.stats()["requests"] == {"POST /v1/customers.list": 1}
+    # One list, and one get confirming that hooli, not listed, is missing indeed.
+    assert emulator.stats()["requests"] == {
+        "POST /v1/customers.list": 1,
+        "POST /v1/customers.get": 1,
+    }
 
 
 def test_json_plan_is_schema_valid_and_sends_only_changed_keys(

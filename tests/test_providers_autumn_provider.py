@@ -101,7 +101,7 @@ def provider_for() -> Iterator[Callable[..., AutumnProvider]]:
 def test_read_live_is_one_list_request_with_every_managed_field(
     autumn_emulator: Emulators, provider_for: Callable[..., AutumnProvider]
 ) -> None:
-    """The list carries metadata and billing controls: no per-customer read, ever."""
+    """The list carries metadata and billing controls: no per-customer read of a listed one."""
     emulator = autumn_emulator(seed=SEED)
     provider = provider_for(emulator)
     live = provider.read_live(
@@ -114,6 +114,59 @@ def test_read_live_is_one_list_request_with_every_managed_field(
     assert acme.fields["metadata"] == {"tier": "gold", "legacy": "v1"}
     assert acme.fields["billing_controls"]["spend_limits"][0]["overage_limit"] == Decimal("250.5")
     assert emulator.stats()["requests"] == {LIST: 1}
+
+
+def skipping_list(acme: dict[str, Any]) -> ScriptedApp:
+    """An Autumn API whose list skipped acme (as an offset page does when a customer before it
+    is deleted mid-listing) while customers.get still answers it."""
+
+    def handle(seen: Seen) -> Answer:
+        if seen.raw_path == "/v1/customers.list":
+            return Answer(200, {"list": [{"id": "beta", "env": "sandbox"}], "has_more": False})
+        asked = json.loads(seen.body)["customer_id"]
+        if asked == "acme":
+            return Answer(200, acme)
+        return Answer(404, {"message": "Customer not found", "code": "customer_not_found"})
+
+    return ScriptedApp(handle)
+
+
+def test_a_declared_customer_the_list_skipped_is_read_and_planned_as_an_update(
+    provider_for: Callable[..., AutumnProvider],
+) -> None:
+    """acme, missing from the list but live, is an update with its live limit as "before" (so
+    the percent rules judge it), not a create; hooli, unknown to customers.get, stays a create."""
+    limits = {"spend_limits": [{"feature_id": "tokens", "enabled": True, "overage_limit": 10}]}
+    acme = {"id": "acme", "env": "sandbox", "name": "Acme", "billing_controls": limits}
+    app = skipping_list(acme)
+    wanted = {"spend_limits": [{"feature_id": "tokens", "enabled": True, "overage_limit": 5000}]}
+    customers = [desired("acme", billing_controls=wanted), desired("hooli", name="Hooli")]
+    with serve(app) as url:
+        live = provider_for(url, rate_limits=None).read_live(
+            "sandbox", [Declared.of(c) for c in customers]
+        )
+    assert sorted(live) == ["acme", "beta"]
+    plan = build_plan(customers, {c.key: c for c in live.values()}, MODELS, PlanOptions())
+    changes = {c.id: c for c in plan.changes}
+    assert (changes["acme"].action, changes["hooli"].action) == ("update", "create")
+    [limit] = changes["acme"].fields
+    assert (limit.before, limit.after) == (Decimal("10.00"), Decimal("5000.00"))
+    asked = [json.loads(seen.body).get("customer_id") for seen in app.seen]
+    assert asked == [None, "acme", "hooli"]
+
+
+@pytest.mark.parametrize(
+    "answer", [{"id": "beta", "env": "sandbox"}, {"id": "acme", "env": "live"}]
+)
+def test_a_get_answered_with_another_customer_is_refused(
+    provider_for: Callable[..., AutumnProvider], answer: dict[str, Any]
+) -> None:
+    """customers.get of acme answered with beta (or a live customer) stops the read."""
+    with (
+        serve(skipping_list(answer)) as url,
+        pytest.raises(ServerError, match="asked for customer"),
+    ):
+        provider_for(url, rate_limits=None).read_live("sandbox", [Declared.of(desired("acme"))])
 
 
 def test_a_live_manifest_with_a_sandbox_key_is_refused_before_any_request(

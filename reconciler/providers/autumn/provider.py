@@ -2,8 +2,9 @@
 
 Request economy: ``read_live`` costs one ``customers.list`` request per 1000 customers (plus
 the final short page); list items are full customer objects, ``metadata`` and
-``billing_controls`` included, so no per-customer read is ever needed. ``apply`` sends one
-request per update or delete, and one or two per create (see below).
+``billing_controls`` included, so the only per-customer reads are one ``customers.get`` per
+declared customer the list did not show (confirming a create). ``apply`` sends one request per
+update or delete, and one or two per create (see below).
 
 Environments: Autumn picks the environment from the secret key (``am_sk_test_``: sandbox,
 ``am_sk_live_``: live), not from the request. The provider holds one client per environment it
@@ -29,11 +30,12 @@ from reconciler.clients.identity import listed_id
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.domain import UNKNOWN, LiveCustomer
-from reconciler.errors import ConfigError, NotFoundError, RunInterrupted
+from reconciler.errors import ConfigError, NotFoundError, RunInterrupted, ServerError
 from reconciler.plan.model import Change
 from reconciler.planner.body import field_body, request_body
 from reconciler.planner.diff import diff_field
 from reconciler.planner.normalize import normalize
+from reconciler.printable import printable
 from reconciler.providers.autumn.client import (
     API_VERSION,
     KEY_PREFIXES,
@@ -143,7 +145,13 @@ class AutumnProvider:
     def read_live(
         self, environment: str, declared: Sequence[Declared]
     ) -> Mapping[str, LiveCustomer]:
-        """Every live customer of ``environment``, from the list alone."""
+        """Every live customer of ``environment``, from the list, and each declared customer
+        the list did not show from ``customers.get`` (absent when that answers 404).
+
+        Offset pages shift when a customer is deleted mid-listing, so the list can skip one
+        that exists: planned from the list alone it would be a create, whose get_or_create then
+        updates the live customer without a "before" any guardrail could judge.
+        """
         client = self._client(environment, declared)
         live: dict[str, LiveCustomer] = {}
         for item in client.list_customers():
@@ -154,13 +162,32 @@ class AutumnProvider:
                     "skipping %r: listed in %r, not %r", identifier, item["env"], environment
                 )
                 continue
-            live[identifier] = LiveCustomer(
-                provider=self.model.name,
-                environment=environment,
-                id=identifier,
-                fields=self._managed(item),
-            )
+            live[identifier] = self._live(environment, identifier, item)
+        for identifier in sorted({customer.id for customer in declared} - live.keys()):
+            try:
+                item = client.get_customer(identifier)
+            except NotFoundError:
+                continue  # missing indeed: planned as a create
+            if item.get("id") != identifier or item.get("env", environment) != environment:
+                raise ServerError(
+                    f"POST /v1/customers.get: asked for customer {printable(repr(identifier))} "
+                    f"in {environment}, the API answered customer "
+                    f"{printable(repr(item.get('id')))} in {printable(repr(item.get('env')))}; "
+                    "nothing was planned",
+                    method="POST",
+                    path="/v1/customers.get",
+                    status=200,
+                )
+            live[identifier] = self._live(environment, identifier, item)
         return live
+
+    def _live(self, environment: str, identifier: str, item: Mapping[str, Any]) -> LiveCustomer:
+        return LiveCustomer(
+            provider=self.model.name,
+            environment=environment,
+            id=identifier,
+            fields=self._managed(item),
+        )
 
     def read_usage(self, environment: str, ids: Iterable[str]) -> Mapping[str, Decimal]:
         """Nothing: no Autumn field is usage-guarded (spend limits cap overage, not usage)."""
