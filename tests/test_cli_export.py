@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from cli_helpers import Run, point_at
 from hostile_respan import RESPAN_KEY, respan_rows
-from scripted_http import ScriptedApp, serve
+from scripted_http import Answer as ScriptedAnswer
+from scripted_http import ScriptedApp, Seen, serve
 
 from reconciler.clients.retry import RetryPolicy
 from reconciler.emulator import RunningEmulator
@@ -578,6 +579,33 @@ def test_live_amounts_no_manifest_can_declare_are_noted_and_the_export_plans_emp
         assert "-5" not in text
         assert "total_budget: 100" in text
         assert cli("validate", "prod.yaml").code == 0
+        assert plan_is_empty(cli, "prod.yaml")
+
+
+def test_long_live_numbers_are_left_out_so_the_export_plans_empty(
+    project: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Live numbers with more digits than the manifest loader's floats keep are noted, not
+    written: the export's promise (a plan of it shows no changes) holds."""
+    listed = (
+        b'{"count": 1, "next": null, "results": [{"customer_identifier": "acme", '
+        b'"period_budget": 5, "total_budget": 1234567890123456.78}]}'
+    )
+    detail = (
+        b'{"customer_identifier": "acme", "metadata": {"n": 3, "ratio": 0.1234567890123456789}}'
+    )
+
+    def handle(seen: Seen) -> ScriptedAnswer:
+        return ScriptedAnswer(200, raw=listed if seen.method == "POST" else detail)
+
+    (project / "reconciler.yaml").write_text(f"rate_limit: {FAST}\n", encoding="utf-8")
+    with serve(ScriptedApp(handle)) as url:
+        monkeypatch.setenv("RESPAN_BASE_URL", url)
+        monkeypatch.setenv("RESPAN_API_KEY", RESPAN_KEY)
+        run = cli("export", "-o", "prod.yaml")
+        assert run.code == 0, run.err
+        assert "acme: total_budget left out" in run.err
+        assert "acme: metadata left out" in run.err
         assert plan_is_empty(cli, "prod.yaml")
 
 

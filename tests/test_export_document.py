@@ -70,6 +70,22 @@ def test_amounts_outside_the_schemas_bounds_are_refused_not_written(field: str, 
 
 
 @pytest.mark.parametrize(
+    ("field", "live"),
+    [
+        ("total_budget", Decimal("1234567890123456.78")),
+        ("metadata", {"ratio": Decimal("0.12345678901234567891")}),
+    ],
+)
+def test_numbers_the_loader_would_read_back_as_others_are_refused(field: str, live: Any) -> None:
+    """A fraction with more digits than a binary float keeps (the loader reads YAML numbers
+    through one) is noted and left out, not written as a value plan reads differently."""
+    builder = DocumentBuilder(RESPAN)
+    assert builder.customer(respan("acme", **{field: live})) == {"customer_identifier": "acme"}
+    [note] = builder.notes
+    assert "more digits than a manifest number keeps" in note.reason
+
+
+@pytest.mark.parametrize(
     ("item", "reason"),
     [
         ({"feature_id": "t", "overage_limit": -1}, "overage_limit: -1 is negative"),

@@ -49,7 +49,7 @@ def manifest_value(spec: FieldSpec, value: Any) -> Any:
         if kind is FieldKind.MONEY:
             return money(value)
         if kind is FieldKind.DECIMAL:
-            return declarable(canonical_decimal(value), value)
+            return plain(declarable(canonical_decimal(value), value))
         if kind is FieldKind.TIMESTAMP:
             return Timestamp(canonical_timestamp(value))
     except Unrepresentable:
@@ -105,9 +105,16 @@ def declarable(number: Decimal, value: Any) -> Decimal:
 
 
 def plain(number: Decimal) -> Decimal:
-    """The same number without trailing zeros or exponent: ``250.00`` -> ``250``."""
+    """The same number without trailing zeros or exponent: ``250.00`` -> ``250``.
+
+    Raises ``Unrepresentable`` for a number with a fraction that the manifest loader, which
+    reads such a number through a binary float, would read back as another one (more than
+    about 16 significant digits: ``0.12345678901234567891``).
+    """
     if number == number.to_integral_value():
         return number.quantize(_ONE)
+    if Decimal(repr(float(number))) != number:
+        raise Unrepresentable(f"{number} has more digits than a manifest number keeps")
     return number.normalize()
 
 
