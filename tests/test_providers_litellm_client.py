@@ -77,6 +77,19 @@ def test_a_proxy_that_ignores_paging_costs_one_more_request() -> None:
     assert [seen.query for seen in app.seen] == ["page=1&page_size=100", "page=2&page_size=100"]
 
 
+def test_a_full_page_repeating_the_first_one_is_refused() -> None:
+    """A proxy that honours page_size but not page (the first 100 again) fails the read
+    instead of hiding every customer after the first page."""
+    first = [{"user_id": f"u-{i:03}", "blocked": False} for i in range(100)]
+    app = ScriptedApp(script(Answer(200, first)))
+    with (
+        serve(app) as url,
+        LiteLLMClient.create(url, Secret(LITELLM_TEST_KEY)) as client,
+        pytest.raises(ServerError, match="page 2 repeats only customers already listed"),
+    ):
+        client.list_customers()
+
+
 def test_an_error_body_echoing_the_key_is_redacted() -> None:
     """A proxy that puts the presented key in its error message never gets it into ours."""
     echo = {"error": {"message": f"bad key {LITELLM_TEST_KEY}", "type": "auth_error"}}

@@ -80,11 +80,15 @@ class LiteLLMClient(ApiClient):
     def iter_customer_pages(self, search: str | None = None) -> Iterator[list[dict[str, Any]]]:
         """Yield every customer page by page, each once (by ``user_id``).
 
-        Stops at a page shorter than ``PAGE_SIZE`` or one with no customer not seen before:
-        a proxy that ignores ``page`` (older releases returned everything at once) then costs
-        one extra request, not a loop.
+        Stops at a page shorter than ``PAGE_SIZE``, or at one with no customer not seen before
+        when the first page was longer than ``PAGE_SIZE``: a proxy that ignores paging (older
+        releases returned everything at once) then costs one extra request, not a loop. Any
+        other full page adding nothing new is a ``ServerError``: the proxy may be repeating
+        itself with customers still unread, and a list cut short there would plan the rest as
+        creates (which update them, unguarded, when they exist).
         """
         seen: set[str] = set()
+        ignores_paging = False
         for page in range(1, MAX_PAGES + 1):
             params: dict[str, str | int] = {"page": page, "page_size": PAGE_SIZE}
             if search:
@@ -104,8 +108,11 @@ class LiteLLMClient(ApiClient):
                     fresh.append(item)
             if fresh:
                 yield fresh
-            if len(items) < PAGE_SIZE or not fresh:
+            ignores_paging = ignores_paging or (page == 1 and len(items) > PAGE_SIZE)
+            if len(items) < PAGE_SIZE or (not fresh and ignores_paging):
                 return
+            if not fresh:
+                raise answer.endless(f"page {page} repeats only customers already listed")
         logger.debug("stopped paging /customer/list after %d pages", MAX_PAGES)
 
     def list_customers(self, search: str | None = None) -> list[dict[str, Any]]:
