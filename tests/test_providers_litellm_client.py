@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from conftest import LITELLM_TEST_KEY
-from scripted_http import Answer, ScriptedApp, script, serve
+from scripted_http import Answer, ScriptedApp, Seen, script, serve
 
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
@@ -20,6 +20,7 @@ from reconciler.errors import (
     RateLimitedError,
     ServerError,
 )
+from reconciler.providers.litellm import client as litellm_client
 from reconciler.providers.litellm.client import (
     PAGE_SIZE,
     CustomerExistsError,
@@ -88,6 +89,28 @@ def test_a_full_page_repeating_the_first_one_is_refused() -> None:
         pytest.raises(ServerError, match="page 2 repeats only customers already listed"),
     ):
         client.list_customers()
+
+
+def test_a_list_still_full_after_the_page_bound_is_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A proxy inventing full pages of new customers is an error at the bound, not a list
+    silently cut there."""
+    monkeypatch.setattr(litellm_client, "MAX_PAGES", 3)
+    served = [0]
+
+    def inventing(seen: Seen) -> Answer:
+        served[0] += 1
+        return Answer(200, [{"user_id": f"p{served[0]}-{i:03}"} for i in range(100)])
+
+    app = ScriptedApp(inventing)
+    with (
+        serve(app) as url,
+        LiteLLMClient.create(url, Secret(LITELLM_TEST_KEY)) as client,
+        pytest.raises(ServerError, match="after 3 pages"),
+    ):
+        client.list_customers()
+    assert len(app.seen) == 3
 
 
 def test_an_error_body_echoing_the_key_is_redacted() -> None:

@@ -20,7 +20,6 @@ connection never made).
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Final
 
@@ -34,11 +33,9 @@ from reconciler.errors import (
 )
 from reconciler.providers.litellm.fields import ID_FIELD
 
-logger = logging.getLogger("reconciler.http")
-
 PAGE_SIZE: Final = 100  # the list endpoint's maximum
-# A pager stops on a short page or a page with nothing new; this bounds a server that
-# invents new customers forever.
+# A pager stops on a short page; past this many pages (ten million customers) a proxy still
+# sending full pages of new ones is refused rather than read for ever or cut short.
 MAX_PAGES: Final = 100_000
 # LiteLLM documents no rate limit on its management endpoints: unpaced unless configured.
 DEFAULT_RATE_LIMIT: Final[tuple[int, float] | None] = None
@@ -113,7 +110,7 @@ class LiteLLMClient(ApiClient):
                 return
             if not fresh:
                 raise answer.endless(f"page {page} repeats only customers already listed")
-        logger.debug("stopped paging /customer/list after %d pages", MAX_PAGES)
+        raise answer.endless(f"it still sends full pages of new customers after {MAX_PAGES} pages")
 
     def list_customers(self, search: str | None = None) -> list[dict[str, Any]]:
         """Every customer (all pages); ``search`` matches user_id or alias, any case."""
