@@ -53,6 +53,24 @@ def test_text_that_yaml_would_misread_is_quoted_and_loads_back(tmp_path: Path) -
     }
 
 
+def test_text_with_a_yaml_line_break_loads_back_unchanged(tmp_path: Path) -> None:
+    """NEL, LS and PS inside a value or key are escaped, not folded into a space on loading."""
+    odd = ["x\x85y", "\x85", "x\u2028y", "x\u2029y"]
+    customer = {
+        "customer_identifier": "a",
+        "name": odd[0],
+        "metadata": {text: text for text in odd},
+    }
+    path = tmp_path / "out.yaml"
+    path.write_text(
+        render_documents([ManifestDocument("respan", "prod", (customer,))], ORIGIN),
+        encoding="utf-8",
+    )
+    [loaded] = load_manifests([path]).customers
+    assert loaded.fields["name"] == odd[0]
+    assert loaded.fields["metadata"] == {text: text for text in odd}
+
+
 def test_several_documents_are_separated_and_lists_indented() -> None:
     """Two environments in one stream are two documents; lists sit under their key."""
     documents = [

@@ -81,6 +81,16 @@ def test_adopted_text_is_quoted_when_yaml_would_misread_it(tmp_path: Path) -> No
     assert 'name: "yes"' in after
 
 
+def test_adopted_text_with_a_yaml_line_break_loads_back_unchanged(tmp_path: Path) -> None:
+    """A live name holding NEL is written escaped: reading it back gives the same text."""
+    text = "customers:\n  - customer_identifier: a\n    name: A\n"
+    _, after = adopt(tmp_path, text, respan("a", name="x\x85y"))
+    assert 'name: "x\\Ny"' in after
+    path = tmp_path / "m.yaml"
+    [loaded] = load_manifests([path]).customers
+    assert loaded.fields["name"] == "x\x85y"
+
+
 def test_respan_metadata_only_declared_keys_move(tmp_path: Path) -> None:
     """A drifted declared key is set, an undeclared live key is not added, a gone one removed."""
     text = "customers:\n  - customer_identifier: a\n    metadata: {tier: pro, gone: x}\n"

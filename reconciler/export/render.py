@@ -17,7 +17,7 @@ from typing import Any, Final
 import yaml
 
 from reconciler.export.document import ManifestDocument
-from reconciler.export.values import Timestamp
+from reconciler.export.values import LINE_BREAKS, Timestamp
 from reconciler.timestamps import utc_text
 
 MODELINE: Final = "# yaml-language-server: $schema={schema}"
@@ -87,5 +87,13 @@ def _timestamp(dumper: yaml.SafeDumper, value: Timestamp) -> yaml.ScalarNode:
     return dumper.represent_scalar(_STR_TAG, str(value), style='"')
 
 
+def _text(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    # Written raw (allow_unicode), a YAML 1.1 line break inside quotes folds into a space
+    # when read back: double quotes escape it (\N, \L, \P).
+    style = '"' if LINE_BREAKS.intersection(value) else None
+    return dumper.represent_scalar(_STR_TAG, value, style=style)
+
+
 _ManifestDumper.add_representer(Decimal, _decimal)
 _ManifestDumper.add_representer(Timestamp, _timestamp)
+_ManifestDumper.add_representer(str, _text)

@@ -26,7 +26,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
-from reconciler.export.values import Timestamp
+from reconciler.export.values import LINE_BREAKS, Timestamp
 
 # (mapping, sequence, offset) indentations tried after the guess, most common first:
 # (2, 4, 2) is "customers:\n  - id: x".
@@ -168,9 +168,10 @@ def to_yaml(value: Any) -> Any:
 
 
 def safe_text(text: str) -> str:
-    """``text``, double-quoted when YAML 1.1 would read it plain as anything but a string."""
+    """``text``, double-quoted when YAML 1.1 would read it plain as anything but a string, or
+    when it holds a line break other than ``\n``/``\r`` (written raw, it folds into a space)."""
     tag = _RESOLVER.resolve(yaml.ScalarNode, text, (True, False))  # type: ignore[no-untyped-call]
-    if tag != _STR_TAG:
+    if tag != _STR_TAG or LINE_BREAKS.intersection(text):
         quoted: str = DoubleQuotedScalarString(text)
         return quoted
     return text

@@ -25,6 +25,9 @@ from reconciler.money import AMOUNT_LIMIT, CENT, to_decimal
 from reconciler.planner.normalize import canonical_decimal, canonical_timestamp
 
 _ONE = Decimal(1)
+# What YAML 1.1 reads as line breaks besides \n and \r (NEL, LS, PS): text holding one is
+# written double-quoted, escaped, or reading it back folds the break into a space.
+LINE_BREAKS = frozenset("\x85\u2028\u2029")
 
 
 class Unrepresentable(ValueError):
