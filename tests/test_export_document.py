@@ -121,6 +121,46 @@ def test_an_item_number_below_its_schema_minimum_drops_the_field() -> None:
         assert reason in str(builder.notes[0])
 
 
+@pytest.mark.parametrize(
+    ("controls", "reason"),
+    [
+        (
+            {"spend_limits": [{"feature_id": "a", "enabled": "yes", "overage_limit": 5}]},
+            "'yes' is not of type 'boolean'",
+        ),
+        (
+            {"spend_limits": [{"feature_id": "a"}, {"feature_id": "a", "overage_limit": 5}]},
+            "'spend_limits' lists feature 'a' twice",
+        ),
+        (
+            {"usage_alerts": [{"feature_id": "a", "threshold": 1, "threshold_type": "soon"}]},
+            "'soon' is not one of",
+        ),
+    ],
+)
+def test_live_controls_validate_would_refuse_are_left_out(
+    controls: dict[str, Any], reason: str
+) -> None:
+    """Controls each of whose values is declarable, but which the schema or Autumn's own
+    checks refuse as a whole (text for true/false, a feature twice), are noted, not written."""
+    builder = DocumentBuilder(AUTUMN)
+    live = LiveCustomer("autumn", "sandbox", "acme", {"name": "A", "billing_controls": controls})
+    assert builder.customer(live) == {"id": "acme", "name": "A"}
+    [note] = builder.notes
+    assert note.field == "billing_controls"
+    assert reason in note.reason
+
+
+def test_a_live_period_ending_before_it_starts_leaves_the_end_out() -> None:
+    """Respan's own check (period_end after period_start) holds for what export writes."""
+    builder = DocumentBuilder(RESPAN)
+    customer = builder.customer(
+        respan("acme", period_start="2026-11-30T00:00:00Z", period_end="2026-11-01T00:00:00Z")
+    )
+    assert customer == {"customer_identifier": "acme", "period_start": "2026-11-30T00:00:00Z"}
+    assert [note.field for note in builder.notes] == ["period_end"]
+
+
 def test_customer_keys_follow_the_schema_and_nulls_are_left_out() -> None:
     """Id first, then the schema's order; null fields are omitted by default."""
     builder = DocumentBuilder(RESPAN)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from reconciler.domain import UNKNOWN, FieldKind, LiveCustomer, ProviderModel
+from reconciler.export.declarable import refused_fields
 from reconciler.export.values import (
     Unrepresentable,
     manifest_value,
@@ -105,6 +106,15 @@ class DocumentBuilder:
             if value is _OMIT:
                 continue
             declared[name] = value
+        # Values declarable one by one may still fail validation together: left out, noted.
+        while refused := refused_fields(self.model, live.environment, declared):
+            left_out = [name for name in refused if name in declared and name in self.model.fields]
+            for name in left_out:
+                del declared[name]
+                reason = f"no manifest can declare it ({refused[name]})"
+                self.notes.append(ExportNote(live.id, name, reason))
+            if not left_out:
+                break  # about the id itself, which the customer cannot do without
         return declared
 
     def document(self, environment: str, customers: Iterable[LiveCustomer]) -> ManifestDocument:
