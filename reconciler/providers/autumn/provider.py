@@ -173,7 +173,7 @@ class AutumnProvider:
                     f"POST /v1/customers.get: asked for customer {printable(repr(identifier))} "
                     f"in {environment}, the API answered customer "
                     f"{printable(repr(item.get('id')))} in {printable(repr(item.get('env')))}; "
-                    "nothing was planned",
+                    "nothing was planned or written",
                     method="POST",
                     path="/v1/customers.get",
                     status=200,
