@@ -228,7 +228,8 @@ def test_budget_below_usage_is_flagged() -> None:
 
 
 def test_a_lowered_budget_with_unreturned_usage_is_a_violation() -> None:
-    """forbid_budget_below_usage refuses a guarded decrease whose usage the API did not give."""
+    """forbid_budget_below_usage refuses a guarded decrease whose usage the API did not give
+    as an amount (none, NaN, or below zero)."""
     plan = Plan(
         (
             change("down", budget(D(500), D(100))),
@@ -242,6 +243,10 @@ def test_a_lowered_budget_with_unreturned_usage_is_a_violation() -> None:
         ("forbid_budget_below_usage", "unreadable"),
     ]
     assert rules(plan, Policy(), {("respan", "prod", "down"): D("NaN")})[0] == (
+        "forbid_budget_below_usage",
+        "down",
+    )
+    assert rules(plan, Policy(), {("respan", "prod", "down"): D("-5")})[0] == (
         "forbid_budget_below_usage",
         "down",
     )
