@@ -522,6 +522,78 @@ def test_saved_plan_for_another_provider_is_refused(
     assert "is a plan for respan, not for --provider autumn" in run.err
 
 
+class HeldRespan:
+    """One Respan customer served from memory: PATCH changes it; the list can be held open."""
+
+    def __init__(self, budget: int) -> None:
+        self.row: dict[str, Any] = {"customer_identifier": "acme", "period_budget": budget}
+        self.live_at_patch: list[Any] = []
+        self.hold_next_list = False
+        self.list_held = threading.Event()
+        self.release = threading.Event()
+
+    async def __call__(self, seen: Seen) -> Answer:
+        if seen.method == "PATCH":
+            self.live_at_patch.append(self.row["period_budget"])
+            self.row.update(json.loads(seen.body))
+            return Answer(200, dict(self.row))
+        page = {"count": 1, "next": None, "results": [dict(self.row)]}
+        if self.hold_next_list:  # answered with the row as it was when asked
+            self.hold_next_list = False
+            self.list_held.set()
+            await asyncio.to_thread(self.release.wait, DEADLINE_SECONDS)
+        return Answer(200, page)
+
+
+def test_two_saved_plans_applied_at_once_never_overwrite_unseen(
+    cli: Callable[..., Run], project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A saved plan's live state is read under the audit log's lock: a second apply of the
+    same log is refused while the first reads, so no change is sent over a value its stale
+    check never saw, and every record's before is what the API held."""
+    server = HeldRespan(budget=250)
+    with serve(ScriptedApp(server)) as url:
+        connection = {"RESPAN_BASE_URL": url, "RESPAN_API_KEY": "rsp_test_key"}
+        for name, value in connection.items():
+            monkeypatch.setenv(name, value)
+        manifest = (
+            "provider: respan\nenvironment: prod\ncustomers:\n  - customer_identifier: acme\n"
+        )
+        for plan_file, budget in (("first.json", 300), ("second.json", 400)):
+            (project / "customers.yaml").write_text(
+                f"{manifest}    period_budget: {budget}\n", encoding="utf-8"
+            )
+            made = cli("plan", "customers.yaml", "--out", plan_file)
+            assert made.code == 0, made.err
+
+        # second.json is applied first and its live read held; first.json comes meanwhile.
+        server.hold_next_list = True
+        held = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "apply", "--plan", "second.json"],
+            cwd=project,
+            env={**os.environ, **connection},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert server.list_held.wait(DEADLINE_SECONDS), held.stderr
+            meanwhile = cli("apply", "--plan", "first.json")
+            server.release.set()
+            out, err = held.communicate(timeout=DEADLINE_SECONDS)
+        finally:
+            server.release.set()
+            held.kill()
+            held.wait()
+    assert meanwhile.code == 1
+    assert "in use by another apply" in meanwhile.err
+    assert held.returncode == 0, out + err
+    assert server.live_at_patch == [250]
+    applied = [r for r in results(project / AUDIT_LOG) if r["outcome"] == "applied"]
+    assert [r["fields"][0]["before"] for r in applied] == ["250.00"]
+    assert server.row["period_budget"] == 400
+
+
 # -- faults, crashes and secrets -----------------------------------------------------------------
 
 

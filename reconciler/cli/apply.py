@@ -1,9 +1,11 @@
 """``reconciler apply``: make live state match the manifests, or apply a saved plan exactly.
 
-Flow: plan (from manifests, as ``plan`` does; or load ``--plan FILE`` and re-read the live state
-of the customers it touches) -> show the plan -> refuse on policy (exit 3) -> confirm (typed
-``yes`` on a terminal, or ``--auto-approve``) -> ``apply_plan`` with the audit log open ->
-a table of outcomes on stdout -> Markdown to ``$GITHUB_STEP_SUMMARY`` when set.
+Flow: plan (from manifests, as ``plan`` does; or load ``--plan FILE``, lock the audit log and
+re-read the live state of the customers it touches) -> show the plan -> refuse on policy
+(exit 3) -> confirm (typed ``yes`` on a terminal, or ``--auto-approve``) -> ``apply_plan`` with
+the audit log open -> a table of outcomes on stdout -> Markdown to ``$GITHUB_STEP_SUMMARY``
+when set. A saved plan's stale check is only as good as the read it compares with, so the
+log's lock is held from before that read: another apply on the log cannot write in between.
 
 Exit codes: 0 every change applied (or nothing to do), 1 any failure, stale refusal, refusal
 to run unconfirmed, or error, 3 a policy guardrail is violated (nothing is sent).
@@ -159,6 +161,8 @@ def apply(
     if audit_path is not None:
         # A log that cannot be written (or is not an audit log) is refused before any request.
         AuditLog.probe(audit_path)
+    audit: AuditLog | None = None
+    audit_open = False
     with verbose_logging(verbose), contextlib.ExitStack() as stack:
         connect = connector(stack, config, base_url, rate_limit, verbose)
         try:
@@ -176,6 +180,11 @@ def apply(
                     prepared, handles = _from_manifests(made), made.handles
                 else:
                     prepared, handles = _from_saved_plan(plan_file, config, provider_name, connect)
+                    if _sends(prepared.plan):
+                        # Locked before live state is read: another apply on this log cannot
+                        # write between the stale check's read and this run's requests.
+                        audit, audit_open = _open_audit(stack, audit_path, prepared), True
+                        prepared = _with_fresh_state(prepared, handles, plan_file)
                 stop.check()
         except RunInterrupted as exc:
             click.echo(f"Interrupted by {exc.signal_name} while reading live state: {NOT_APPLIED}")
@@ -203,7 +212,9 @@ def apply(
             click.echo("Apply cancelled: nothing was changed.", err=True)
             return EXIT_FAILED
         with stop_on_signals() as stop, showing_waits():
-            report, audit = _run(prepared, handles, audit_path, parallelism, fail_fast)
+            if not audit_open:
+                audit = _open_audit(stack, audit_path, prepared)
+            report = _run(prepared, handles, audit, parallelism, fail_fast)
     click.echo("")
     click.echo(report_table(report), nl=False)
     click.echo(headline(report))
@@ -244,7 +255,8 @@ def _from_saved_plan(
     provider_name: str | None,
     connect: ConnectFn,
 ) -> tuple[_Prepared, dict[str, ProviderHandle]]:
-    """Load and check a saved plan, then re-read the live state of every customer it touches."""
+    """Load and check a saved plan and connect to its providers; the policy in force is
+    applied to it (``_with_fresh_state`` reads the live state it is checked against)."""
     saved = load_saved_plan(plan_file, key=plan_key(os.environ))
     if saved.signed and plan_key(os.environ) is None:
         click.echo(
@@ -252,7 +264,6 @@ def _from_saved_plan(
             "was not checked.",
             err=True,
         )
-    changes = [change for change in saved.plan.changes if change.action in MUTATING_ACTIONS]
     names = sorted({change.provider for change in saved.plan.changes})
     if provider_name is not None and names and names != [provider_name]:
         raise SavedPlanError(
@@ -285,16 +296,28 @@ def _from_saved_plan(
         # Enforce this project's guardrails too: a plan made under a laxer reconciler.yaml
         # must not get past the one in force where it is applied.
         plan = with_policy(plan, config, {name: h.provider for name, h in handles.items()})
-    fresh = _read_fresh(handles, changes, plan_file) if not plan.policy_violations else None
     manifest_dir = config.root if config is not None else plan_file.resolve().parent
-    done = fresh is not None and all(
+    prepared = _Prepared(plan, saved.checksum, manifest_dir, environments=environments)
+    return prepared, handles
+
+
+def _sends(plan: Plan) -> bool:
+    """Whether applying ``plan`` may send anything: it has a change to make, within policy."""
+    return plan.has_changes and not plan.policy_violations
+
+
+def _with_fresh_state(
+    prepared: _Prepared, handles: Mapping[str, ProviderHandle], plan_file: Path
+) -> _Prepared:
+    """``prepared`` with the live state, read now, of every customer its saved plan touches:
+    what the stale check compares with, and whether the plan is already applied."""
+    changes = [change for change in prepared.plan.changes if change.action in MUTATING_ACTIONS]
+    fresh = _read_fresh(handles, changes, plan_file)
+    done = all(
         already_applied(change, fresh.get(change.key), handles[change.provider].provider.model)
         for change in changes
     )
-    prepared = _Prepared(
-        plan, saved.checksum, manifest_dir, fresh, bool(changes) and done, environments
-    )
-    return prepared, handles
+    return dataclasses.replace(prepared, fresh=fresh, already_applied=bool(changes) and done)
 
 
 def _read_fresh(
@@ -314,33 +337,38 @@ def _read_fresh(
     return fresh
 
 
-def _run(
-    prepared: _Prepared,
-    handles: Mapping[str, ProviderHandle],
-    audit_path: Path | None,
-    parallelism: int,
-    fail_fast: bool,
-) -> tuple[ApplyReport, AuditLog | None]:
-    providers = {name: handle.provider for name, handle in handles.items()}
+def _open_audit(
+    stack: contextlib.ExitStack[bool | None], audit_path: Path | None, prepared: _Prepared
+) -> AuditLog | None:
+    """Open and lock the audit log for the rest of the run (``None``: the log is off)."""
+    if audit_path is None:
+        click.echo("Note: the audit log is off (audit_log: null in reconciler.yaml).", err=True)
+        return None
     context = discover_context(
         os.environ, manifest_dir=prepared.manifest_dir, plan_checksum=prepared.checksum
     )
+    audit = stack.enter_context(AuditLog.open(audit_path, context))
+    if audit.recovered_tail is not None:
+        click.echo(
+            f"Warning: {audit_path} ended with an incomplete record (a write was cut "
+            f"short); it was moved to {audit.recovered_tail} and the chain continues "
+            "from the last complete record.",
+            err=True,
+        )
+    return audit
+
+
+def _run(
+    prepared: _Prepared,
+    handles: Mapping[str, ProviderHandle],
+    audit: AuditLog | None,
+    parallelism: int,
+    fail_fast: bool,
+) -> ApplyReport:
+    providers = {name: handle.provider for name, handle in handles.items()}
     total = sum(1 for change in prepared.plan.changes if change.action in MUTATING_ACTIONS)
-    with contextlib.ExitStack() as stack:
-        audit = None
-        if audit_path is None:
-            click.echo("Note: the audit log is off (audit_log: null in reconciler.yaml).", err=True)
-        else:
-            audit = stack.enter_context(AuditLog.open(audit_path, context))
-            if audit.recovered_tail is not None:
-                click.echo(
-                    f"Warning: {audit_path} ended with an incomplete record (a write was cut "
-                    f"short); it was moved to {audit.recovered_tail} and the chain continues "
-                    "from the last complete record.",
-                    err=True,
-                )
-        progress = stack.enter_context(_progress(total))
-        report = apply_plan(
+    with _progress(total) as progress:
+        return apply_plan(
             prepared.plan,
             providers,
             audit,
@@ -349,7 +377,6 @@ def _run(
             progress=progress,
             stale_check=prepared.fresh,
         )
-        return report, audit
 
 
 @contextlib.contextmanager
