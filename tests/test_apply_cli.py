@@ -282,19 +282,39 @@ def test_saved_plan_applies_exactly_and_refuses_a_customer_changed_since(
     assert emulator.stats()["requests"].get(PATCH) == 1
 
 
-def test_saved_plan_for_a_deleted_customer_is_stale(
+def test_saved_plan_for_a_deleted_customer_is_already_as_planned(
     emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
 ) -> None:
-    """A planned delete whose customer is already gone is refused as stale, nothing sent."""
+    """A planned delete whose customer is already gone is done: nothing sent, no record."""
     (project / "reconciler.yaml").write_text("policy:\n  max_deletes: 5\n", encoding="utf-8")
     save_plan(cli, "--prune")
     emulator.state.delete_customer("stray", environment="prod")
     emulator.reset_stats()
     run = cli("apply", "--plan", "plan.json", "--auto-approve", "--rate-limit", FAST)
-    assert run.code == 1
-    assert "customer no longer exists" in run.out
+    assert run.code == 0, run.out
+    assert "already as planned" in run.out
     assert emulator.stats()["requests"].get(DELETE, 0) == 0
     assert emulator.stats()["requests"].get(PATCH) == 2
+    assert "stray" not in {r["customer_id"] for r in results(project / AUDIT_LOG)}
+
+
+def test_rerunning_a_saved_plan_that_stopped_part_way_sends_only_the_rest(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """A change live state already holds (an earlier run applied it) is not sent again nor
+    refused as stale: the rerun applies the rest and exits 0."""
+    save_plan(cli)
+    emulator.state.update_customer(
+        "acme", {"name": "Acme Corp", "period_budget": 300}, environment="prod"
+    )
+    emulator.reset_stats()
+    run = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert run.code == 0, run.out
+    assert "Apply complete: 2 applied, 0 failed, 0 stale, 0 not attempted." in run.out
+    assert re.search(r"applied +update +respan/prod/acme +- +already as planned", run.out)
+    assert emulator.stats()["requests"].get(PATCH) == 1
+    assert [r["customer_id"] for r in results(project / AUDIT_LOG)] == ["beta"]
+    assert float(budget(emulator, "beta")) == pytest.approx(20.25)
 
 
 def test_saved_plan_for_another_api_is_refused(

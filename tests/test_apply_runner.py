@@ -14,7 +14,7 @@ import pytest
 from cli_helpers import records as read_records
 
 from reconciler.apply import ApplyReport, ChangeOutcome, apply_plan
-from reconciler.apply.runner import ABANDONED_REASON
+from reconciler.apply.runner import ABANDONED_REASON, ALREADY_LIVE_REASON
 from reconciler.audit import AuditContext, AuditLog, verify_log
 from reconciler.domain import FieldKind, LiveCustomer
 from reconciler.errors import (
@@ -396,7 +396,6 @@ def test_stale_customers_are_refused_and_the_rest_applied(tmp_path: Path) -> Non
         (
             change("update", "moved", before=before),
             change("update", "same", before=before),
-            change("delete", "gone"),
             change("update", "vanished", before=before),
         ),
         0,
@@ -408,24 +407,48 @@ def test_stale_customers_are_refused_and_the_rest_applied(tmp_path: Path) -> Non
     provider = FakeProvider()
     report, records = run(tmp_path, plan, provider, stale_check=fresh)
     assert provider.calls == [("update", "same")]
-    assert statuses(report) == {
-        "moved": "stale",
-        "same": "applied",
-        "gone": "stale",
-        "vanished": "stale",
-    }
+    assert statuses(report) == {"moved": "stale", "same": "applied", "vanished": "stale"}
     moved = next(r for r in records if r["customer_id"] == "moved")
     assert moved["outcome"] == "stale"
     assert moved["drift"] == [{"path": "period_budget", "planned": "1.00", "live": "7.50"}]
     assert "period_budget" in moved["reason"]
-    gone = next(r for r in records if r["customer_id"] == "gone")
-    assert (gone["outcome"], gone["reason"]) == ("stale", "customer no longer exists")
+    vanished = next(r for r in records if r["customer_id"] == "vanished")
+    assert (vanished["outcome"], vanished["reason"]) == ("stale", "customer no longer exists")
     assert not report.ok
+
+
+def test_changes_live_state_already_holds_are_applied_without_a_request(tmp_path: Path) -> None:
+    """A rerun of a saved plan: what live already holds (an updated value, a deleted
+    customer) is reported applied, with no request and no record; the rest is sent."""
+    before = {"period_budget": Decimal("1.00")}
+    plan = Plan(
+        (
+            change("update", "done", before=before),
+            change("delete", "gone"),
+            change("update", "todo", before=before),
+        ),
+        0,
+    )
+    fresh = {
+        ("respan", "prod", "done"): live("done", period_budget=2),
+        ("respan", "prod", "todo"): live("todo", period_budget=1),
+    }
+    provider = FakeProvider()
+    report, records = run(tmp_path, plan, provider, stale_check=fresh)
+    assert provider.calls == [("update", "todo")]
+    assert statuses(report) == {"done": "applied", "gone": "applied", "todo": "applied"}
+    assert {outcome.change.id: outcome.reason for outcome in report.outcomes} == {
+        "done": ALREADY_LIVE_REASON,
+        "gone": ALREADY_LIVE_REASON,
+        "todo": "",
+    }
+    assert [r["customer_id"] for r in records] == ["todo"]
+    assert report.ok
 
 
 def test_stale_refusals_do_not_trigger_fail_fast(tmp_path: Path) -> None:
     """A stale customer is refused alone: fail-fast only reacts to failed requests."""
-    plan = Plan((change("delete", "gone"), change("update", "a")), 0)
+    plan = Plan((change("update", "gone"), change("update", "a")), 0)
     provider = FakeProvider()
     report, _ = run(
         tmp_path, plan, provider, fail_fast=True, stale_check={("respan", "prod", "a"): live("a")}
@@ -435,7 +458,7 @@ def test_stale_refusals_do_not_trigger_fail_fast(tmp_path: Path) -> None:
 
 def test_without_an_audit_log_changes_still_apply() -> None:
     """With the audit log turned off, outcomes (stale ones included) are still reported."""
-    plan = Plan((change("update", "a"), change("delete", "gone")), 0)
+    plan = Plan((change("update", "a"), change("update", "gone")), 0)
     provider = FakeProvider()
     report = apply_plan(
         plan, {"respan": provider}, None, stale_check={("respan", "prod", "a"): live("a")}

@@ -7,10 +7,13 @@ For the ``apply`` command. Rules:
 * At most ``parallelism`` changes are in flight; the provider's client paces and retries each
   request itself. Independent changes carry on after a failure unless ``fail_fast``: then
   nothing new is submitted, in-flight ones finish, and the rest are "not attempted".
-* With ``stale_check`` (fresh live state for a saved plan), a customer that moved since the
-  plan was made is refused as "stale" and nothing is sent for it.
+* With ``stale_check`` (fresh live state for a saved plan), a change live state already holds
+  (a rerun of a plan whose earlier run stopped part-way) is reported applied, "already as
+  planned", and nothing is sent for it; a customer that moved in any other way since the plan
+  was made is refused as "stale" and nothing is sent for it.
 * Every change that is sent gets a ``pending`` audit record, fsynced before its request, and a
-  result record as soon as its outcome is known; a change refused as stale gets one record.
+  result record as soon as its outcome is known; a change refused as stale gets one record, and
+  one already as planned none (it is not attempted: the run that made it recorded it).
   If a record cannot be written, that change is not sent and the run stops.
   ``missing`` customers are not attempted changes: no request, no record.
 * Once a stop is requested (``stop``: Ctrl-C or SIGTERM, see ``reconciler.interrupts``) nothing
@@ -26,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from reconciler.apply.report import ApplyReport, ChangeOutcome
-from reconciler.apply.stale import check_staleness
+from reconciler.apply.stale import already_applied, check_staleness
 from reconciler.audit import AuditLog, Outcome
 from reconciler.domain import CustomerKey, LiveCustomer
 from reconciler.errors import (
@@ -44,6 +47,7 @@ ProgressCallback = Callable[[ChangeOutcome], None]
 FreshState = Mapping[CustomerKey, LiveCustomer]
 
 GONE_REASON = "customer no longer exists"
+ALREADY_LIVE_REASON = "already as planned: live state holds this change; nothing was sent"
 FAIL_FAST_REASON = "not sent: the run stopped at the first failure (--fail-fast)"
 ABORTED_REASON = "not sent: the run stopped on an error"
 ABANDONED_REASON = (
@@ -150,7 +154,7 @@ class _Run:
             while pending and len(in_flight) < self.parallelism and not self.stop_reason:
                 index = pending.popleft()
                 change = self.changes[index]
-                if self._refused_as_stale(index, change):
+                if self._settled_unsent(index, change):
                     continue
                 future = pool.submit(_attempt, self.providers[change.provider], change, self.audit)
                 in_flight[future] = index
@@ -164,11 +168,16 @@ class _Run:
             for future in done:
                 self._settle(in_flight.pop(future), future)
 
-    def _refused_as_stale(self, index: int, change: Change) -> bool:
+    def _settled_unsent(self, index: int, change: Change) -> bool:
+        """Settle a saved plan's change that needs no request: already live, or stale."""
         if self.stale_check is None:
             return False
         model = self.providers[change.provider].model
-        staleness = check_staleness(change, self.stale_check.get(change.key), model)
+        live = self.stale_check.get(change.key)
+        if already_applied(change, live, model):
+            self._finish(index, ChangeOutcome(change, "applied", ALREADY_LIVE_REASON))
+            return True
+        staleness = check_staleness(change, live, model)
         if staleness is None:
             return False
         try:
