@@ -120,10 +120,13 @@ class TransportError(APIError):
 class RunInterrupted(ReconcilerError):
     """The run was stopped by a signal (Ctrl-C, SIGTERM): exit 128 + the signal number."""
 
-    def __init__(self, signal_number: int) -> None:
+    def __init__(self, signal_number: int, *, after_sending: bool = False) -> None:
         self.signal_number = signal_number
         self.exit_code = 128 + signal_number
         self.signal_name = _signal_name(signal_number)
+        # True when an earlier attempt of the interrupted request may have reached the API
+        # (the stop came while it waited to be retried): its effect is unknown.
+        self.after_sending = after_sending
         super().__init__(f"interrupted by {self.signal_name}: no new request was started")
 
 

@@ -829,6 +829,57 @@ def test_a_signal_mid_apply_starts_nothing_new_and_prints_what_was_done(
     assert "Traceback" not in err
 
 
+APPLY = (sys.executable, "-m", "reconciler", "apply")
+
+
+def test_a_signal_while_a_sent_request_waits_to_be_retried_leaves_its_result_unknown(
+    project: Path,
+) -> None:
+    """A PATCH the API acted on but answered 504 waits for its retry's pacing slot when Ctrl-C
+    comes: the change is failed with its result unknown, never "not sent"."""
+    row = {"customer_identifier": "acme", "period_budget": 250}
+
+    def gateway_timeout_after_applying(seen: Seen) -> Answer:
+        if seen.method != "PATCH":
+            return Answer(200, {"count": 1, "next": None, "results": [dict(row)]})
+        row.update(json.loads(seen.body))
+        return Answer(504, {"detail": "upstream timed out"})
+
+    (project / "customers.yaml").write_text(
+        "provider: respan\nenvironment: prod\ncustomers:\n"
+        "  - customer_identifier: acme\n    period_budget: 300\n",
+        encoding="utf-8",
+    )
+    with serve(ScriptedApp(gateway_timeout_after_applying)) as url:
+        env = {**os.environ, "RESPAN_BASE_URL": url, "RESPAN_API_KEY": "rsp_test_key"}
+        process = subprocess.Popen(
+            [*APPLY, "customers.yaml", "--auto-approve", "--rate-limit", "2/min"],
+            cwd=project,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert process.stderr is not None
+            # The list and the first PATCH fit the rate limit; the retry waits for a slot.
+            waiting = next((line for line in process.stderr if "pacing requests" in line), "")
+            assert waiting.startswith("Waiting"), "the apply ended without waiting for a slot"
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=DEADLINE_SECONDS)
+        finally:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130, err
+    assert row["period_budget"] == 300  # the write took effect
+    assert "0 applied, 1 failed, 0 stale, 0 not attempted." in out
+    assert "1 change(s) still in flight were abandoned, their result unknown" in out
+    result = results(project / AUDIT_LOG)[0]
+    assert result["outcome"] == "failed"
+    assert result["reason"].startswith("result unknown: the run was interrupted while this change")
+    assert "not sent" not in out + json.dumps(result)
+
+
 def test_requests_still_in_flight_after_the_grace_period_are_abandoned(project: Path) -> None:
     """A server that never answers a PATCH does not hold the exit: both in flight abandoned."""
     seed, manifest = many_customers(10)

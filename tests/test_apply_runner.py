@@ -14,7 +14,11 @@ import pytest
 from cli_helpers import records as read_records
 
 from reconciler.apply import ApplyReport, ChangeOutcome, apply_plan
-from reconciler.apply.runner import ABANDONED_REASON, ALREADY_LIVE_REASON
+from reconciler.apply.runner import (
+    ABANDONED_REASON,
+    ALREADY_LIVE_REASON,
+    RETRY_ABANDONED_REASON,
+)
 from reconciler.audit import AuditContext, AuditLog, verify_log
 from reconciler.domain import FieldKind, LiveCustomer
 from reconciler.errors import (
@@ -536,3 +540,17 @@ def test_a_change_stopped_before_its_request_is_not_attempted(tmp_path: Path) ->
     results = {r["customer_id"]: r for r in records if r["outcome"] != "pending"}
     assert (results["a"]["outcome"], results["a"]["reason"]) == ("failed", reason)
     assert results["a"]["pending_seq"] is not None
+
+
+def test_a_change_stopped_while_waiting_to_retry_a_sent_request_has_an_unknown_result(
+    tmp_path: Path,
+) -> None:
+    """Interrupted after an attempt reached the API: failed with its result unknown, in the
+    report and in the record answering its pending one, never "not sent"."""
+    plan = Plan((change("update", "a"),), 0)
+    provider = FakeProvider({"a": RunInterrupted(signal.SIGINT, after_sending=True)})
+    report, records = run(tmp_path, plan, provider)
+    assert statuses(report) == {"a": "failed"}
+    assert report.outcomes[0].reason == RETRY_ABANDONED_REASON
+    (result,) = [r for r in records if r["outcome"] != "pending"]
+    assert (result["outcome"], result["reason"]) == ("failed", RETRY_ABANDONED_REASON)

@@ -36,7 +36,7 @@ from reconciler.clients.http import (
     encode_json,
     encode_path,
 )
-from reconciler.clients.pacing import Pacer
+from reconciler.clients.pacing import Pacer, Unpaced
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.clients.waits import WAITS, Wait
@@ -639,6 +639,41 @@ def test_a_stop_during_a_request_starts_no_retry(server: Server) -> None:
     app = scripted.reset(answer)
     with transport(url) as client, pytest.raises(ServerError):
         client.request("PATCH", "/x/", body={}, idempotent=True)
+    assert len(app.seen) == 1
+
+
+class StoppedOnRetry(Unpaced):
+    """A pacer on which Ctrl-C lands while the second attempt waits for its slot."""
+
+    def __init__(self) -> None:
+        self.waits = 0
+
+    def wait(self) -> float:
+        self.waits += 1
+        if self.waits == 2:
+            STOP.request(signal.SIGINT)
+        return 0.0
+
+
+@pytest.mark.usefixtures("stopped")
+@pytest.mark.parametrize(
+    ("first", "after_sending"),
+    [(Answer(503, {"detail": "unavailable"}), True), (Answer(429, {"detail": "slow down"}), False)],
+)
+def test_a_stop_while_waiting_to_retry_says_whether_an_attempt_went_out(
+    server: Server, first: Answer, after_sending: bool
+) -> None:
+    """Stopped before a retry, the request is interrupted; after a 5xx (which the server may
+    have acted on) the interruption says an attempt went out, after a 429 it does not."""
+    url, scripted = server
+    app = scripted.reset(script(first, Answer(200, {})))
+    pacer = StoppedOnRetry()
+    with (
+        transport(url, pacers={"default": pacer}) as client,
+        pytest.raises(RunInterrupted) as caught,
+    ):
+        client.request("PATCH", "/x/", body={}, idempotent=True)
+    assert caught.value.after_sending is after_sending
     assert len(app.seen) == 1
 
 

@@ -18,8 +18,9 @@ For the ``apply`` command. Rules:
   ``missing`` customers are not attempted changes: no request, no record.
 * Once a stop is requested (``stop``: Ctrl-C or SIGTERM, see ``reconciler.interrupts``) nothing
   new is submitted; changes in flight get ``GRACE_SECONDS`` to finish, then are abandoned and
-  reported failed with their result unknown (the request may have reached the API). The rest
-  are "not attempted". The caller tells the person and exits 130 / 143.
+  reported failed with their result unknown (the request may have reached the API), as is a
+  change stopped while waiting to retry a request that reached the API. The rest are "not
+  attempted". The caller tells the person and exits 130 / 143.
 """
 
 from __future__ import annotations
@@ -54,6 +55,11 @@ ABANDONED_REASON = (
     "result unknown: the run was interrupted while this change was in flight; "
     "check live state (reconciler plan)"
 )
+RETRY_ABANDONED_REASON = (
+    "result unknown: the run was interrupted while this change waited to retry a request "
+    "that reached the API; check live state (reconciler plan)"
+)
+UNKNOWN_RESULT_REASONS = (ABANDONED_REASON, RETRY_ABANDONED_REASON)
 
 
 def interrupted_reason(signal_name: str) -> str:
@@ -228,6 +234,13 @@ def _attempt(provider: Provider, change: Change, audit: AuditLog | None) -> Chan
     try:
         result = provider.apply(change)
     except RunInterrupted as exc:
+        if exc.after_sending:
+            # Stopped while waiting to retry: the attempt that went out may have taken effect.
+            if audit is not None:
+                audit.record(
+                    change, "failed", reason=RETRY_ABANDONED_REASON, pending_seq=pending_seq
+                )
+            return ChangeOutcome(change, "failed", RETRY_ABANDONED_REASON)
         # Stopped before its request started (waiting for the pacer): nothing was sent. The
         # pending record gets its answer, so the log does not call the result unknown.
         reason = interrupted_reason(exc.signal_name)

@@ -33,7 +33,7 @@ from pathlib import Path
 import click
 
 from reconciler.apply import ApplyReport, FreshState, ProgressCallback, already_applied, apply_plan
-from reconciler.apply.runner import ABANDONED_REASON
+from reconciler.apply.runner import UNKNOWN_RESULT_REASONS
 from reconciler.apply.summary import headline, report_markdown, report_table
 from reconciler.audit import AuditLog, discover_context
 from reconciler.cli.common import CONNECTION_HELP, connection_options, use_color, verbose_logging
@@ -230,7 +230,7 @@ def apply(
 def _interrupted(signal_number: int, report: ApplyReport) -> int:
     """Say what an interrupt left undone (the table above says what was done); 128 + signal."""
     interruption = RunInterrupted(signal_number)
-    unknown = sum(1 for outcome in report.outcomes if outcome.reason == ABANDONED_REASON)
+    unknown = sum(1 for outcome in report.outcomes if outcome.reason in UNKNOWN_RESULT_REASONS)
     detail = (
         f"; {unknown} change(s) still in flight were abandoned, their result unknown: run "
         "`reconciler plan` to see live state"

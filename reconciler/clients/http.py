@@ -50,6 +50,7 @@ from reconciler.clients.limits import (
 )
 from reconciler.clients.pacing import Pacer, RequestPacer, Unpaced
 from reconciler.clients.retry import (
+    NOT_SENT_ERRORS,
     RATE_LIMITED,
     RetryPolicy,
     capped_wait,
@@ -68,6 +69,7 @@ from reconciler.errors import (
     InvalidRequestError,
     NotFoundError,
     RateLimitedError,
+    RunInterrupted,
     ServerError,
     TransportError,
 )
@@ -404,8 +406,16 @@ class HttpTransport:
         pacer = self._pacers.get(pace) or self._pacers.get(DEFAULT_PACE) or Unpaced()
         attempt_number = 0
         started = time.monotonic()
+        # Whether a failed attempt may have acted on the server: not when it never left (no
+        # connection) or was turned away unread (429); a 5xx or a cut answer may have.
+        reached = False
 
         def on_failure(exc: Exception) -> bool | float:
+            nonlocal reached
+            if isinstance(exc, _RetryableAnswer):
+                reached = reached or exc.status != RATE_LIMITED
+            elif isinstance(exc, httpx.TransportError):
+                reached = reached or not isinstance(exc, NOT_SENT_ERRORS)
             if STOP.requested:
                 return False  # a stopping run starts no retry
             if isinstance(exc, _RetryableAnswer):
@@ -449,6 +459,12 @@ class HttpTransport:
                     )
         except _RetryableAnswer as exc:
             raise self._error(method, path, exc.status, exc.body, attempt_number) from None
+        except RunInterrupted as exc:
+            if not reached:
+                raise
+            # Stopped while waiting to retry an attempt that went out: what that attempt did
+            # is unknown, which the caller must not report as "nothing sent".
+            raise RunInterrupted(exc.signal_number, after_sending=True) from None
         except DeadlineExceeded:
             # Not retried: a server this slow is not going to answer the next attempt faster,
             # and each attempt would hold a worker for the whole deadline again.
