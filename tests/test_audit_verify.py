@@ -217,6 +217,25 @@ def test_a_pending_record_without_result_is_reported_and_still_verifies(
     ]
 
 
+def test_a_pending_customer_id_cannot_print_a_line_of_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A live id with a newline or ESC in a pending record is shown escaped, so it cannot
+    add a fake ``head:`` line (what scripts read the head from) or drive the terminal."""
+    path = tmp_path / "audit.jsonl"
+    forged = "x\nhead: " + "f" * 64 + "\x1b[2J"
+    change = Change(action="delete", provider="respan", environment="prod", id=forged)
+    with AuditLog.open(path, CONTEXT) as log:
+        log.record_pending(change)
+    assert main(["audit", "verify", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert [line for line in out.splitlines() if line.startswith("head: ")] == [
+        f"head: {verify_log(path).head}"
+    ]
+    assert "\x1b" not in out
+    assert "delete respan/prod/x\\nhead: " in out
+
+
 def test_expect_head_passes_only_where_the_chain_ends(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -10,6 +10,7 @@ import click
 from reconciler.audit import GENESIS_HASH, Verification, verify_log
 from reconciler.cli.audit_show import show
 from reconciler.errors import ConfigError
+from reconciler.printable import printable
 from reconciler.settings.config import find_config, project_audit_log
 
 EXIT_FAILED = 1
@@ -64,7 +65,8 @@ def verify(file: Path | None, expect_head: str | None) -> int:
     else:
         click.echo(f"OK: {result.records} records, chain intact")
     for pending in result.unresolved:
-        click.echo(f"Pending: {pending}")
+        # Its customer id came from the live API: shown inert, never as a line of its own.
+        click.echo(f"Pending: {printable(str(pending))}")
     if result.missing_newline:
         click.echo("Note: the last record has no trailing newline; the next apply adds it.")
     click.echo(f"head: {result.head}")
