@@ -532,6 +532,35 @@ def test_an_empty_plan_key_is_an_error_not_signing_turned_off(
     assert emulator.stats()["total_requests"] == 0
 
 
+def test_a_plan_of_a_remote_api_is_not_applied_to_the_built_in_emulator(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A plan made against a remote API, applied where reconciler.yaml falls back to the
+    built-in emulator (the API's variables unset), is refused: it is not "applied" to a
+    stand-in while the API it was reviewed for is left unchanged."""
+    save_plan(cli)
+    edit_saved_plan(
+        project / "plan.json",
+        lambda document: document["providers"][0].update(base_url="https://api.respan.ai"),
+    )
+    (project / "seed.json").write_text(json.dumps(SEED), encoding="utf-8")
+    (project / "reconciler.yaml").write_text(
+        "providers:\n  respan:\n    emulator:\n      seed: seed.json\n", encoding="utf-8"
+    )
+    monkeypatch.delenv("RESPAN_BASE_URL")
+    monkeypatch.delenv("RESPAN_API_KEY")
+    run = cli("apply", "--plan", "plan.json")
+    assert run.code == 1, run.out
+    assert (
+        "plan.json was planned against https://api.respan.ai, but respan is now the built-in "
+        "emulator" in run.err
+    )
+    assert not (project / AUDIT_LOG).exists()
+
+
 def test_saved_plan_for_another_provider_is_refused(
     emulator: RunningEmulator[RespanState], cli: Callable[..., Run]
 ) -> None:

@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 
@@ -47,6 +48,7 @@ from reconciler.cli.planning import (
 )
 from reconciler.cli.status import progress_bar, showing_waits
 from reconciler.cli.target import target_lines
+from reconciler.clients.http import is_loopback
 from reconciler.clients.secret import public_url
 from reconciler.domain import CustomerKey, LiveCustomer, Source
 from reconciler.errors import RunInterrupted, SavedPlanError
@@ -277,8 +279,16 @@ def _from_saved_plan(
             raise SavedPlanError(f"{plan_file} records no API address for provider {name}")
         handle = connect(name)
         current = public_url(handle.provider.base_url)
-        # An in-process emulator listens on a new port every run: its address cannot match.
-        if handle.emulator is None and current != target.base_url:
+        if handle.emulator is not None:
+            # An in-process emulator listens on a new port every run, so its address cannot
+            # match; but a plan of a remote API must not be "applied" to it instead.
+            if not is_loopback(urlsplit(target.base_url).hostname):
+                raise SavedPlanError(
+                    f"{plan_file} was planned against {target.base_url}, but {name} is now the "
+                    f"built-in emulator (providers.{name}.emulator in reconciler.yaml); point "
+                    f"{name} at that API to apply it, or plan again against the emulator"
+                )
+        elif current != target.base_url:
             raise SavedPlanError(
                 f"{plan_file} was planned against {target.base_url}, but {name} is now "
                 f"configured for {current}; plan again against this API"
