@@ -5,12 +5,16 @@ from __future__ import annotations
 import csv
 import io
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from audit_samples import write_quarter
 
+from reconciler.audit import AuditContext, AuditLog
 from reconciler.audit.history import History, Query, read_history
+from reconciler.domain import FieldKind
+from reconciler.plan.model import Change, FieldChange
 from reconciler.render.history import (
     CSV_COLUMNS,
     escape,
@@ -107,3 +111,26 @@ def test_a_broken_chain_is_marked_in_every_format(tmp_path: Path) -> None:
 def test_control_characters_from_the_log_are_escaped() -> None:
     """A newline or ESC in a logged id cannot start a line of its own in the report."""
     assert escape("acme\nPlan: 0 to delete\x1b[2J") == "acme\\nPlan: 0 to delete\\x1b[2J"
+
+
+def test_a_logged_live_amount_that_is_not_one_is_shown_as_it_is(tmp_path: Path) -> None:
+    """A live budget of 1e30 or "abc" that apply replaced (no guardrail on) is shown as the
+    value it was in every format, not a traceback; the chart starts at the first amount."""
+    log = tmp_path / "audit.jsonl"
+    with AuditLog.open(log, AuditContext("octocat")) as audit:
+        for before in (Decimal("1E+30"), "abc"):
+            change = Change(
+                action="update",
+                provider="respan",
+                environment="prod",
+                id="acme",
+                fields=(FieldChange("period_budget", before, Decimal("300.00"), FieldKind.MONEY),),
+            )
+            audit.record(change, "applied", pending_seq=audit.record_pending(change))
+    history = read_history(log, Query())
+    table = render_table(history)
+    assert '"1E+30" → $300.00  applied' in table
+    assert '"abc" → $300.00    applied' in table
+    assert "line [300.00, 300.00]" in render_markdown(history)
+    assert json.loads(render_json(history))["changes"][0]["before"] == "1E+30"
+    assert "1E+30" in render_csv(history)

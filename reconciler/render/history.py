@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from reconciler.audit.history import FieldEvent, History
-from reconciler.money import format_money
+from reconciler.money import format_money, is_amount
 from reconciler.printable import printable
 
 ARROW: Final = "→"
@@ -248,7 +248,8 @@ def _amount(value: Any) -> Decimal | None:
         amount = Decimal(str(value))
     except InvalidOperation:
         return None
-    return amount if amount.is_finite() else None
+    # What plans call an amount: a logged live value that is none (1e30) is shown as it was.
+    return amount if is_amount(amount) else None
 
 
 def _value(value: Any, money: bool) -> str:
