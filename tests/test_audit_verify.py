@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
@@ -234,6 +235,26 @@ def test_a_pending_customer_id_cannot_print_a_line_of_its_own(
     ]
     assert "\x1b" not in out
     assert "delete respan/prod/x\\nhead: " in out
+
+
+def test_a_rehashed_record_of_odd_shape_is_verified_without_a_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A record rewritten with its hashes recomputed and a list as its outcome is judged
+    like any other record: the chain is sound, exit 0, no traceback."""
+    path = tmp_path / "audit.jsonl"
+    write_log(path, 2)
+    first, second = (json.loads(line) for line in lines_of(path))
+    second["outcome"] = []
+    second["prev_hash"] = first["hash"]
+    del second["hash"]
+    second["hash"] = reconciler.audit.chain.record_hash(second)
+    path.write_text(
+        "".join(reconciler.audit.chain.canonical_json(r) + "\n" for r in (first, second)),
+        encoding="utf-8",
+    )
+    assert main(["audit", "verify", str(path)]) == 0
+    assert capsys.readouterr().out.startswith("OK: 2 records, chain intact\n")
 
 
 def test_expect_head_passes_only_where_the_chain_ends(

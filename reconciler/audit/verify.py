@@ -189,7 +189,9 @@ class _WriteAhead:
         if names is not None and (not isinstance(names, int) or isinstance(names, bool)):
             return f"pending_seq {names!r} is not a record number"
         if names is None:
-            if outcome in _SENT_OUTCOMES and (self.open or self.answered):
+            # ``outcome`` is whatever the line holds: a forged log may put a list there.
+            sent = isinstance(outcome, str) and outcome in _SENT_OUTCOMES
+            if sent and (self.open or self.answered):
                 return (
                     f"this {outcome} result names no write-ahead record (pending_seq), though "
                     "the log keeps them: the request may have been sent unrecorded"
