@@ -7,6 +7,7 @@ provider's ``ProviderModel`` (pure data, so the planner never imports a provider
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -47,10 +48,24 @@ CustomerKey = tuple[str, str, str]
 """``(provider, environment, id)``: the identity of a customer across the pipeline."""
 
 
+# Unicode's default-ignorable code points: characters that render as nothing (zero-width space
+# and joiners, soft hyphen, byte order mark, variation selectors, tags, Hangul fillers...).
+# A pattern text, not compiled here: ``re`` compiles and caches it on the first non-ASCII id,
+# so a run of ASCII ids (and start-up) never pays for it.
+_INVISIBLE: Final = (
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+
+
 def folded_id(identifier: str) -> str:
-    """``identifier`` in Unicode NFC form, to find ids that differ only in their encoding of
-    the same text (ASCII, the usual case, is its own form)."""
-    return identifier if identifier.isascii() else unicodedata.normalize("NFC", identifier)
+    """``identifier`` as a reviewer reads it: in Unicode NFC form and without invisible
+    characters, to find ids that differ only in how the same visible text is written (ASCII,
+    the usual case, is its own form)."""
+    if identifier.isascii():
+        return identifier
+    return unicodedata.normalize("NFC", re.sub(_INVISIBLE, "", identifier))
 
 
 @dataclass(frozen=True, slots=True)

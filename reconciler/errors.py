@@ -53,8 +53,8 @@ class SavedPlanError(ReconcilerError):
 
 
 class IdentityError(ReconcilerError):
-    """Customer ids that are the same text in different Unicode forms: which is meant is
-    unknown, so nothing is planned for them."""
+    """Customer ids that are the same text in different Unicode forms or with invisible
+    characters: which is meant is unknown, so nothing is planned for them."""
 
 
 class PolicyViolationError(ReconcilerError):

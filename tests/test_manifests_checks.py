@@ -236,3 +236,11 @@ def test_one_id_declared_in_two_unicode_forms_is_a_duplicate(tmp_path: Path) -> 
     (line, severity, message) = problems(tmp_path, text)[0]
     assert (line, severity) == (3, "error")
     assert "is declared twice in two Unicode forms ('caf\\xe9' and 'cafe\\u0301')" in message
+
+
+def test_one_id_declared_with_an_invisible_character_is_a_duplicate(tmp_path: Path) -> None:
+    """acme and acme with a zero-width space print alike: declared twice, both named."""
+    text = 'customers:\n  - customer_identifier: acme\n  - customer_identifier: "acme\\u200b"\n'
+    (line, severity, message) = problems(tmp_path, text)[0]
+    assert (line, severity) == (3, "error")
+    assert "is declared twice in two Unicode forms ('acme' and 'acme\\u200b')" in message

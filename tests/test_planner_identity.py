@@ -60,3 +60,26 @@ def test_an_ascii_id_collides_with_a_sign_that_folds_to_it() -> None:
     plain = live("K2")
     plan = build_plan([desired("K1")], {plain.key: plain}, MODELS, PlanOptions())
     assert [change.action for change in plan.changes] == ["missing"]
+
+
+@pytest.mark.parametrize(
+    ("declared", "twin"),
+    [
+        ("acme", "acme\u200b"),
+        ("acme\u2060", "acme"),
+        ("acme", "ac\u00adme"),
+        ("acme", "\ufeffacme"),
+    ],
+)
+def test_ids_that_differ_only_by_invisible_characters_are_a_collision(
+    declared: str, twin: str
+) -> None:
+    """A zero-width space, word joiner, soft hyphen or BOM prints as nothing: a plan showing
+    "~ acme" must not act on a live "acme\\u200b", so the pair is an error naming both."""
+    found = live(twin)
+    with pytest.raises(IdentityError) as raised:
+        build_plan([desired(declared)], {found.key: found}, MODELS, PlanOptions())
+    message = str(raised.value)
+    assert f"{declared!a} (declared at c.yaml:4)" in message
+    assert f"{twin!a} (live)" in message
+    assert "invisible characters" in message

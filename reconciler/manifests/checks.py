@@ -93,8 +93,9 @@ def _rules(provider_name: str) -> _Rules:
 def duplicate_problems(customers: Iterable[DesiredCustomer]) -> Iterator[Problem]:
     """A customer (same provider, environment and id) declared more than once, anywhere.
 
-    Ids compare in Unicode NFC form: ``café`` composed and decomposed look the same to a
-    reviewer, so declaring both is a duplicate too (named with both spellings).
+    Ids compare as a reviewer reads them (``domain.folded_id``): ``café`` composed and
+    decomposed, or ``acme`` with a zero-width space, look the same, so declaring both is a
+    duplicate too (named with both spellings).
     """
     first: dict[CustomerKey, DesiredCustomer] = {}
     for customer in customers:

@@ -1,10 +1,12 @@
-"""Customer ids that collide: the same text in two Unicode normalization forms. Pure.
+"""Customer ids that collide: the same text in two Unicode normalization forms, or with
+invisible characters. Pure.
 
 ``café`` typed in a manifest is usually NFC (``caf\\xe9``); an API may hold it decomposed
 (NFD, ``cafe\\u0301``). Compared as code points they differ, so the planner would report the
 declared customer as missing (or create a twin) and, with ``--prune``, delete the live one. The
 two forms look identical to a reviewer, so such a pair is an error naming both spellings, never
-a plan.
+a plan. So is ``acme`` beside ``acme\\u200b``: a zero-width space prints as nothing, and a plan
+showing "~ acme" would otherwise act on the twin.
 """
 
 from __future__ import annotations
@@ -75,9 +77,9 @@ def _describe(key: CustomerKey, forms: dict[str, str]) -> str:
     advice = (
         f"write the id in the manifest exactly as the API has it ({live[0]!a})"
         if len(live) == 1
-        else "make the ids differ in more than their Unicode form"
+        else "make the ids differ in more than their Unicode form or invisible characters"
     )
     return printable(
-        f"{provider}/{environment}: ids that are the same text in different Unicode forms: "
-        f"{listed}; {advice}"
+        f"{provider}/{environment}: ids that are the same text in different Unicode forms "
+        f"or with invisible characters: {listed}; {advice}"
     )
