@@ -458,6 +458,29 @@ def test_a_saved_plan_is_the_approval_and_applying_it_again_sends_nothing(
     assert [r["outcome"] for r in records(project / AUDIT_LOG)].count("applied") == 2
 
 
+def test_a_change_reverted_after_its_plan_applied_it_is_not_sent_again_by_that_plan(
+    emulator: RunningEmulator[RespanState], cli: Callable[..., Run], project: Path
+) -> None:
+    """Rerunning a saved plan (a re-run CI job) after someone undid one of its changes does
+    not undo their fix: the change its audit log shows applied is refused as stale, nothing
+    sent for it; a change of the plan that never applied is still sent."""
+    save_plan(cli)
+    emulator.state.update_customer("beta", {"period_budget": 99}, environment="prod")
+    first = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert first.code == 1  # beta moved: stale; acme applied
+    undone = {"name": "Acme", "period_budget": 250}
+    emulator.state.update_customer("acme", undone, environment="prod")
+    emulator.state.update_customer("beta", {"period_budget": 10.5}, environment="prod")
+    emulator.reset_stats()
+    again = cli("apply", "--plan", "plan.json", "--rate-limit", FAST)
+    assert again.code == 1, again.out
+    assert re.search(r"stale +update +respan/prod/acme +- +this saved plan applied it", again.out)
+    assert budget(emulator, "acme") == 250  # the revert stands
+    assert float(budget(emulator, "beta")) == pytest.approx(20.25)
+    assert emulator.stats()["requests"].get(PATCH) == 1
+    assert verify_log(project / AUDIT_LOG).intact
+
+
 def test_a_saved_plan_applies_on_a_terminal_without_asking(
     emulator: RunningEmulator[RespanState],
     cli: Callable[..., Run],

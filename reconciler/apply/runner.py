@@ -10,7 +10,9 @@ For the ``apply`` command. Rules:
 * With ``stale_check`` (fresh live state for a saved plan), a change live state already holds
   (a rerun of a plan whose earlier run stopped part-way) is reported applied, "already as
   planned", and nothing is sent for it; a customer that moved in any other way since the plan
-  was made is refused as "stale" and nothing is sent for it.
+  was made is refused as "stale" and nothing is sent for it, and so is a change that
+  ``applied_earlier`` (from the audit log) says this plan applied before: live state moved
+  since, and sending it again would undo that move with a plan reviewed before it.
 * Every change that is sent gets a ``pending`` audit record, fsynced before its request, and a
   result record as soon as its outcome is known; a change refused as stale gets one record, and
   one already as planned none (it is not attempted: the run that made it recorded it).
@@ -30,8 +32,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 
 from reconciler.apply.report import ApplyReport, ChangeOutcome
-from reconciler.apply.stale import already_applied, check_staleness
+from reconciler.apply.stale import Staleness, already_applied, check_staleness
 from reconciler.audit import AuditLog, Outcome
+from reconciler.audit.replay import ChangeKey
 from reconciler.domain import CustomerKey, LiveCustomer
 from reconciler.errors import (
     APIError,
@@ -49,6 +52,10 @@ FreshState = Mapping[CustomerKey, LiveCustomer]
 
 GONE_REASON = "customer no longer exists"
 ALREADY_LIVE_REASON = "already as planned: live state holds this change; nothing was sent"
+REAPPLIED_REASON = (
+    "this saved plan applied it before (audit record seq {seq}) and live state moved since: "
+    "sending it again would undo that; make a new plan"
+)
 FAIL_FAST_REASON = "not sent: the run stopped at the first failure (--fail-fast)"
 ABORTED_REASON = "not sent: the run stopped on an error"
 ABANDONED_REASON = (
@@ -76,6 +83,7 @@ def apply_plan(
     fail_fast: bool = False,
     progress: ProgressCallback | None = None,
     stale_check: FreshState | None = None,
+    applied_earlier: Mapping[ChangeKey, int] | None = None,
     stop: StopRequest = STOP,
 ) -> ApplyReport:
     """Apply ``plan`` and report every mutating change's outcome, in plan order.
@@ -83,9 +91,11 @@ def apply_plan(
     ``providers`` maps provider names to open providers; ``audit`` is ``None`` only when the
     project turned the audit log off (``audit_log: null``). ``stale_check``, when given, holds
     every live customer of each (provider, environment) the plan touches, read just now; a
-    customer absent from it no longer exists. Raises ``PolicyViolationError`` before any
-    request when the plan breaks a guardrail; re-raises an ``AuditError`` (or a bug) from a
-    worker once in-flight changes have finished, since applying unaudited must not go on.
+    customer absent from it no longer exists; ``applied_earlier`` maps the changes this saved
+    plan applied in an earlier run to the ``seq`` of that record. Raises
+    ``PolicyViolationError`` before any request when the plan breaks a guardrail; re-raises
+    an ``AuditError`` (or a bug) from a worker once in-flight changes have finished, since
+    applying unaudited must not go on.
     When ``stop`` is requested, returns early (see the module docstring); the report says
     what was done and ``stop`` by which signal.
     """
@@ -98,7 +108,17 @@ def apply_plan(
     unknown = sorted({change.provider for change in changes} - set(providers))
     if unknown:
         raise ConfigError(f"no provider configured for: {', '.join(unknown)}")
-    run = _Run(changes, providers, audit, parallelism, fail_fast, progress, stale_check, stop)
+    run = _Run(
+        changes,
+        providers,
+        audit,
+        parallelism,
+        fail_fast,
+        progress,
+        stale_check,
+        stop,
+        applied_earlier,
+    )
     run.execute()
     missing = sum(1 for change in plan.changes if change.action == "missing")
     return ApplyReport(tuple(run.outcomes[index] for index in range(len(changes))), missing)
@@ -117,6 +137,7 @@ class _Run:
         progress: ProgressCallback | None,
         stale_check: FreshState | None,
         stop: StopRequest = STOP,
+        applied_earlier: Mapping[ChangeKey, int] | None = None,
     ) -> None:
         self.changes = changes
         self.providers = providers
@@ -125,6 +146,7 @@ class _Run:
         self.fail_fast = fail_fast
         self.progress = progress
         self.stale_check = stale_check
+        self.applied_earlier: Mapping[ChangeKey, int] = applied_earlier or {}
         self.outcomes: dict[int, ChangeOutcome] = {}
         self.stop_reason = ""
         self.error: BaseException | None = None
@@ -183,7 +205,14 @@ class _Run:
         if already_applied(change, live, model):
             self._finish(index, ChangeOutcome(change, "applied", ALREADY_LIVE_REASON))
             return True
-        staleness = check_staleness(change, live, model)
+        earlier = self.applied_earlier.get(
+            (change.provider, change.environment, change.id, change.action)
+        )
+        staleness = (
+            Staleness(REAPPLIED_REASON.format(seq=earlier))
+            if earlier is not None
+            else check_staleness(change, live, model)
+        )
         if staleness is None:
             return False
         try:

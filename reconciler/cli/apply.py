@@ -37,6 +37,7 @@ from reconciler.apply import ApplyReport, FreshState, ProgressCallback, already_
 from reconciler.apply.runner import UNKNOWN_RESULT_REASONS
 from reconciler.apply.summary import headline, report_markdown, report_table
 from reconciler.audit import AuditLog, discover_context
+from reconciler.audit.replay import ChangeKey, applied_by_plan
 from reconciler.cli.common import CONNECTION_HELP, connection_options, use_color, verbose_logging
 from reconciler.cli.planning import (
     ConnectFn,
@@ -82,6 +83,8 @@ class _Prepared:
     already_applied: bool = False
     # Per provider, the environments the plan reads and changes (for the target line).
     environments: Mapping[str, Sequence[str]] = dataclasses.field(default_factory=dict)
+    # A saved plan's changes its audit log shows it applied in an earlier run (record seq).
+    applied_earlier: Mapping[ChangeKey, int] = dataclasses.field(default_factory=dict)
 
 
 @click.command(
@@ -186,7 +189,7 @@ def apply(
                         # Locked before live state is read: another apply on this log cannot
                         # write between the stale check's read and this run's requests.
                         audit, audit_open = _open_audit(stack, audit_path, prepared), True
-                        prepared = _with_fresh_state(prepared, handles, plan_file)
+                        prepared = _with_fresh_state(prepared, handles, plan_file, audit)
                 stop.check()
         except RunInterrupted as exc:
             click.echo(f"Interrupted by {exc.signal_name} while reading live state: {NOT_APPLIED}")
@@ -317,17 +320,24 @@ def _sends(plan: Plan) -> bool:
 
 
 def _with_fresh_state(
-    prepared: _Prepared, handles: Mapping[str, ProviderHandle], plan_file: Path
+    prepared: _Prepared,
+    handles: Mapping[str, ProviderHandle],
+    plan_file: Path,
+    audit: AuditLog | None,
 ) -> _Prepared:
     """``prepared`` with the live state, read now, of every customer its saved plan touches:
-    what the stale check compares with, and whether the plan is already applied."""
+    what the stale check compares with, and whether the plan is already applied; and with
+    what the (open, locked) audit log says this plan applied before."""
     changes = [change for change in prepared.plan.changes if change.action in MUTATING_ACTIONS]
+    earlier = applied_by_plan(audit.path, prepared.checksum) if audit is not None else {}
     fresh = _read_fresh(handles, changes, plan_file)
     done = all(
         already_applied(change, fresh.get(change.key), handles[change.provider].provider.model)
         for change in changes
     )
-    return dataclasses.replace(prepared, fresh=fresh, already_applied=bool(changes) and done)
+    return dataclasses.replace(
+        prepared, fresh=fresh, already_applied=bool(changes) and done, applied_earlier=earlier
+    )
 
 
 def _read_fresh(
@@ -386,6 +396,7 @@ def _run(
             fail_fast=fail_fast,
             progress=progress,
             stale_check=prepared.fresh,
+            applied_earlier=prepared.applied_earlier,
         )
 
 
