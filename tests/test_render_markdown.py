@@ -170,3 +170,22 @@ def test_a_long_first_group_leaves_room_for_the_drift() -> None:
     assert "| ~ update" in text[drift:]
     assert text.count("more changes not shown; run `reconciler plan` locally") == 2
     assert text.count("<details>") == text.count("</details>")
+
+
+def test_redacted_addresses_that_mask_alike_are_told_apart() -> None:
+    """A change from one address to another that masks the same reads as a change, not as
+    ``b***@acme.example → b***@acme.example``; the same address keeps its mask."""
+    update = Change(
+        "update",
+        "respan",
+        "prod",
+        "acme-corp",
+        (FieldChange("email", "billing@acme.example", "bill@acme.example", FieldKind.TEXT),),
+        source=Source("customers/acme.yaml", 12, 5),
+    )
+    text = render_markdown(Plan((update,), 0), redact=True)
+    assert '"b***@acme.example" → "b***(2)@acme.example"' in text
+    assert "billing@" not in text
+    assert "bill@" not in text
+    again = render_markdown(Plan((update,), 0), redact=True)
+    assert again == text

@@ -156,3 +156,19 @@ def test_an_empty_group_says_none() -> None:
     text = render_text(drift_only)
     assert text.startswith("Changes in this pull request (0):\n\n  (none)\n\nDrift that")
     assert "0 changes in this pull request, 3 drift corrections" in text
+
+
+def test_redacted_addresses_that_mask_alike_are_told_apart() -> None:
+    """In text too, two addresses masking alike get told apart by number, in order, and one
+    address keeps its mask wherever it appears."""
+    update = Change(
+        "update",
+        "respan",
+        "prod",
+        "billing@acme.example",
+        (FieldChange("email", "billing@acme.example", "bill@acme.example", FieldKind.TEXT),),
+        source=Source("customers/acme.yaml", 12, 5),
+    )
+    text = render_text(Plan((update,), 0), redact=True)
+    assert "respan/prod/b***@acme.example" in text
+    assert '"b***@acme.example" → "b***(2)@acme.example"' in text

@@ -124,8 +124,21 @@ def impact_label(group: str) -> str:
 
 
 def redact_emails(text: str) -> str:
-    """Mask every e-mail address: ``billing@acme.example`` -> ``b***@acme.example``."""
-    return _EMAIL.sub(r"\1***@\2", text)
+    """Mask every e-mail address: ``billing@acme.example`` -> ``b***@acme.example``.
+
+    Different addresses that mask alike within ``text`` are told apart by number, in order of
+    appearance (``billing@`` -> ``b***@``, then ``bill@`` -> ``b***(2)@``): a change from one
+    address to another must never read as ``b***@acme.example → b***@acme.example``, no change.
+    """
+    numbers: dict[str, dict[str, int]] = {}
+
+    def mask(found: re.Match[str]) -> str:
+        first, domain = found.group(1), found.group(2)
+        alike = numbers.setdefault(f"{first}@{domain}", {})
+        number = alike.setdefault(found.group(0), len(alike) + 1)
+        return f"{first}***@{domain}" if number == 1 else f"{first}***({number})@{domain}"
+
+    return _EMAIL.sub(mask, text)
 
 
 def _unknown_note(impact: BudgetImpact) -> str:
