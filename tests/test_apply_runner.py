@@ -554,3 +554,24 @@ def test_a_change_stopped_while_waiting_to_retry_a_sent_request_has_an_unknown_r
     assert report.outcomes[0].reason == RETRY_ABANDONED_REASON
     (result,) = [r for r in records if r["outcome"] != "pending"]
     assert (result["outcome"], result["reason"]) == ("failed", RETRY_ABANDONED_REASON)
+
+
+def test_a_success_status_with_a_refused_answer_is_failed_with_its_result_unknown(
+    tmp_path: Path,
+) -> None:
+    """A write answered 2xx whose answer is refused (not JSON, say) probably took effect: it
+    is failed, as nothing confirms it, with a reason and record saying the result is unknown
+    rather than that the write did not happen."""
+    refused = ServerError(
+        "PATCH /api/users/a/: the API answered 200 with a body that is not JSON",
+        method="PATCH",
+        path="/api/users/a/",
+        status=200,
+    )
+    plan = Plan((change("update", "a"),), 0)
+    report, records = run(tmp_path, plan, FakeProvider({"a": refused}))
+    assert statuses(report) == {"a": "failed"}
+    (result,) = [r for r in records if r["outcome"] != "pending"]
+    assert result["http_status"] == 200
+    assert result["reason"].startswith("result unknown: the API answered 200, which says the ")
+    assert "body that is not JSON" in result["reason"]

@@ -67,6 +67,10 @@ RETRY_ABANDONED_REASON = (
     "that reached the API; check live state (reconciler plan)"
 )
 UNKNOWN_RESULT_REASONS = (ABANDONED_REASON, RETRY_ABANDONED_REASON)
+UNREADABLE_SUCCESS_REASON = (
+    "result unknown: the API answered {status}, which says the change was made, but its "
+    "answer was refused ({error}); check live state (reconciler plan)"
+)
 
 
 def interrupted_reason(signal_name: str) -> str:
@@ -281,6 +285,10 @@ def _attempt(provider: Provider, change: Change, audit: AuditLog | None) -> Chan
         # our code, never the key; they fail this change only.
         status, reason = "failed", str(exc)
         http_status = exc.status if isinstance(exc, APIError) else None
+        if http_status is not None and 200 <= http_status < 300:
+            # Accepted, by its status, but the answer was refused (not JSON, not the
+            # customer's, echoing the key): the change may well have been made.
+            reason = UNREADABLE_SUCCESS_REASON.format(status=http_status, error=reason)
     except Exception as exc:
         # A bug: the request may or may not have gone out. Record that much, then surface it.
         if audit is not None:
