@@ -191,6 +191,44 @@ def test_on_a_terminal_only_yes_approves(
         assert "Apply cancelled" in run.err
 
 
+class _AnswerAfter(io.StringIO):
+    """Standard input answering ``yes`` once ``meanwhile`` has run: what happens elsewhere while
+    the person reads the plan."""
+
+    def __init__(self, meanwhile: Callable[[], None]) -> None:
+        super().__init__("yes\n")
+        self.meanwhile = meanwhile
+
+    # As for _CtrlC below: the override is what StringIO itself declares.
+    def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]
+        self.meanwhile()
+        return super().readline(size)
+
+
+def test_a_customer_changed_while_the_prompt_waits_is_refused_as_stale(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Live state is read again once the person says yes: a customer someone changed while
+    the plan was on screen is refused as stale (nothing sent for it), the rest applied."""
+    monkeypatch.setattr("reconciler.cli.apply._stdin_is_terminal", lambda: True)
+
+    def someone_else_edits_acme() -> None:
+        emulator.state.update_customer("acme", {"period_budget": 5000}, environment="prod")
+
+    monkeypatch.setattr("sys.stdin", _AnswerAfter(someone_else_edits_acme))
+    run = cli("apply", "customers.yaml", "--rate-limit", FAST)
+    assert run.code == 1, run.err
+    assert "Apply finished with problems: 1 applied, 0 failed, 1 stale" in run.out
+    assert "period_budget was 250.00 in the plan, now 5000.00" in run.out
+    assert budget(emulator, "acme") == 5000
+    assert float(budget(emulator, "beta")) == pytest.approx(20.25)
+    outcomes = {r["customer_id"]: r["outcome"] for r in results(project / "reconciler-audit.jsonl")}
+    assert outcomes == {"acme": "stale", "beta": "applied"}
+
+
 class _CtrlC(io.StringIO):
     """Standard input on which the person presses Ctrl-C."""
 

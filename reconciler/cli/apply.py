@@ -2,10 +2,11 @@
 
 Flow: plan (from manifests, as ``plan`` does; or load ``--plan FILE``, lock the audit log and
 re-read the live state of the customers it touches) -> show the plan -> refuse on policy
-(exit 3) -> confirm (typed ``yes`` on a terminal, or ``--auto-approve``) -> ``apply_plan`` with
-the audit log open -> a table of outcomes on stdout -> Markdown to ``$GITHUB_STEP_SUMMARY``
-when set. A saved plan's stale check is only as good as the read it compares with, so the
-log's lock is held from before that read: another apply on the log cannot write in between.
+(exit 3) -> confirm (typed ``yes`` on a terminal, or ``--auto-approve``; after a typed ``yes``,
+lock the log and re-read live state, as for a saved plan) -> ``apply_plan`` with the audit log
+open -> a table of outcomes on stdout -> Markdown to ``$GITHUB_STEP_SUMMARY`` when set. A
+stale check is only as good as the read it compares with, so the log's lock is held from
+before that read: another apply on the log cannot write in between.
 
 Exit codes: 0 every change applied (or nothing to do), 1 any failure, stale refusal, refusal
 to run unconfirmed, or error, 3 a policy guardrail is violated (nothing is sent).
@@ -219,6 +220,11 @@ def apply(
         with stop_on_signals() as stop, showing_waits():
             if not audit_open:
                 audit = _open_audit(stack, audit_path, prepared)
+                if not approved:
+                    # The answer may have taken minutes: live state is read again (under the
+                    # log's lock), and a customer that moved meanwhile is refused as stale,
+                    # as for a saved plan, rather than changed over a value nobody reviewed.
+                    prepared = _with_fresh_state(prepared, handles, None, audit)
             report = _run(prepared, handles, audit, parallelism, fail_fast)
     click.echo("")
     click.echo(report_table(report), nl=False)
@@ -322,14 +328,20 @@ def _sends(plan: Plan) -> bool:
 def _with_fresh_state(
     prepared: _Prepared,
     handles: Mapping[str, ProviderHandle],
-    plan_file: Path,
+    plan_file: Path | None,
     audit: AuditLog | None,
 ) -> _Prepared:
-    """``prepared`` with the live state, read now, of every customer its saved plan touches:
-    what the stale check compares with, and whether the plan is already applied; and with
-    what the (open, locked) audit log says this plan applied before."""
+    """``prepared`` with the live state, read now, of every customer its plan touches: what
+    the stale check compares with, and whether the plan is already applied; and, for a saved
+    plan (``plan_file``), with what the (open, locked) audit log says it applied before. A
+    plan just made from manifests has no earlier runs: the same changes planned again after
+    someone undid them are a new review, not a replay."""
     changes = [change for change in prepared.plan.changes if change.action in MUTATING_ACTIONS]
-    earlier = applied_by_plan(audit.path, prepared.checksum) if audit is not None else {}
+    earlier = (
+        applied_by_plan(audit.path, prepared.checksum)
+        if audit is not None and plan_file is not None
+        else {}
+    )
     fresh = _read_fresh(handles, changes, plan_file)
     done = all(
         already_applied(change, fresh.get(change.key), handles[change.provider].provider.model)
@@ -341,14 +353,17 @@ def _with_fresh_state(
 
 
 def _read_fresh(
-    handles: Mapping[str, ProviderHandle], changes: Sequence[Change], plan_file: Path
+    handles: Mapping[str, ProviderHandle], changes: Sequence[Change], plan_file: Path | None
 ) -> FreshState:
     """Live state now, with the same list/retrieve economy as plan: each customer the plan
-    touches is passed as declaring the fields its ``before`` holds."""
+    touches is passed as declaring the fields its ``before`` holds (declared in the saved
+    plan's file, or where its manifest declares it)."""
     wanted: dict[tuple[str, str], list[Declared]] = defaultdict(list)
     for change in changes:
+        where = change.source if plan_file is None else None
+        source = where or Source(str(plan_file or "the plan"), 1)
         wanted[(change.provider, change.environment)].append(
-            Declared(change.id, frozenset(change.before), Source(str(plan_file), 1))
+            Declared(change.id, frozenset(change.before), source)
         )
     fresh: dict[CustomerKey, LiveCustomer] = {}
     for (name, environment), declared in sorted(wanted.items()):
