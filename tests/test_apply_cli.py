@@ -202,7 +202,7 @@ class _AnswerAfter(io.StringIO):
     # As for _CtrlC below: the override is what StringIO itself declares.
     def readline(self, size: int | None = -1, /) -> str:  # type: ignore[override]
         self.meanwhile()
-        return super().readline(size)
+        return super().readline(-1 if size is None else size)
 
 
 def test_a_customer_changed_while_the_prompt_waits_is_refused_as_stale(
