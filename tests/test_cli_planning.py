@@ -448,3 +448,20 @@ def test_one_id_in_two_unicode_forms_is_an_error_not_a_missing_and_a_delete(
     assert "ids that are the same text in different Unicode forms" in run.err
     assert "'cafe\\u0301' (live)" in run.err
     assert writes(seen) == []
+
+
+def test_a_live_timestamp_beyond_the_utc_calendar_is_planned_not_a_traceback(
+    hostile: Callable[..., tuple[Run, list[Seen]]],
+) -> None:
+    """A live period_start whose UTC instant falls after year 9999 is shown and corrected."""
+    beyond = "9999-12-31T23:59:59-23:59"
+    row = {"customer_identifier": "acme", "environment": "prod"}
+    run, seen = hostile(
+        [row],
+        {"acme": {**row, "period_start": beyond}},
+        manifest=manifest('{customer_identifier: acme, period_start: "2026-11-01T00:00:00Z"}'),
+    )
+    assert run.code == 0, run.err
+    assert "Traceback" not in run.err
+    assert beyond in run.out
+    assert writes(seen) == []

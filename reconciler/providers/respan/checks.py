@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -11,19 +11,29 @@ from reconciler.providers.parts import FieldProblem
 
 
 def field_problems(fields: Mapping[str, Any]) -> Iterator[FieldProblem]:
-    """A period bound that is no real date, a period that ends before it starts, and (a
-    warning) a period budget the total budget would cut short."""
+    """A period bound that is no real date (or none in UTC), a period that ends before it
+    starts, and (a warning) a period budget the total budget would cut short."""
     instants: dict[str, datetime] = {}
     for name in ("period_start", "period_end"):
         text = fields.get(name)
         if isinstance(text, str):
             try:
-                instants[name] = datetime.fromisoformat(text)
+                instant = datetime.fromisoformat(text)
             except ValueError:
                 yield FieldProblem(
                     name,
                     f"'{name}' is not a real date and time: '{text}'",
                     'check the day and month, e.g. "2026-11-01T00:00:00Z"',
+                )
+                continue
+            try:
+                # Plans compare instants in UTC: one that leaves the calendar there cannot be.
+                instants[name] = instant.astimezone(UTC)
+            except OverflowError:
+                yield FieldProblem(
+                    name,
+                    f"'{name}' falls outside the years 1 to 9999 in UTC: '{text}'",
+                    "check the year and the offset",
                 )
     start, end = instants.get("period_start"), instants.get("period_end")
     if start is not None and end is not None and end <= start:
