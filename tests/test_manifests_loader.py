@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -129,6 +130,21 @@ def test_directory_scan_skips_the_project_settings_file(tmp_path: Path) -> None:
     loaded = load_manifests([tmp_path])
     assert [customer.id for customer in loaded.customers] == ["a"]
     assert [path.name for path in loaded.files] == ["a.yaml"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are a POSIX thing")
+def test_a_pipe_named_like_a_manifest_is_a_problem_not_a_wait(tmp_path: Path) -> None:
+    """A FIFO ending in .yaml, found in a directory or named, is reported as no regular file
+    instead of blocking the run until something writes to it; the real manifest still loads."""
+    write(tmp_path, "a.yaml", "customers:\n  - customer_identifier: a\n")
+    os.mkfifo(tmp_path / "pipe.yaml")
+    for given in (tmp_path, tmp_path / "pipe.yaml"):
+        report = check_manifests([given])
+        (problem,) = report.errors
+        assert (problem.path, problem.line, problem.column) == (str(tmp_path / "pipe.yaml"), 1, 1)
+        assert problem.message == "not a regular file (a pipe, socket or device)"
+        assert problem.hint.startswith("manifests are regular files")
+    assert [customer.id for customer in check_manifests([tmp_path]).customers] == ["a"]
 
 
 def test_manifests_given_as_bytes_load_like_files(tmp_path: Path) -> None:

@@ -89,7 +89,7 @@ def manifest_files(paths: Sequence[Path | str]) -> tuple[list[Path], list[Proble
                 )
             for file in found:
                 add(file)
-        elif path.is_file():
+        elif path.exists():  # a file, or something else its reading will name
             add(path)
         else:
             problems.append(

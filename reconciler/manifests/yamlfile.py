@@ -27,7 +27,9 @@ Nothing here raises on bad input: problems come back as ``Problem`` values, each
 from __future__ import annotations
 
 import math
+import os
 import re
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,6 +57,8 @@ MAX_DEPTH = 64
 # far below where that recursion could overflow, and the pure-Python composer's RecursionError
 # is caught below; so no scan of our own runs before composing. Depths from MAX_DEPTH to 1,000
 # are refused by the builder with the friendlier message.
+
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)  # POSIX only
 
 try:
     _BaseLoader: type[yaml.SafeLoader] | type[yaml.CSafeLoader] = yaml.CSafeLoader
@@ -208,7 +212,18 @@ def position(node: Node) -> tuple[int, int]:
 def read_yaml_file(path: Path, display: str) -> YamlFile:
     """Read and parse ``path``; ``display`` is the name problems carry (e.g. a relative path)."""
     try:
-        with path.open("rb") as stream:
+        # Non-blocking, so that a pipe named like a manifest is refused below instead of
+        # waiting for a writer; reads of a regular file are not affected by the flag.
+        with open(os.open(path, os.O_RDONLY | _NONBLOCK), "rb") as stream:
+            if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+                problem = Problem(
+                    display,
+                    1,
+                    1,
+                    "not a regular file (a pipe, socket or device)",
+                    "manifests are regular files: name one, or move this out of the directory",
+                )
+                return YamlFile(display, b"", (), (problem,))
             data = stream.read(MAX_FILE_BYTES + 1)
     except OSError as exc:
         reason = exc.strerror or str(exc)
