@@ -393,6 +393,25 @@ def test_mistyped_target_names_the_close_id(plan_cli: PlanCli) -> None:
     assert run.out == ""
 
 
+def test_a_glob_target_matching_nothing_suggests_from_its_pattern_only(plan_cli: PlanCli) -> None:
+    """--target 'glob:' and 'glob:[' suggest no id the word "glob" happens to resemble, and
+    a control character in a selector reaches the terminal escaped in the hint too."""
+    seed = {"customers": [{"customer_identifier": "globex"}]}
+    declared = manifest("{customer_identifier: globex}")
+    for pattern in ("glob:", "glob:["):
+        run = plan_cli("--target", pattern, seed=seed, manifest=declared)
+        assert run.code == 1
+        assert run.err.splitlines()[-1] == (
+            f"Error: --target '{pattern}' matches no declared or live customer (ids match exactly)"
+        )
+    run = plan_cli("--target", "glob:glebex*", seed=seed, manifest=declared)
+    assert run.err.splitlines()[-1].endswith("; did you mean 'globex'?")
+    run = plan_cli("--target", "a\x1b[31m*", seed=seed, manifest=declared)
+    assert run.code == 1
+    assert "\x1b" not in run.err
+    assert "for a pattern write --target 'glob:a\\x1b[31m*'" in run.err
+
+
 def test_output_never_fails_on_a_terminal_that_cannot_encode_it(tmp_path: Path) -> None:
     """With a cp1252 console the plan prints "->" for "→" instead of a traceback."""
     project = tmp_path / "quickstart"

@@ -184,16 +184,19 @@ def _check_selectors(options: PlanOptions, ids: Sequence[str]) -> None:
     for flag, selectors in (("--target", options.targets), ("--exclude", options.excludes)):
         for selector in selectors:
             if not any(selector_matches(selector, identifier) for identifier in ids):
+                shown = printable(selector)
+                is_glob = selector.startswith(GLOB_PREFIX)
                 hint = (
                     ""
-                    if selector.startswith(GLOB_PREFIX) or not any(c in selector for c in "*?[")
-                    else f"; for a pattern write {flag} '{GLOB_PREFIX}{selector}'"
+                    if is_glob or not any(c in selector for c in "*?[")
+                    else f"; for a pattern write {flag} '{GLOB_PREFIX}{shown}'"
                 )
-                close = closest(selector, sorted(set(ids)))
+                # A glob's prefix is no part of any id: "glob:" alone must not suggest "globex".
+                close = closest(selector.removeprefix(GLOB_PREFIX), sorted(set(ids)))
                 if not hint and close:
-                    hint = f"; did you mean {printable(close)!r}?"
+                    hint = f"; did you mean '{printable(close)}'?"
                 raise click.UsageError(
-                    f"{flag} {printable(selector)!r} matches no declared or live customer "
+                    f"{flag} '{shown}' matches no declared or live customer "
                     f"(ids match exactly){hint}"
                 )
 
