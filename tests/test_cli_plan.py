@@ -412,6 +412,16 @@ def test_a_glob_target_matching_nothing_suggests_from_its_pattern_only(plan_cli:
     assert "for a pattern write --target 'glob:a\\x1b[31m*'" in run.err
 
 
+def test_a_rate_limit_beyond_a_million_is_a_usage_error(plan_cli: PlanCli) -> None:
+    """--rate-limit with a count too large for any pacer exits 1 naming the bound, no
+    traceback, nothing sent."""
+    run = plan_cli("--rate-limit", "9" * 23 + "/s", manifest=manifest("{customer_identifier: a}"))
+    assert run.code == 1
+    assert "Traceback" not in run.err
+    assert "N from 1 to 1,000,000" in run.err.splitlines()[-1]
+    assert plan_cli.requests() == {}
+
+
 def test_output_never_fails_on_a_terminal_that_cannot_encode_it(tmp_path: Path) -> None:
     """With a cp1252 console the plan prints "->" for "→" instead of a traceback."""
     project = tmp_path / "quickstart"

@@ -67,12 +67,20 @@ def test_parse_rate_limit_accepts_per_second_and_per_minute(text: str, expected:
     assert parse_rate_limit(text) == expected
 
 
-@pytest.mark.parametrize("text", ["0/s", "60/hour", "sixty/min", "60", "", "-5/s", "1.5/s"])
+@pytest.mark.parametrize(
+    "text",
+    ["0/s", "60/hour", "sixty/min", "60", "", "-5/s", "1.5/s", "1000001/s", "9" * 23 + "/s"],
+)
 def test_parse_rate_limit_rejects_other_forms(text: str) -> None:
     """Anything else is a ConfigError naming the value and the accepted forms."""
     with pytest.raises(ConfigError, match=r"write N/s or N/min") as caught:
         parse_rate_limit(text)
     assert repr(text) in str(caught.value)
+
+
+def test_parse_rate_limit_takes_up_to_a_million_per_period() -> None:
+    """1,000,000 per period is the most a pace may allow (beyond it, nothing is paced)."""
+    assert parse_rate_limit("1000000/s") == RateLimit(1_000_000, 1.0)
 
 
 def test_rate_limit_renders_and_converts() -> None:
@@ -173,6 +181,10 @@ def test_find_config(tmp_path: Path) -> None:
             "reconciler.yaml:3:1: error: reconciler.yaml holds one",
         ),
         ("- a\n", "reconciler.yaml:1:1: error: the file must be a mapping of settings"),
+        (
+            "rate_limit: 99999999999999999999999/s\n",
+            "reconciler.yaml:1:13: error: 'rate_limit' is not valid",
+        ),
     ],
 )
 def test_errors_name_file_line_and_column(

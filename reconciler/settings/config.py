@@ -32,20 +32,26 @@ from reconciler.settings.ratelimit import RateLimit
 CONFIG_FILE_NAME = "reconciler.yaml"  # also in manifests.loader.CONFIG_FILE_NAMES
 DEFAULT_AUDIT_LOG = "reconciler-audit.jsonl"
 
+MAX_RATE_COUNT = 1_000_000
+"""Most requests a pace allows per period: beyond it nothing is paced, and a pacer keeps one
+slot per request of its window (a count of 10^23 overflowed it)."""
+
 _RATE = re.compile(r"\s*([0-9]+)\s*/\s*([a-z]+)\s*", re.IGNORECASE)
 _PERIODS = {"s": 1.0, "sec": 1.0, "second": 1.0, "m": 60.0, "min": 60.0, "minute": 60.0}
 
 
 def parse_rate_limit(text: str) -> RateLimit:
-    """``"60/min"`` -> ``RateLimit(60, 60.0)``; accepts ``N/s``, ``N/sec``, ``N/min``, ``N/m``.
+    """``"60/min"`` -> ``RateLimit(60, 60.0)``; accepts ``N/s``, ``N/sec``, ``N/min``, ``N/m``
+    with N from 1 to ``MAX_RATE_COUNT``.
 
     Raises ``ConfigError`` naming the bad value and the accepted forms.
     """
     match = _RATE.fullmatch(text)
     period = _PERIODS.get(match.group(2).lower()) if match else None
-    if match is None or period is None or int(match.group(1)) < 1:
+    if match is None or period is None or not 1 <= int(match.group(1)) <= MAX_RATE_COUNT:
         raise ConfigError(
-            f"invalid rate limit {text!r}: write N/s or N/min with N at least 1, e.g. 60/min"
+            f"invalid rate limit {text!r}: write N/s or N/min with N from 1 to "
+            f"{MAX_RATE_COUNT:,}, e.g. 60/min"
         )
     return RateLimit(int(match.group(1)), period)
 
