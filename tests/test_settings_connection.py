@@ -59,6 +59,16 @@ def test_key_comes_from_the_environment_before_the_key_file(tmp_path: Path) -> N
     assert "file-key" not in repr(from_file)
 
 
+def test_a_key_file_saved_with_a_byte_order_mark_and_crlf_gives_the_key(tmp_path: Path) -> None:
+    """Editors that start UTF-8 files with a BOM (Notepad) and end lines with CRLF: the key
+    is what follows the mark, not a key refused for a "non-ASCII character"."""
+    (tmp_path / "respan.key").write_bytes(b"\xef\xbb\xbffile-key-0123456789\r\n")
+    cfg = config(tmp_path, "providers:\n  respan:\n    api_key_file: respan.key\n")
+    assert resolve_settings("respan", config=cfg, environ={}).api_key.reveal() == (
+        "file-key-0123456789"
+    )
+
+
 def test_missing_key_says_how_to_provide_one() -> None:
     """No key anywhere is a ConfigError naming the variable and the config setting."""
     with pytest.raises(ConfigError) as caught:

@@ -224,7 +224,8 @@ def _api_key(
             f"providers.{name}.api_key_file in reconciler.yaml"
         )
     try:
-        text = key_file.read_text(encoding="utf-8")
+        # utf-8-sig: a byte order mark (Notepad writes one) is no part of the key.
+        text = key_file.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else "unreadable"
         raise ConfigError(
