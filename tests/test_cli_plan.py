@@ -422,6 +422,24 @@ def test_a_rate_limit_beyond_a_million_is_a_usage_error(plan_cli: PlanCli) -> No
     assert plan_cli.requests() == {}
 
 
+def test_plan_beside_a_reconciler_yml_sends_nothing(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A settings file misnamed reconciler.yml stops plan (exit 1, named) before any request,
+    instead of planning without its policy against the default API."""
+    app = ScriptedApp(lambda seen: Answer(200, {"count": 0, "next": None, "results": []}))
+    (workdir / "reconciler.yml").write_text("policy: {max_deletes: 0}\n", encoding="utf-8")
+    (workdir / "customers.yaml").write_text(manifest("{customer_identifier: a}"), encoding="utf-8")
+    with serve(app) as url:
+        monkeypatch.setenv("RESPAN_BASE_URL", url)
+        monkeypatch.setenv("RESPAN_API_KEY", "k" * 20)
+        run = run_cli(capsys, "plan", "customers.yaml")
+    assert run.code == 1
+    assert "reconciler.yml:1:1: error:" in run.err
+    assert "Traceback" not in run.err
+    assert app.seen == []
+
+
 def test_output_never_fails_on_a_terminal_that_cannot_encode_it(tmp_path: Path) -> None:
     """With a cp1252 console the plan prints "->" for "→" instead of a traceback."""
     project = tmp_path / "quickstart"

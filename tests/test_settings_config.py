@@ -154,6 +154,23 @@ def test_find_config(tmp_path: Path) -> None:
     assert found.manifests == (tmp_path.resolve() / "a.yaml",)
 
 
+@pytest.mark.parametrize("beside", [False, True])
+def test_a_settings_file_named_reconciler_yml_is_refused_not_ignored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, beside: bool
+) -> None:
+    """reconciler.yml (alone, or beside reconciler.yaml) is a ConfigError at its first line:
+    ignored, its policy and connections would silently not apply."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "reconciler.yml").write_text("policy: {max_deletes: 0}\n", encoding="utf-8")
+    if beside:
+        write_config(tmp_path, "manifests: [a.yaml]\n")
+    with pytest.raises(ConfigError) as caught:
+        find_config(tmp_path)
+    assert "reconciler.yml:1:1: error: reconciler reads its settings from reconciler.yaml" in (
+        str(caught.value)
+    )
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [

@@ -30,6 +30,7 @@ from reconciler.problems import Problem
 from reconciler.settings.ratelimit import RateLimit
 
 CONFIG_FILE_NAME = "reconciler.yaml"  # also in manifests.loader.CONFIG_FILE_NAMES
+MISNAMED_CONFIG_FILE = "reconciler.yml"
 DEFAULT_AUDIT_LOG = "reconciler-audit.jsonl"
 
 MAX_RATE_COUNT = 1_000_000
@@ -90,7 +91,22 @@ class Config:
 
 
 def find_config(cwd: Path) -> Config | None:
-    """The configuration in ``cwd`` (``reconciler.yaml``), or ``None`` when there is none."""
+    """The configuration in ``cwd`` (``reconciler.yaml``), or ``None`` when there is none.
+
+    A ``reconciler.yml`` there is a ``ConfigError``: read by nothing, its policy and
+    connections would silently not apply (a plan against the default API, unguarded).
+    """
+    misnamed = cwd / MISNAMED_CONFIG_FILE
+    if misnamed.is_file():
+        problem = Problem(
+            display_path(misnamed),
+            1,
+            1,
+            f"reconciler reads its settings from {CONFIG_FILE_NAME}, never {MISNAMED_CONFIG_FILE}",
+            f"rename it to {CONFIG_FILE_NAME} (or merge it into the one there) so that its "
+            "policy and connections apply",
+        )
+        raise ConfigError(_describe([problem]))
     path = cwd / CONFIG_FILE_NAME
     return load_config(path) if path.is_file() else None
 
