@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from manifest_strategies import manifest_documents, near_valid_documents
 
+from reconciler.manifests.loader import check_manifest_data
 from reconciler.manifests.resources import CONFIG_SCHEMA, MANIFEST_SCHEMA, load_schema
 from reconciler.manifests.schema import is_valid, schema_errors
 from reconciler.manifests.yamlfile import parse_yaml
@@ -115,3 +116,23 @@ def test_generated_valid_documents_pass_both_validators(document: dict[str, Any]
 def test_validators_agree_on_near_valid_documents(document: Any) -> None:
     """Documents with arbitrary values spliced in get the same verdict from both validators."""
     agree(document)
+
+
+@pytest.mark.parametrize(
+    ("written", "decimal"), [("1e2", "100"), ("1.5e3", "1500"), ("2E+2", "200"), ("25e-1", "2.5")]
+)
+def test_an_exponent_only_yaml_1_2_reads_as_a_number_gets_a_hint_saying_so(
+    written: str, decimal: str
+) -> None:
+    """'1e2' (no '.', or no sign) is text to YAML 1.1: the hint says so and gives the plain
+    decimal, instead of asking to remove quotes that were never written."""
+    document = f"customers:\n  - customer_identifier: a\n    period_budget: {written}\n"
+    (problem,) = check_manifest_data([("m.yaml", document.encode())]).problems
+    assert problem.message == f"'period_budget' must be a number or null, not text '{written}'"
+    assert problem.hint == (
+        f"YAML 1.1 reads '{written}' as text (its exponents need a '.' and a sign, as in "
+        f"1.0e+2): write the plain decimal number ({decimal})"
+    )
+    quoted = 'customers:\n  - customer_identifier: a\n    period_budget: "1.0e+2"\n'
+    (problem,) = check_manifest_data([("m.yaml", quoted.encode())]).problems
+    assert problem.hint.startswith("write a plain number without quotes")

@@ -13,7 +13,9 @@ field, the mapping for a missing one) and worded for the people who edit manifes
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import fastjsonschema
@@ -287,11 +289,32 @@ def _timestamp_pattern() -> str:
     return str(load_schema(MANIFEST_SCHEMA)["$defs"]["timestamp"]["pattern"])
 
 
+# A number with an exponent as JSON and YAML 1.2 write it; YAML 1.1 (PyYAML) takes it as text
+# unless it has both a '.' and a signed exponent, so `1e2` reaches the schema as text.
+_YAML12_EXPONENT = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)[eE][-+]?[0-9]{1,3}")
+_SIGNED_EXPONENT = re.compile(r"[eE][-+]")
+
+
+def _plain_decimal(text: str) -> str:
+    """`` (100)`` for ``1e2``; nothing when the number is too long to be useful to show."""
+    plain = f"{Decimal(text).normalize():f}"
+    return f" ({plain})" if len(plain) <= 30 else ""
+
+
 def _type_hint(expected: Any, value: Any) -> str:
     names = _type_names(expected)
     if isinstance(value, dict | list) and "object" not in names and "array" not in names:
         return "write a single value here, not a mapping or list"
     if "number" in names or "integer" in names:
+        if (
+            isinstance(value, str)
+            and _YAML12_EXPONENT.fullmatch(value)
+            and not ("." in value and _SIGNED_EXPONENT.search(value))  # else it was quoted
+        ):
+            return (
+                f"YAML 1.1 reads '{value}' as text (its exponents need a '.' and a sign, as in "
+                f"1.0e+2): write the plain decimal number{_plain_decimal(value)}"
+            )
         return "write a plain number without quotes or currency signs, e.g. 250 or 19.99"
     if "boolean" in names:
         return "write true or false, without quotes"
