@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 import pytest
+from cli_helpers import run_cli
 
 from reconciler.cli.common import manifest_paths, verbose_logging
 
@@ -20,6 +21,20 @@ def test_no_path_and_no_config_is_a_usage_error() -> None:
     """Without PATH and without reconciler.yaml the command says what to do."""
     with pytest.raises(click.UsageError, match=r"no PATH given and no reconciler\.yaml"):
         manifest_paths((), None)
+
+
+@pytest.mark.parametrize("command", ["validate", "plan", "apply", "export"])
+def test_an_empty_path_is_a_usage_error_not_the_current_directory(
+    workdir: Path, capsys: pytest.CaptureFixture[str], command: str
+) -> None:
+    """PATH "" (an unset variable in `plan "$DIR"`) exits 1 naming it, instead of reading
+    every manifest below the working directory, as Path("") would."""
+    (workdir / "stray.yaml").write_text("customers:\n  - customer_identifier: a\n")
+    extra = ["--update"] if command == "export" else []
+    run = run_cli(capsys, command, *extra, "")
+    assert run.code == 1
+    assert "an empty PATH names nothing" in run.err
+    assert run.out == ""
 
 
 def test_verbose_logging_is_scoped_to_the_run(capsys: pytest.CaptureFixture[str]) -> None:

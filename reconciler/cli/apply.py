@@ -39,7 +39,13 @@ from reconciler.apply.runner import UNKNOWN_RESULT_REASONS
 from reconciler.apply.summary import headline, report_markdown, report_table
 from reconciler.audit import AuditLog, discover_context
 from reconciler.audit.replay import ChangeKey, applied_by_plan
-from reconciler.cli.common import CONNECTION_HELP, connection_options, use_color, verbose_logging
+from reconciler.cli.common import (
+    CONNECTION_HELP,
+    ManifestPath,
+    connection_options,
+    use_color,
+    verbose_logging,
+)
 from reconciler.cli.planning import (
     ConnectFn,
     ManifestPlan,
@@ -94,7 +100,7 @@ class _Prepared:
     "  reconciler apply --plan plan.json      apply exactly a saved plan, no prompt\n"
     "  reconciler apply --auto-approve --target acme-corp\n\n" + CONNECTION_HELP
 )
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=ManifestPath())
 @click.option(
     "--plan",
     "plan_file",

@@ -21,6 +21,25 @@ ProgressUpdate = Callable[[int, int | None], None]
 """Report ``(done, total)`` to a progress bar; ``total`` None while unknown."""
 
 
+class ManifestPath(click.Path):
+    """A PATH argument (a manifest file or directory), as a ``Path``. An empty one is a usage
+    error: ``Path("")`` is the working directory, so ``plan "$DIR"`` with ``DIR`` unset would
+    plan (and ``apply`` apply) every manifest below it instead of failing."""
+
+    def __init__(self) -> None:
+        super().__init__(path_type=Path)
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if value == "":
+            self.fail(
+                "an empty PATH names nothing (an unset variable?); name a manifest file or "
+                "directory, or give none to use the manifests: of reconciler.yaml",
+                param,
+                ctx,
+            )
+        return super().convert(value, param, ctx)
+
+
 def manifest_paths(paths: Sequence[Path], config: Config | None) -> Sequence[Path]:
     """PATHs as given, else the ``manifests:`` of ``./reconciler.yaml`` (a usage error if none)."""
     if paths:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import connection_options, manifest_paths, verbose_logging
+from reconciler.cli.common import ManifestPath, connection_options, manifest_paths, verbose_logging
 from reconciler.cli.status import progress_bar, showing_waits
 from reconciler.cli.target import connection_notes, echo_lines, variable_hints
 from reconciler.clients.retry import RetryPolicy
@@ -65,7 +65,7 @@ RETRY: RetryPolicy | None = None
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=ManifestPath())
 @click.option(
     "--provider",
     "provider_name",

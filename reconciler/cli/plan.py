@@ -24,7 +24,13 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import CONNECTION_HELP, connection_options, use_color, verbose_logging
+from reconciler.cli.common import (
+    CONNECTION_HELP,
+    ManifestPath,
+    connection_options,
+    use_color,
+    verbose_logging,
+)
 from reconciler.cli.planning import connector, plan_from_manifests, selection_options
 from reconciler.cli.status import showing_waits
 from reconciler.cli.target import target_lines
@@ -48,7 +54,7 @@ EXIT_POLICY = 3
     "  reconciler plan --format markdown --redact > comment.md\n"
     "  reconciler plan --out plan.json && reconciler apply --plan plan.json\n\n" + CONNECTION_HELP
 )
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=ManifestPath())
 @click.option(
     "--out",
     type=click.Path(path_type=Path, dir_okay=False),

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from reconciler.cli.common import manifest_paths
+from reconciler.cli.common import ManifestPath, manifest_paths
 from reconciler.github.actions import workflow_command
 from reconciler.manifests import ManifestReport, check_manifests
 from reconciler.problems import Problem
@@ -15,7 +15,7 @@ from reconciler.settings.config import find_config
 
 
 @click.command()
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=ManifestPath())
 @click.option(
     "--format",
     "output_format",
