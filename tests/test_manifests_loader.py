@@ -147,6 +147,30 @@ def test_a_pipe_named_like_a_manifest_is_a_problem_not_a_wait(tmp_path: Path) ->
     assert [customer.id for customer in check_manifests([tmp_path]).customers] == ["a"]
 
 
+def test_a_linked_directory_below_a_path_is_an_error_not_skipped_in_silence(
+    tmp_path: Path,
+) -> None:
+    """A symbolic link to a directory (shared manifests, or a loop back up) is named as not
+    followed: skipped without a word, its customers would be undeclared, and --prune would
+    plan them for delete. Manifests beside it still load; a linked file is read."""
+    write(tmp_path, "shared/a.yaml", "customers:\n  - customer_identifier: a\n")
+    write(tmp_path, "customers/b.yaml", "customers:\n  - customer_identifier: b\n")
+    write(tmp_path, "more/c.yaml", "customers:\n  - customer_identifier: c\n")
+    try:
+        (tmp_path / "customers" / "shared").symlink_to(tmp_path / "shared", True)
+        (tmp_path / "customers" / "loop").symlink_to(tmp_path / "customers", True)
+        (tmp_path / "customers" / "c.yaml").symlink_to(tmp_path / "more" / "c.yaml")
+    except OSError:  # pragma: no cover - Windows without the right to make links
+        pytest.skip("symbolic links are not available")
+    report = check_manifests([tmp_path / "customers"])
+    assert [(problem.path, problem.message) for problem in report.errors] == [
+        (str(tmp_path / "customers" / name), "a symbolic link to a directory is not followed")
+        for name in ("loop", "shared")
+    ]
+    assert "name the directory it points to" in report.errors[0].hint
+    assert sorted(customer.id for customer in report.customers) == ["b", "c"]
+
+
 def test_manifests_given_as_bytes_load_like_files(tmp_path: Path) -> None:
     """Bytes give the customers, problems and positions files give, under the names given."""
     (tmp_path / "acme.yaml").write_text(ACME, encoding="utf-8")

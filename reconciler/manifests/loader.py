@@ -76,7 +76,7 @@ def manifest_files(paths: Sequence[Path | str]) -> tuple[list[Path], list[Proble
     for given in paths:
         path = Path(given)
         if path.is_dir():
-            found = sorted(_manifests_below(path))
+            found = sorted(_manifests_below(path, problems))
             if not found:
                 problems.append(
                     Problem(
@@ -104,10 +104,24 @@ def manifest_files(paths: Sequence[Path | str]) -> tuple[list[Path], list[Proble
     return files, problems
 
 
-def _manifests_below(directory: Path) -> Iterable[Path]:
+def _manifests_below(directory: Path, problems: list[Problem]) -> Iterable[Path]:
     for root, dirnames, filenames in os.walk(directory):
         # Hidden directories (.git, .github) never hold manifests; don't descend into them.
         dirnames[:] = [name for name in dirnames if not name.startswith(".")]
+        for name in dirnames:
+            if os.path.islink(os.path.join(root, name)):
+                # Not followed (it may loop, or lead outside the PATH), and not skipped in
+                # silence either: its customers would be undeclared, and --prune deletes those.
+                problems.append(
+                    Problem(
+                        display_path(Path(root, name)),
+                        1,
+                        1,
+                        "a symbolic link to a directory is not followed",
+                        "name the directory it points to as a PATH (or in manifests: of "
+                        "reconciler.yaml), or put the directory itself here",
+                    )
+                )
         for name in filenames:
             if (
                 name.endswith(MANIFEST_SUFFIXES)
