@@ -399,6 +399,38 @@ def test_update_adopts_a_drifted_budget_and_keeps_comments(
     assert plan_is_empty(cli, "customers.yaml")
 
 
+@pytest.mark.parametrize(
+    ("start", "encoding", "line_end"),
+    [(b"\xef\xbb\xbf", "utf-8", "\r\n"), (b"", "utf-8", "\r\n"), (b"\xff\xfe", "utf-16-le", "\n")],
+)
+def test_update_keeps_the_byte_order_mark_encoding_and_line_ends_of_the_file(
+    emulator: Callable[..., Any],
+    cli: Callable[..., Run],
+    project: Path,
+    start: bytes,
+    encoding: str,
+    line_end: str,
+) -> None:
+    """A manifest saved with a BOM, CRLF line ends or as UTF-16 (all of which load) gets only
+    the drifted line rewritten, in its own spelling: not a traceback, not a whole-file diff."""
+    running = emulator()
+    manifest = project / "customers.yaml"
+
+    def spelled(text: str) -> bytes:
+        return start + text.replace("\n", line_end).encode(encoding)
+
+    manifest.write_bytes(spelled(MANIFEST))
+    assert plan_is_empty(cli, "customers.yaml")
+    running.state.update_customer("acme", {"period_budget": 300})
+    run = cli("export", "--update", "customers.yaml")
+    assert run.code == 0, run.err
+    assert run.out.count("\n-") == 1  # the one drifted line
+    assert manifest.read_bytes() == spelled(
+        MANIFEST.replace("250.00   # raised", "300      # raised")
+    )
+    assert plan_is_empty(cli, "customers.yaml")
+
+
 def test_update_with_nothing_drifted_changes_nothing(
     emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
 ) -> None:

@@ -52,6 +52,7 @@ from reconciler.export import (
 )
 from reconciler.export.files import is_directory_target
 from reconciler.export.render import DEFAULT_SCHEMA
+from reconciler.export.textform import read_text
 from reconciler.manifests import display_path, load_manifests, parse_yaml, schema_problems
 from reconciler.manifests.resources import MANIFEST_SCHEMA
 from reconciler.providers.base import Declared
@@ -334,7 +335,9 @@ def _update(
     loaded = load_manifests(manifest_paths(paths, context.config))
     for warning in loaded.warnings:
         click.echo(str(warning), err=True)
-    manifests = {path: RoundTripFile(path.read_text(encoding="utf-8")) for path in loaded.files}
+    texts = {path: read_text(path) for path in loaded.files}
+    manifests = {path: RoundTripFile(text) for path, (text, _) in texts.items()}
+    forms = {path: form for path, (_, form) in texts.items()}
     add_to = _add_target(add_new, manifests)
     declared = [c for c in loaded.customers if provider_name is None or c.provider == provider_name]
     wanted = _places_to_read(declared, manifests, provider_name, environments, add_new)
@@ -358,6 +361,9 @@ def _update(
     )
     desired = {customer.key: customer for customer in declared}
     edits = _adopt_edits(manifests, desired, read.live, add_to, read.additions)
+    for edit in edits:
+        if edit.path in forms:  # written back with the file's own mark and line ends
+            edit.form = forms[edit.path]
     if add_to is not None and add_to not in {p.resolve() for p in manifests} and read.additions:
         assert add_new is not None
         edits.append(_new_file_edit(add_new, read, exported_at, schema))
@@ -504,7 +510,7 @@ def _finish_update(edits: Sequence[FileEdit], dry_run: bool) -> int:
     if not dry_run:
         for edit in changed:
             assert edit.path is not None
-            write_atomic(edit.path, edit.after)
+            write_atomic(edit.path, edit.form.encode(edit.after))
     adopted = sum(len(edit.adopted) for edit in edits)
     customers = len({a.key for edit in edits for a in edit.adopted})
     added = sum(len(edit.added) for edit in edits)

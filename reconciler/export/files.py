@@ -81,7 +81,7 @@ def _id_of(document: ManifestDocument, customer: Mapping[str, Any]) -> str:
     return str(customer[MODELS[document.provider].id_field])
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Replace the manifest file ``path`` with ``text``, creating its directories; an
-    existing file keeps its mode. Raises ``OutputError`` when it cannot."""
+def write_atomic(path: Path, text: str | bytes) -> None:
+    """Replace the manifest file ``path`` with ``text`` (bytes as they are), creating its
+    directories; an existing file keeps its mode. Raises ``OutputError`` when it cannot."""
     atomicfile.write_atomic(path, text, make_parents=True)

@@ -44,6 +44,7 @@ from reconciler.domain import (
 )
 from reconciler.export.document import ManifestDocument
 from reconciler.export.roundtrip import RoundTripFile, insert_in_order, safe_text, to_yaml
+from reconciler.export.textform import TextForm
 from reconciler.export.values import (
     Unrepresentable,
     keyed_lists,
@@ -76,6 +77,8 @@ class FileEdit:
     notes: list[str] = field(default_factory=list)
     new_file: bool = False
     path: Path | None = None  # where to write it
+    # How to spell it there: the file's own byte order mark, encoding and line ends.
+    form: TextForm = field(default_factory=TextForm)
 
     @property
     def changed(self) -> bool:
