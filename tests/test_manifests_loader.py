@@ -171,6 +171,26 @@ def test_a_linked_directory_below_a_path_is_an_error_not_skipped_in_silence(
     assert sorted(customer.id for customer in report.customers) == ["b", "c"]
 
 
+def test_a_file_name_that_is_not_utf8_is_an_error(tmp_path: Path) -> None:
+    """A manifest named in another encoding (Latin-1 "café.yaml") is refused by name: plans,
+    saved plans and audit records name files as UTF-8 text, which it cannot be."""
+    name = os.fsdecode(b"caf\xe9.yaml")
+    try:
+        write(tmp_path, name, "customers:\n  - customer_identifier: a\n")
+    except (OSError, UnicodeError):  # pragma: no cover - file systems that require UTF-8 names
+        pytest.skip("the file system refuses names that are not UTF-8")
+    write(tmp_path, "b.yaml", "customers:\n  - customer_identifier: b\n")
+    for given in (tmp_path, tmp_path / name):
+        report = check_manifests([given])
+        (problem,) = report.errors
+        assert (problem.path, problem.message) == (
+            str(tmp_path / name),
+            "the file name is not valid UTF-8",
+        )
+        assert problem.hint.startswith("rename the file")
+    assert [customer.id for customer in check_manifests([tmp_path]).customers] == ["b"]
+
+
 def test_manifests_given_as_bytes_load_like_files(tmp_path: Path) -> None:
     """Bytes give the customers, problems and positions files give, under the names given."""
     (tmp_path / "acme.yaml").write_text(ACME, encoding="utf-8")

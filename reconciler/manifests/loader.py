@@ -69,9 +69,21 @@ def manifest_files(paths: Sequence[Path | str]) -> tuple[list[Path], list[Proble
 
     def add(path: Path) -> None:
         key = path.resolve()
-        if key not in seen:
-            seen.add(key)
-            files.append(path)
+        if key in seen:
+            return
+        seen.add(key)
+        if not _utf8_name(path):
+            problems.append(
+                Problem(
+                    display_path(path),
+                    1,
+                    1,
+                    "the file name is not valid UTF-8",
+                    "rename the file: plans, saved plans and audit records name it as UTF-8 text",
+                )
+            )
+            return
+        files.append(path)
 
     for given in paths:
         path = Path(given)
@@ -102,6 +114,15 @@ def manifest_files(paths: Sequence[Path | str]) -> tuple[list[Path], list[Proble
                 )
             )
     return files, problems
+
+
+def _utf8_name(path: Path) -> bool:
+    """Whether ``path`` is UTF-8 text (bytes that are not arrive as lone surrogates)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _manifests_below(directory: Path, problems: list[Problem]) -> Iterable[Path]:
