@@ -590,6 +590,27 @@ def test_unwritable_out_file_exits_1(plan_cli: PlanCli) -> None:
     assert "cannot write saved plan no/such/dir/plan.json" in run.err
 
 
+def test_out_never_replaces_a_file_that_is_not_a_saved_plan(
+    plan_cli: PlanCli, project: Path
+) -> None:
+    """--out naming a manifest (or any file but a saved plan) exits 1 before any request and
+    leaves it as it was; an earlier saved plan, or an empty file, is replaced."""
+    declared = manifest("{customer_identifier: acme, name: Renamed}")
+    run = plan_cli("--out", "customers.yaml", manifest=declared)
+    assert run.code == 1
+    assert run.err.splitlines()[-1] == (
+        "Error: --out customers.yaml: the file exists and is not a saved plan (a manifest, "
+        "settings?); nothing was written: name a new file, or remove this one first"
+    )
+    assert (project / "customers.yaml").read_text(encoding="utf-8") == declared
+    assert plan_cli.requests() == {}
+    (project / "empty.json").write_text("", encoding="utf-8")
+    for _ in range(2):  # an empty file (from mktemp), then the saved plan written into it
+        run = plan_cli("--out", "empty.json", manifest=declared)
+        assert run.code == 0, run.err
+        assert load_saved_plan(project / "empty.json").plan.changes
+
+
 def test_provider_flag_plans_only_that_providers_customers(
     plan_cli: PlanCli, project: Path
 ) -> None:

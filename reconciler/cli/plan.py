@@ -38,7 +38,13 @@ from reconciler.github.actions import append_step_summary
 from reconciler.interrupts import stop_on_signals
 from reconciler.manifests.gcpause import cyclic_gc_paused
 from reconciler.plan.model import Plan
-from reconciler.plan.saved import PLAN_KEY_VARIABLE, ProviderTarget, plan_key, write_saved_plan
+from reconciler.plan.saved import (
+    PLAN_KEY_VARIABLE,
+    ProviderTarget,
+    plan_key,
+    replaceable_by_saved_plan,
+    write_saved_plan,
+)
 from reconciler.planner import PlanOptions
 from reconciler.render import render_json, render_markdown, render_text
 from reconciler.settings.config import find_config
@@ -60,7 +66,8 @@ EXIT_POLICY = 3
     type=click.Path(path_type=Path, dir_okay=False),
     help=(
         "Also write the saved plan here, for `reconciler apply --plan FILE` (signed with "
-        "RECONCILER_PLAN_KEY when it is set)."
+        "RECONCILER_PLAN_KEY when it is set). Replaces only an earlier saved plan or an "
+        "empty file."
     ),
 )
 @click.option(
@@ -118,6 +125,11 @@ def plan(
         )
     # Read before any request: a key set but empty must stop the run, not unsign the plan.
     key = plan_key(os.environ) if out is not None else None
+    if out is not None and not replaceable_by_saved_plan(out):
+        raise click.UsageError(
+            f"--out {out}: the file exists and is not a saved plan (a manifest, settings?); "
+            "nothing was written: name a new file, or remove this one first"
+        )
     # A plan is short and allocates many small objects but no cycles (see gcpause).
     with cyclic_gc_paused():
         config = find_config(Path.cwd())

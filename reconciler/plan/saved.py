@@ -169,6 +169,24 @@ def write_saved_plan(
     return str(document["checksum"])
 
 
+# How write_saved_plan starts every file: the version first, indented by two.
+_SAVED_PLAN_START: Final = b'{\n  "saved_plan_version":'
+
+
+def replaceable_by_saved_plan(path: str | os.PathLike[str]) -> bool:
+    """Whether ``plan --out`` may write ``path``: nothing is there, an empty file (``mktemp``),
+    or an earlier saved plan. Anything else (a manifest, the settings) is someone's work.
+
+    A path that cannot be read as a file (a directory) is left to the write to report.
+    """
+    try:
+        with open(path, "rb") as stream:
+            start = stream.read(len(_SAVED_PLAN_START))
+    except OSError:
+        return True
+    return start in (b"", _SAVED_PLAN_START)
+
+
 def load_saved_plan(path: str | os.PathLike[str], *, key: bytes | None = None) -> SavedPlan:
     """Read, verify and rebuild a saved plan; raises ``SavedPlanError`` saying what is wrong.
 
