@@ -465,3 +465,22 @@ def test_a_live_timestamp_beyond_the_utc_calendar_is_planned_not_a_traceback(
     assert "Traceback" not in run.err
     assert beyond in run.out
     assert writes(seen) == []
+
+
+def test_a_burst_written_as_a_whole_decimal_paces_instead_of_a_traceback(
+    hostile: Callable[..., tuple[Run, list[Seen]]],
+) -> None:
+    """providers.respan.burst: 2.0 (a whole number to JSON Schema) is the burst 2: more
+    requests than that in one window are paced, not a TypeError."""
+    rows = [{"customer_identifier": name, "environment": "prod"} for name in "abc"]
+    run, _ = hostile(
+        rows,
+        {row["customer_identifier"]: {**row, "metadata": {"tier": "old"}} for row in rows},
+        manifest=manifest(
+            *(f"{{customer_identifier: {name}, metadata: {{tier: new}}}}" for name in "abc")
+        ),
+        config="providers:\n  respan:\n    burst: 2.0\n",
+    )
+    assert run.code == 0, run.err
+    assert "Traceback" not in run.err
+    assert run.out.count('metadata.tier: "old" → "new"') == 3

@@ -234,6 +234,8 @@ def test_provider_burst_is_read_and_checked(tmp_path: Path) -> None:
     text = "providers:\n  respan:\n    burst: 10\n  autumn:\n    rate_limit: 5/s\n"
     config = load_config(write_config(tmp_path, text))
     assert config.provider("respan").burst == 10
+    whole = load_config(write_config(tmp_path, "providers:\n  respan:\n    burst: 2.0\n"))
+    assert type(whole.provider("respan").burst) is int  # 2.0 is a whole number to the schema
     assert config.provider("autumn").burst is None
     with pytest.raises(ConfigError, match=r"reconciler.yaml:3:12"):
         load_config(write_config(tmp_path, "providers:\n  respan:\n    burst: 0\n"))

@@ -166,11 +166,13 @@ def _provider_settings(root: Path, value: Mapping[str, Any]) -> ProviderSettings
     key_file = value.get("api_key_file")
     rate_limit = value.get("rate_limit")
     seed = (value.get("emulator") or {}).get("seed")
+    burst = value.get("burst")
     return ProviderSettings(
         base_url=value.get("base_url"),
         api_key_file=root / key_file if key_file is not None else None,
         rate_limit=parse_rate_limit(rate_limit) if rate_limit is not None else None,
-        burst=value.get("burst"),
+        # JSON Schema's "integer" takes 2.0 too; the pacer counts requests with it.
+        burst=int(burst) if burst is not None else None,
         api_version=value.get("api_version"),
         emulator_seed=root / seed if seed is not None else None,
     )
