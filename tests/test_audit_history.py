@@ -90,6 +90,10 @@ def test_time_bounds_read_offsets_and_refuse_other_text() -> None:
     assert time_bound("2026-10-01", end_of_day=True) == "2026-10-02T00:00:00.000Z"
     with pytest.raises(ValueError, match="Invalid isoformat"):
         time_bound("last tuesday", end_of_day=False)
+    # Instants the UTC calendar has no room for are refused alike, not an OverflowError.
+    for beyond, end_of_day in (("9999-12-31T23:59:59-23:59", False), ("9999-12-31", True)):
+        with pytest.raises(ValueError, match="years 1 to 9999"):
+            time_bound(beyond, end_of_day=end_of_day)
 
 
 def test_summary_counts_the_selected_changes(log: Path) -> None:

@@ -77,6 +77,8 @@ def test_a_broken_chain_prints_the_marked_report_and_exits_1(
     ("args", "message"),
     [
         (("--since", "yesterday"), "is not a date"),
+        (("--since", "9999-12-31T23:59:59-23:59"), "is not a date"),
+        (("--until", "9999-12-31"), "is not a date"),
         (("--outcome", "done"), "'done' is not one of"),
         (("--pull-request", "0"), "0 is not in the range"),
         (("--format", "xml"), "'xml' is not one of"),

@@ -87,7 +87,8 @@ def time_bound(text: str, *, end_of_day: bool) -> str:
 
     A date (``2026-10-01``) means its midnight UTC, or with ``end_of_day`` the next midnight
     (so ``--until 2026-12-31`` includes that day). A timestamp without an offset is UTC.
-    Raises ``ValueError`` for anything else.
+    Raises ``ValueError`` for anything else, and for an instant outside the years 1 to 9999
+    in UTC (``9999-12-31T23:59:59-23:59``; ``--until 9999-12-31``).
     """
     try:
         day = date.fromisoformat(text)
@@ -95,11 +96,16 @@ def time_bound(text: str, *, end_of_day: bool) -> str:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
+        next_day = False
     else:
         moment = datetime(day.year, day.month, day.day, tzinfo=UTC)
-        if end_of_day:
+        next_day = end_of_day
+    try:
+        if next_day:
             moment += timedelta(days=1)
-    return utc_text(moment, "milliseconds")
+        return utc_text(moment, "milliseconds")
+    except OverflowError:
+        raise ValueError(f"{text!r} is outside the years 1 to 9999 in UTC") from None
 
 
 @dataclass(frozen=True, slots=True)
