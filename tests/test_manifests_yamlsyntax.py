@@ -47,3 +47,16 @@ def test_control_character_is_reported() -> None:
     problem = only_problem(b"a: b\x07c\n")
     assert (problem.line, problem.column) == (1, 5)
     assert problem.hint == "remove control characters; save the file as UTF-8 text"
+
+
+def test_encoding_problems_are_placed_in_characters_not_bytes() -> None:
+    """After non-ASCII text on the same line, the column counts characters as editors do
+    (libyaml reports a byte offset): "café" is four columns, not five."""
+    control = only_problem("a: 1\nname: café \x07\n".encode())
+    assert (control.line, control.column) == (2, 12)
+    invalid = only_problem("a: 1\nname: 株式会社".encode() + b"\xff\n")
+    assert (invalid.line, invalid.column, invalid.message) == (
+        2,
+        11,
+        "the file is not valid UTF-8 text",
+    )

@@ -57,9 +57,11 @@ def _has_tab(data: bytes, line_index: int) -> bool:
 
 def reader_problem(exc: yaml.YAMLError, data: bytes, display: str) -> Problem:
     """An error reading the bytes (bad UTF-8, a forbidden character), at its position."""
-    offset = getattr(exc, "position", 0) or 0
+    offset = getattr(exc, "position", 0) or 0  # in bytes (libyaml's reader)
     line = data.count(b"\n", 0, offset) + 1
-    column = offset - (data.rfind(b"\n", 0, offset) + 1) + 1
+    start = data.rfind(b"\n", 0, offset) + 1
+    # Editors count characters: the bytes before the problem on its line are UTF-8 text.
+    column = len(data[start:offset].decode("utf-8", "replace")) + 1
     reason = getattr(exc, "reason", "") or str(exc)
     if "decode" in reason or "UTF-8" in reason or "utf-8" in reason.lower():
         return Problem(
