@@ -161,11 +161,10 @@ def test_same_id_in_different_environments_is_fine(tmp_path: Path) -> None:
     assert keys == [("autumn", "sandbox", "a"), ("respan", "prod", "a"), ("respan", "test", "a")]
 
 
-def test_empty_file_warns(tmp_path: Path) -> None:
-    """A manifest file with no documents is a warning, not an error."""
-    assert problems(tmp_path, "# nothing here yet\n") == [
-        (1, "warning", "the file declares no customers")
-    ]
+@pytest.mark.parametrize("text", ["# nothing here yet\n", "---\n", "# soon\n---\n...\n---\n"])
+def test_empty_file_warns(tmp_path: Path, text: str) -> None:
+    """A manifest file with no documents, or only empty ones, is a warning, not an error."""
+    assert problems(tmp_path, text) == [(1, "warning", "the file declares no customers")]
 
 
 def test_empty_directory_is_an_error(tmp_path: Path) -> None:

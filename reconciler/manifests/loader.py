@@ -248,7 +248,8 @@ def _report(
         digest.update(parsed.data)
         digests[parsed.path] = file_digest(parsed.data)
         problems.extend(parsed.problems)
-        if not parsed.documents and not parsed.problems:
+        # No document, or only empty ones (a lone '---'): nothing is declared either way.
+        if not parsed.problems and all(d.value is None for d in parsed.documents):
             problems.append(
                 Problem(
                     parsed.path,
