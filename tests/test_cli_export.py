@@ -560,6 +560,7 @@ def test_update_of_an_invalid_manifest_names_the_problem(
         (("--environment", "staging"), "respan has no environment 'staging'"),
         (("--fields", "budget"), "--fields names 'budget'"),
         (("--update", "--filter", "name::x"), "--filter and --fields choose what --add-new adds"),
+        (("-o", ""), "an empty -o names nothing"),
     ],
 )
 def test_usage_errors_exit_1(

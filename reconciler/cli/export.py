@@ -151,6 +151,12 @@ def export(
     `manifests:` of ./reconciler.yaml) with the live values of the customers they declare,
     keeping comments and formatting, and print the change as a unified diff.
     """
+    if output == "":
+        # Path("") is the working directory: `-o "$DIR"` with DIR unset would write there.
+        raise click.UsageError(
+            "an empty -o names nothing (an unset variable?): give a file, a directory, or - "
+            "for standard output"
+        )
     if not update:
         for flag, given in (("PATH", paths), ("--add-new", add_new), ("--dry-run", dry_run)):
             if given:
