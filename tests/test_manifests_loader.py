@@ -6,6 +6,7 @@ import gc
 import os
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -189,6 +190,30 @@ def test_a_file_name_that_is_not_utf8_is_an_error(tmp_path: Path) -> None:
         )
         assert problem.hint.startswith("rename the file")
     assert [customer.id for customer in check_manifests([tmp_path]).customers] == ["b"]
+
+
+def test_a_directory_that_cannot_be_listed_is_an_error_not_skipped_in_silence(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A subdirectory the scan cannot read (no permission) is named with the reason: skipped
+    without a word, its customers would be undeclared, and --prune would plan them for delete.
+    (Root reads any directory, so the refusal is the operating system's, played here.)"""
+    write(tmp_path, "customers/a.yaml", "customers:\n  - customer_identifier: a\n")
+    write(tmp_path, "customers/locked/b.yaml", "customers:\n  - customer_identifier: b\n")
+    locked = tmp_path / "customers" / "locked"
+    listing = os.scandir
+
+    def scandir(path: Any) -> Any:
+        if Path(path) == locked:
+            raise PermissionError(13, "Permission denied", str(path))
+        return listing(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    report = check_manifests([tmp_path / "customers"])
+    assert [(problem.path, problem.message) for problem in report.errors] == [
+        (str(locked), "cannot read directory: Permission denied")
+    ]
+    assert [customer.id for customer in report.customers] == ["a"]
 
 
 def test_manifests_given_as_bytes_load_like_files(tmp_path: Path) -> None:

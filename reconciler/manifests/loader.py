@@ -126,7 +126,21 @@ def _utf8_name(path: Path) -> bool:
 
 
 def _manifests_below(directory: Path, problems: list[Problem]) -> Iterable[Path]:
-    for root, dirnames, filenames in os.walk(directory):
+    def unreadable(error: OSError) -> None:
+        # os.walk skips a directory it cannot list without a word; its customers would be
+        # undeclared (and --prune deletes those), so it is an error.
+        where = Path(error.filename) if error.filename else directory
+        problems.append(
+            Problem(
+                display_path(where),
+                1,
+                1,
+                f"cannot read directory: {error.strerror or error}",
+                "check its permissions (reconciler must read every manifest below a PATH)",
+            )
+        )
+
+    for root, dirnames, filenames in os.walk(directory, onerror=unreadable):
         # Hidden directories (.git, .github) never hold manifests; don't descend into them.
         dirnames[:] = [name for name in dirnames if not name.startswith(".")]
         for name in dirnames:
