@@ -65,6 +65,53 @@ def test_a_directory_is_scanned_as_on_disk(repo: Path) -> None:
     assert base.files == ("HEAD:customers/a.yaml", "HEAD:customers/deep/b.yml")
 
 
+def link(repo: Path, name: str, target: str) -> None:
+    """A symbolic link at ``name`` pointing at ``target`` (committed by the next commit)."""
+    path = repo / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.symlink_to(target)
+    except OSError:  # pragma: no cover - Windows without the right to make links
+        pytest.skip("symbolic links are not available")
+
+
+def test_a_linked_manifest_is_read_through_its_link_as_on_disk(repo: Path) -> None:
+    """A manifest that is a link (to a file elsewhere in the repository, maybe through a linked
+    directory) declares at the base what its target declared there, under the link's name,
+    and a target also scanned is read once, as the working tree reads it."""
+    other = ACME.replace("acme", "{}")
+    link(repo, "customers/shared.yaml", "../shared/growth.yaml")
+    link(repo, "customers/again.yaml", "../customers/b.yaml")
+    link(repo, "via", "shared")
+    link(repo, "customers/deep.yaml", "../via/deep/c.yaml")
+    commit(
+        repo,
+        {
+            "shared/growth.yaml": other.format("a"),
+            "customers/b.yaml": other.format("b"),
+            "shared/deep/c.yaml": other.format("c"),
+        },
+    )
+    base = load_base_manifests("HEAD", [Path("customers")], repo)
+    assert sorted(c.id for c in base.customers) == ["a", "b", "c"]
+    assert "HEAD:customers/shared.yaml" in base.files
+    link(repo, "listed.yaml", "shared/growth.yaml")
+    link(repo, "shared-dir", "shared")
+    commit(repo, {})
+    named = load_base_manifests("HEAD", [Path("listed.yaml"), Path("shared-dir")], repo)
+    assert sorted(c.id for c in named.customers) == ["a", "c"]
+
+
+def test_a_link_out_of_the_repository_is_refused(repo: Path, tmp_path: Path) -> None:
+    """What a link to a file outside the repository held at the base is unknown: an error, not
+    a manifest that declared nothing (its customers' drift would pass for this change's)."""
+    (tmp_path / "outside.yaml").write_text(ACME, encoding="utf-8")
+    link(repo, "customers/out.yaml", str(tmp_path / "outside.yaml"))
+    commit(repo, {})
+    with pytest.raises(BaseRevisionError, match=r"customers/out\.yaml.*outside the repository"):
+        load_base_manifests("HEAD", [Path("customers")], repo)
+
+
 def test_a_file_path_is_read_as_given(repo: Path) -> None:
     """A PATH naming a file reads just that file, whatever its name."""
     commit(repo, {"acme.manifest": ACME, "other.yaml": ACME.replace("acme", "other")})

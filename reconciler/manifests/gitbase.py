@@ -12,12 +12,16 @@ commands are all this needs.
 Which files: for a PATH that is a file, that file; for a directory, every ``*.yaml`` /
 ``*.yml`` below it outside hidden directories, except ``reconciler.yaml`` (as
 ``manifest_files`` does on disk). A PATH that did not exist at REF declared nothing there:
-a pull request may add a manifest or a directory.
+a pull request may add a manifest or a directory. Symbolic links are followed as the working
+tree follows them, through the commit's own tree: a linked manifest declares what its target
+declared at REF (skipped, its customers would look new, and their drift would pass for this
+change's edits); a link out of the repository is an error, since what it held then is unknown.
 """
 
 from __future__ import annotations
 
 import os
+import posixpath
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,8 +39,10 @@ from reconciler.printable import printable
 from reconciler.problems import Problem
 
 _GIT_TIMEOUT_SECONDS = 60
-# Git's file modes of a regular file (a symlink, 120000, or a submodule, 160000, is skipped).
+# Git's file modes of a regular file and of a symbolic link (a submodule, 160000, is skipped).
 _REGULAR_FILES = frozenset({"100644", "100755"})
+_LINK = "120000"
+_MAX_LINKS = 40  # as the operating system's limit on links in one path (ELOOP)
 
 
 class BaseRevisionError(ConfigError):
@@ -88,16 +94,35 @@ def load_base_manifests(ref: str, paths: Sequence[Path], cwd: Path) -> BaseManif
     sources: list[tuple[str, bytes]] = []
     blobs: list[tuple[str, str]] = []
     seen: set[str] = set()
+    tree = _Tree(top, commit, ref)
     for path in paths:
         inside = _inside(top, cwd, path)
-        for mode, oid, name in _tree_entries(top, commit, inside):
-            if name in seen or mode not in _REGULAR_FILES:
+        real_inside = inside
+        entries = _tree_entries(top, commit, inside)
+        if not entries or [(mode, name) for mode, _, name in entries] == [(_LINK, inside)]:
+            # The PATH itself, or a directory on its way, may be a link.
+            resolved = tree.real(inside)
+            if resolved is None:
+                continue  # not there at REF: it declared nothing
+            real_inside = resolved
+            entries = _tree_entries(top, commit, real_inside)
+        for mode, oid, name in entries:
+            if name != real_inside and not _is_manifest_below(name, real_inside):
                 continue
-            if name != inside and not _is_manifest_below(name, inside):
+            # As the working tree names it: below the PATH as given, whatever links led there.
+            below = name[len(real_inside) :].lstrip("/") if real_inside else name
+            shown = "/".join(part for part in (inside, below) if part)
+            real: str | None = name
+            if mode == _LINK:
+                real = tree.real(name)  # a link that leads nowhere at REF declared nothing
+                target = tree.entry(real) if real is not None else None
+                if target is None or target[0] not in _REGULAR_FILES:
+                    continue  # nothing there, or a linked directory (which the scan refuses)
+                mode, oid = target
+            if real is None or real in seen or mode not in _REGULAR_FILES:
                 continue
-            seen.add(name)
-            shown = display_path(top / name)
-            blobs.append((f"{ref}:{shown}", oid))
+            seen.add(real)  # a file reached by two names is read once, as on disk
+            blobs.append((f"{ref}:{display_path(top / shown)}", oid))
     for (display, _), data in zip(blobs, _read_blobs(top, [oid for _, oid in blobs]), strict=True):
         sources.append((display, data))
     try:
@@ -105,6 +130,77 @@ def load_base_manifests(ref: str, paths: Sequence[Path], cwd: Path) -> BaseManif
     except ManifestError as exc:
         raise BaseManifestError(exc.problems, ref, commit) from None
     return BaseManifests(ref, commit, loaded.customers, tuple(name for name, _ in sources))
+
+
+class _Tree:
+    """The commit's tree, asked one path at a time: entries, and links followed to where
+    they lead."""
+
+    def __init__(self, top: Path, commit: str, ref: str) -> None:
+        self._top = top
+        self._commit = commit
+        self._ref = ref
+        self._entries: dict[str, tuple[str, str] | None] = {}
+
+    def entry(self, name: str) -> tuple[str, str] | None:
+        """``(mode, object id)`` of ``name`` in the commit (a file, link or directory)."""
+        if name not in self._entries:
+            listing = _git(
+                self._top, "ls-tree", "-z", "--full-tree", self._commit, "--", name, literal=True
+            )
+            found = None
+            for record in listing.split("\0"):
+                meta, _, listed = record.partition("\t")
+                if listed == name:
+                    mode, _, oid = meta.split(" ")
+                    found = (mode, oid)
+            self._entries[name] = found
+        return self._entries[name]
+
+    def real(self, name: str) -> str | None:
+        """``name`` with every link on its way followed (``""``: the repository's root), or
+        ``None`` when nothing is there. Raises ``BaseRevisionError`` for a link out of the
+        repository, or too many links (a loop)."""
+        parts = [part for part in name.split("/") if part]
+        done: list[str] = []
+        followed = 0
+        while parts:
+            candidate = "/".join([*done, parts[0]])
+            found = self.entry(candidate)
+            if found is None:
+                return None
+            mode, oid = found
+            if mode != _LINK:
+                done.append(parts.pop(0))
+                continue
+            followed += 1
+            if followed > _MAX_LINKS:
+                raise BaseRevisionError(
+                    f"--base: {printable(name)} at {printable(self._ref)} goes through more "
+                    f"than {_MAX_LINKS} links (a loop?)"
+                )
+            (data,) = _read_blobs(self._top, [oid])
+            target = os.fsdecode(data)
+            joined = self._within(target, "/".join(done))
+            if joined is None:
+                raise BaseRevisionError(
+                    f"--base: {printable(candidate)} at {printable(self._ref)} is a link to "
+                    f"{printable(target)}, outside the repository: what it held then is unknown"
+                )
+            parts = [part for part in joined.split("/") if part not in ("", ".")] + parts[1:]
+            done = []
+        return "/".join(done)
+
+    def _within(self, target: str, directory: str) -> str | None:
+        """Link ``target`` (written in ``directory``) relative to the root, if inside it."""
+        if PurePosixPath(target).is_absolute():
+            try:
+                target = Path(target).relative_to(self._top).as_posix()
+            except ValueError:
+                return None
+            directory = ""
+        joined = posixpath.normpath(posixpath.join(directory, target))
+        return None if joined == ".." or joined.startswith("../") else joined
 
 
 def _inside(top: Path, cwd: Path, path: Path) -> str:
