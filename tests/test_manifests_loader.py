@@ -216,6 +216,20 @@ def test_a_directory_that_cannot_be_listed_is_an_error_not_skipped_in_silence(
     assert [customer.id for customer in report.customers] == ["a"]
 
 
+def test_a_customer_repeated_by_an_alias_is_placed_where_the_alias_is(tmp_path: Path) -> None:
+    """`- *acme` declares acme a second time: the error names the alias's line, not the
+    anchor's line twice."""
+    write(
+        tmp_path,
+        "m.yaml",
+        "customers:\n  - &acme {customer_identifier: acme}\n  - customer_identifier: b\n"
+        "  - *acme\n",
+    )
+    (problem,) = check_manifests([tmp_path / "m.yaml"]).errors
+    assert (problem.line, problem.column) == (4, 5)
+    assert problem.message.endswith(f"is declared twice; first at {tmp_path / 'm.yaml'}:2")
+
+
 def test_manifests_given_as_bytes_load_like_files(tmp_path: Path) -> None:
     """Bytes give the customers, problems and positions files give, under the names given."""
     (tmp_path / "acme.yaml").write_text(ACME, encoding="utf-8")

@@ -18,7 +18,9 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from yaml.error import YAMLError
 from yaml.events import (
+    AliasEvent,
     DocumentEndEvent,
     DocumentStartEvent,
     Event,
@@ -33,6 +35,47 @@ from yaml.events import (
 
 ItemPositions = dict[str, list[tuple[int, int]]]
 """Top-level key -> the 1-based (line, column) of each item of the list it holds."""
+
+
+def top_level_item_positions(next_event: Callable[[], Event]) -> list[ItemPositions]:
+    """Per document, where each item of each top-level list is written, an alias (``*name``)
+    at the alias: a composed node tree knows only where the anchored value is. Stops at a
+    syntax error, with what was read until then."""
+    documents: list[ItemPositions] = []
+    positions: ItemPositions = {}
+    # Open mappings and lists: (is a mapping, events seen in it, the list's top-level key).
+    stack: list[list[Any]] = []
+    key = ""
+    try:
+        while True:
+            event: Any = next_event()
+            kind = event.__class__
+            if kind is StreamEndEvent:
+                return documents
+            if kind is DocumentStartEvent:
+                positions, stack = {}, []
+            elif kind is DocumentEndEvent:
+                documents.append(positions)
+            elif kind in (MappingEndEvent, SequenceEndEvent):
+                stack.pop()
+            elif kind in (ScalarEvent, AliasEvent, MappingStartEvent, SequenceStartEvent):
+                parent = stack[-1] if stack else None
+                if parent is not None:
+                    is_mapping, seen, list_key = parent
+                    parent[1] = seen + 1
+                    if is_mapping and len(stack) == 1 and seen % 2 == 0:
+                        key = event.value if kind is ScalarEvent else ""
+                    if not is_mapping and len(stack) == 2 and list_key:
+                        mark = event.start_mark
+                        positions.setdefault(list_key, []).append((mark.line + 1, mark.column + 1))
+                if kind is MappingStartEvent:
+                    stack.append([True, 0, ""])
+                elif kind is SequenceStartEvent:
+                    # A value of the root mapping: counted, its count is even again.
+                    at_top = len(stack) == 1 and stack[0][0] and stack[0][1] % 2 == 0
+                    stack.append([False, 0, key if at_top else ""])
+    except YAMLError:  # a syntax error: its problem is worded where the file is composed
+        return documents
 
 
 class Unusual(Exception):

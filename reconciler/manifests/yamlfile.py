@@ -39,7 +39,12 @@ import yaml
 from yaml.constructor import SafeConstructor
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from reconciler.manifests.yamlevents import EventBuilder, ItemPositions, Unusual
+from reconciler.manifests.yamlevents import (
+    EventBuilder,
+    ItemPositions,
+    Unusual,
+    top_level_item_positions,
+)
 from reconciler.manifests.yamlsyntax import reader_problem, syntax_problem
 from reconciler.problems import Problem, Severity
 
@@ -309,7 +314,8 @@ def parse_yaml_nodes(data: bytes, display: str) -> YamlFile:
         problems.append(reader_problem(error, data, display))
     elif error is not None:  # pragma: no cover - only the pure-Python composer recurses
         problems.append(_too_deep(display, 1, 1))
-    for node in nodes:
+    placed = _item_positions(data)
+    for index, node in enumerate(nodes):
         builder = _Builder(display)
         try:
             value = builder.build(node, 0)
@@ -317,9 +323,31 @@ def parse_yaml_nodes(data: bytes, display: str) -> YamlFile:
             value = None
         problems.extend(builder.problems)
         if not builder.abandoned:
-            tree = NodeTree(node)
+            items = placed[index] if index < len(placed) else None
+            tree = NodeTree(node, items=items if _agree(node, items) else None)
             documents.append(YamlDocument(display, tree, value, frozenset(builder.broken)))
     return YamlFile(display, data, tuple(documents), tuple(problems))
+
+
+def _item_positions(data: bytes) -> list[ItemPositions]:
+    """Where the items of each document's top-level lists are written, aliases included."""
+    loader = _Loader(data)
+    try:
+        return top_level_item_positions(loader.get_event)
+    finally:
+        loader.dispose()
+
+
+def _agree(root: Node, items: ItemPositions | None) -> bool:
+    """Whether ``items`` has the top-level lists of ``root`` item for item (else the node
+    tree's own positions are used)."""
+    if items is None or not isinstance(root, MappingNode):
+        return False
+    return all(
+        len(items.get(key_node.value, [])) == len(value_node.value)
+        for key_node, value_node in root.value
+        if isinstance(value_node, SequenceNode) and isinstance(key_node, ScalarNode)
+    )
 
 
 def locate(node: Node, path: Sequence[str | int], *, key: bool = False) -> Node:
