@@ -134,3 +134,26 @@ def test_a_logged_live_amount_that_is_not_one_is_shown_as_it_is(tmp_path: Path) 
     assert "line [300.00, 300.00]" in render_markdown(history)
     assert json.loads(render_json(history))["changes"][0]["before"] == "1E+30"
     assert "1E+30" in render_csv(history)
+
+
+def test_csv_defuses_text_a_spreadsheet_would_run_as_a_formula(tmp_path: Path) -> None:
+    """An id, value or reason starting like a formula (=, +, -, @) gets a leading quote in
+    CSV, so a spreadsheet shows it instead of running it; negative amounts stay numbers."""
+    log = tmp_path / "audit.jsonl"
+    with AuditLog.open(log, AuditContext("octocat")) as audit:
+        change = Change(
+            action="update",
+            provider="respan",
+            environment="prod",
+            id='=HYPERLINK("http://evil.example","acme")',
+            fields=(
+                FieldChange("name", "@SUM(A1)", "+cmd|' /C calc'!A0", FieldKind.TEXT),
+                FieldChange("period_budget", Decimal("-5.00"), Decimal("300.00"), FieldKind.MONEY),
+            ),
+        )
+        audit.record(change, "failed", reason="-1 is not allowed")
+    (name, budget) = list(csv.DictReader(io.StringIO(render_csv(read_history(log, Query())))))
+    assert name["customer_id"] == '\'=HYPERLINK("http://evil.example","acme")'
+    assert (name["before"], name["after"]) == ("'@SUM(A1)", "'+cmd|' /C calc'!A0")
+    assert name["reason"] == "'-1 is not allowed"
+    assert (budget["before"], budget["after"]) == ("-5.00", "300.00")

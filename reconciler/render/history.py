@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
@@ -87,8 +88,19 @@ def render_table(history: History) -> str:
     return "\n".join(lines) + "\n"
 
 
+# What makes a spreadsheet read a cell as a formula, and the numbers that start so harmlessly.
+_FORMULA_STARTS: Final = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER: Final = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
 def render_csv(history: History) -> str:
-    """One row per field change, in log order, after a header row (RFC 4180)."""
+    """One row per field change, in log order, after a header row (RFC 4180).
+
+    Values are as logged, except that text a spreadsheet would run as a formula (it starts with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return, and is not a plain number) gets a
+    leading ``'``, as OWASP advises against CSV injection: ids, names and reasons come from the
+    API and from whoever ran apply, and a finance team opens this file in a spreadsheet.
+    """
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -96,19 +108,24 @@ def render_csv(history: History) -> str:
         writer.writerow(
             [
                 event.seq,
-                event.time,
-                event.provider,
-                event.environment,
-                event.customer_id,
-                event.action,
-                event.path,
-                _csv_value(event.before),
-                _csv_value(event.after),
-                event.outcome,
-                event.actor,
-                event.git_commit or "",
+                *map(
+                    _csv_text,
+                    (
+                        event.time,
+                        event.provider,
+                        event.environment,
+                        event.customer_id,
+                        event.action,
+                        event.path,
+                        _csv_value(event.before),
+                        _csv_value(event.after),
+                        event.outcome,
+                        event.actor,
+                        event.git_commit or "",
+                    ),
+                ),
                 event.pull_request if event.pull_request is not None else "",
-                event.reason or "",
+                _csv_text(event.reason or ""),
             ]
         )
     return buffer.getvalue()
@@ -264,6 +281,13 @@ def _value(value: Any, money: bool) -> str:
     if isinstance(value, str):
         return escape(json.dumps(value, ensure_ascii=False))
     return escape(json.dumps(value, ensure_ascii=False, sort_keys=True))
+
+
+def _csv_text(text: str) -> str:
+    """``text``, defused if a spreadsheet would read it as a formula (see ``render_csv``)."""
+    if text.startswith(_FORMULA_STARTS) and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def _csv_value(value: Any) -> str:
