@@ -109,7 +109,19 @@ def test_bad_seed_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtu
 
 @pytest.mark.parametrize(
     "args",
-    [["--rate-limit", "lots"], ["--fail-rate", "2"], ["--provider", "stripe"], ["--port", "-1"]],
+    [
+        ["--rate-limit", "lots"],
+        ["--fail-rate", "2"],
+        ["--fail-rate", "nan"],
+        ["--provider", "stripe"],
+        ["--port", "-1"],
+        # NaN or an endless delay would hang every request instead of slowing it.
+        ["--latency-ms", "nan"],
+        ["--latency-ms", "inf"],
+        ["--latency-ms", "600001"],
+        ["--jitter-ms", "nan"],
+        ["--jitter-ms", "-1"],
+    ],
 )
 def test_bad_flags_exit_1(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     """Invalid flags are usage errors: exit 1 with a message, never a traceback."""

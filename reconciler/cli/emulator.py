@@ -20,8 +20,18 @@ from reconciler.settings.connection import emulator_state_file
 
 
 def _probability(ctx: click.Context, param: click.Parameter, value: float) -> float:
-    if not 0.0 <= value <= 1.0:
+    if not 0.0 <= value <= 1.0:  # false for NaN too
         raise click.BadParameter("must be between 0 and 1")
+    return value
+
+
+# A delay longer than any client waits for an answer is a hung server, not a slow one.
+MAX_DELAY_MS = 600_000.0
+
+
+def _delay_ms(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    if not 0.0 <= value <= MAX_DELAY_MS:  # false for NaN too, which click's FloatRange lets by
+        raise click.BadParameter(f"must be between 0 and {MAX_DELAY_MS:,.0f} (10 minutes)")
     return value
 
 
@@ -52,9 +62,15 @@ def _probability(ctx: click.Context, param: click.Parameter, value: float) -> fl
     help="Key clients must send. Default: the provider's key variable, else its documented "
     "dev key (see the provider's page in docs/).",
 )
-@click.option("--latency-ms", type=click.FloatRange(min=0), default=0.0, help="Delay per request.")
 @click.option(
-    "--jitter-ms", type=click.FloatRange(min=0), default=0.0, help="Extra random delay, up to N."
+    "--latency-ms", type=float, default=0.0, callback=_delay_ms, help="Delay per request."
+)
+@click.option(
+    "--jitter-ms",
+    type=float,
+    default=0.0,
+    callback=_delay_ms,
+    help="Extra random delay, up to N.",
 )
 @click.option(
     "--rate-limit",
