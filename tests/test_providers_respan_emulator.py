@@ -354,6 +354,8 @@ def test_patch_null_clears_a_budget(respan_emulator: Factory) -> None:
         ({"period_start": "2026-11-01"}, "period_start"),
         ({"period_start": None}, "period_start"),
         ({"period_end": "2026-13-01T00:00:00Z"}, "period_end"),
+        # A valid date whose instant in UTC is past year 9999 (it was a 500).
+        ({"period_end": "9999-12-31T23:59:59-23:59"}, "period_end"),
         ({"markup_percentage": None}, "markup_percentage"),
         ({"customer_identifier": "other"}, "customer_identifier"),
         ({"total_cost": 1}, "total_cost"),

@@ -126,7 +126,8 @@ def _timestamp_value(value: Any) -> str:
         )
     try:
         return format_timestamp(parse_timestamp(value.strip()))
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:
+        # OverflowError: a date whose instant in UTC leaves the years 1 to 9999.
         raise InvalidValue("Datetime is not a valid date and time.") from exc
 
 
