@@ -27,6 +27,14 @@ def test_seed_file_is_loaded(respan_emulator: Factory, tmp_path: Path) -> None:
     assert stored["total_cost"] == 3.5  # the alias "cost" fills total_cost
 
 
+def test_a_seed_file_with_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    """A seed saved with a UTF-8 byte order mark (as Windows editors write JSON) reads as the
+    same document."""
+    seed = tmp_path / "seed.json"
+    seed.write_bytes(b"\xef\xbb\xbf" + json.dumps({"customers": []}).encode())
+    assert load_seed_file(seed) == {"customers": []}
+
+
 def test_invalid_json_names_file_line_and_column(tmp_path: Path) -> None:
     """A seed that is not JSON is a ConfigError naming file:line:column."""
     seed = tmp_path / "broken.json"

@@ -19,7 +19,8 @@ def load_seed_file(path: str | Path) -> Any:
     """The parsed seed file; ``ConfigError`` naming ``file:line:column`` when it is not JSON."""
     seed_path = Path(path)
     try:
-        text = seed_path.read_text(encoding="utf-8")
+        # utf-8-sig: a byte order mark (as Windows editors save JSON) is not part of the JSON.
+        text = seed_path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError(f"{seed_path}: cannot read seed file: {reason}") from None
