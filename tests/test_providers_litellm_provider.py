@@ -3,14 +3,17 @@ lifted from the nested table), and applies that refuse what LiteLLM's update wou
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
 from conftest import LITELLM_TEST_KEY
 from scripted_http import Answer, ScriptedApp, script, serve
 
+from reconciler.audit import AuditContext, AuditLog
 from reconciler.clients.secret import Secret
 from reconciler.domain import UNKNOWN, FieldKind
 from reconciler.emulator import RunningEmulator
@@ -233,3 +236,27 @@ def test_plan_time_refusals_need_no_request_beyond_the_list(
     assert provider.refusal(change("update", "acme", alias="ok")) is None
     assert provider.refusal(change("create", "new", max_budget=Decimal(0))) is None
     assert emu.stats()["requests"] == before
+
+
+def test_the_audit_body_of_a_create_is_the_body_sent(tmp_path: Path) -> None:
+    """A create's audit record holds the body /customer/new received, without ``user_id``: a
+    field declared null, which the create leaves out, is left out of both."""
+    app = ScriptedApp(script(Answer(200, {"user_id": "hooli"})))
+    created = change(
+        "create", "hooli", alias="Hooli", max_budget=Decimal("500"), default_model=None
+    )
+    log = tmp_path / "audit.jsonl"
+    with serve(app) as url, AuditLog.open(log, AuditContext("ci")) as audit:
+        provider = LiteLLMProvider.open(url, Secret(LITELLM_TEST_KEY))
+        try:
+            audit.record_pending(created)
+            assert provider.apply(created).ok
+        finally:
+            provider.close()
+    (new,) = [seen for seen in app.seen if seen.raw_path == "/customer/new"]
+    sent = json.loads(new.body)
+    assert sent.pop("user_id") == "hooli"
+    (pending,) = [json.loads(line) for line in log.read_text("utf-8").splitlines()]
+    # The log keeps numbers as exact text: compared as text.
+    assert {k: str(v) for k, v in sent.items()} == {k: str(v) for k, v in pending["body"].items()}
+    assert "default_model" not in sent

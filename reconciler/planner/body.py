@@ -57,11 +57,14 @@ def request_body(change: Change, model: ProviderModel) -> dict[str, Any]:
         if name not in model.fields:
             raise BodyError(f"{field.path}: {model.name} has no field {name!r}")
         grouped.setdefault(name, []).append(field)
-    return {
+    body = {
         name: field_body(model, spec, grouped[name], change.before.get(name, UNKNOWN))
         for name, spec in model.fields.items()
         if name in grouped
     }
+    if change.action == "create" and not model.create_sends_nulls:
+        return {name: value for name, value in body.items() if value is not None}
+    return body
 
 
 def field_body(

@@ -82,6 +82,9 @@ class ProviderModel:
     usage_guarded_fields: tuple[str, ...] = ()
     # Plan note for a declared customer that is missing live and not created ({environment}).
     missing_note: str = "not found in {environment}"
+    # False when a create leaves out the fields declared null (a new customer has none of
+    # them anyway): the body is derived without them, so the audit log records what is sent.
+    create_sends_nulls: bool = True
 
     def field_names(self) -> tuple[str, ...]:
         return tuple(self.fields)

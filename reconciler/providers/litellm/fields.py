@@ -161,4 +161,6 @@ MODEL: Final = ProviderModel(
     # LiteLLM customers carry no metadata this provider manages.
     metadata_authoritative=False,
     usage_guarded_fields=USAGE_GUARDED_FIELDS,
+    # /customer/new is sent only the fields with a value: a new customer has none of the others.
+    create_sends_nulls=False,
 )

@@ -200,7 +200,7 @@ class LiteLLMProvider:
         return ApplyResult(ok=True, status=reply.status)
 
     def _create(self, change: Change) -> ApplyResult:
-        body = {name: value for name, value in request_body(change).items() if value is not None}
+        body = request_body(change)  # without the fields declared null (create_sends_nulls)
         try:
             self.client.new_customer(change.id, body)
         except CustomerExistsError:
