@@ -19,13 +19,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 from scripted_http import Answer, RawServer, Responder, ScriptedApp, script, serve, serve_raw
 
-from reconciler.clients.http import MAX_ANSWER_DEPTH, HttpTransport, encode_path, is_loopback
+from reconciler.clients.http import MAX_ANSWER_DEPTH, HttpTransport, encode_path
 from reconciler.clients.limits import AnswerTooLarge, read_body, too_deep
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret
 from reconciler.emulator import RunningEmulator
 from reconciler.errors import ConfigError, InvalidRequestError, ServerError, TransportError
 from reconciler.providers.respan.emulator import RespanState
+from reconciler.settings.urls import is_loopback
 
 KEY = "sk_test_SUPERSECRET_0123456789"
 FAST = RetryPolicy(attempts=3, wait_initial=0.001, wait_max=0.002, wait_jitter=0.0)

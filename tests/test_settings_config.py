@@ -202,6 +202,20 @@ def test_a_settings_file_named_reconciler_yml_is_refused_not_ignored(
             "rate_limit: 99999999999999999999999/s\n",
             "reconciler.yaml:1:13: error: 'rate_limit' is not valid",
         ),
+        # Addresses no connection would use are placed too (they were found only when
+        # plan or apply connected, without a position).
+        (
+            "providers:\n  respan:\n    base_url: http://api.example.com\n",
+            "reconciler.yaml:3:15: error: providers.respan.base_url: refusing plain http://",
+        ),
+        (
+            "providers:\n  autumn:\n    base_url: ftp://api.example.com\n",
+            "reconciler.yaml:3:15: error: providers.autumn.base_url: base URL must start with",
+        ),
+        (
+            "providers:\n  respan:\n    base_url: https://user:pw@api.example.com\n",
+            "reconciler.yaml:3:15: error: providers.respan.base_url: base URL must not carry",
+        ),
     ],
 )
 def test_errors_name_file_line_and_column(

@@ -56,7 +56,6 @@ from reconciler.cli.planning import (
 )
 from reconciler.cli.status import progress_bar, showing_waits
 from reconciler.cli.target import target_lines
-from reconciler.clients.http import is_loopback
 from reconciler.clients.secret import public_url
 from reconciler.domain import CustomerKey, LiveCustomer, Source
 from reconciler.errors import RunInterrupted, SavedPlanError
@@ -70,6 +69,7 @@ from reconciler.render import render_markdown, render_text
 from reconciler.render.json import plan_document
 from reconciler.settings.config import DEFAULT_AUDIT_LOG, Config, find_config, project_audit_log
 from reconciler.settings.connection import ProviderHandle
+from reconciler.settings.urls import is_loopback
 
 EXIT_FAILED = 1
 EXIT_POLICY = 3

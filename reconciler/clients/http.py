@@ -21,7 +21,6 @@ loopback address, where the key would otherwise be handed to the proxy (in clear
 from __future__ import annotations
 
 import functools
-import ipaddress
 import json
 import logging
 import ssl
@@ -74,13 +73,13 @@ from reconciler.errors import (
     TransportError,
 )
 from reconciler.interrupts import STOP
+from reconciler.settings.urls import check_base_url, is_loopback
 
 logger = logging.getLogger("reconciler.http")
 # stamina logs each scheduled retry at WARNING on the "stamina" logger; with no logging
 # configured Python would print those to stderr. The CLI's -v configuration still sees them.
 logging.getLogger("stamina").addHandler(logging.NullHandler())
 
-LOOPBACK_HOSTS: Final = frozenset({"127.0.0.1", "localhost", "::1"})
 DEFAULT_PACE: Final = "default"
 MAX_RESPONSE_BYTES: Final = 32 * 1024 * 1024
 """The most one answer may bring, raw or decompressed (a full list page is a few MiB)."""
@@ -88,48 +87,6 @@ MAX_ANSWER_DEPTH: Final = 64
 """Deepest nesting of objects and lists accepted in an answer (as in manifests)."""
 _DETAIL_LIMIT = 300
 _PATH_SHOWN = 120  # longer request paths (a huge identifier) are cut in messages
-
-
-def is_loopback(host: str | None) -> bool:
-    """Whether ``host`` is this machine: ``localhost`` or a loopback IP address."""
-    if not host:
-        return False
-    if host.lower() == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def check_base_url(url: str) -> str:
-    """``url`` without a trailing slash, or ``ConfigError`` when it must not be used.
-
-    ``https://`` anything is fine; plain ``http://`` only to this machine (127.0.0.1,
-    localhost, [::1]) because the API key would otherwise cross the network in clear text.
-    """
-    try:
-        parts = urlsplit(url.strip())
-        host = parts.hostname
-    except ValueError as exc:
-        raise ConfigError(f"base URL is not a valid URL: {exc}") from None
-    if parts.username is not None or parts.password is not None:
-        raise ConfigError(
-            "base URL must not carry credentials; put the API key in the environment instead"
-        )
-    if parts.scheme not in ("http", "https") or not host:
-        raise ConfigError(
-            f"base URL must start with https:// (or http:// to a loopback address), "
-            f"got {parts.scheme or 'no scheme'!s}://{host or ''}"
-        )
-    if parts.query or parts.fragment:
-        raise ConfigError("base URL must not have a query string or fragment")
-    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
-        raise ConfigError(
-            f"refusing plain http:// to {host}: the API key would travel unencrypted; "
-            "use https:// (plain http is only allowed to 127.0.0.1, localhost or [::1])"
-        )
-    return url.strip().rstrip("/")
 
 
 def encode_path(*segments: str) -> str:

@@ -24,7 +24,6 @@ from typing import Any, Literal, Self
 
 import httpx
 
-from reconciler.clients.http import check_base_url
 from reconciler.errors import APIError, ConfigError, TransportError
 from reconciler.github.actions import (
     AnnotationLevel,
@@ -37,6 +36,7 @@ from reconciler.github.actions import (
     workflow_command,
 )
 from reconciler.render.markdown import GITHUB_COMMENT_LIMIT, MARKER
+from reconciler.settings.urls import check_base_url
 
 __all__ = [
     "MAX_COMMENT_CHARS",

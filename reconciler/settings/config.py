@@ -25,9 +25,10 @@ from reconciler.errors import ConfigError
 from reconciler.manifests.loader import display_path
 from reconciler.manifests.resources import CONFIG_SCHEMA
 from reconciler.manifests.schema import schema_problems
-from reconciler.manifests.yamlfile import read_yaml_file
+from reconciler.manifests.yamlfile import YamlDocument, locate, position, read_yaml_file
 from reconciler.problems import Problem
 from reconciler.settings.ratelimit import RateLimit
+from reconciler.settings.urls import check_base_url
 
 CONFIG_FILE_NAME = "reconciler.yaml"  # also in manifests.loader.CONFIG_FILE_NAMES
 MISNAMED_CONFIG_FILE = "reconciler.yml"
@@ -132,10 +133,36 @@ def load_config(path: Path) -> Config:
         )
     if not problems and documents:
         problems.extend(schema_problems(documents[0], CONFIG_SCHEMA))
+    if not problems and documents:
+        problems.extend(_base_url_problems(display, documents[0]))
     if problems:
         raise ConfigError(_describe(problems))
     value: dict[str, Any] = documents[0].value if documents else {}
     return _config(path.resolve().parent, value)
+
+
+def _base_url_problems(display: str, document: YamlDocument) -> list[Problem]:
+    """Each ``providers.NAME.base_url`` that no connection would use (plain http:// to another
+    machine, credentials in it, no https://), placed where it is written."""
+    problems = []
+    for name, settings in (document.value.get("providers") or {}).items():
+        url = settings.get("base_url") if isinstance(settings, Mapping) else None
+        if not isinstance(url, str):
+            continue
+        try:
+            check_base_url(url)
+        except ConfigError as exc:
+            line, column = position(locate(document.node, ["providers", name, "base_url"]))
+            problems.append(
+                Problem(
+                    display,
+                    line,
+                    column,
+                    f"providers.{name}.base_url: {exc}",
+                    "give the API's https:// address (plain http:// only to this machine)",
+                )
+            )
+    return problems
 
 
 def _describe(problems: list[Problem]) -> str:

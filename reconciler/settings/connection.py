@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
 
 from reconciler.atomicfile import write_atomic
-from reconciler.clients.http import check_base_url
 from reconciler.clients.retry import RetryPolicy
 from reconciler.clients.secret import Secret, public_url
 from reconciler.errors import ConfigError
@@ -48,6 +47,7 @@ from reconciler.providers.plugin import ConnectionDefaults
 from reconciler.providers.registry import plugin, plugins
 from reconciler.settings.config import Config, ProviderSettings, parse_rate_limit
 from reconciler.settings.ratelimit import RateLimit
+from reconciler.settings.urls import check_base_url
 
 if TYPE_CHECKING:
     from reconciler.emulator import RunningEmulator
