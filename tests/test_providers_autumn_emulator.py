@@ -301,6 +301,31 @@ def test_bad_update_bodies_are_invalid_inputs(
     assert emu.state.customers[("sandbox", "a")]["name"] == "Before"
 
 
+@pytest.mark.parametrize("endpoint", ["update", "get_or_create"])
+def test_a_purchase_limit_needs_its_limit(autumn_emulator: Factory, endpoint: str) -> None:
+    """A top-up's purchase_limit without ``limit`` is 400 (the API's model requires it), so a
+    pipeline that passes here does not fail in production; with it, it is stored."""
+    emu = autumn_emulator(seed={"customers": [{"id": "a"}]})
+
+    def topup(limit: dict[str, Any]) -> dict[str, Any]:
+        entry = {"feature_id": "m", "threshold": 1, "quantity": 5, "purchase_limit": limit}
+        return {"customer_id": "b", "billing_controls": {"auto_topups": [entry]}}
+
+    body = topup({"interval": "month", "interval_count": 1})
+    if endpoint == "update":
+        body["customer_id"] = "a"
+    refused = call(emu, endpoint, body)
+    assert refused.status_code == 400
+    assert refused.json()["code"] == "invalid_inputs"
+    assert "purchase_limit.limit" in refused.json()["message"]
+    assert set(emu.state.customers) == {("sandbox", "a")}
+    assert emu.state.customers[("sandbox", "a")]["billing_controls"] == {}
+
+    body["billing_controls"]["auto_topups"][0]["purchase_limit"]["limit"] = 3
+    stored = call(emu, endpoint, body).json()["billing_controls"]["auto_topups"]
+    assert stored[0]["purchase_limit"] == {"interval": "month", "interval_count": 1, "limit": 3}
+
+
 def test_get_or_create_creates_then_only_fills_missing_name_and_email(
     autumn_emulator: Factory,
 ) -> None:

@@ -114,6 +114,10 @@ def _check_kind(kind: str, value: Any, where: str) -> None:
         if limit.get("interval") not in PURCHASE_LIMIT_INTERVALS:
             choices = ", ".join(PURCHASE_LIMIT_INTERVALS)
             raise InvalidInputs(f"{where}.interval: expected one of {choices}")
+        # The API's own model of a purchase limit requires ``limit`` (autumn-sdk 1.2.0's
+        # request and response models both do); ``interval_count`` defaults to 1.
+        if "limit" not in limit:
+            raise InvalidInputs(f"{where}.limit: required")
         for name in ("interval_count", "limit"):
             if name in limit and not (_is_number(limit[name]) and limit[name] >= 0):
                 raise InvalidInputs(f"{where}.{name}: expected a non-negative number")
