@@ -121,6 +121,11 @@ def test_bad_seed_is_one_clear_error(tmp_path: Path, capsys: pytest.CaptureFixtu
         ["--latency-ms", "600001"],
         ["--jitter-ms", "nan"],
         ["--jitter-ms", "-1"],
+        # A misspelt field would be served after all, and the run would test nothing.
+        ["--omit-fields", "metdata"],
+        ["--omit-fields", "metadata,markup"],
+        ["--provider", "autumn", "--omit-fields", "metadata"],
+        ["--provider", "litellm", "--omit-fields", "spend"],
     ],
 )
 def test_bad_flags_exit_1(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:

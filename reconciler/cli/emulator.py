@@ -101,8 +101,8 @@ def _delay_ms(ctx: click.Context, param: click.Parameter, value: float) -> float
     "--omit-fields",
     metavar="A,B",
     default="",
-    help="Leave these fields out of single-customer answers, where the provider's emulator "
-    "supports it (e.g. metadata,markup_percentage).",
+    help="Leave these fields out of single-customer answers (Respan only, e.g. "
+    "metadata,markup_percentage); a field those answers do not carry is an error.",
 )
 @click.option("--fault-seed", type=int, help="Seed of the fault RNG, for repeatable faults.")
 @click.option(
@@ -155,7 +155,7 @@ def emulator(
         drop_rate=drop_rate,
         rate_limit_429_rate=throttle_rate,
         seed=fault_seed,
-        omit_fields=frozenset(name.strip() for name in omit_fields.split(",") if name.strip()),
+        omit_fields=_omitted(omit_fields, parts.omittable_fields, provider),
     )
     if host not in {"127.0.0.1", "localhost", "::1"}:
         click.echo(f"warning: serving on {host}, reachable beyond this machine", err=True)
@@ -170,6 +170,21 @@ def emulator(
         running.stop()
     click.echo("emulator stopped", err=True)
     return 0
+
+
+def _omitted(text: str, omittable: frozenset[str], provider: str) -> frozenset[str]:
+    """The names of ``--omit-fields``; a name the emulator cannot omit is a usage error (a
+    typo would otherwise serve the field and test nothing)."""
+    names = frozenset(name.strip() for name in text.split(",") if name.strip())
+    unknown = sorted(names - omittable)
+    if unknown and not omittable:
+        message = f"the {provider} emulator leaves no fields out"
+    elif unknown:
+        known = ", ".join(sorted(omittable))
+        message = f"{', '.join(unknown)}: not a field the {provider} emulator answers ({known})"
+    else:
+        return names
+    raise click.BadParameter(message, param_hint="'--omit-fields'")
 
 
 def _reset() -> int:

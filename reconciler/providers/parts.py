@@ -111,9 +111,12 @@ class EmulatorParts:
     ``state_from_seed(document, source=...)`` builds the emulator's state from a seed document
     (``None``: empty); ``create_app(state, settings, stats=...)`` returns the ASGI app serving
     it. The key and rate limit are what ``reconciler emulator`` uses when none is given.
+    ``omittable_fields`` are the names ``--omit-fields`` may leave out of its answers (none:
+    the emulator has no such option), so that a misspelt name is an error, not a no-op.
     """
 
     state_from_seed: Callable[..., Any]
     create_app: Callable[..., Any]
     default_api_key: str
     default_rate_limit: tuple[int, float] | None
+    omittable_fields: frozenset[str] = frozenset()

@@ -425,5 +425,6 @@ PARTS = EmulatorParts(
     create_app=create_app,
     default_api_key=DEFAULT_API_KEY,
     default_rate_limit=DEFAULT_RATE_LIMIT,
+    omittable_fields=frozenset(model.DETAIL_FIELDS),
 )
 """The ``ProviderPlugin.emulator`` target."""
