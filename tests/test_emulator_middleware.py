@@ -73,6 +73,19 @@ def test_injected_429s(respan_emulator: Factory) -> None:
     assert response.json() == {"detail": "Rate limit exceeded", "retry_after": 2}
 
 
+def test_injected_429s_take_no_rate_limit_slot(respan_emulator: Factory) -> None:
+    """An injected 429 is a refused request: it leaves the limiter's slots to the requests
+    that are served, as the limiter's own 429s do."""
+    # Fault seed 6 throttles the first of three requests at rate 0.5, not the other two.
+    emu = respan_emulator(
+        rate_limit=(2, 60.0), clock=ManualClock(), rate_limit_429_rate=0.5, fault_seed=6
+    )
+    with client(emu) as api:
+        answers = [api.get("/api/users/list/") for _ in range(3)]
+    assert [answer.status_code for answer in answers] == [429, 200, 200]
+    assert answers[0].json()["retry_after"] == 1  # the injected one
+
+
 def test_injected_500s(respan_emulator: Factory) -> None:
     """fail_rate=1 answers every API call with the documented 500 body."""
     emu = respan_emulator(fail_rate=1.0)

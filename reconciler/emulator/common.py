@@ -155,13 +155,16 @@ class SlidingWindowLimiter:
         self._lock = threading.Lock()
         self._log: deque[float] = deque()
 
-    def acquire(self) -> RateDecision:
+    def acquire(self, *, take: bool = True) -> RateDecision:
+        """Whether a request may be served now; it takes a slot only when allowed and ``take``
+        (a request refused for another reason, such as an injected 429, is not served)."""
         with self._lock:
             now = self._clock()
             while self._log and self._log[0] <= now - self.per_seconds:
                 self._log.popleft()
             if len(self._log) < self.count:
-                self._log.append(now)
+                if take:
+                    self._log.append(now)
                 return RateDecision(True, self.count, self.count - len(self._log))
             wait = self._log[0] + self.per_seconds - now
             return RateDecision(False, self.count, 0, max(1, math.ceil(wait)))

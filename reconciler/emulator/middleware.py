@@ -134,7 +134,9 @@ class EmulatorMiddleware:
             return unauthorized
         limiter = self.limiters.get(self.dialect.bucket(request))
         if limiter is not None:
-            decision = limiter.acquire()
+            # An injected 429 is a refusal like the limiter's own: it is not served, so it
+            # takes no slot (else a client pacing to the limit would meet real 429s too).
+            decision = limiter.acquire(take=not throttle)
             if not decision.allowed:
                 return self.dialect.rate_limited(request, decision)
         if throttle:
