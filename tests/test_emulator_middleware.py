@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -108,6 +109,24 @@ def test_dropped_connections_get_no_response(respan_emulator: Factory) -> None:
     assert stats["requests"] == {"PATCH /api/users/{customer_identifier}/": 3}
     assert stats["responses"] == {}
     assert emu.state.customers[("prod", "x")]["name"] is None  # the dropped request did nothing
+
+
+def test_a_drop_on_the_wire_is_a_status_line_whose_body_never_comes(
+    respan_emulator: Factory,
+) -> None:
+    """What docs/emulator.md says a dropped request sees: headers promising one byte, a close."""
+    emu = respan_emulator(drop_rate=1.0)
+    host, port = emu.url.removeprefix("http://").rsplit(":", 1)
+    request = b"GET /api/users/list/ HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+    with socket.create_connection((host, int(port)), timeout=10) as connection:
+        connection.sendall(request + emu.api_key.encode() + b"\r\n\r\n")
+        received = b""
+        while chunk := connection.recv(4096):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"content-length: 1" in head.lower()
+    assert body == b""
 
 
 def test_drops_are_clean_closes_even_with_large_bodies(respan_emulator: Factory) -> None:

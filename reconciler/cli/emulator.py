@@ -85,7 +85,7 @@ def _delay_ms(ctx: click.Context, param: click.Parameter, value: float) -> float
     type=float,
     default=0.0,
     callback=_probability,
-    help="Share of connections closed without a response.",
+    help="Share of connections closed before a complete response.",
 )
 @click.option(
     "--throttle-rate",
