@@ -402,6 +402,22 @@ def test_patch_and_delete_of_unknown_customer_are_404_and_create_nothing(
     assert emu.state.customers == {}
 
 
+def test_a_customer_called_list_cannot_be_patched_or_deleted(respan_emulator: Factory) -> None:
+    """/api/users/list/ is the list endpoint for every method: PATCH and DELETE there are 405
+    (encoded or not) and leave a customer called "list" as it was."""
+    emu = respan_emulator(seed={"customers": [{"customer_identifier": "list", "name": "L"}]})
+    with client(emu) as api:
+        refused = [
+            api.patch("/api/users/list/", json={"name": "changed"}),
+            api.delete("/api/users/list/"),
+            api.delete("/api/users/%6Cist/"),
+        ]
+    assert [r.status_code for r in refused] == [405, 405, 405]
+    assert refused[0].json() == {"detail": 'Method "PATCH" not allowed.'}
+    assert refused[1].headers["allow"] == "GET, POST"
+    assert emu.state.customers[("prod", "list")]["name"] == "L"
+
+
 def test_delete_is_204_with_empty_body(respan_emulator: Factory) -> None:
     """DELETE answers 204 with no body and the customer is gone."""
     emu = respan_emulator(seed={"customers": [{"customer_identifier": "x"}]})

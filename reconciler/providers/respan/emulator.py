@@ -333,6 +333,12 @@ def create_app(
     @refusing
     async def customer(request: Request) -> Response:
         identifier = path_tail(request, USERS_PREFIX)
+        if identifier == "list":
+            # /api/users/list/ is the list endpoint whatever the method (a URL picks its view
+            # before the method is looked at), so a PATCH or DELETE of a customer called
+            # "list" is refused as the list's wrong method, as the API would.
+            detail = {"detail": f'Method "{request.method}" not allowed.'}
+            raise Refusal(405, detail, {"Allow": "GET, POST"})
         environment = _environment(request)
         record = state.get_customer(identifier, environment=environment)
         if record is None:
