@@ -443,3 +443,16 @@ def test_injected_faults_use_autumn_bodies(autumn_emulator: Factory) -> None:
     with pytest.raises(httpx.RemoteProtocolError):
         call(dropping, "list", {})
     assert dropping.stats()["requests"] == {"POST /v1/customers.list": 1}
+
+
+def test_an_injected_429_without_a_limit_states_no_limit(autumn_emulator: Factory) -> None:
+    """With no rate limit set, an injected 429 says when to retry but claims no limit of 0
+    (a client reading RateLimit-Limit: 0 would take the organization for blocked)."""
+    throttled = autumn_emulator(rate_limit=None, rate_limit_429_rate=1.0)
+    response = call(throttled, "list", {})
+    assert response.status_code == 429
+    assert response.headers["ratelimit-reset"] == "1"
+    assert "ratelimit-limit" not in response.headers
+    assert "ratelimit-remaining" not in response.headers
+    limited = autumn_emulator(rate_limit=(5, 1.0), rate_limit_429_rate=1.0)
+    assert call(limited, "list", {}).headers["ratelimit-limit"] == "5"

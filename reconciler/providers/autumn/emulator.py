@@ -419,11 +419,10 @@ def _dialect(settings: EmulatorSettings) -> ProviderDialect:
         return None
 
     def rate_limited(request: Request, decision: RateDecision) -> Response:
-        headers = {
-            "RateLimit-Limit": str(decision.limit),
-            "RateLimit-Remaining": str(decision.remaining),
-            "RateLimit-Reset": str(decision.retry_after),
-        }
+        headers = {"RateLimit-Reset": str(decision.retry_after)}
+        if decision.limit:  # an injected 429 while no limit is set has no limit to state
+            headers["RateLimit-Limit"] = str(decision.limit)
+            headers["RateLimit-Remaining"] = str(decision.remaining)
         if settings.retry_after_header:
             headers["Retry-After"] = str(decision.retry_after)
         refusal = _error(request, 429, "rate_limit_exceeded", "Rate limit exceeded")
