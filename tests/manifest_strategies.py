@@ -89,12 +89,11 @@ def billing_controls(draw: st.DrawFn) -> dict[str, Any]:
         optional={"enabled": st.booleans(), "name": TEXT},
     )
     limit = st.fixed_dictionaries(
-        {},
-        optional={
+        {
             "interval": st.sampled_from(["hour", "day", "week", "month"]),
-            "interval_count": st.integers(1, 12),
             "limit": st.integers(0, 100),
         },
+        optional={"interval_count": st.integers(1, 12)},
     )
     topup = st.fixed_dictionaries(
         {"feature_id": FEATURE, "threshold": NUMBER, "quantity": NUMBER},
