@@ -2,7 +2,9 @@
 
 It records every request (method, path, query, headers, JSON body) and keeps comments in
 memory, so a test can point ``GITHUB_API_URL`` at it and check what the action would send.
-Pages the list endpoint with a ``Link`` header like GitHub does.
+Pages the list endpoint with a ``Link`` header like GitHub does. Comments carry their author
+(``user.login``, ``user.type``) as GitHub's REST API shows them; ``POST /graphql`` answers the
+``viewer { login }`` query with the token's account, which GraphQL names without ``[bot]``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 TOKEN = "ghs_recorder-test-token"
+# The account of a workflow's GITHUB_TOKEN: "github-actions" in GraphQL, this in REST.
+BOT = "github-actions[bot]"
 _LIST = re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$")
 _ONE = re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$")
 
@@ -43,15 +47,18 @@ class GitHubRecorder:
     requests: list[Recorded] = field(default_factory=list)
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     fail_with: int | None = None
+    viewer: str = "github-actions"
     _next_id: int = 1000
 
-    def add_comment(self, repository: str, number: int, body: str) -> int:
-        """Seed a comment as if someone had posted it; returns its id."""
+    def add_comment(self, repository: str, number: int, body: str, author: str = BOT) -> int:
+        """Seed a comment as if ``author`` had posted it (default: the token's own account, as
+        an earlier run would have); returns its id."""
         self._next_id += 1
         self.comments.setdefault((repository, number), []).append(
             {
                 "id": self._next_id,
                 "body": body,
+                "user": {"login": author, "type": "Bot" if author.endswith("[bot]") else "User"},
                 "html_url": f"https://github.test/{repository}/pull/{number}"
                 f"#issuecomment-{self._next_id}",
             }
@@ -59,8 +66,9 @@ class GitHubRecorder:
         return self._next_id
 
     def writes(self) -> list[Recorded]:
-        """The requests that would change something on GitHub (POST, PATCH)."""
-        return [r for r in self.requests if r.method in ("POST", "PATCH")]
+        """The requests that would change something on GitHub (POST, PATCH; GraphQL's viewer
+        query is a read)."""
+        return [r for r in self.requests if r.method in ("POST", "PATCH") and r.path != "/graphql"]
 
 
 def _handler(state: GitHubRecorder) -> type[BaseHTTPRequestHandler]:
@@ -97,6 +105,9 @@ def _handler(state: GitHubRecorder) -> type[BaseHTTPRequestHandler]:
                 return
             if state.fail_with is not None:
                 self._reply(state.fail_with, {"message": "Resource not accessible by integration"})
+                return
+            if split.path == "/graphql" and self.command == "POST":
+                self._reply(200, {"data": {"viewer": {"login": state.viewer}}})
                 return
             if (match := _LIST.match(split.path)) is not None:
                 key = (match.group(1), int(match.group(2)))

@@ -199,7 +199,7 @@ def test_find_follows_pagination_to_the_marked_comment(recorder: GitHubRecorder)
     marked = recorder.add_comment(PULL.repository, PULL.number, f"{PLAN_COMMENT_MARKER}\nold")
     with StickyComment(TOKEN, recorder.url) as sticky:
         assert sticky.find(PULL) == marked
-    pages = [r.query.get("page", ["1"]) for r in recorder.requests]
+    pages = [r.query.get("page", ["1"]) for r in recorder.requests if r.method == "GET"]
     assert pages == [["1"], ["2"]]
 
 
@@ -208,6 +208,40 @@ def test_a_comment_quoting_the_marker_is_not_taken_over(recorder: GitHubRecorder
     recorder.add_comment(PULL.repository, PULL.number, f"> {PLAN_COMMENT_MARKER}\n> old plan")
     with StickyComment(TOKEN, recorder.url) as sticky:
         assert sticky.find(PULL) is None
+
+
+def test_a_marked_comment_by_someone_else_is_never_taken_over(recorder: GitHubRecorder) -> None:
+    """A comment another account starts with the marker (say, a fake plan the pull request's
+    author posted before the first run) is left alone: the plan is posted as a new comment
+    by the token's account, and that comment is the one updated on the next run."""
+    fake = f"{PLAN_COMMENT_MARKER}\n**Plan: 0 to create, 0 to update**"
+    forged = recorder.add_comment(PULL.repository, PULL.number, fake, author="mallory")
+    with StickyComment(TOKEN, recorder.url) as sticky:
+        first = sticky.publish(PULL, "## Plan: 1 to update")
+        second = sticky.publish(PULL, "## Plan: 2 to update")
+    assert (first.action, second.action) == ("created", "updated")
+    assert first.comment_id != forged
+    assert second.comment_id == first.comment_id
+    assert recorder.comments[(PULL.repository, PULL.number)][0]["body"] == fake
+    assert [r.path for r in recorder.writes()] == [
+        "/repos/acme/budgets/issues/7/comments",
+        f"/repos/acme/budgets/issues/comments/{first.comment_id}",
+    ]
+
+
+def test_the_token_account_is_asked_on_the_same_host(recorder: GitHubRecorder) -> None:
+    """Who the token is comes from GraphQL's viewer next to the REST API (GitHub Enterprise:
+    /api/graphql beside /api/v3), with the same token; an answer without a login is refused."""
+    recorder.add_comment(PULL.repository, PULL.number, f"{PLAN_COMMENT_MARKER}\nold")
+    with StickyComment(TOKEN, recorder.url) as sticky:
+        assert sticky.graphql_url == f"{recorder.url}/graphql"
+        assert sticky.find(PULL) is not None
+    assert recorder.requests[-1].headers["authorization"] == f"Bearer {TOKEN}"
+    with StickyComment(TOKEN, "https://ghe.example.com/api/v3") as sticky:
+        assert sticky.graphql_url == "https://ghe.example.com/api/graphql"
+    recorder.viewer = ""
+    with StickyComment(TOKEN, recorder.url) as sticky, pytest.raises(APIError, match="viewer"):
+        sticky.find(PULL)
 
 
 def test_pagination_never_leaves_the_api_host(recorder: GitHubRecorder) -> None:

@@ -8,6 +8,8 @@ Three things live here, all driven by the environment variables a GitHub runner 
   ``plan`` and ``apply`` append their Markdown;
 * the sticky pull-request comment: ONE comment per pull request, found again by a hidden
   marker and edited in place, so a pull request pushed ten times shows one current plan.
+  Only a comment the token's own account wrote is ever taken for it: anyone can post a
+  comment that starts with the marker, and its author could edit it again after the run.
 
 Library code: nothing here prints or exits. The REST client raises ``APIError`` subclasses and
 never puts the token in a message or a repr.
@@ -64,6 +66,9 @@ MAX_COMMENT_CHARS = GITHUB_COMMENT_LIMIT
 """GitHub refuses issue and pull-request comment bodies longer than this."""
 
 DEFAULT_API_URL = "https://api.github.com"
+# REST's GET /user refuses a workflow's GITHUB_TOKEN (an app installation token); GraphQL's
+# viewer answers for every kind of token.
+_VIEWER_QUERY = "query { viewer { login } }"
 _PAGE_SIZE = 100
 _TRUNCATION_NOTE = (
     "\n\n> [!NOTE]\n> This plan was cut to fit GitHub's comment size limit. "
@@ -189,7 +194,9 @@ class StickyComment:
             raise ConfigError("no GitHub token: set GITHUB_TOKEN to the job's token")
         # Same rule as provider base URLs: the token never crosses a network in clear text.
         self.api_url = check_base_url(api_url)
+        self.graphql_url = graphql_url_for(self.api_url)
         self.marker = marker
+        self._login: str | None = None
         self._client = httpx.Client(
             base_url=self.api_url,
             headers={
@@ -239,7 +246,7 @@ class StickyComment:
                 body = comment.get("body") if isinstance(comment, dict) else None
                 if isinstance(body, str) and body.lstrip().startswith(self.marker):
                     comment_id = comment.get("id")
-                    if isinstance(comment_id, int):
+                    if isinstance(comment_id, int) and _written_by(comment, self._viewer()):
                         return comment_id
             url, params = self._next_page(response), None
         return None
@@ -264,6 +271,25 @@ class StickyComment:
             comment_id=comment_id if isinstance(comment_id, int) else existing or 0,
             url=url if isinstance(url, str) else "",
         )
+
+    def _viewer(self) -> str:
+        """The login of the token's account, asked once (only when a marked comment exists)."""
+        if self._login is None:
+            path = httpx.URL(self.graphql_url).path
+            response = self._send("POST", self.graphql_url, json={"query": _VIEWER_QUERY})
+            answer = _json(response, "POST", path)
+            data = answer.get("data") if isinstance(answer, dict) else None
+            viewer = data.get("viewer") if isinstance(data, dict) else None
+            login = viewer.get("login") if isinstance(viewer, dict) else None
+            if not isinstance(login, str) or not login:
+                raise APIError(
+                    f"GitHub API: POST {path} did not name the token's account (viewer login)",
+                    method="POST",
+                    path=path,
+                    status=response.status_code,
+                )
+            self._login = login
+        return self._login
 
     def _next_page(self, response: httpx.Response) -> str | None:
         # Follow the Link header only while it stays on the same API host: the token is sent
@@ -296,6 +322,27 @@ class StickyComment:
             status=response.status_code,
             detail=detail,
         )
+
+
+def graphql_url_for(api_url: str) -> str:
+    """GitHub's GraphQL endpoint beside a REST API URL: ``https://api.github.com/graphql``, and
+    ``https://HOST/api/graphql`` for GitHub Enterprise Server's ``https://HOST/api/v3``."""
+    base = api_url.rstrip("/")
+    if base.endswith("/api/v3"):
+        return base.removesuffix("/v3") + "/graphql"
+    return base + "/graphql"
+
+
+def _written_by(comment: Mapping[str, Any], login: str) -> bool:
+    # GraphQL names an app's account "github-actions" where REST says "github-actions[bot]"
+    # (with type Bot); user logins cannot contain brackets, so neither form is ambiguous.
+    user = comment.get("user")
+    if not isinstance(user, dict):
+        return False
+    author = user.get("login")
+    if author == login:
+        return True
+    return user.get("type") == "Bot" and author == f"{login.removesuffix('[bot]')}[bot]"
 
 
 def _error_detail(response: httpx.Response) -> str:
