@@ -373,6 +373,21 @@ def test_a_base_input_that_looks_like_an_option_is_refused(start_runner: StartRu
     assert "input 'base' must be a git revision" in result.log
 
 
+def test_a_plan_refused_before_it_ran_still_replaces_the_old_comment(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """A plan the action refuses to start (a bad base input) leaves no earlier plan looking
+    current: the sticky comment says the plan failed."""
+    runner, _ = start_runner(_live())
+    old = recorder.add_comment("acme/budgets", 17, f"{MARKER}\n**Plan: 1 to update**")
+    result = runner.run(command="plan", base="-x")
+    assert result.outputs["exit-code"] == "1"
+    assert "could not comment" not in result.log
+    (patch,) = recorder.writes()
+    assert patch.path == f"/repos/acme/budgets/issues/comments/{old}"
+    assert "plan failed (exit code 1)" in patch.body["body"]
+
+
 def test_a_comment_github_refuses_is_only_a_warning(
     start_runner: StartRunner, recorder: GitHubRecorder
 ) -> None:
