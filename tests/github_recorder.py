@@ -24,6 +24,7 @@ TOKEN = "ghs_recorder-test-token"
 BOT = "github-actions[bot]"
 _LIST = re.compile(r"^/repos/([^/]+/[^/]+)/issues/(\d+)/comments$")
 _ONE = re.compile(r"^/repos/([^/]+/[^/]+)/issues/comments/(\d+)$")
+_PULL = re.compile(r"^/repos/([^/]+/[^/]+)/pulls/(\d+)$")
 
 
 @dataclass
@@ -46,6 +47,8 @@ class GitHubRecorder:
     link_base: str | None = None
     requests: list[Recorded] = field(default_factory=list)
     comments: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
+    # The head commit of each pull request, as GET /repos/R/pulls/N reports it.
+    heads: dict[tuple[str, int], str] = field(default_factory=dict)
     fail_with: int | None = None
     viewer: str = "github-actions"
     _next_id: int = 1000
@@ -109,6 +112,12 @@ def _handler(state: GitHubRecorder) -> type[BaseHTTPRequestHandler]:
             if split.path == "/graphql" and self.command == "POST":
                 self._reply(200, {"data": {"viewer": {"login": state.viewer}}})
                 return
+            pull = _PULL.match(split.path)
+            if pull is not None and self.command == "GET":
+                head = state.heads.get((pull.group(1), int(pull.group(2))))
+                if head is not None:
+                    self._reply(200, {"number": int(pull.group(2)), "head": {"sha": head}})
+                    return
             if (match := _LIST.match(split.path)) is not None:
                 key = (match.group(1), int(match.group(2)))
                 if self.command == "GET":

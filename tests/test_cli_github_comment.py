@@ -177,3 +177,31 @@ def test_failed_plan_replaces_the_old_plan_comment(
     assert body.startswith(PLAN_COMMENT_MARKER)
     assert "plan failed (exit code 1)" in body
     assert "https://github.test/acme/budgets/actions/runs/42" in body
+
+
+def test_a_run_for_an_outdated_commit_leaves_the_newer_plan(
+    tmp_path: Path,
+    pr_env: dict[str, str],
+    recorder: GitHubRecorder,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A run that ends after the pull request moved on to a newer commit (two pushes in a row,
+    runs finishing out of order) does not overwrite the newer run's plan with its own."""
+    old, new = "a" * 40, "b" * 40
+    event = Path(pr_env["GITHUB_EVENT_PATH"])
+    event.write_text(json.dumps({"pull_request": {"number": 12, "head": {"sha": old}}}), "utf-8")
+    current = f"{PLAN_COMMENT_MARKER}\n## Plan for the newer commit"
+    comment_id = recorder.add_comment("acme/budgets", 12, current)
+    recorder.heads[("acme/budgets", 12)] = new
+    markdown = tmp_path / "outdated.md"
+    markdown.write_text(f"{PLAN_COMMENT_MARKER}\n## Plan for the older commit\n", "utf-8")
+    assert comment(markdown) == 0
+    assert recorder.writes() == []
+    assert recorder.comments[("acme/budgets", 12)][0]["body"] == current
+    out = capsys.readouterr().out
+    assert f"#12 is now at commit {new[:12]}, not {old[:12]}" in out
+    # The run for the pull request's current head does update it.
+    recorder.heads[("acme/budgets", 12)] = old
+    assert comment(markdown) == 0
+    (patch,) = recorder.writes()
+    assert patch.path == f"/repos/acme/budgets/issues/comments/{comment_id}"

@@ -87,6 +87,13 @@ def comment(plan_markdown: Path, number: int | None, exit_code: int | None, mark
     api_url = env.get("GITHUB_API_URL") or DEFAULT_API_URL
     with StickyComment(env.get("GITHUB_TOKEN", ""), api_url, marker=marker) as sticky:
         result = sticky.publish(pull, body)
+    if result.action == "outdated":
+        click.echo(
+            f"Not commenting: pull request #{pull.number} is now at commit "
+            f"{(result.head or '')[:12]}, not {(pull.head or '')[:12]} planned here; "
+            "the run for the newer commit posts its plan."
+        )
+        return 0
     click.echo(f"{result.action.capitalize()} plan comment on #{pull.number}: {result.url}")
     set_output("comment-url", result.url, env)
     return 0

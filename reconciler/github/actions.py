@@ -19,6 +19,7 @@ from typing import Any, Literal
 from reconciler.printable import printable
 
 AnnotationLevel = Literal["debug", "notice", "warning", "error"]
+_COMMIT = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 def in_github_actions(environ: Mapping[str, str] | None = None) -> bool:
@@ -119,3 +120,15 @@ def event_pull_request_number(event_path: Path) -> int | None:
     if isinstance(number, int) and not isinstance(number, bool) and number > 0:
         return number
     return None
+
+
+def event_pull_request_head(event_path: Path) -> str | None:
+    """The commit a ``pull_request`` event was made for (``pull_request.head.sha``), or None.
+
+    Raises ``OSError`` / ``ValueError`` when the payload cannot be read.
+    """
+    payload: Any = json.loads(event_path.read_text(encoding="utf-8"))
+    pull = payload.get("pull_request") if isinstance(payload, dict) else None
+    head = pull.get("head") if isinstance(pull, dict) else None
+    sha = head.get("sha") if isinstance(head, dict) else None
+    return sha if isinstance(sha, str) and _COMMIT.fullmatch(sha) else None

@@ -32,6 +32,7 @@ from reconciler.github.actions import (
     append_step_summary,
     escape_data,
     escape_property,
+    event_pull_request_head,
     event_pull_request_number,
     in_github_actions,
     set_output,
@@ -140,10 +141,14 @@ def _close_open_blocks(markdown: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class PullRequest:
-    """A pull request of a repository (``owner/name``): where the sticky comment lives."""
+    """A pull request of a repository (``owner/name``): where the sticky comment lives.
+
+    ``head``: the commit this run planned, when known; the comment is then written only while
+    it is still the pull request's head."""
 
     repository: str
     number: int
+    head: str | None = None
 
 
 def pull_request_from_event(environ: Mapping[str, str] | None = None) -> PullRequest | None:
@@ -159,18 +164,21 @@ def pull_request_from_event(environ: Mapping[str, str] | None = None) -> PullReq
         return None
     try:
         number = event_pull_request_number(Path(event_path))
+        head = event_pull_request_head(Path(event_path))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the workflow event payload {event_path}: {exc}") from exc
-    return PullRequest(repository, number) if number is not None else None
+    return PullRequest(repository, number, head) if number is not None else None
 
 
 @dataclass(frozen=True, slots=True)
 class CommentResult:
-    """What ``StickyComment.publish`` did: created a new comment or updated the existing one."""
+    """What ``StickyComment.publish`` did: created a new comment, updated the existing one, or
+    wrote nothing because the pull request has moved on to ``head`` (a newer commit)."""
 
-    action: Literal["created", "updated"]
+    action: Literal["created", "updated", "outdated"]
     comment_id: int
     url: str
+    head: str | None = None
 
 
 class StickyComment:
@@ -255,10 +263,15 @@ class StickyComment:
         """Update the marked comment with ``body``, or create it; the body is fitted first."""
         text = fit_comment(body, self.marker)
         existing = self.find(pull)
+        # Runs of two pushes can end in either order: the older one must not overwrite the
+        # newer one's plan. Asked just before writing, which leaves the smallest window.
+        head = self.head(pull) if pull.head is not None else None
+        if head is not None and head != pull.head:
+            return CommentResult(action="outdated", comment_id=existing or 0, url="", head=head)
         if existing is None:
             path = f"/repos/{pull.repository}/issues/{pull.number}/comments"
             response = self._send("POST", path, json={"body": text})
-            action: Literal["created", "updated"] = "created"
+            action: Literal["created", "updated", "outdated"] = "created"
         else:
             path = f"/repos/{pull.repository}/issues/comments/{existing}"
             response = self._send("PATCH", path, json={"body": text})
@@ -271,6 +284,14 @@ class StickyComment:
             comment_id=comment_id if isinstance(comment_id, int) else existing or 0,
             url=url if isinstance(url, str) else "",
         )
+
+    def head(self, pull: PullRequest) -> str | None:
+        """The pull request's current head commit, as GitHub reports it."""
+        path = f"/repos/{pull.repository}/pulls/{pull.number}"
+        answer = _json(self._send("GET", path), "GET", path)
+        head = answer.get("head") if isinstance(answer, dict) else None
+        sha = head.get("sha") if isinstance(head, dict) else None
+        return sha if isinstance(sha, str) and sha else None
 
     def _viewer(self) -> str:
         """The login of the token's account, asked once (only when a marked comment exists)."""
