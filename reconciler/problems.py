@@ -30,6 +30,10 @@ class Problem:
         ``  hint: what to do`` when there is a hint."""
         # Messages quote the file's own text, which may hold control characters.
         where = f"{self.path}:{self.line}:{self.column}"
+        if self.path.lstrip().startswith("::"):
+            # A GitHub runner takes any log line starting with "::" for a workflow command
+            # (add-mask, stop-commands, a fake annotation); file names come from pull requests.
+            where = f"./{where}"
         shown = [printable(f"{where}: {self.severity}: {self.message}")]
         if self.hint:
             shown.append(f"  hint: {printable(self.hint)}")
