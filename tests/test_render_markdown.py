@@ -79,6 +79,22 @@ def test_user_text_cannot_break_the_table_or_inject_html() -> None:
     assert r"&lt;script&gt;alert(1)&lt;/script&gt; \| \*bold\*" in text
 
 
+def test_outside_text_never_mentions_anyone() -> None:
+    """A live value or base URL like "@acme/admins" (text the API or the pull request chose)
+    does not ping a person or team from the comment; an e-mail address reads as is."""
+    message = (
+        "period_budget → $10.00 cannot be checked against policy.max_increase_pct: the live "
+        'value "@acme/admins (@octocat)" is not an amount; owner billing@acme.example'
+    )
+    violation = PolicyViolation("max_increase_pct", message, "respan", "prod", "x")
+    target = ("Talking to respan, environment prod, at https://api.example (cc @hubot)",)
+    text = render_markdown(Plan((), 0, (violation,)), target=target)
+    assert "@&#8203;acme/admins (@&#8203;octocat)" in text
+    assert "cc @&#8203;hubot)" in text
+    assert re.findall(r"(?:^|\W)@(?:acme|octocat|hubot)", text) == []
+    assert "billing@acme.example" in text
+
+
 def test_twenty_thousand_changes_fit_in_a_github_comment() -> None:
     """Output never exceeds 65,536 characters and says how many changes were left out."""
     plan = many_changes_plan(20_000)

@@ -43,6 +43,10 @@ _MAX_PATHS_PER_ROW: Final = 4
 _VIOLATION_SHARE: Final = 4  # violations may use at most a quarter of the space
 _LATER_GROUP_SHARE: Final = 4  # the drift group is kept at least a quarter of the space
 _MARKDOWN_SPECIAL: Final = re.compile(r"([\\`*_\[\]|~$#])")
+# Where GitHub sees an @-mention: an @ not after a word character (so no e-mail address), a
+# login, and no ".word" after it (a masked address's "***@acme.example" is no mention either).
+# A backslash does not stop it; a zero-width space after the @ does, and reads the same.
+_MENTION: Final = re.compile(r"(?<!\w)@(?=[A-Za-z0-9][A-Za-z0-9-]*(?![A-Za-z0-9-]|\.\w))")
 _TABLE_HEAD: Final = (
     "| Action | Customer | Fields changed | Money delta |\n| --- | --- | --- | --- |\n"
 )
@@ -233,14 +237,16 @@ def _violation(violation: PolicyViolation, redact: bool) -> str:
 
 
 def _text(text: str, redact: bool = False) -> str:
-    """Plain text safe in Markdown: no HTML, no emphasis, links, math or table breaks.
+    """Plain text safe in Markdown: no HTML, no emphasis, links, math, table breaks or
+    @-mentions (which would notify whoever the text names).
 
     Addresses are masked (``redact``) before escaping, so the mask's ``***`` is escaped too.
     """
     if redact:
         text = redact_emails(text)
     flat = " ".join(printable(text).split())
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", html.escape(flat, quote=False))
+    return _MENTION.sub("@&#8203;", escaped)
 
 
 def code_span(text: str, redact: bool, *, table: bool = True) -> str:
