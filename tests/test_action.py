@@ -233,6 +233,28 @@ def test_plan_on_a_pull_request_posts_then_updates_one_comment(
     assert emulator.api_key not in everything
 
 
+def test_two_plans_of_one_pull_request_keep_a_comment_each(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """Two plan steps on other manifests (paths or working-directory) post a comment each and
+    update their own: neither plan replaces the other, so none is hidden from the reviewer."""
+    runner, _ = start_runner(_live())
+    for _ in range(2):
+        for paths in ("customers/enterprise.yaml", "customers/startups.yaml"):
+            assert runner.run(command="plan", paths=paths).failed_step is None
+    comments = recorder.comments[("acme/budgets", 17)]
+    assert len(comments) == 2
+    enterprise, startups = (comment["body"] for comment in comments)
+    assert "`respan/prod/initrode`" in enterprise
+    assert "Plan for `. customers/enterprise.yaml`" in enterprise
+    assert "`respan/prod/initrode`" not in startups
+    assert "Plan for `. customers/startups.yaml`" in startups
+    assert [w.method for w in recorder.writes()] == ["POST", "POST", "PATCH", "PATCH"]
+    # The default inputs keep the comment earlier versions of the action posted.
+    assert runner.run(command="plan").failed_step is None
+    assert recorder.comments[("acme/budgets", 17)][2]["body"].startswith(MARKER)
+
+
 def test_plan_without_changes(start_runner: StartRunner, recorder: GitHubRecorder) -> None:
     """Live state equal to the manifests: exit-code 0, has-changes false, still a comment."""
     runner, _ = start_runner(_live(period_budget=250))

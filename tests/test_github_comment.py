@@ -23,6 +23,7 @@ from reconciler.github.comment import (
     escape_property,
     fit_comment,
     in_github_actions,
+    keyed_marker,
     pull_request_from_event,
     set_output,
     workflow_command,
@@ -136,6 +137,19 @@ def _event(tmp_path: Path, payload: object) -> dict[str, str]:
     path = tmp_path / "event.json"
     path.write_text(json.dumps(payload), encoding="utf-8")
     return {"GITHUB_REPOSITORY": "acme/budgets", "GITHUB_EVENT_PATH": str(path)}
+
+
+def test_a_keyed_marker_stays_one_hidden_line_of_its_own() -> None:
+    """A key cannot end the HTML comment or break its line, and no key's marker is the start of
+    another's (or of the default marker), so each set of manifests finds only its comment."""
+    marker = keyed_marker(" prod\n customers/a.yaml --> <b>x</b>")
+    assert marker == "<!-- reconciler-plan: prod%20customers/a.yaml%20--%3E%20%3Cb%3Ex%3C/b%3E -->"
+    assert (
+        keyed_marker("prod  customers/a.yaml")
+        == "<!-- reconciler-plan: prod%20customers/a.yaml -->"
+    )
+    markers = [PLAN_COMMENT_MARKER, keyed_marker("a"), keyed_marker("a b"), keyed_marker("ab")]
+    assert not any(m.startswith(o) for m in markers for o in markers if o != m)
 
 
 def test_pull_request_from_a_pull_request_event(tmp_path: Path) -> None:

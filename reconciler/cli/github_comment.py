@@ -18,10 +18,12 @@ from reconciler.github.comment import (
     PLAN_COMMENT_MARKER,
     PullRequest,
     StickyComment,
+    keyed_marker,
     plan_failed_comment,
     pull_request_from_event,
     set_output,
 )
+from reconciler.render.markdown import code_span
 
 
 @click.group(name="github", hidden=True)
@@ -57,9 +59,19 @@ def github() -> None:
     show_default=True,
     help="Hidden first line that identifies the comment to update.",
 )
-def comment(plan_markdown: Path, number: int | None, exit_code: int | None, marker: str) -> int:
+@click.option(
+    "--key",
+    default="",
+    help="Which manifests the plan is of (the action: working-directory and paths); each key "
+    "gets its own comment, named in it. Empty: the one comment of --marker.",
+)
+def comment(
+    plan_markdown: Path, number: int | None, exit_code: int | None, marker: str, key: str
+) -> int:
     """Create or update the ONE plan comment on the current pull request."""
     env = os.environ
+    if key.strip():
+        marker = keyed_marker(key)
     if number is not None:
         repository = env.get("GITHUB_REPOSITORY", "")
         if not repository:
@@ -84,6 +96,9 @@ def comment(plan_markdown: Path, number: int | None, exit_code: int | None, mark
         if exit_code in (None, 0, 2):
             raise ConfigError(f"{plan_markdown} is empty: there is no plan to post")
         body = plan_failed_comment(exit_code or 1, env, marker)
+    if key.strip():
+        # Two plans of one pull request: the reviewer must see which manifests each is of.
+        body = f"{marker}\nPlan for {code_span(key, redact=False, table=False)}\n\n{body}"
     api_url = env.get("GITHUB_API_URL") or DEFAULT_API_URL
     with StickyComment(env.get("GITHUB_TOKEN", ""), api_url, marker=marker) as sticky:
         result = sticky.publish(pull, body)

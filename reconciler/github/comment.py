@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Literal, Self
+from urllib.parse import quote
 
 import httpx
 
@@ -53,6 +54,7 @@ __all__ = [
     "escape_property",
     "fit_comment",
     "in_github_actions",
+    "keyed_marker",
     "plan_failed_comment",
     "pull_request_from_event",
     "set_output",
@@ -104,6 +106,17 @@ def fit_comment(
         if len(closed) + len(_TRUNCATION_NOTE) <= limit:
             return closed + _TRUNCATION_NOTE
         budget -= len(closed) - len(head) + 1
+
+
+def keyed_marker(key: str) -> str:
+    """The marker of the plan comment for one set of manifests (``key``: the action's
+    working-directory and paths), so that two plans of one pull request keep a comment each.
+
+    Whitespace is normalised and everything else percent-encoded: the key can neither end the
+    HTML comment nor make one marker the start of another.
+    """
+    words = " ".join(key.split())
+    return f"<!-- reconciler-plan: {quote(words, safe='/.:_~')} -->"
 
 
 def plan_failed_comment(
