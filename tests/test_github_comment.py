@@ -119,6 +119,17 @@ def test_fit_comment_cuts_long_bodies_and_closes_open_blocks() -> None:
     assert "comment size limit" in fitted
 
 
+def test_fit_comment_closes_a_longer_fence_with_its_own_length() -> None:
+    """Details fenced with four backticks (a live id holds three) are closed with four, so the
+    note saying the plan was cut is not swallowed by the code block."""
+    rows = "\n".join(f"~ respan/prod/```evil-{i}" for i in range(10_000))
+    body = f"{PLAN_COMMENT_MARKER}\n<details>\n\n````diff\n{rows}\n````\n</details>\n"
+    fitted = fit_comment(body)
+    assert len(fitted) <= MAX_COMMENT_CHARS
+    closing = fitted.rindex("\n````\n")
+    assert closing < fitted.rindex("</details>") < fitted.index("comment size limit")
+
+
 @given(st.text(alphabet=st.sampled_from("ab`\n<details>é€😀")), st.integers(300, 3000))
 def test_fit_comment_never_exceeds_the_limit(body: str, limit: int) -> None:
     """Whatever the body, the fitted comment fits and starts with the marker."""

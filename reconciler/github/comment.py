@@ -144,10 +144,18 @@ def plan_failed_comment(
 
 
 def _close_open_blocks(markdown: str) -> str:
-    lines = markdown.split("\n")
-    fences = sum(1 for line in lines if line.lstrip().startswith("```"))
-    if fences % 2:
-        markdown += "\n```"
+    # A fence is closed only by a run of backticks at least as long as the one that opened it
+    # (the plan uses four when an id holds three): close with the opening run itself.
+    fence = ""
+    for line in markdown.split("\n"):
+        stripped = line.strip()
+        run = len(stripped) - len(stripped.lstrip("`"))
+        if not fence and run >= 3:
+            fence = stripped[:run]
+        elif fence and run >= len(fence) and stripped == "`" * run:
+            fence = ""
+    if fence:
+        markdown += f"\n{fence}"
     unclosed = markdown.count("<details") - markdown.count("</details>")
     return markdown + "\n</details>" * max(unclosed, 0)
 
