@@ -11,6 +11,7 @@ import pytest
 from github_recorder import TOKEN, GitHubRecorder, serve_github_recorder
 from hypothesis import given
 from hypothesis import strategies as st
+from scripted_http import Answer, ScriptedApp, script, serve
 
 from reconciler.errors import APIError, ConfigError, TransportError
 from reconciler.github.comment import (
@@ -288,6 +289,27 @@ def test_api_errors_name_the_request_and_hint_at_permissions(recorder: GitHubRec
     assert "GET /repos/acme/budgets/issues/7/comments" in str(caught.value)
     assert "pull-requests: write" in str(caught.value)
     assert TOKEN not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("status", "headers"),
+    [(403, {"x-ratelimit-remaining": "0"}), (403, {"retry-after": "60"}), (429, {})],
+)
+def test_a_rate_limit_is_named_as_such_not_as_a_permission(
+    status: int, headers: dict[str, str]
+) -> None:
+    """GitHub answers an exhausted rate limit with 403 (or 429): the error says to wait, not to
+    grant a permission the token already has."""
+    answer = Answer(status, {"message": "API rate limit exceeded for installation"}, headers)
+    with (
+        serve(ScriptedApp(script(answer))) as url,
+        StickyComment(TOKEN, url) as sticky,
+        pytest.raises(APIError) as caught,
+    ):
+        sticky.find(PULL)
+    assert "rate limit" in str(caught.value)
+    assert "try again later" in str(caught.value)
+    assert "pull-requests: write" not in str(caught.value)
 
 
 def test_connection_failures_are_transport_errors() -> None:

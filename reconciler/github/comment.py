@@ -355,7 +355,17 @@ class StickyComment:
             return response
         detail = _error_detail(response)
         hint = ""
-        if response.status_code in (401, 403):
+        # GitHub answers an exhausted (or secondary) rate limit with 403 as well as 429.
+        limited = response.status_code == 429 or (
+            response.status_code == 403
+            and (
+                response.headers.get("x-ratelimit-remaining") == "0"
+                or "retry-after" in response.headers
+            )
+        )
+        if limited:
+            hint = " (GitHub's API rate limit: try again later)"
+        elif response.status_code in (401, 403):
             hint = " (the job's token needs 'pull-requests: write' permission)"
         raise APIError(
             f"GitHub API: {method} {path} returned {response.status_code}: {detail}{hint}",
