@@ -205,3 +205,5 @@ def test_a_run_for_an_outdated_commit_leaves_the_newer_plan(
     assert comment(markdown) == 0
     (patch,) = recorder.writes()
     assert patch.path == f"/repos/acme/budgets/issues/comments/{comment_id}"
+    # The comment names the commit, so one a later run could not replace reads as outdated.
+    assert patch.body["body"].startswith(f"{PLAN_COMMENT_MARKER}\nPlan of commit {old}.\n")

@@ -96,9 +96,9 @@ def comment(
         if exit_code in (None, 0, 2):
             raise ConfigError(f"{plan_markdown} is empty: there is no plan to post")
         body = plan_failed_comment(exit_code or 1, env, marker)
-    if key.strip():
-        # Two plans of one pull request: the reviewer must see which manifests each is of.
-        body = f"{marker}\nPlan for {code_span(key, redact=False, table=False)}\n\n{body}"
+    heading = _heading(key, pull.head)
+    if heading:
+        body = f"{marker}\n{heading}\n\n{body}"
     api_url = env.get("GITHUB_API_URL") or DEFAULT_API_URL
     with StickyComment(env.get("GITHUB_TOKEN", ""), api_url, marker=marker) as sticky:
         result = sticky.publish(pull, body)
@@ -112,3 +112,15 @@ def comment(
     click.echo(f"{result.action.capitalize()} plan comment on #{pull.number}: {result.url}")
     set_output("comment-url", result.url, env)
     return 0
+
+
+def _heading(key: str, head: str | None) -> str:
+    """The line above the plan: which manifests it is of, when a pull request has two plans,
+    and which commit it was made for, so that a comment a later run failed to replace reads
+    as the plan of an older commit rather than of the current one."""
+    heading = "Plan"
+    if key.strip():
+        heading += f" for {code_span(key, redact=False, table=False)}"
+    if head is not None:
+        heading += f" of commit {head}"  # GitHub links a commit id written out in full
+    return f"{heading}." if heading != "Plan" else ""
