@@ -1238,3 +1238,42 @@ def test_prompt_names_what_apply_talks_to(
     target = f"Talking to respan, environment prod, at {emulator.url} (from RESPAN_BASE_URL)"
     assert run.out.splitlines()[0] == target
     assert f"Do you want to perform these actions?\n  {target}\n" in run.err
+
+
+def test_redact_masks_addresses_in_the_output_and_the_summary(
+    emulator: RunningEmulator[RespanState],
+    cli: Callable[..., Run],
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With --redact, an address changed by apply shows masked on the terminal and in the step
+    summary (a public repository's job summary); the audit log keeps it as sent."""
+    summary = project / "summary.md"
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    (project / "owner.yaml").write_text(
+        "provider: respan\nenvironment: prod\ncustomers:\n"
+        "  - customer_identifier: acme\n    email: finance@acme.example\n",
+        encoding="utf-8",
+    )
+    run = cli("apply", "owner.yaml", "--auto-approve", "--redact", "--rate-limit", FAST)
+    assert run.code == 0, run.err
+    assert '"b***@acme.example" → "f***@acme.example"' in run.out
+    for shown in (run.out, summary.read_text(encoding="utf-8")):
+        assert "billing@" not in shown
+        assert "finance@" not in shown
+    assert "finance@acme.example" in (project / "reconciler-audit.jsonl").read_text("utf-8")
+
+    # A refused plan is the run's summary: masked too.
+    (project / "reconciler.yaml").write_text("policy:\n  max_period_budget: 1\n", "utf-8")
+    (project / "owner.yaml").write_text(
+        "provider: respan\nenvironment: prod\ncustomers:\n  - customer_identifier: acme\n"
+        "    email: audit@acme.example\n    period_budget: 5000\n",
+        encoding="utf-8",
+    )
+    refused = cli("apply", "owner.yaml", "--auto-approve", "--redact", "--rate-limit", FAST)
+    assert refused.code == 3
+    written = summary.read_text(encoding="utf-8")
+    assert "a***@acme.example" in written
+    for shown in (refused.out, written):
+        assert "audit@" not in shown
+        assert "finance@" not in shown

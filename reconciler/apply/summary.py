@@ -10,6 +10,7 @@ from typing import Final
 from reconciler.apply.report import ApplyReport, ReportRow
 from reconciler.printable import printable
 from reconciler.render.markdown import code_span
+from reconciler.render.values import redact_emails
 
 # The step summary is for a person; a 300-change run lists its problems in full but not every
 # applied row (the audit log has them all).
@@ -26,9 +27,10 @@ def headline(report: ApplyReport) -> str:
     return f"{verdict}: {parts}.{missing}"
 
 
-def report_table(report: ApplyReport) -> str:
-    """Every change as an aligned text table, problems first; ``""`` when there is none."""
-    rows = [_cells(row) for row in report.rows()]
+def report_table(report: ApplyReport, *, redact: bool = False) -> str:
+    """Every change as an aligned text table, problems first; ``""`` when there is none.
+    ``redact`` masks e-mail addresses (in ids and reasons)."""
+    rows = [_cells(row, redact) for row in report.rows()]
     if not rows:
         return ""
     widths = [max(len(cells[i]) for cells in [_HEADERS, *rows]) for i in range(len(_HEADERS))]
@@ -39,14 +41,17 @@ def report_table(report: ApplyReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_markdown(report: ApplyReport, *, row_limit: int = MARKDOWN_ROW_LIMIT) -> str:
-    """The step-summary section: headline, then a table (problems first, capped)."""
+def report_markdown(
+    report: ApplyReport, *, row_limit: int = MARKDOWN_ROW_LIMIT, redact: bool = False
+) -> str:
+    """The step-summary section: headline, then a table (problems first, capped); ``redact``
+    masks e-mail addresses."""
     lines = ["### reconciler apply", "", headline(report), ""]
     rows = report.rows()
     if rows:
         lines += ["| status | action | customer | HTTP | reason |", "|---|---|---|---|---|"]
         for row in rows[:row_limit]:
-            status, action, customer, http, reason = _cells(row)
+            status, action, customer, http, reason = _cells(row, redact)
             # A code span shows backslashes as they are: only its pipe needs escaping.
             shown = code_span(customer, redact=False)
             cells = (status, action, http, reason)
@@ -58,10 +63,13 @@ def report_markdown(report: ApplyReport, *, row_limit: int = MARKDOWN_ROW_LIMIT)
     return "\n".join(lines) + "\n"
 
 
-def _cells(row: ReportRow) -> tuple[str, str, str, str, str]:
+def _cells(row: ReportRow, redact: bool) -> tuple[str, str, str, str, str]:
     customer = printable(f"{row.provider}/{row.environment}/{row.id}")
     http = str(row.http_status) if row.http_status is not None else "-"
-    return (row.status, row.action, customer, http, printable(" ".join(row.reason.split())))
+    reason = printable(" ".join(row.reason.split()))
+    if redact:
+        customer, reason = redact_emails(customer), redact_emails(reason)
+    return (row.status, row.action, customer, http, reason)
 
 
 def _markdown_cell(text: str) -> str:

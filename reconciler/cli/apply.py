@@ -131,6 +131,11 @@ class _Prepared:
     ),
 )
 @click.option("--fail-fast", is_flag=True, help="Send nothing new after the first failure.")
+@click.option(
+    "--redact",
+    is_flag=True,
+    help="Mask e-mail addresses in text and Markdown output (the audit log keeps them).",
+)
 @selection_options("Apply")
 @connection_options()
 def apply(
@@ -141,6 +146,7 @@ def apply(
     parallelism: int,
     audit_log: Path | None,
     fail_fast: bool,
+    redact: bool,
     targets: tuple[str, ...],
     excludes: tuple[str, ...],
     base_url: str | None,
@@ -204,13 +210,13 @@ def apply(
         plan = prepared.plan
         target = target_lines(handles, prepared.environments)
         color = use_color(sys.stdout, os.environ)
-        text = render_text(plan, color=color)
+        text = render_text(plan, color=color, redact=redact)
         click.echo("\n".join([*target, "", text]), nl=False, color=color)
         if (plan.policy_violations or not plan.has_changes) and os.environ.get(
             "GITHUB_STEP_SUMMARY"
         ):
             # Nothing will be sent: the plan itself is the run's summary.
-            append_step_summary(render_markdown(plan, target=target))
+            append_step_summary(render_markdown(plan, target=target, redact=redact))
         if plan.policy_violations:
             click.echo("Error: the plan violates policy; nothing was applied.", err=True)
             return EXIT_POLICY
@@ -233,12 +239,12 @@ def apply(
                     prepared = _with_fresh_state(prepared, handles, None, audit)
             report = _run(prepared, handles, audit, parallelism, fail_fast)
     click.echo("")
-    click.echo(report_table(report), nl=False)
+    click.echo(report_table(report, redact=redact), nl=False)
     click.echo(headline(report))
     if audit is not None:
         # The head, kept outside the log, is what `audit verify --expect-head` checks next time.
         click.echo(f"Audit log head: {audit.last_hash} ({audit.records_written} new records)")
-    append_step_summary(report_markdown(report))
+    append_step_summary(report_markdown(report, redact=redact))
     if stop.signal_number is not None:
         return _interrupted(stop.signal_number, report)
     return 0 if report.ok else EXIT_FAILED
