@@ -312,6 +312,19 @@ def test_no_comment_outside_pull_requests_or_when_disabled(
     assert recorder.requests == []
 
 
+def test_the_comment_input_reads_true_in_any_case_and_refuses_other_words(
+    start_runner: StartRunner, recorder: GitHubRecorder
+) -> None:
+    """comment: "True" comments as "true" does; a word that is neither true nor false fails
+    the step with an error annotation instead of silently posting nothing."""
+    runner, _ = start_runner(_live())
+    assert runner.run(command="plan", comment="True").failed_step is None
+    assert len(recorder.comments[("acme/budgets", 17)]) == 1
+    result = runner.run(command="plan", comment="yes")
+    assert result.failed_step is not None
+    assert "::error title=reconciler action::input 'comment' must be true or false" in result.log
+
+
 def pull_request_checkout(runner: Runner) -> str:
     """Make the runner's workspace what actions/checkout leaves on a pull request: a clone of
     depth 1 of the head, whose base commit (the template as it is) is not in the clone.
