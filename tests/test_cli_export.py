@@ -504,6 +504,27 @@ def test_add_new_appends_undeclared_customers(
     assert plan_is_empty(cli, "customers.yaml")
 
 
+def test_add_new_keeps_new_customers_out_of_the_defaults_of_a_document(
+    emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
+) -> None:
+    """A new customer without a live budget is not added under defaults that declare one (nor
+    metadata keys it does not have): it goes into a new document, and plan shows nothing."""
+    emulator()
+    manifest = project / "customers.yaml"
+    manifest.write_text(
+        "provider: respan\ndefaults:\n  total_budget: 5000\n  metadata: {tier: enterprise}\n"
+        "customers:\n  - customer_identifier: acme\n",
+        encoding="utf-8",
+    )
+    run = cli("export", "--update", "customers.yaml", "--add-new", "customers.yaml")
+    assert run.code == 0, run.err
+    loaded = load_manifests([manifest])
+    beta = next(c for c in loaded.customers if c.id == "beta")
+    assert "total_budget" not in beta.fields
+    assert "tier" not in beta.fields.get("metadata", {})
+    assert plan_is_empty(cli, "customers.yaml")
+
+
 def test_add_new_into_a_new_file(
     emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
 ) -> None:

@@ -170,7 +170,7 @@ def test_add_customers_joins_the_matching_document_or_starts_one() -> None:
     assert added == ["b", "c"]
     assert manifest.dump() == (
         "provider: respan\nenvironment: prod\ncustomers:\n"
-        "  - budget_duration: weekly\n    customer_identifier: b\n"
+        "  - customer_identifier: b\n    budget_duration: weekly\n"
         "---\nprovider: respan\nenvironment: test\ncustomers:\n  - customer_identifier: c\n"
     )
 

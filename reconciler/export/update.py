@@ -117,21 +117,30 @@ def adopt_live(
 
 
 def add_customers(manifest: RoundTripFile, documents: Sequence[ManifestDocument]) -> list[str]:
-    """Append the customers of ``documents`` to ``manifest``; returns their ids."""
+    """Append the customers of ``documents`` to ``manifest``; returns their ids.
+
+    Each goes into a document of its provider and environment whose ``defaults`` would not
+    change what it declares, else into a new document: merged under a customer that leaves a
+    field out (its live value is null, or was not read), a default would declare a value the
+    customer does not have live, and ``plan`` would set it.
+    """
     added: list[str] = []
     for document in documents:
         if not document.customers:
             continue
+        model = MODELS[document.provider]
+        # Each customer declaring what its document's defaults gave it, in the schema's order.
+        declared = [single.customers[0] for single in document.split()]
         target = next(
             (
                 existing
                 for existing in manifest.documents
                 if isinstance(existing, CommentedMap)
                 and _place(existing) == (document.provider, document.environment)
+                and not _defaults_add_to(model, existing.get("defaults"), declared)
             ),
             None,
         )
-        model = MODELS[document.provider]
         if target is None:
             manifest.documents.append(to_yaml(document.as_dict()))
         else:
@@ -139,10 +148,31 @@ def add_customers(manifest: RoundTripFile, documents: Sequence[ManifestDocument]
             if not isinstance(customers, CommentedSeq) or not customers:
                 customers = CommentedSeq()  # also turns an empty flow list into a block list
                 target["customers"] = customers
-            for customer in document.customers:
-                customers.append(to_yaml({**document.defaults, **customer}))
+            for customer in declared:
+                customers.append(to_yaml(customer))
         added.extend(str(customer[model.id_field]) for customer in document.customers)
     return added
+
+
+def _defaults_add_to(
+    model: ProviderModel, defaults: Any, customers: Sequence[Mapping[str, Any]]
+) -> bool:
+    """Whether ``defaults`` merged under one of ``customers`` would declare a field (or a
+    metadata key) that the customer does not declare itself. ``lifecycle`` is a rule, not a
+    live value: it declares nothing ``plan`` compares."""
+    if not isinstance(defaults, Mapping):
+        return False
+    for name, value in defaults.items():
+        if name not in model.fields:
+            continue
+        for customer in customers:
+            if name not in customer:
+                return True
+            own = customer[name]
+            metadata = model.fields[name].kind is FieldKind.METADATA and isinstance(value, Mapping)
+            if metadata and (not isinstance(own, Mapping) or any(key not in own for key in value)):
+                return True
+    return False
 
 
 def places(manifest: RoundTripFile) -> list[tuple[str, str]]:
