@@ -187,3 +187,40 @@ def test_indentation_is_guessed_from_the_text() -> None:
     assert guess_indent("customers:\n- a: 1\n  m:\n    k: v\n") == (2, 2, 0)
     assert guess_indent("defaults:\n    x: 1\ncustomers:\n    -   a: 1\n") == (4, 8, 4)
     assert guess_indent("provider: respan\n") == (2, 4, 2)
+
+
+def test_an_anchored_node_is_copied_before_one_customer_adopts_into_it(tmp_path: Path) -> None:
+    """Metadata or billing controls shared through a YAML alias change only for the customer
+    whose live value differs; the other customer keeps what it declared."""
+    text = (
+        "provider: autumn\n"
+        "customers:\n"
+        "  - id: a\n"
+        "    metadata: &meta {tier: silver}\n"
+        "    billing_controls: &controls\n"
+        "      spend_limits:\n"
+        "        - feature_id: messages\n"
+        "          overage_limit: 10\n"
+        "  - id: b\n"
+        "    metadata: *meta\n"
+        "    billing_controls: *controls\n"
+    )
+    limits = {"spend_limits": [{"feature_id": "messages", "overage_limit": 10}]}
+    edit, after = adopt(
+        tmp_path,
+        text,
+        autumn(
+            "a",
+            metadata={"tier": "gold"},
+            billing_controls={"spend_limits": [{"feature_id": "messages", "overage_limit": 20}]},
+        ),
+        autumn("b", metadata={"tier": "silver"}, billing_controls=limits),
+    )
+    assert [(a.key[2], a.field) for a in edit.adopted] == [
+        ("a", "metadata"),
+        ("a", "billing_controls"),
+    ]
+    b = load_manifests([tmp_path / "m.yaml"]).customers[1]
+    assert b.fields["metadata"] == {"tier": "silver"}
+    assert b.fields["billing_controls"]["spend_limits"][0]["overage_limit"] == Decimal(10)
+    assert "tier: gold" in after

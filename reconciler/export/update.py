@@ -26,6 +26,7 @@ provider and environment, or a new document.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -249,9 +250,21 @@ def _adopt_field(
     return True
 
 
+def _unshared(customer: CommentedMap, name: str) -> Any:
+    """``customer[name]``, made the customer's own copy first when it carries a YAML anchor:
+    an alias elsewhere (another customer, ``defaults``) is the same node, which an edit made
+    for this customer must not change."""
+    node = customer.get(name)
+    if isinstance(node, CommentedMap | CommentedSeq) and node.anchor.value is not None:
+        node = copy.deepcopy(node)
+        node.anchor.value = None
+        customer[name] = node
+    return node
+
+
 def _own_map(customer: CommentedMap, name: str, order: Sequence[str]) -> CommentedMap:
     """The customer's own mapping under ``name``, created (block style) when absent."""
-    own = customer.get(name)
+    own = _unshared(customer, name)
     if not isinstance(own, CommentedMap):
         own = CommentedMap()
         insert_in_order(customer, name, own, order)
@@ -291,7 +304,7 @@ def _adopt_metadata(
                 continue
             _own_map(customer, "metadata", order)[safe_text(key)] = to_yaml(labels[key])
         elif key in own_keys and key not in inherited_keys:
-            del customer["metadata"][key]
+            del _unshared(customer, "metadata")[key]
         elif model.metadata_authoritative:
             _own_map(customer, "metadata", order)[safe_text(key)] = None
         else:
@@ -312,7 +325,7 @@ def _adopt_billing(
     customer: CommentedMap,
 ) -> bool:
     current = keyed_lists(live, spec)
-    own = customer.get(spec.name)
+    own = _unshared(customer, spec.name)
     if not isinstance(own, CommentedMap):
         # Declared through defaults: the customer now declares them all, one array adopted.
         own = to_yaml(keyed_lists(declared, spec))
