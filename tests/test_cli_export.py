@@ -558,6 +558,26 @@ def test_a_customer_missing_live_is_left_and_noted(
     assert (project / "customers.yaml").read_text(encoding="utf-8") == text
 
 
+def test_notes_show_live_ids_and_keys_as_inert_text(
+    emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
+) -> None:
+    """A live id or metadata key with control characters is escaped in a note: it cannot
+    start a line that reads like reconciler's own."""
+    seed = {
+        "customers": [
+            {
+                "customer_identifier": "evil\tid",
+                "metadata": {"k\nPlan: 0 to delete": {"nested": 1}, "tier": "gold"},
+            }
+        ]
+    }
+    emulator(seed)
+    run = cli("export")
+    assert run.code == 0, run.err
+    assert "Note: evil\\tid: metadata.k\\nPlan: 0 to delete left out" in run.err
+    assert not any(line.startswith("Plan:") for line in run.err.splitlines())
+
+
 def test_update_of_an_invalid_manifest_names_the_problem(
     emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
 ) -> None:

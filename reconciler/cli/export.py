@@ -55,6 +55,7 @@ from reconciler.export.render import DEFAULT_SCHEMA
 from reconciler.export.textform import read_text
 from reconciler.manifests import display_path, load_manifests, parse_yaml, schema_problems
 from reconciler.manifests.resources import MANIFEST_SCHEMA
+from reconciler.printable import printable
 from reconciler.providers.base import Declared
 from reconciler.providers.registry import MODELS, default_provider
 from reconciler.settings.config import Config, find_config
@@ -548,6 +549,6 @@ def _names(text: str | None) -> list[str] | None:
 
 def _print_notes(notes: Sequence[ExportNote | str]) -> None:
     for note in notes[:MAX_NOTES]:
-        click.echo(f"Note: {note}", err=True)
+        click.echo(f"Note: {printable(str(note))}", err=True)
     if len(notes) > MAX_NOTES:
         click.echo(f"Note: ... and {len(notes) - MAX_NOTES} more like these.", err=True)
