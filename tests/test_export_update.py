@@ -224,3 +224,22 @@ def test_an_anchored_node_is_copied_before_one_customer_adopts_into_it(tmp_path:
     assert b.fields["metadata"] == {"tier": "silver"}
     assert b.fields["billing_controls"]["spend_limits"][0]["overage_limit"] == Decimal(10)
     assert "tier: gold" in after
+
+
+def test_a_nested_live_metadata_value_is_never_taken_for_an_absent_key(tmp_path: Path) -> None:
+    """A live metadata key holding a nested value is left as declared and noted: Autumn's
+    metadata stays whole (dropping the key would plan its removal), Respan's other keys move."""
+    text = "provider: autumn\ncustomers:\n  - id: a\n    metadata: {n: x, k: v}\n"
+    edit, after = adopt(tmp_path, text, autumn("a", metadata={"n": {"deep": 1}, "k": "w"}))
+    assert after == text
+    assert edit.notes == [
+        "m.yaml: autumn/sandbox/a: metadata: the live value cannot be declared (nested values "
+        "under n cannot be declared); left"
+    ]
+    text = "customers:\n  - customer_identifier: a\n    metadata: {n: x, k: v}\n"
+    edit, after = adopt(tmp_path, text, respan("a", metadata={"n": {"deep": 1}, "k": "w"}))
+    assert after == "customers:\n  - customer_identifier: a\n    metadata: {n: x, k: w}\n"
+    assert edit.notes == [
+        "m.yaml: respan/prod/a: metadata.n: the live value is nested, which no manifest can "
+        "declare; left"
+    ]

@@ -51,6 +51,7 @@ from reconciler.export.values import (
     keyed_lists,
     manifest_value,
     metadata,
+    nested_metadata_keys,
     schema_keys,
 )
 from reconciler.planner.diff import diff_field
@@ -228,15 +229,12 @@ def _adopt_field(
     order = schema_keys(f"{model.name}Customer")
     try:
         if spec.kind is FieldKind.METADATA and isinstance(live_value, Mapping):
-            kept: list[str] = []
+            kept: dict[str, str] = {}
             changed = _adopt_metadata(
                 model, declared.fields[name], live_value, customer, defaults, kept
             )
-            for key in kept:
-                edit.notes.append(
-                    f"{where}.{key}: declared in defaults but absent live; a customer cannot "
-                    "undeclare a default key, so it is left (move it out of defaults to adopt)"
-                )
+            for key, reason in kept.items():
+                edit.notes.append(f"{where}.{key}: {reason}")
             return changed
         if spec.kind is FieldKind.KEYED_LISTS and isinstance(live_value, Mapping):
             return _adopt_billing(model, spec, declared.fields[name], live_value, customer)
@@ -277,12 +275,20 @@ def _adopt_metadata(
     live: Mapping[str, Any],
     customer: CommentedMap,
     defaults: Mapping[str, Any],
-    kept: list[str],
+    kept: dict[str, str],
 ) -> bool:
-    """Adopt live metadata keys; ``kept`` receives default keys that had to stay."""
+    """Adopt live metadata keys; ``kept`` receives keys that had to stay, and why.
+
+    A live key whose value is nested (no manifest can declare it) is never taken for one
+    absent live: where metadata is the whole truth, the field is left as it is
+    (``Unrepresentable``); elsewhere a declared key with such a value is left and noted.
+    """
     spec = model.fields["metadata"]
     order = schema_keys(f"{model.name}Customer")
     labels = metadata(live)
+    nested = nested_metadata_keys(live)
+    if nested and model.metadata_authoritative:
+        raise Unrepresentable(f"nested values under {', '.join(nested)} cannot be declared")
     inherited = defaults.get("metadata")
     inherited_keys = set(inherited) if isinstance(inherited, Mapping) else set()
     own = customer.get("metadata")
@@ -296,6 +302,9 @@ def _adopt_metadata(
         keys = set(effective)
     changed = False
     for key in sorted(keys):
+        if key in nested:
+            kept[key] = "the live value is nested, which no manifest can declare; left"
+            continue
         if key in labels:
             same_value = key in effective and same(
                 normalize(spec, {key: effective[key]}), normalize(spec, {key: labels[key]})
@@ -307,8 +316,11 @@ def _adopt_metadata(
             del _unshared(customer, "metadata")[key]
         elif model.metadata_authoritative:
             _own_map(customer, "metadata", order)[safe_text(key)] = None
-        else:
-            kept.append(key)  # declared in defaults for every customer of the file
+        else:  # declared in defaults for every customer of the file
+            kept[key] = (
+                "declared in defaults but absent live; a customer cannot undeclare a default "
+                "key, so it is left (move it out of defaults to adopt)"
+            )
             continue
         changed = True
     own = customer.get("metadata")
