@@ -660,7 +660,8 @@ def test_long_live_numbers_are_left_out_so_the_export_plans_empty(
     project: Path, cli: Callable[..., Run], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Live numbers with more digits than the manifest loader's floats keep are noted, not
-    written: the export's promise (a plan of it shows no changes) holds."""
+    written: the export's promise (a plan of it shows no changes) holds. A Respan metadata
+    value of that kind leaves out its key only: the other keys are written."""
     listed = (
         b'{"count": 1, "next": null, "results": [{"customer_identifier": "acme", '
         b'"period_budget": 5, "total_budget": 1234567890123456.78}]}'
@@ -679,7 +680,8 @@ def test_long_live_numbers_are_left_out_so_the_export_plans_empty(
         run = cli("export", "-o", "prod.yaml")
         assert run.code == 0, run.err
         assert "acme: total_budget left out" in run.err
-        assert "acme: metadata left out" in run.err
+        assert "acme: metadata.ratio left out" in run.err
+        assert "    metadata:\n      n: 3\n" in (project / "prod.yaml").read_text(encoding="utf-8")
         assert plan_is_empty(cli, "prod.yaml")
 
 

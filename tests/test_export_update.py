@@ -228,18 +228,24 @@ def test_an_anchored_node_is_copied_before_one_customer_adopts_into_it(tmp_path:
 
 def test_a_nested_live_metadata_value_is_never_taken_for_an_absent_key(tmp_path: Path) -> None:
     """A live metadata key holding a nested value is left as declared and noted: Autumn's
-    metadata stays whole (dropping the key would plan its removal), Respan's other keys move."""
+    metadata stays whole (dropping the key would plan its removal), Respan's other keys move.
+    So does a number no manifest keeps."""
     text = "provider: autumn\ncustomers:\n  - id: a\n    metadata: {n: x, k: v}\n"
     edit, after = adopt(tmp_path, text, autumn("a", metadata={"n": {"deep": 1}, "k": "w"}))
     assert after == text
     assert edit.notes == [
-        "m.yaml: autumn/sandbox/a: metadata: the live value cannot be declared (nested values "
+        "m.yaml: autumn/sandbox/a: metadata: the live value cannot be declared (the values "
         "under n cannot be declared); left"
     ]
     text = "customers:\n  - customer_identifier: a\n    metadata: {n: x, k: v}\n"
     edit, after = adopt(tmp_path, text, respan("a", metadata={"n": {"deep": 1}, "k": "w"}))
     assert after == "customers:\n  - customer_identifier: a\n    metadata: {n: x, k: w}\n"
     assert edit.notes == [
-        "m.yaml: respan/prod/a: metadata.n: the live value is nested, which no manifest can "
-        "declare; left"
+        "m.yaml: respan/prod/a: metadata.n: the live value cannot be declared (a nested value "
+        "cannot be declared); left"
     ]
+    big = respan("a", metadata={"n": Decimal("1E+30"), "k": "w"})
+    edit, after = adopt(tmp_path, text, big)
+    assert after == "customers:\n  - customer_identifier: a\n    metadata: {n: x, k: w}\n"
+    [note] = edit.notes
+    assert "metadata.n: the live value cannot be declared" in note

@@ -22,8 +22,8 @@ from reconciler.export.declarable import refused_fields
 from reconciler.export.values import (
     Unrepresentable,
     manifest_value,
-    nested_metadata_keys,
     schema_keys,
+    undeclarable_metadata,
 )
 from reconciler.planner.normalize import normalize, same
 
@@ -139,14 +139,14 @@ class DocumentBuilder:
             self.notes.append(ExportNote(live.id, name, f"no manifest can declare it ({exc})"))
             return _OMIT
         if spec.kind is FieldKind.METADATA:
-            nested = nested_metadata_keys(raw)
-            if nested and self.model.metadata_authoritative:
+            left_out = undeclarable_metadata(raw)
+            if left_out and self.model.metadata_authoritative:
                 # Declared metadata is the whole truth here: a partial copy would plan removals.
-                reason = f"nested values under {', '.join(nested)} cannot be declared"
+                reason = f"the values under {', '.join(left_out)} cannot be declared"
                 self.notes.append(ExportNote(live.id, name, reason))
                 return _OMIT
-            for key in nested:
-                reason = "a nested value cannot be declared (the provider leaves it alone)"
+            for key, why in left_out.items():
+                reason = f"{why} (the provider leaves it alone)"
                 self.notes.append(ExportNote(live.id, f"metadata.{key}", reason))
             if not value and not self.model.metadata_authoritative:
                 return _OMIT

@@ -51,8 +51,8 @@ from reconciler.export.values import (
     keyed_lists,
     manifest_value,
     metadata,
-    nested_metadata_keys,
     schema_keys,
+    undeclarable_metadata,
 )
 from reconciler.planner.diff import diff_field
 from reconciler.planner.normalize import normalize, same
@@ -279,16 +279,17 @@ def _adopt_metadata(
 ) -> bool:
     """Adopt live metadata keys; ``kept`` receives keys that had to stay, and why.
 
-    A live key whose value is nested (no manifest can declare it) is never taken for one
-    absent live: where metadata is the whole truth, the field is left as it is
-    (``Unrepresentable``); elsewhere a declared key with such a value is left and noted.
+    A live key whose value no manifest can declare (nested, a number the loader would read as
+    another) is never taken for one absent live: where metadata is the whole truth, the field
+    is left as it is (``Unrepresentable``); elsewhere a declared key with such a value is left
+    and noted.
     """
     spec = model.fields["metadata"]
     order = schema_keys(f"{model.name}Customer")
     labels = metadata(live)
-    nested = nested_metadata_keys(live)
-    if nested and model.metadata_authoritative:
-        raise Unrepresentable(f"nested values under {', '.join(nested)} cannot be declared")
+    refused = undeclarable_metadata(live)
+    if refused and model.metadata_authoritative:
+        raise Unrepresentable(f"the values under {', '.join(refused)} cannot be declared")
     inherited = defaults.get("metadata")
     inherited_keys = set(inherited) if isinstance(inherited, Mapping) else set()
     own = customer.get("metadata")
@@ -302,8 +303,8 @@ def _adopt_metadata(
         keys = set(effective)
     changed = False
     for key in sorted(keys):
-        if key in nested:
-            kept[key] = "the live value is nested, which no manifest can declare; left"
+        if key in refused:
+            kept[key] = f"the live value cannot be declared ({refused[key]}); left"
             continue
         if key in labels:
             same_value = key in effective and same(

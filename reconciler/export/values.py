@@ -7,9 +7,10 @@ no changes. Hence money is written to the cent without float noise (``250.000000
 and structures with keys in the schema's order.
 
 A value that no manifest can declare (text where a number belongs, a negative amount or one
-of 10^26 or more, nested metadata, a billing-control entry lacking a required key) raises
-``Unrepresentable``: the caller leaves the field (or key) out and says so, rather than writing
-a file that fails validation (or that the planner would read as another value).
+of 10^26 or more, a billing-control entry lacking a required key) raises ``Unrepresentable``:
+the caller leaves the field out and says so, rather than writing a file that fails validation
+(or that the planner would read as another value). Metadata is judged key by key
+(``undeclarable_metadata``): one value no manifest can hold need not cost the other keys.
 """
 
 from __future__ import annotations
@@ -124,18 +125,38 @@ def plain(number: Decimal) -> Decimal:
 def metadata(value: Any) -> dict[str, Any]:
     """A flat mapping of scalars with its keys sorted; ``Unrepresentable`` if not a mapping.
 
-    Keys whose value is nested (a mapping or list, which the schema does not allow) are left
-    out; ``nested_metadata_keys`` names them for the caller's notes.
+    Keys whose value no manifest can declare (a mapping or list, which the schema does not
+    allow; a number the loader would read as another) are left out; ``undeclarable_metadata``
+    names them for the caller's notes.
     """
     if not isinstance(value, Mapping):
         raise Unrepresentable(f"{value!r} is not a mapping")
+    return {key: item for key, item in _labels(value).items() if not _refused(item)}
+
+
+def undeclarable_metadata(value: Any) -> dict[str, str]:
+    """Metadata key -> why no manifest can declare its value (``{}`` when all can be)."""
+    if not isinstance(value, Mapping):
+        return {}
+    return {key: str(item) for key, item in _labels(value).items() if _refused(item)}
+
+
+def _labels(value: Mapping[Any, Any]) -> dict[str, Any]:
+    """Each key's value as a manifest declares it, or the ``Unrepresentable`` saying why not."""
     labels: dict[str, Any] = {}
     for key in sorted(value, key=str):
         item = value[key]
-        if isinstance(item, Mapping | list | tuple):
-            continue
-        labels[str(key)] = _scalar(item)
+        try:
+            if isinstance(item, Mapping | list | tuple):
+                raise Unrepresentable("a nested value cannot be declared")
+            labels[str(key)] = _scalar(item)
+        except Unrepresentable as exc:
+            labels[str(key)] = exc
     return labels
+
+
+def _refused(label: Any) -> bool:
+    return isinstance(label, Unrepresentable)
 
 
 def whole_number(value: Any) -> Decimal:
@@ -155,13 +176,6 @@ def nested(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [nested(item) for item in value]
     return _scalar(value)
-
-
-def nested_metadata_keys(value: Any) -> list[str]:
-    """Metadata keys whose values are mappings or lists (no manifest can declare them)."""
-    if not isinstance(value, Mapping):
-        return []
-    return sorted(str(k) for k, v in value.items() if isinstance(v, Mapping | list | tuple))
 
 
 def keyed_lists(value: Any, spec: FieldSpec) -> dict[str, Any]:
