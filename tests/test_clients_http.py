@@ -314,6 +314,16 @@ def test_a_success_answer_carrying_the_key_is_refused(server: Server, raw: bytes
     assert KEY not in str(caught.value)
 
 
+@pytest.mark.parametrize("raw", [b'{"name": "a\\ud800b"}', b'{"metadata": {"k\\udfff": 1}}'])
+def test_a_success_answer_with_a_lone_surrogate_is_refused(server: Server, raw: bytes) -> None:
+    """Text with a lone surrogate escape (no character, which UTF-8 cannot write) is a
+    ServerError naming it, never a value that fails a later write with a traceback."""
+    url, scripted = server
+    scripted.reset(script(Answer(200, raw=raw)))
+    with transport(url) as client, pytest.raises(ServerError, match="lone UTF-16 surrogate"):
+        client.request("GET", "/x/", idempotent=True)
+
+
 def test_an_answer_without_the_key_is_returned_even_when_it_shares_parts_of_it(
     server: Server,
 ) -> None:

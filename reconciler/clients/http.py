@@ -139,6 +139,15 @@ def _json_default(value: object) -> object:
     raise TypeError(f"cannot send a {type(value).__name__} as JSON")
 
 
+def _holds_lone_surrogate(body: Any) -> bool:
+    """Whether text in ``body`` (keys included) holds a surrogate code point."""
+    try:
+        json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def decode_json(content: bytes) -> Any:
     """Parse an answer; numbers with a fraction become ``Decimal`` (money stays exact)."""
     return json.loads(content, parse_float=Decimal)
@@ -597,6 +606,16 @@ class HttpTransport:
                 status,
                 f"its JSON nests more than {MAX_ANSWER_DEPTH} levels deep at {where}; "
                 "refusing it (ask the API's owner to flatten that value)",
+            )
+        if 200 <= status < 300 and b"\\u" in raw and _holds_lone_surrogate(body):
+            # A JSON escape such as \ud800 alone names no character: no file, plan, log or
+            # terminal can hold the text it makes (UTF-8 cannot encode it).
+            raise self._refusal(
+                method,
+                path,
+                status,
+                "its JSON holds a lone UTF-16 surrogate escape (such as \\ud800), which is no "
+                "character; refusing it (ask the API's owner to send valid text)",
             )
         if 200 <= status < 300 and self._carries_key(raw, body):
             # Whatever is read may be shown: in a plan, a pull-request comment, an audit record.
