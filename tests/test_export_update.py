@@ -249,3 +249,28 @@ def test_a_nested_live_metadata_value_is_never_taken_for_an_absent_key(tmp_path:
     assert after == "customers:\n  - customer_identifier: a\n    metadata: {n: x, k: w}\n"
     [note] = edit.notes
     assert "metadata.n: the live value cannot be declared" in note
+
+
+def test_text_outside_the_edited_document_is_kept_as_written(tmp_path: Path) -> None:
+    """Comments above a first ---, a commented-out document and an unedited document keep
+    their text (and indentation) when another document is edited."""
+    text = (
+        "# Customers of the EMEA team\n"
+        "---\n"
+        "provider: respan\n"
+        "customers:\n"
+        "  - customer_identifier: a\n"
+        "    period_budget: 1\n"
+        "---\n"
+        "# provider: respan\n"
+        "# environment: test\n"
+        "---\n"
+        "provider: respan\n"
+        "environment: test\n"
+        "customers:\n"
+        "    -   customer_identifier: t\n"
+        "        period_budget: 2\n"
+    )
+    edit, after = adopt(tmp_path, text, respan("a", period_budget=Decimal(5)))
+    assert [a.field for a in edit.adopted] == ["period_budget"]
+    assert after == text.replace("period_budget: 1\n", "period_budget: 5\n")

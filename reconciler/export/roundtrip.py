@@ -48,6 +48,8 @@ VERIFIED_INFERENCE_BYTES: Final = 256 * 1024
 _BLOCK_KEY: Final = re.compile(r"^(?P<indent> *)(?P<dash>(?:- +)*)[^\s#'\"-][^:#]*:\s*(?:#.*)?$")
 _DASH: Final = re.compile(r"^(?P<indent> *)(?P<dash>- +)\S")
 _STR_TAG: Final = "tag:yaml.org,2002:str"
+# Lines before a first "---" that make no document: blank, comments, directives (%YAML).
+_PREAMBLE_LINE: Final = re.compile(r"^(?:\s*(?:#.*)?|%.*)$")
 _RESOLVER: Final = yaml.resolver.Resolver()
 
 
@@ -80,7 +82,13 @@ def _yaml(indent: tuple[int, int, int]) -> YAML:
 
 
 class RoundTripFile:
-    """The documents of one manifest file, editable in place, and the text they dump to."""
+    """The documents of one manifest file, editable in place, and the text they dump to.
+
+    ruamel.yaml drops what is not part of a document's content: comments above a first
+    ``---``, a document holding only comments (one commented out), directives. So the text
+    is also kept document by document (split at its ``---`` lines), and a document that was
+    not edited is written back as that text, exactly.
+    """
 
     def __init__(self, text: str) -> None:
         self.original = text
@@ -92,6 +100,9 @@ class RoundTripFile:
             self.indent = self._best_indent(candidates)
         else:
             self.indent = guess
+        self._preamble, self._chunks = _document_texts(text, len(self.documents))
+        # Each document as dumped before any edit: one that still dumps so is unedited.
+        self._unedited = [self._dump_one(document) for document in self.documents]
 
     def _best_indent(self, candidates: Sequence[tuple[int, int, int]]) -> tuple[int, int, int]:
         """The candidate whose dump of the unedited file differs from it in the fewest lines."""
@@ -99,7 +110,7 @@ class RoundTripFile:
         original = self.original.splitlines()
         for candidate in candidates:
             self.indent = candidate
-            dumped = self.dump().splitlines()
+            dumped = self._dump_all().splitlines()
             changed = sum(1 for a, b in itertools.zip_longest(original, dumped) if a != b)
             if fewest is None or changed < fewest:
                 best, fewest = candidate, changed
@@ -108,13 +119,51 @@ class RoundTripFile:
         return best
 
     def dump(self) -> str:
-        """The documents as text, in the file's own indentation style."""
+        """The documents as text: unedited ones as the file wrote them, the others (and new
+        ones) dumped in the file's own indentation style."""
+        if self._chunks is None:
+            return self._dump_all()
+        parts = [self._preamble]
+        for index, document in enumerate(self.documents):
+            if index >= len(self._chunks):  # added since: a new document
+                parts.append("---\n" + self._dump_one(document))
+                continue
+            chunk = self._chunks[index]
+            if document is None or self._dump_one(document) == self._unedited[index]:
+                parts.append(chunk)
+            else:
+                # A comment on the "---" line is in the document's dump already.
+                marker = "---\n" if chunk.startswith("---") else ""
+                parts.append(marker + self._dump_one(document))
+        return "".join(parts)
+
+    def _dump_one(self, document: Any) -> str:
+        if document is None:
+            return ""
+        stream = io.StringIO()
+        _yaml(self.indent).dump(document, stream)
+        return stream.getvalue()
+
+    def _dump_all(self) -> str:
         documents = [document for document in self.documents if document is not None]
         if not documents:
             return self.original
         stream = io.StringIO()
         _yaml(self.indent).dump_all(documents, stream)
         return stream.getvalue()
+
+
+def _document_texts(text: str, count: int) -> tuple[str, list[str] | None]:
+    """``text`` as (comments and directives before the first ``---``, the text of each of
+    ``count`` documents, from its ``---`` line on); ``None`` when the split does not give
+    ``count`` documents (a ``---`` with content on its line, say)."""
+    chunks = re.split(r"(?m)^(?=---[ \t]*(?:#.*)?$)", text)
+    preamble = ""
+    if len(chunks) > 1 and all(_PREAMBLE_LINE.match(line) for line in chunks[0].splitlines()):
+        preamble = chunks.pop(0)
+    if len(chunks) != count or any(not chunk.endswith("\n") for chunk in chunks[:-1]):
+        return "", None
+    return preamble, chunks
 
 
 def guess_indent(text: str) -> tuple[int, int, int]:
