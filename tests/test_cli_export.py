@@ -578,6 +578,22 @@ def test_notes_show_live_ids_and_keys_as_inert_text(
     assert not any(line.startswith("Plan:") for line in run.err.splitlines())
 
 
+def test_update_of_a_manifest_the_round_trip_reader_refuses_names_the_line(
+    emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
+) -> None:
+    """A tab before a comment loads (validate passes) but ruamel.yaml refuses it: --update
+    names file:line:column and writes nothing, no traceback."""
+    emulator()
+    text = "provider: respan\t# tab\ncustomers:\n  - customer_identifier: acme\n"
+    (project / "customers.yaml").write_text(text, encoding="utf-8")
+    assert cli("validate", "customers.yaml").code == 0
+    run = cli("export", "--update", "customers.yaml")
+    assert run.code == 1
+    assert "customers.yaml:1:17: error: export --update cannot edit this file" in run.err
+    assert "Traceback" not in run.err
+    assert (project / "customers.yaml").read_text(encoding="utf-8") == text
+
+
 def test_update_of_an_invalid_manifest_names_the_problem(
     emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
 ) -> None:

@@ -343,7 +343,7 @@ def _update(
     for warning in loaded.warnings:
         click.echo(str(warning), err=True)
     texts = {path: read_text(path) for path in loaded.files}
-    manifests = {path: RoundTripFile(text) for path, (text, _) in texts.items()}
+    manifests = {path: RoundTripFile(text, display_path(path)) for path, (text, _) in texts.items()}
     forms = {path: form for path, (_, form) in texts.items()}
     add_to = _add_target(add_new, manifests)
     declared = [c for c in loaded.customers if provider_name is None or c.provider == provider_name]

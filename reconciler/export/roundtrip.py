@@ -23,10 +23,13 @@ from typing import Any, Final
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import YAMLError
 from ruamel.yaml.representer import RoundTripRepresenter
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
+from reconciler.errors import ManifestError
 from reconciler.export.values import LINE_BREAKS, Timestamp
+from reconciler.problems import Problem
 
 # (mapping, sequence, offset) indentations tried after the guess, most common first:
 # (2, 4, 2) is "customers:\n  - id: x".
@@ -90,9 +93,12 @@ class RoundTripFile:
     not edited is written back as that text, exactly.
     """
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, display: str = "<manifest>") -> None:
         self.original = text
-        self.documents: list[Any] = list(_yaml(INDENT_CANDIDATES[0]).load_all(text))
+        try:
+            self.documents: list[Any] = list(_yaml(INDENT_CANDIDATES[0]).load_all(text))
+        except YAMLError as exc:
+            raise _unreadable(display, exc) from exc
         # Loading does not depend on the indentation setting; only dumping does.
         guess = guess_indent(text)
         if len(text) <= VERIFIED_INFERENCE_BYTES:
@@ -151,6 +157,23 @@ class RoundTripFile:
         stream = io.StringIO()
         _yaml(self.indent).dump_all(documents, stream)
         return stream.getvalue()
+
+
+def _unreadable(display: str, exc: YAMLError) -> ManifestError:
+    """The error for text the manifest loader read but ruamel.yaml's round trip does not (it
+    is stricter in places: a tab before a comment)."""
+    mark = getattr(exc, "problem_mark", None)
+    line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+    reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+    problem = Problem(
+        display,
+        line,
+        column,
+        f"export --update cannot edit this file: its round-trip YAML reader says: {reason}",
+        "write this line the common way (e.g. spaces, not a tab, before a comment); "
+        "nothing was written",
+    )
+    return ManifestError([problem])
 
 
 def _document_texts(text: str, count: int) -> tuple[str, list[str] | None]:
