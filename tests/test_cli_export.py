@@ -578,6 +578,37 @@ def test_notes_show_live_ids_and_keys_as_inert_text(
     assert not any(line.startswith("Plan:") for line in run.err.splitlines())
 
 
+def test_update_adopts_into_customers_whose_unquoted_ids_yaml_versions_read_apart(
+    emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
+) -> None:
+    """Unquoted ids 1e3 and 0o17 are text to the loader (YAML 1.1) and numbers to ruamel.yaml
+    (1.2): their customers are still found and updated, not reported as matching; a metadata
+    key of that kind is left and noted rather than written twice."""
+    seed = {
+        "customers": [
+            {"customer_identifier": "1e3", "period_budget": 7},
+            {"customer_identifier": "0o17", "period_budget": 8, "metadata": {"0o10": "x"}},
+        ]
+    }
+    emulator(seed)
+    manifest = project / "customers.yaml"
+    manifest.write_text(
+        "customers:\n"
+        "  - customer_identifier: 1e3\n    period_budget: 1\n"
+        "  - customer_identifier: 0o17\n    period_budget: 1\n    metadata: {0o10: y}\n",
+        encoding="utf-8",
+    )
+    run = cli("export", "--update", "customers.yaml")
+    assert run.code == 0, run.err
+    assert "2 field(s) of 2 customer(s) adopted" in run.err
+    assert "respan/prod/0o17: metadata: a key is text to the manifest loader" in run.err
+    assert manifest.read_text(encoding="utf-8") == (
+        "customers:\n"
+        "  - customer_identifier: 1e3\n    period_budget: 7\n"
+        "  - customer_identifier: 0o17\n    period_budget: 8\n    metadata: {0o10: y}\n"
+    )
+
+
 def test_update_of_a_manifest_the_round_trip_reader_refuses_names_the_line(
     emulator: Callable[..., Any], cli: Callable[..., Run], project: Path
 ) -> None:

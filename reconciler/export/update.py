@@ -100,11 +100,17 @@ def adopt_live(
     ``FileEdit.after`` is left for the caller to fill once every edit is made.
     """
     edit = FileEdit(display, manifest.original)
+    # The loader reads YAML 1.1 and ruamel.yaml 1.2: an unquoted id such as 1e3 or 0o17 is
+    # text to one and a number to the other. Where a customer starts identifies it for both.
+    by_position = {
+        (c.source.line, c.source.column): c for c in desired.values() if c.source.file == display
+    }
     for document in manifest.documents:
         for key, customer, defaults in _customers(document):
-            declared = desired.get(key)
+            declared = by_position.get(_position(customer)) or desired.get(key)
             if declared is None:
                 continue
+            key = declared.key
             found = live.get(key)
             if found is None:
                 edit.notes.append(f"{display}: {'/'.join(key)}: not found live; left as declared")
@@ -191,6 +197,11 @@ def _place(document: Mapping[str, Any]) -> tuple[str, str]:
     return provider, str(document.get("environment") or model.default_environment)
 
 
+def _position(node: CommentedMap) -> tuple[int, int]:
+    """Where ``node`` starts in the file, 1-based, as the manifest loader counts."""
+    return node.lc.line + 1, node.lc.col + 1
+
+
 def _customers(document: Any) -> Iterator[tuple[CustomerKey, CommentedMap, Mapping[str, Any]]]:
     if not isinstance(document, CommentedMap):
         return
@@ -229,6 +240,14 @@ def _adopt_field(
     order = schema_keys(f"{model.name}Customer")
     try:
         if spec.kind is FieldKind.METADATA and isinstance(live_value, Mapping):
+            unquoted = [key for key in _keys(customer, defaults, name) if not isinstance(key, str)]
+            if unquoted:
+                edit.notes.append(
+                    f"{where}: a key is text to the manifest loader (YAML 1.1) but "
+                    f"{unquoted[0]!r} to the editor of --update (YAML 1.2); quote the keys so "
+                    "that this metadata can be adopted; left"
+                )
+                return False
             kept: dict[str, str] = {}
             changed = _adopt_metadata(
                 model, declared.fields[name], live_value, customer, defaults, kept
@@ -246,6 +265,16 @@ def _adopt_field(
         edit.notes.append(f"{where}: the live value cannot be declared ({exc}); left")
         return False
     return True
+
+
+def _keys(customer: CommentedMap, defaults: Mapping[str, Any], name: str) -> list[Any]:
+    """The keys of the mappings under ``name`` on the customer and in ``defaults``, as read."""
+    return [
+        key
+        for owner in (customer, defaults)
+        if isinstance(owner.get(name), Mapping)
+        for key in owner[name]
+    ]
 
 
 def _unshared(customer: CommentedMap, name: str) -> Any:
