@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 import ssl
 import threading
 import time
@@ -137,6 +138,11 @@ def _json_default(value: object) -> object:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     raise TypeError(f"cannot send a {type(value).__name__} as JSON")
+
+
+# A JSON escape of a surrogate code point (U+D800 to U+DFFF): paired, it spells a character
+# outside the BMP (an emoji); alone, none. Only an answer holding one is checked in full.
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
 def _holds_lone_surrogate(body: Any) -> bool:
@@ -607,7 +613,11 @@ class HttpTransport:
                 f"its JSON nests more than {MAX_ANSWER_DEPTH} levels deep at {where}; "
                 "refusing it (ask the API's owner to flatten that value)",
             )
-        if 200 <= status < 300 and b"\\u" in raw and _holds_lone_surrogate(body):
+        if (
+            200 <= status < 300
+            and _SURROGATE_ESCAPE.search(raw) is not None
+            and _holds_lone_surrogate(body)
+        ):
             # A JSON escape such as \ud800 alone names no character: no file, plan, log or
             # terminal can hold the text it makes (UTF-8 cannot encode it).
             raise self._refusal(
