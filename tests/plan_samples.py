@@ -118,3 +118,17 @@ def based_plan() -> Plan:
         cause: Cause = "manifest" if manifest else "drift"
         changes.append(dataclasses.replace(change, fields=fields, cause=cause))
     return dataclasses.replace(plan, changes=tuple(changes), base=BASE)
+
+
+def address_change_plan(customer_id: str) -> Plan:
+    """One update of ``customer_id``'s e-mail, between two addresses that mask alike
+    (``billing@`` and ``bill@``: both ``b***@``)."""
+    update = Change(
+        "update",
+        "respan",
+        "prod",
+        customer_id,
+        (FieldChange("email", "billing@acme.example", "bill@acme.example", FieldKind.TEXT),),
+        source=Source("customers/acme.yaml", 12, 5),
+    )
+    return Plan((update,), 0)

@@ -6,7 +6,13 @@ import dataclasses
 import re
 from decimal import Decimal
 
-from plan_samples import BASE, based_plan, every_action_plan, many_changes_plan
+from plan_samples import (
+    BASE,
+    address_change_plan,
+    based_plan,
+    every_action_plan,
+    many_changes_plan,
+)
 
 from reconciler.domain import FieldKind, Policy, Source
 from reconciler.plan.model import Change, FieldChange, Plan, PolicyViolation
@@ -191,17 +197,9 @@ def test_a_long_first_group_leaves_room_for_the_drift() -> None:
 def test_redacted_addresses_that_mask_alike_are_told_apart() -> None:
     """A change from one address to another that masks the same reads as a change, not as
     ``b***@acme.example → b***@acme.example``; the same address keeps its mask."""
-    update = Change(
-        "update",
-        "respan",
-        "prod",
-        "acme-corp",
-        (FieldChange("email", "billing@acme.example", "bill@acme.example", FieldKind.TEXT),),
-        source=Source("customers/acme.yaml", 12, 5),
-    )
-    text = render_markdown(Plan((update,), 0), redact=True)
+    text = render_markdown(address_change_plan("acme-corp"), redact=True)
     assert '"b***@acme.example" → "b***(2)@acme.example"' in text
     assert "billing@" not in text
     assert "bill@" not in text
-    again = render_markdown(Plan((update,), 0), redact=True)
+    again = render_markdown(address_change_plan("acme-corp"), redact=True)
     assert again == text

@@ -6,7 +6,7 @@ import dataclasses
 from decimal import Decimal
 
 import click
-from plan_samples import based_plan, every_action_plan
+from plan_samples import address_change_plan, based_plan, every_action_plan
 
 from reconciler.domain import UNKNOWN, FieldKind, Policy, Source
 from reconciler.plan.model import Change, FieldChange, Plan, PolicyViolation
@@ -161,14 +161,6 @@ def test_an_empty_group_says_none() -> None:
 def test_redacted_addresses_that_mask_alike_are_told_apart() -> None:
     """In text too, two addresses masking alike get told apart by number, in order, and one
     address keeps its mask wherever it appears."""
-    update = Change(
-        "update",
-        "respan",
-        "prod",
-        "billing@acme.example",
-        (FieldChange("email", "billing@acme.example", "bill@acme.example", FieldKind.TEXT),),
-        source=Source("customers/acme.yaml", 12, 5),
-    )
-    text = render_text(Plan((update,), 0), redact=True)
+    text = render_text(address_change_plan("billing@acme.example"), redact=True)
     assert "respan/prod/b***@acme.example" in text
     assert '"b***@acme.example" → "b***(2)@acme.example"' in text
