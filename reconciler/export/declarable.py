@@ -15,9 +15,9 @@ from decimal import Decimal
 from typing import Any
 
 from reconciler.domain import ProviderModel
+from reconciler.manifests.checks import provider_checks
 from reconciler.manifests.resources import MANIFEST_SCHEMA
 from reconciler.manifests.schema import is_valid, schema_errors
-from reconciler.providers.registry import plugin
 
 
 def refused_fields(
@@ -36,12 +36,10 @@ def refused_fields(
             if len(path) > 2:
                 refused.setdefault(str(path[2]), error.message)
         return refused
-    provider = plugin(model.name)
     refused = {}
-    customer_checks = provider.customer_checker()
+    customer_checks, field_checks = provider_checks(model.name)
     for problem in customer_checks(as_json) if customer_checks is not None else ():
         refused.setdefault(str(problem.path[0]), problem.message)
-    field_checks = provider.field_checker()
     for found in field_checks(customer) if field_checks is not None else ():
         if found.severity == "error":
             refused.setdefault(found.field, found.message)

@@ -14,7 +14,7 @@ from decimal import Decimal
 from reconciler.domain import CustomerKey, DesiredCustomer, FieldKind, Source, folded_id
 from reconciler.money import AMOUNT_LIMIT
 from reconciler.problems import Problem, Severity
-from reconciler.providers.parts import FieldChecks
+from reconciler.providers.parts import CustomerChecks, FieldChecks
 from reconciler.providers.plugin import ProviderPlugin
 from reconciler.providers.registry import plugin
 
@@ -43,7 +43,7 @@ def customer_problems(
             "remove the spaces unless the live customer's id really has them",
             "warning",
         )
-    checks, money_fields = _rules(customer.provider)
+    _, checks, money_fields = _rules(customer.provider)
     for found in checks(fields) if checks is not None else ():
         yield at(found.field, found.message, found.hint, found.severity)
     for name in money_fields:
@@ -72,8 +72,9 @@ def customer_problems(
         )
 
 
-_Rules = tuple[FieldChecks | None, tuple[str, ...]]
-# Per provider name: its plug-in (as the registry gave it), its field checks and money fields.
+_Rules = tuple[CustomerChecks | None, FieldChecks | None, tuple[str, ...]]
+# Per provider name: its plug-in (as the registry gave it), its customer and field checks and
+# its money fields.
 # Looked up once, not once per customer (importing the checks by name for each of 10,000
 # customers was a fifth of these checks' time); a different plug-in under the name is new.
 _RULES: dict[str, tuple[ProviderPlugin, _Rules]] = {}
@@ -86,8 +87,16 @@ def _rules(provider_name: str) -> _Rules:
         money = tuple(
             name for name, spec in provider.model.fields.items() if spec.kind is FieldKind.MONEY
         )
-        known = _RULES[provider_name] = (provider, (provider.field_checker(), money))
+        checks = (provider.customer_checker(), provider.field_checker(), money)
+        known = _RULES[provider_name] = (provider, checks)
     return known[1]
+
+
+def provider_checks(provider_name: str) -> tuple[CustomerChecks | None, FieldChecks | None]:
+    """The provider's ``customer_checks`` and ``field_checks`` functions (``None``: none),
+    looked up once per run, for whoever checks customers one by one."""
+    customer_checks, field_checks, _ = _rules(provider_name)
+    return customer_checks, field_checks
 
 
 def duplicate_problems(customers: Iterable[DesiredCustomer]) -> Iterator[Problem]:

@@ -17,9 +17,10 @@ from typing import Any
 from yaml.nodes import Node
 
 from reconciler.domain import DesiredCustomer, Lifecycle, ProviderModel, Source
+from reconciler.manifests.checks import provider_checks
 from reconciler.manifests.yamlfile import YamlDocument, locate, position
 from reconciler.problems import Problem, closest
-from reconciler.providers.registry import MODELS, default_provider, plugin
+from reconciler.providers.registry import MODELS, default_provider
 
 _NO_LIFECYCLE = Lifecycle()
 
@@ -44,7 +45,7 @@ def build_customers(document: YamlDocument) -> tuple[list[DesiredCustomer], list
     """The customers a schema-valid document declares, and the problems only nodes can show."""
     value: dict[str, Any] = document.value
     model = MODELS[value.get("provider", default_provider())]
-    checks = plugin(model.name).customer_checker()
+    checks, _ = provider_checks(model.name)
     environment: str = value.get("environment", model.default_environment)
     path = document.path
     problems: list[Problem] = []
