@@ -108,7 +108,19 @@ def event_pull_request_number(event_path: Path) -> int | None:
     on a pull request carry an ``issue`` marked with a ``pull_request`` key; plain issues are
     not pull requests. Raises ``OSError`` / ``ValueError`` when the payload cannot be read.
     """
+    return event_pull_request(event_path)[0]
+
+
+def event_pull_request(event_path: Path) -> tuple[int | None, str | None]:
+    """The pull request number (see ``event_pull_request_number``) and the commit a
+    ``pull_request`` event was made for (``pull_request.head.sha``, else None), from one read
+    of the payload. Raises ``OSError`` / ``ValueError`` when the payload cannot be read.
+    """
     payload: Any = json.loads(event_path.read_text(encoding="utf-8"))
+    return _number(payload), _head(payload)
+
+
+def _number(payload: Any) -> int | None:
     number: Any = None
     if isinstance(payload, dict):
         pull = payload.get("pull_request")
@@ -122,12 +134,7 @@ def event_pull_request_number(event_path: Path) -> int | None:
     return None
 
 
-def event_pull_request_head(event_path: Path) -> str | None:
-    """The commit a ``pull_request`` event was made for (``pull_request.head.sha``), or None.
-
-    Raises ``OSError`` / ``ValueError`` when the payload cannot be read.
-    """
-    payload: Any = json.loads(event_path.read_text(encoding="utf-8"))
+def _head(payload: Any) -> str | None:
     pull = payload.get("pull_request") if isinstance(payload, dict) else None
     head = pull.get("head") if isinstance(pull, dict) else None
     sha = head.get("sha") if isinstance(head, dict) else None

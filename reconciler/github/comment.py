@@ -33,8 +33,7 @@ from reconciler.github.actions import (
     append_step_summary,
     escape_data,
     escape_property,
-    event_pull_request_head,
-    event_pull_request_number,
+    event_pull_request,
     in_github_actions,
     set_output,
     workflow_command,
@@ -184,8 +183,7 @@ def pull_request_from_event(environ: Mapping[str, str] | None = None) -> PullReq
     if not repository or not event_path:
         return None
     try:
-        number = event_pull_request_number(Path(event_path))
-        head = event_pull_request_head(Path(event_path))
+        number, head = event_pull_request(Path(event_path))
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the workflow event payload {event_path}: {exc}") from exc
     return PullRequest(repository, number, head) if number is not None else None
