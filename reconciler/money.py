@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Any, Final
+from typing import Any, Final, TypeGuard
 
 CENT: Final = Decimal("0.01")
 # Amounts are below 10**26 in magnitude: with cents that is 28 digits, what Decimal's default
@@ -37,14 +37,23 @@ def to_money(value: Any) -> Decimal | None:
     return amount.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
 
-def is_amount(value: object) -> bool:
+def is_amount(value: object) -> TypeGuard[Decimal]:
     """True for a ``Decimal`` that is a readable amount: finite and below ``AMOUNT_LIMIT``.
 
     Anything else a live API may send for a money field (text, a boolean, NaN, 1e30) is not
     one; guardrails treat it as a value they cannot judge, never as a number (a negative one
-    too: see ``reconciler.planner.impact``).
+    too: see ``is_budget_amount``).
     """
     return isinstance(value, Decimal) and value.is_finite() and abs(value) < AMOUNT_LIMIT
+
+
+def is_budget_amount(value: object) -> TypeGuard[Decimal]:
+    """A readable amount of 0 or more: what a budget, a limit or a usage can be.
+
+    No manifest declares a negative one, and a percentage of one would turn a rise into a
+    fall: a negative live value is one no guardrail can judge.
+    """
+    return is_amount(value) and value >= 0
 
 
 def to_decimal(value: Any) -> Decimal:

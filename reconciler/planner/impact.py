@@ -18,7 +18,7 @@ from decimal import Decimal
 from types import MappingProxyType
 
 from reconciler.domain import FieldKind, ProviderModel
-from reconciler.money import is_amount
+from reconciler.money import is_amount, is_budget_amount
 from reconciler.plan.model import Change, FieldChange, Plan
 from reconciler.planner.diff import diff_field
 from reconciler.providers.registry import MODELS
@@ -111,13 +111,9 @@ def budget_impact(plan: Plan) -> BudgetImpact:
 def amount(value: object) -> Decimal:
     """An amount for arithmetic: a readable amount as is, anything else (``None``: no amount)
     as zero. Callers that must not guess check ``MoneyChange.before_known`` first."""
-    return value if isinstance(value, Decimal) and is_amount(value) else Decimal(0)
+    return value if is_amount(value) else Decimal(0)
 
 
 def _is_amount(value: object) -> bool:
-    """``None`` (no amount) or a readable amount of 0 or more.
-
-    Budgets and limits are never negative (no manifest can declare one): a negative live value
-    is one no rule can judge, as a percentage of it would turn a rise into a fall.
-    """
-    return value is None or (isinstance(value, Decimal) and is_amount(value) and value >= 0)
+    """``None`` (no amount) or a readable amount of 0 or more (``is_budget_amount``)."""
+    return value is None or is_budget_amount(value)

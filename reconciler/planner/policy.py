@@ -39,7 +39,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from fnmatch import fnmatchcase
 
 from reconciler.domain import UNKNOWN, CustomerKey, Policy, ProviderModel
-from reconciler.money import format_money, is_amount
+from reconciler.money import format_money, is_amount, is_budget_amount
 from reconciler.plan.model import Change, Plan, PolicyViolation
 from reconciler.planner.body import parse_path
 from reconciler.planner.impact import MoneyChange, amount, money_changes
@@ -206,7 +206,7 @@ def _usage_violations(
         return []
     used = usage.get(change.key)
     # Usage below zero is no usage the API can have: as unreadable as text (fail closed).
-    if not (isinstance(used, Decimal) and is_amount(used) and used >= 0):
+    if not is_budget_amount(used):
         if change.key not in candidates:
             return []  # going up: usage cannot make it cut anyone off
         message = (
@@ -257,7 +257,7 @@ def _cannot_judge(money: MoneyChange, rule: str) -> str:
     """Why a change whose live amount is unknown or unreadable fails ``rule`` (fail closed)."""
     if money.before is UNKNOWN:
         live = "the API did not return the live amount"
-    elif isinstance(money.before, Decimal) and is_amount(money.before) and money.before < 0:
+    elif is_amount(money.before) and not is_budget_amount(money.before):
         live = f"the live value {_shown(money.before)} is negative, which no budget or limit is"
     else:
         live = f"the live value {_shown(money.before)} is not an amount"
